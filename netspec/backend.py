@@ -1,0 +1,99 @@
+"""The contract every backend implements, and how a backend is found by name.
+
+A backend compiles a checked model (:class:`netspec.ir.CheckedModel`) into a
+:class:`CompiledModel`. Arrays cross this boundary as NumPy arrays so that callers never
+depend on a framework; inside, each backend keeps its own arrays (torch tensors on the
+chosen device, jax arrays, numpy arrays).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from netspec.ir import CheckedModel
+from netspec.ir.train import LossSpec
+
+BackendName = Literal["numpy", "torch", "jax"]
+BACKENDS: tuple[BackendName, ...] = ("numpy", "torch", "jax")
+
+
+@runtime_checkable
+class CompiledModel(Protocol):
+    """A runnable model. Parameter and state names are those of the checked IR."""
+
+    ir: CheckedModel
+    dtype: Literal["float32", "float64"]
+    device: str
+
+    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+        """Run a batch [N, *input shape]; ``train`` enables dropout and batch statistics.
+
+        In training mode batchnorm running statistics are updated, as in PyTorch.
+        """
+        ...
+
+    def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
+        """Like :meth:`forward`, but return every node's output by node name."""
+        ...
+
+    def loss_and_grads(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        loss: LossSpec,
+        *,
+        train: bool = True,
+        input_grad: bool = False,
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean loss of a batch and its gradient for every parameter (by name).
+
+        With ``input_grad`` the result also holds the gradient for the input under the
+        key ``"<input>"`` where ``<input>`` is the model's input name.
+        """
+        ...
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Copies of the learnable arrays, keyed by parameter name, in IR order."""
+        ...
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the non-learnable arrays (batchnorm running statistics)."""
+        ...
+
+    def set_parameters(self, values: dict[str, np.ndarray]) -> None:
+        """Replace parameters (and state, for state names); shapes are checked."""
+        ...
+
+    def seed(self, seed: int) -> None:
+        """Reseed the model's own random stream (dropout masks)."""
+        ...
+
+
+class Backend(Protocol):
+    """What ``netspec.backends.<name>`` exposes."""
+
+    name: BackendName
+
+    def compile(
+        self,
+        model: CheckedModel,
+        *,
+        dtype: Literal["float32", "float64"] = "float32",
+        device: str = "cpu",
+        seed: int = 0,
+        params: dict[str, np.ndarray] | None = None,
+    ) -> CompiledModel:
+        """Compile ``model``; initial weights come from ``params`` or are drawn by
+        :func:`netspec.initializers.initial_params` with ``seed``."""
+        ...
+
+
+def get_backend(name: str) -> Backend:
+    """Import ``netspec.backends.<name>`` on demand; torch and jax load only here."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    module = importlib.import_module(f"netspec.backends.{name}")
+    return module.BACKEND  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""IR to checked IR: shape and dtype inference, parameters, limits and lints."""

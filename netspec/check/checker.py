@@ -1,0 +1,136 @@
+"""Check an elaborated model: infer every node's type, list its params, apply limits."""
+
+from __future__ import annotations
+
+import math
+
+from netspec.check.params import params_of, state_of
+from netspec.check.shapes import ShapeProblem, fmt, infer
+from netspec.diagnostics import Diagnostics, Label
+from netspec.ir.graph import (
+    CheckedModel,
+    CheckedNode,
+    Model,
+    ParamSpec,
+    Span,
+    StateSpec,
+    TensorType,
+)
+from netspec.ir.init import LiteralValues
+
+DEFAULT_MAX_PARAMS = 2_000_000_000
+
+
+def check_model(
+    model: Model,
+    spans: dict[str, Span],
+    diagnostics: Diagnostics,
+    *,
+    model_span: Span | None = None,
+    input_span: Span | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> CheckedModel | None:
+    """The checked model, or None when an error was reported."""
+    types: dict[str, TensorType | None] = {
+        model.input.name: TensorType(shape=model.input.shape, dtype=model.input.dtype)
+    }
+    origin: dict[str, Span | None] = {model.input.name: input_span}
+    checked: list[CheckedNode] = []
+    params: list[ParamSpec] = []
+    state: list[StateSpec] = []
+    failed = False
+    for node in model.nodes:
+        span = spans.get(node.name)
+        origin[node.name] = span
+        inputs = [types.get(name) for name in node.inputs]
+        if any(t is None for t in inputs):
+            # An input already failed: its error is reported; do not cascade.
+            types[node.name] = None
+            failed = True
+            continue
+        shapes = [t.shape for t in inputs if t is not None]
+        try:
+            inferred = infer(node.op, shapes)
+        except ShapeProblem as problem:
+            labels = [
+                Label(span=origin[node.inputs[i]], message=f"this is {fmt(shapes[i])}")  # type: ignore[arg-type]
+                for i in problem.inputs_at_fault
+                if origin.get(node.inputs[i]) is not None and origin[node.inputs[i]] != span
+            ]
+            notes = list(problem.notes)
+            if problem.inputs_at_fault:
+                notes += [
+                    f"{node.inputs[i].split('.')[-1]} is {fmt(shapes[i])}"
+                    for i in problem.inputs_at_fault
+                ]
+            diagnostics.error(
+                problem.code,
+                problem.message,
+                span,
+                label=f"input is {fmt(shapes[0])}" if len(shapes) == 1 else "",
+                labels=labels,
+                notes=notes,
+                help=problem.help,
+            )
+            types[node.name] = None
+            failed = True
+            continue
+        node_params = params_of(node.name, inferred.op, shapes[0])
+        node_state = state_of(node.name, inferred.op, shapes[0])
+        for spec in node_params:
+            if not _literal_fits(spec, span, diagnostics):
+                failed = True
+        params.extend(node_params)
+        state.extend(node_state)
+        output = TensorType(shape=inferred.shape, dtype=model.input.dtype)
+        types[node.name] = output
+        checked.append(
+            CheckedNode(
+                name=node.name,
+                op=inferred.op,
+                inputs=node.inputs,
+                output=output,
+                params=tuple(p.name for p in node_params),
+                state=tuple(s.name for s in node_state),
+                flops=inferred.flops,
+            )
+        )
+    total = sum(math.prod(p.shape) for p in params)
+    if total > max_params:
+        diagnostics.error(
+            "E021",
+            f"model '{model.name}' has {total:,} parameters, over the limit of {max_params:,}",
+            model_span,
+            help=[
+                "raise the limit with --max-params (or max_params= in netspec.load) if "
+                "this is intended"
+            ],
+        )
+        return None
+    if failed:
+        return None
+    return CheckedModel(
+        name=model.name,
+        input=model.input,
+        nodes=tuple(checked),
+        output=model.output,
+        params=tuple(params),
+        state=tuple(state),
+    )
+
+
+def _literal_fits(spec: ParamSpec, span: Span | None, diagnostics: Diagnostics) -> bool:
+    init = spec.init
+    if not isinstance(init, LiteralValues) or init.shape == spec.shape:
+        return True
+    help = []
+    if init.shape == tuple(reversed(spec.shape)):
+        help.append(f"the transpose fits: {spec.attr} layout is [out, in] (one row per unit)")
+    diagnostics.error(
+        "E013",
+        f"hand-set {spec.attr} of {spec.name.rsplit('.', 1)[0]} is {fmt(init.shape)}, "
+        f"the layer needs {fmt(spec.shape)}",
+        span,
+        help=help,
+    )
+    return False

@@ -1,0 +1,116 @@
+"""The learnable parameters and running state each op owns, in a stable order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netspec.ir.graph import ParamSpec, StateSpec
+from netspec.ir.init import Constant, Regularize
+
+Shape = tuple[int, ...]
+_OFF = Regularize()
+
+
+def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
+    """Parameters of one node; weights carry the op's penalties, nothing else does."""
+    if op.kind == "dense":
+        specs = [
+            ParamSpec(
+                name=f"{node}.weight",
+                node=node,
+                attr="weight",
+                role="weight",
+                shape=(op.units, input_shape[0]),
+                init=op.weight_init,
+                regularize=op.regularize,
+            )
+        ]
+        if op.bias:
+            specs.append(
+                ParamSpec(
+                    name=f"{node}.bias",
+                    node=node,
+                    attr="bias",
+                    role="bias",
+                    shape=(op.units,),
+                    init=op.bias_init,
+                    regularize=_OFF,
+                )
+            )
+        return specs
+    if op.kind == "conv2d":
+        kh, kw = op.kernel
+        specs = [
+            ParamSpec(
+                name=f"{node}.weight",
+                node=node,
+                attr="weight",
+                role="weight",
+                shape=(op.filters, input_shape[0] // op.groups, kh, kw),
+                init=op.weight_init,
+                regularize=op.regularize,
+            )
+        ]
+        if op.bias:
+            specs.append(
+                ParamSpec(
+                    name=f"{node}.bias",
+                    node=node,
+                    attr="bias",
+                    role="bias",
+                    shape=(op.filters,),
+                    init=op.bias_init,
+                    regularize=_OFF,
+                )
+            )
+        return specs
+    if op.kind == "batchnorm" and op.affine:
+        channels = (input_shape[0],)
+        return [
+            ParamSpec(
+                name=f"{node}.weight",
+                node=node,
+                attr="weight",
+                role="weight",
+                shape=channels,
+                init=op.weight_init,
+                regularize=_OFF,
+            ),
+            ParamSpec(
+                name=f"{node}.bias",
+                node=node,
+                attr="bias",
+                role="bias",
+                shape=channels,
+                init=op.bias_init,
+                regularize=_OFF,
+            ),
+        ]
+    if op.kind == "prelu":
+        count = input_shape[0] if op.per_channel else 1
+        return [
+            ParamSpec(
+                name=f"{node}.weight",
+                node=node,
+                attr="weight",
+                role="slope",
+                shape=(count,),
+                init=Constant(value=op.init),
+                regularize=_OFF,
+            )
+        ]
+    return []
+
+
+def state_of(node: str, op: Any, input_shape: Shape) -> list[StateSpec]:
+    if op.kind != "batchnorm":
+        return []
+    channels = (input_shape[0],)
+    return [
+        StateSpec(
+            name=f"{node}.running_mean", node=node, attr="running_mean", shape=channels, fill=0.0
+        ),
+        StateSpec(
+            name=f"{node}.running_var", node=node, attr="running_var", shape=channels, fill=1.0
+        ),
+    ]

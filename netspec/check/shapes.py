@@ -1,0 +1,302 @@
+"""Shape inference for every op, on the IR alone (no backend is ever needed).
+
+Each rule takes the op and its input shapes and returns the output shape, the resolved
+op (explicit paddings) and the forward FLOPs per sample, or raises :class:`ShapeProblem`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from netspec.ir import ops
+from netspec.ir.ops import Pads2d
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class ShapeProblem(Exception):
+    code: str
+    message: str
+    notes: list[str] = field(default_factory=list)
+    help: list[str] = field(default_factory=list)
+    # Index of the input at fault, for a label at that input's definition.
+    inputs_at_fault: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inferred:
+    shape: Shape
+    op: Any
+    flops: int
+
+
+def fmt(shape: Shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _image(kind: str, shape: Shape) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        hint = []
+        if len(shape) == 1:
+            side = math.isqrt(shape[0])
+            if side * side == shape[0]:
+                hint = [f"reshape the vector first: reshape(1, {side}, {side}) -> {kind}(...)"]
+            else:
+                hint = [f"{kind} works on images: give the model an input like x: [1, 28, 28]"]
+        raise ShapeProblem(
+            "E010",
+            f"{kind} needs a [channels, height, width] input, found {fmt(shape)}",
+            help=hint,
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def _resolve_padding(
+    padding: Any,
+    size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> Pads2d:
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    if padding == "same":
+        # TF-style "same": out = ceil(in / stride); any odd pixel of padding goes after.
+        sides = []
+        for axis in range(2):
+            out = -(-size[axis] // stride[axis])
+            span = dilation[axis] * (kernel[axis] - 1) + 1
+            total = max((out - 1) * stride[axis] + span - size[axis], 0)
+            sides.append((total // 2, total - total // 2))
+        return (sides[0], sides[1])
+    return padding  # type: ignore[no-any-return]
+
+
+def _window_out(
+    kind: str,
+    size: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: Pads2d,
+    dilation: tuple[int, int],
+) -> tuple[int, int]:
+    outs = []
+    for axis, axis_name in enumerate(("height", "width")):
+        padded = size[axis] + pads[axis][0] + pads[axis][1]
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        out = (padded - span) // stride[axis] + 1
+        if padded < span or out <= 0:
+            empty = min(out, 0) if padded >= span else padded - span + 1
+            window = "dilation * (kernel - 1) - 1" if dilation[axis] > 1 else "kernel"
+            raise ShapeProblem(
+                "E011",
+                f"{kind} output {axis_name} would be {empty}: "
+                f"the input {axis_name} {size[axis]} (padded to {padded}) is smaller than the "
+                f"{'dilated ' if dilation[axis] > 1 else ''}kernel {span}",
+                notes=[
+                    f"output = (in + pad - {window}) "
+                    f"// stride + 1 = ({size[axis]} + {pads[axis][0] + pads[axis][1]} - {span}) "
+                    f"// {stride[axis]} + 1"
+                ],
+                help=[
+                    "use a smaller kernel, add padding (padding = same), "
+                    "or pool less before this layer"
+                ],
+            )
+        outs.append(out)
+    return outs[0], outs[1]
+
+
+def _dense(op: ops.Dense, shapes: list[Shape]) -> Inferred:
+    (shape,) = shapes
+    if len(shape) != 1:
+        raise ShapeProblem(
+            "E012",
+            f"dense needs a vector per sample, found {fmt(shape)}",
+            notes=[f"flatten would give [{math.prod(shape)}]"],
+            help=[f"insert flatten before dense: ... -> flatten -> dense({op.units})"],
+        )
+    flops = 2 * shape[0] * op.units + (op.units if op.bias else 0)
+    return Inferred((op.units,), op, flops)
+
+
+def _conv(op: ops.Conv2d, shapes: list[Shape]) -> Inferred:
+    channels, height, width = _image("conv2d", shapes[0])
+    if channels % op.groups or op.filters % op.groups:
+        raise ShapeProblem(
+            "E015",
+            f"groups = {op.groups} must divide the input channels ({channels}) and the "
+            f"filters ({op.filters})",
+        )
+    pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, op.dilation)
+    out_h, out_w = _window_out("conv2d", (height, width), op.kernel, op.stride, pads, op.dilation)
+    per_output = 2 * (channels // op.groups) * op.kernel[0] * op.kernel[1] + (1 if op.bias else 0)
+    flops = per_output * op.filters * out_h * out_w
+    return Inferred((op.filters, out_h, out_w), op.model_copy(update={"padding": pads}), flops)
+
+
+def _pool(kind: str) -> Callable[[Any, list[Shape]], Inferred]:
+    def rule(op: Any, shapes: list[Shape]) -> Inferred:
+        channels, height, width = _image(kind, shapes[0])
+        pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, (1, 1))
+        for axis in range(2):
+            if max(pads[axis]) >= op.kernel[axis]:
+                raise ShapeProblem(
+                    "E004",
+                    f"{kind} padding {max(pads[axis])} must be smaller than the kernel "
+                    f"{op.kernel[axis]}",
+                    help=["a window made only of padding has no value"],
+                )
+        out_h, out_w = _window_out(kind, (height, width), op.kernel, op.stride, pads, (1, 1))
+        flops = channels * out_h * out_w * op.kernel[0] * op.kernel[1]
+        return Inferred((channels, out_h, out_w), op.model_copy(update={"padding": pads}), flops)
+
+    return rule
+
+
+def _global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape]) -> Inferred:
+    channels, height, width = _image("global_avgpool", shapes[0])
+    return Inferred((channels,), op, channels * height * width)
+
+
+def _batchnorm(op: ops.BatchNorm, shapes: list[Shape]) -> Inferred:
+    (shape,) = shapes
+    if len(shape) not in (1, 3):
+        raise ShapeProblem(
+            "E010",
+            f"batchnorm needs a [features] or [channels, height, width] input, found {fmt(shape)}",
+        )
+    return Inferred(shape, op, 4 * math.prod(shape))
+
+
+def _same_shape(op: Any, shapes: list[Shape]) -> Inferred:
+    (shape,) = shapes
+    return Inferred(shape, op, math.prod(shape) if op.kind not in ("identity", "dropout") else 0)
+
+
+def _axis(kind: str, axis: int, rank: int) -> int:
+    if not -rank <= axis < rank:
+        raise ShapeProblem(
+            "E004",
+            f"{kind} axis {axis} is out of range for a per-sample tensor of rank {rank}",
+            notes=["axes count per sample: the batch axis is not counted"],
+        )
+    return axis % rank
+
+
+def _softmax(op: Any, shapes: list[Shape]) -> Inferred:
+    (shape,) = shapes
+    _axis(op.kind, op.axis, len(shape))
+    return Inferred(shape, op, 3 * math.prod(shape))
+
+
+def _prelu(op: ops.Prelu, shapes: list[Shape]) -> Inferred:
+    (shape,) = shapes
+    return Inferred(shape, op, 2 * math.prod(shape))
+
+
+def _flatten(op: ops.Flatten, shapes: list[Shape]) -> Inferred:
+    return Inferred((math.prod(shapes[0]),), op, 0)
+
+
+def _reshape(op: ops.Reshape, shapes: list[Shape]) -> Inferred:
+    (shape,) = shapes
+    size = math.prod(shape)
+    target = list(op.shape)
+    unknown = [i for i, d in enumerate(target) if d == -1]
+    if len(unknown) > 1 or any(d == 0 or d < -1 for d in target):
+        raise ShapeProblem(
+            "E014", f"reshape{tuple(op.shape)}: use positive sizes and at most one -1"
+        )
+    known = math.prod(d for d in target if d != -1)
+    if unknown:
+        if size % known:
+            raise ShapeProblem(
+                "E014",
+                f"cannot reshape {fmt(shape)} ({size} values) to {fmt(tuple(target))}: "
+                f"{size} is not divisible by {known}",
+            )
+        target[unknown[0]] = size // known
+    elif known != size:
+        raise ShapeProblem(
+            "E014",
+            f"cannot reshape {fmt(shape)} ({size} values) to {fmt(tuple(target))} ({known} values)",
+        )
+    return Inferred(tuple(target), op.model_copy(update={"shape": tuple(target)}), 0)
+
+
+def _elementwise(op: Any, shapes: list[Shape]) -> Inferred:
+    first = shapes[0]
+    for index, shape in enumerate(shapes[1:], start=1):
+        if shape != first:
+            raise ShapeProblem(
+                "E010",
+                f"{op.kind} needs equal shapes, found {' and '.join(fmt(s) for s in shapes)}",
+                help=[
+                    "pad or project one side: conv2d(..., padding = same), or a 1x1 conv2d "
+                    "to match channels"
+                ]
+                if len(first) == 3
+                else ["project one side with dense(...) to match"],
+                inputs_at_fault=(0, index),
+            )
+    return Inferred(first, op, math.prod(first) * (len(shapes) - 1))
+
+
+def _concat(op: ops.Concat, shapes: list[Shape]) -> Inferred:
+    rank = len(shapes[0])
+    for index, shape in enumerate(shapes[1:], start=1):
+        if len(shape) != rank:
+            raise ShapeProblem(
+                "E010",
+                f"concat needs tensors of equal rank, found {' and '.join(fmt(s) for s in shapes)}",
+                inputs_at_fault=(0, index),
+            )
+    axis = _axis("concat", op.axis, rank)
+    for index, shape in enumerate(shapes[1:], start=1):
+        if any(a != b for d, (a, b) in enumerate(zip(shapes[0], shape, strict=True)) if d != axis):
+            raise ShapeProblem(
+                "E010",
+                f"concat along axis {axis} needs all other sizes equal, found "
+                f"{' and '.join(fmt(s) for s in shapes)}",
+                inputs_at_fault=(0, index),
+            )
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    return Inferred(tuple(out), op, 0)
+
+
+RULES: dict[str, Callable[[Any, list[Shape]], Inferred]] = {
+    "dense": _dense,
+    "conv2d": _conv,
+    "maxpool": _pool("maxpool"),
+    "avgpool": _pool("avgpool"),
+    "global_avgpool": _global_avgpool,
+    "batchnorm": _batchnorm,
+    "dropout": _same_shape,
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "add": _elementwise,
+    "multiply": _elementwise,
+    "concat": _concat,
+    "identity": _same_shape,
+    "step": _same_shape,
+    "sigmoid": _same_shape,
+    "tanh": _same_shape,
+    "relu": _same_shape,
+    "leaky_relu": _same_shape,
+    "prelu": _prelu,
+    "elu": _same_shape,
+    "gelu": _same_shape,
+    "softplus": _same_shape,
+    "softmax": _softmax,
+    "log_softmax": _softmax,
+}
+
+
+def infer(op: Any, shapes: list[Shape]) -> Inferred:
+    return RULES[op.kind](op, shapes)

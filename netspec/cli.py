@@ -1,0 +1,176 @@
+"""The `netspec` command line. Exit codes: 0 clean, 1 spec errors, 2 usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from netspec.check.checker import DEFAULT_MAX_PARAMS
+from netspec.errors import NetspecError
+from netspec.frontend import Analysis, analyze, read_source
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netspec", description="A compiler for neural networks.")
+    parser.add_argument("--version", action="version", version="netspec 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    check = commands.add_parser("check", help="report every error and warning in spec files")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--max-params", type=_positive, default=DEFAULT_MAX_PARAMS)
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    summary = commands.add_parser("summary", help="a table per model: shapes, params, FLOPs")
+    summary.add_argument("file", metavar="FILE")
+    summary.add_argument("--model", help="only this model")
+    summary.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="for the parameter memory figure",
+    )
+    summary.add_argument("--max-params", type=_positive, default=DEFAULT_MAX_PARAMS)
+
+    schema = commands.add_parser("schema", help="print the JSON schema of the checked IR")
+    schema.add_argument("--indent", type=int, default=2)
+
+    ir = commands.add_parser("ir", help="print the checked IR of a spec as JSON")
+    ir.add_argument("file", metavar="FILE")
+    ir.add_argument("--indent", type=int, default=2)
+    return parser
+
+
+def _read(path: str, max_params: int) -> Analysis | None:
+    try:
+        text, file = read_source(path if path.endswith(".net") else _as_path(path))
+    except NetspecError as error:
+        print(f"netspec: error: {error}", file=sys.stderr)
+        return None
+    return analyze(text, file, max_params=max_params)
+
+
+def _as_path(path: str) -> str:
+    import pathlib
+
+    return pathlib.Path(path)  # type: ignore[return-value]
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    return sys.stderr.isatty()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    worst = EXIT_OK
+    reports = []
+    for path in args.files:
+        analysis = _read(path, args.max_params)
+        if analysis is None:
+            worst = max(worst, EXIT_USAGE)
+            continue
+        if not analysis.ok:
+            worst = max(worst, EXIT_SPEC)
+        if args.format == "json":
+            reports.append(
+                {
+                    "file": analysis.file,
+                    "ok": analysis.ok,
+                    "diagnostics": [d.model_dump(mode="json") for d in analysis.diagnostics],
+                }
+            )
+            continue
+        if analysis.diagnostics:
+            print(analysis.render(color=_use_color(args.color)), file=sys.stderr)
+        if analysis.ok:
+            models = len(analysis.program.models) if analysis.program else 0
+            print(f"{analysis.file}: ok ({models} model{'s' if models != 1 else ''})")
+    if args.format == "json":
+        print(json.dumps(reports, indent=2))
+    return worst
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from netspec.summary import summary_table
+
+    analysis = _read(args.file, args.max_params)
+    if analysis is None:
+        return EXIT_USAGE
+    if analysis.diagnostics:
+        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+    if analysis.program is None:
+        return EXIT_SPEC
+    models = analysis.program.models
+    if args.model is not None:
+        models = tuple(m for m in models if m.name == args.model)
+        if not models:
+            names = ", ".join(m.name for m in analysis.program.models)
+            print(
+                f"netspec: error: no model named {args.model!r} in {analysis.file} "
+                f"(it has: {names})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    width = 8 if args.dtype == "float64" else 4
+    print("\n\n".join(summary_table(m, bytes_per_value=width) for m in models))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from netspec.ir import Program
+
+    print(json.dumps(Program.model_json_schema(), indent=args.indent))
+    return EXIT_OK
+
+
+def cmd_ir(args: argparse.Namespace) -> int:
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    if analysis is None:
+        return EXIT_USAGE
+    if analysis.program is None:
+        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        return EXIT_SPEC
+    print(analysis.program.model_dump_json(indent=args.indent))
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "summary": cmd_summary, "schema": cmd_schema, "ir": cmd_ir}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `netspec` script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

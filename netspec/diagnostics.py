@@ -1,0 +1,212 @@
+"""Diagnostics as data, and their rendering as text (rustc/miette style) or JSON.
+
+Every problem the front end finds becomes a :class:`Diagnostic`; nothing is raised until
+a whole file has been read, so a user sees all errors of a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from netspec.ir._base import IRModel
+from netspec.ir.graph import Span
+
+Severity = Literal["error", "warning"]
+
+# One registry of codes: the code names the kind of problem, the message the instance.
+CODES: dict[str, str] = {
+    "E001": "syntax error",
+    "E002": "unknown name",
+    "E003": "duplicate definition",
+    "E004": "bad argument",
+    "E005": "missing argument",
+    "E006": "wrong type of value",
+    "E007": "arithmetic error",
+    "E010": "shape mismatch",
+    "E011": "empty output",
+    "E012": "dense needs a vector",
+    "E013": "bad literal array",
+    "E014": "bad reshape",
+    "E015": "bad channels or groups",
+    "E020": "recursive block",
+    "E021": "limit exceeded",
+    "E022": "bad model structure",
+    "E023": "unsupported language version",
+    "E030": "bad train section",
+    "E040": "cannot read file",
+    "W001": "affine layers compose",
+    "W002": "softmax before softmax_cross_entropy",
+    "W003": "dropout drops everything",
+    "W004": "unused named tensor",
+}
+
+
+class Label(IRModel):
+    """A secondary span with a short message, drawn with ``-`` under the source."""
+
+    span: Span
+    message: str
+
+
+class Diagnostic(IRModel):
+    code: str
+    severity: Severity
+    message: str
+    span: Span | None = None
+    label: str = ""
+    labels: tuple[Label, ...] = ()
+    notes: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+class Diagnostics:
+    """Collects diagnostics while one file is read; the order of reporting is kept."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        *,
+        label: str = "",
+        labels: Sequence[Label] = (),
+        notes: Sequence[str] = (),
+        help: Sequence[str] = (),
+    ) -> None:
+        self._add("error", code, message, span, label, labels, notes, help)
+
+    def warning(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        *,
+        label: str = "",
+        labels: Sequence[Label] = (),
+        notes: Sequence[str] = (),
+        help: Sequence[str] = (),
+    ) -> None:
+        self._add("warning", code, message, span, label, labels, notes, help)
+
+    def _add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        span: Span | None,
+        label: str,
+        labels: Sequence[Label],
+        notes: Sequence[str],
+        help: Sequence[str],
+    ) -> None:
+        assert code in CODES, f"unregistered diagnostic code {code}"
+        self.items.append(
+            Diagnostic(
+                code=code,
+                severity=severity,
+                message=message,
+                span=span,
+                label=label,
+                labels=tuple(labels),
+                notes=tuple(notes),
+                help=tuple(help),
+            )
+        )
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for d in self.items if d.is_error)
+
+
+def suggest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Names close to ``name``: a case-insensitive exact match first, then by similarity."""
+    pool = sorted(set(candidates))
+    folded = [c for c in pool if c.lower() == name.lower() and c != name]
+    if folded:
+        return folded[:limit]
+    close = difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
+    if not close:
+        # Prefix typos ("dens") and over-long names ("dense2d") still deserve a hint.
+        close = [c for c in pool if c.startswith(name) or name.startswith(c)][:limit]
+    return close
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> list[str]:
+    """``help:`` lines for a misspelt name, empty when nothing is close."""
+    close = suggest(name, candidates)
+    if not close:
+        return []
+    return ["did you mean " + " or ".join(f"'{c}'" for c in close) + "?"]
+
+
+def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = False) -> str:
+    """Render as ``file:line:col: error[code]: message`` with the source line underlined."""
+    red, yellow, blue, bold, reset = (
+        ("\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[1m", "\x1b[0m") if color else ("",) * 5
+    )
+    tint = red if diagnostic.is_error else yellow
+    span = diagnostic.span
+    where = f"{span.file}:{span.line}:{span.column}: " if span else ""
+    lines = [
+        f"{bold}{where}{tint}{diagnostic.severity}[{diagnostic.code}]{reset}{bold}: "
+        f"{diagnostic.message}{reset}"
+    ]
+    marks: list[tuple[Span, str, str]] = []
+    if span is not None:
+        marks.append((span, "^", diagnostic.label))
+    marks.extend((label.span, "-", label.message) for label in diagnostic.labels)
+    shown = [m for m in marks if m[0].file in sources]
+    if shown:
+        width = max(len(str(m[0].line)) for m in shown)
+        gutter = " " * width
+        lines.append(f"{blue}{gutter} |{reset}")
+        for mark_span, char, text in sorted(shown, key=lambda m: (m[0].file, m[0].line)):
+            source_lines = sources[mark_span.file].splitlines()
+            if not 1 <= mark_span.line <= len(source_lines):
+                continue
+            source = source_lines[mark_span.line - 1].expandtabs(1)
+            end = mark_span.end_column if mark_span.end_line == mark_span.line else len(source) + 1
+            length = max(1, end - mark_span.column)
+            lines.append(f"{blue}{mark_span.line:>{width}} |{reset} {source}")
+            underline = " " * (mark_span.column - 1) + char * length
+            suffix = f" {text}" if text else ""
+            colour = tint if char == "^" else blue
+            lines.append(f"{blue}{gutter} |{reset} {colour}{underline}{suffix}{reset}")
+        if diagnostic.notes or diagnostic.help:
+            lines.append(f"{blue}{gutter} |{reset}")
+        pad = gutter + " "
+    else:
+        pad = "  "
+    lines.extend(f"{pad}{blue}={reset} {bold}note{reset}: {note}" for note in diagnostic.notes)
+    lines.extend(f"{pad}{blue}={reset} {bold}help{reset}: {text}" for text in diagnostic.help)
+    return "\n".join(lines)
+
+
+def render_all(
+    diagnostics: Sequence[Diagnostic], sources: dict[str, str], *, color: bool = False
+) -> str:
+    """Every diagnostic, separated by blank lines, then a one-line count."""
+    blocks = [render(d, sources, color=color) for d in diagnostics]
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    if blocks:
+        parts = []
+        if errors:
+            parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        if warnings:
+            parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        blocks.append(", ".join(parts))
+    return "\n\n".join(blocks)

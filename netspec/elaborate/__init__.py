@@ -1,0 +1,1 @@
+"""Parse tree to IR: constants, blocks, repeat and defaults are expanded here."""

@@ -1,0 +1,495 @@
+"""Elaborate one model: expand blocks and repeats, resolve names, build the node DAG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lark import Token, Tree
+
+from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.elaborate import convert as c
+from netspec.elaborate.layers import LAYER_NAMES, SIGNATURES, LayerDefaults, bind, build
+from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
+from netspec.ir.graph import Input, Model, Node, Span
+from netspec.ir.ops import MERGE_KINDS
+
+MAX_NODES = 100_000
+MAX_REPEAT = 10_000
+MAX_BLOCK_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: tuple[tuple[str, Tree | None, Span], ...]
+    body: Tree
+    span: Span
+
+
+class _Abort(Exception):
+    """A limit was hit: the model's elaboration stops after reporting it."""
+
+
+@dataclass
+class Scope:
+    """Names visible while elaborating one body (a model, a block instance, a repeat)."""
+
+    prefix: str
+    constants: dict[str, Value]
+    parent: Scope | None = None
+    tensors: dict[str, str] = field(default_factory=dict)
+    defined_at: dict[str, Span] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> str | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.tensors:
+                scope.used.add(name)
+                return scope.tensors[name]
+            scope = scope.parent
+        return None
+
+    def visible_tensors(self) -> list[str]:
+        names: list[str] = []
+        scope: Scope | None = self
+        while scope is not None:
+            names.extend(scope.tensors)
+            scope = scope.parent
+        return names
+
+
+class ModelElaborator:
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        diagnostics: Diagnostics,
+        blocks: Mapping[str, BlockDef],
+        defaults: LayerDefaults,
+        global_constants: dict[str, Value],
+    ) -> None:
+        self.global_constants = global_constants
+        self.evaluator = evaluator
+        self.diagnostics = diagnostics
+        self.blocks = blocks
+        self.defaults = defaults
+        self.nodes: list[Node] = []
+        self.spans: dict[str, Span] = {}
+        self.taken: set[str] = set()
+        self.block_stack: list[str] = []
+        self.warned_unused: set[tuple[int, int, str]] = set()
+        self.output_span: dict[str, Span] = {}
+
+    # -- entry point -------------------------------------------------------------------
+
+    def elaborate(
+        self,
+        name: str,
+        input_name: str,
+        input_shape: tuple[int, ...],
+        dtype: str,
+        body: Tree,
+        constants: dict[str, Value],
+        input_span: Span,
+    ) -> tuple[Model, dict[str, Span]] | None:
+        scope = Scope(prefix="", constants=dict(constants))
+        scope.tensors[input_name] = input_name
+        scope.defined_at[input_name] = input_span
+        scope.used.add(input_name)  # an unused model input is not worth a warning
+        self.taken.add(input_name)
+        self.output_span[input_name] = input_span
+        try:
+            output = self._body(body, scope, input_name, allow_input=False)
+        except _Abort:
+            return None
+        self._warn_unused(scope, output)
+        if output is None:
+            return None
+        model = Model(
+            name=name,
+            input=Input(name=input_name, shape=input_shape, dtype=dtype),  # type: ignore[arg-type]
+            nodes=tuple(self.nodes),
+            output=output,
+        )
+        return model, self.spans
+
+    # -- bodies and statements ---------------------------------------------------------
+
+    def _body(
+        self, body: Tree, scope: Scope, current: str | None, *, allow_input: bool
+    ) -> str | None:
+        declared_input = False
+        for statement in body.children:
+            if not isinstance(statement, Tree):
+                continue
+            if statement.data == "input_decl":
+                name_token = statement.children[0]
+                span = self.evaluator.span(statement)
+                if not allow_input:
+                    self.diagnostics.error(
+                        "E022",
+                        "'input' declares a block's input; a model names its input in its header",
+                        span,
+                        help=["model m(x: [1, 28, 28]) { ... }"],
+                    )
+                    continue
+                if declared_input:
+                    self.diagnostics.error(
+                        "E022",
+                        "a block has one input",
+                        span,
+                        help=[
+                            "merge tensors before the block, or pass the second one "
+                            "through a block parameter-free chain"
+                        ],
+                    )
+                    continue
+                declared_input = True
+                self._bind(scope, str(name_token), current, self.evaluator.span(name_token))
+                if current is not None:
+                    scope.used.discard(str(name_token))
+                continue
+            current = self._statement(statement, scope, current)
+        return current
+
+    def _statement(self, statement: Tree, scope: Scope, current: str | None) -> str | None:
+        if statement.data == "assign":
+            name_token, chain = statement.children
+            name = str(name_token)
+            span = self.evaluator.span(name_token)
+            if name in SIGNATURES or name in self.blocks:
+                self.diagnostics.error(
+                    "E003",
+                    f"'{name}' names a {'layer' if name in SIGNATURES else 'block'} and "
+                    "cannot name a tensor",
+                    span,
+                    help=[f"choose another name, e.g. {name}_out"],
+                )
+                return self._chain(chain, scope, current, None)
+            output = self._chain(chain, scope, current, name)
+            if output is not None:
+                self._bind(scope, name, output, span)
+            return output
+        if statement.data == "chain":
+            return self._chain(statement, scope, current, None)
+        if statement.data == "repeat":
+            return self._repeat(statement, scope, current)
+        raise AssertionError(f"unexpected statement {statement.data}")
+
+    def _repeat(self, statement: Tree, scope: Scope, current: str | None) -> str | None:
+        count_tree, body = statement.children
+        count_value = self.evaluator.evaluate(count_tree, scope.constants)
+        if count_value is None:
+            return None
+        try:
+            count = c.non_negative_int(count_value)
+        except c.Invalid as error:
+            self.diagnostics.error(error.code, "repeat " + error.message, error.span)
+            return None
+        if count > MAX_REPEAT:
+            self.diagnostics.error(
+                "E021",
+                f"repeat {count} exceeds the limit of {MAX_REPEAT}",
+                count_value.span,
+            )
+            raise _Abort
+        index = self._next_index(scope, "repeat")
+        for iteration in range(count):
+            inner = Scope(
+                prefix=f"{scope.prefix}repeat_{index}.{iteration}.",
+                constants=scope.constants,
+                parent=scope,
+            )
+            current = self._body(body, inner, current, allow_input=False)
+            self._warn_unused(inner, current)
+        return current
+
+    # -- chains and stages -------------------------------------------------------------
+
+    def _chain(
+        self, chain: Tree, scope: Scope, current: str | None, name: str | None
+    ) -> str | None:
+        stages = list(chain.children)
+        flowing: str | None
+        first = stages[0]
+        if isinstance(first, Tree) and first.data == "ref" and self._is_tensor(first, scope):
+            flowing = scope.lookup(str(first.children[0]))
+            stages = stages[1:]
+            if not stages:
+                return flowing
+        else:
+            flowing = None if self._is_merge(first) else current
+            if flowing is None and not self._is_merge(first):
+                self.diagnostics.error(
+                    "E022",
+                    "this statement has no input",
+                    self.evaluator.span(first),
+                    help=["start the chain with a tensor: x -> ..."],
+                )
+                return None
+        for position, stage in enumerate(stages):
+            last = position == len(stages) - 1
+            flowing = self._stage(stage, scope, flowing, name if last else None)
+            if flowing is None:
+                return None
+        return flowing
+
+    def _is_tensor(self, ref: Tree, scope: Scope) -> bool:
+        return scope.lookup(str(ref.children[0])) is not None
+
+    def _is_merge(self, stage: Tree | Token) -> bool:
+        return (
+            isinstance(stage, Tree)
+            and stage.data == "call"
+            and str(stage.children[0]) in MERGE_KINDS
+        )
+
+    def _stage(
+        self, stage: Tree, scope: Scope, incoming: str | None, name: str | None
+    ) -> str | None:
+        span = self.evaluator.span(stage)
+        head = str(stage.children[0])
+        call: CallValue | None = None
+        if stage.data == "call":
+            value = self.evaluator.evaluate(stage, scope.constants)
+            if value is None:
+                return None
+            assert isinstance(value.data, CallValue)
+            call = value.data
+        elif scope.lookup(head) is not None:
+            self.diagnostics.error(
+                "E022",
+                f"'{head}' is a tensor, not a layer",
+                span,
+                help=[
+                    f"to combine tensors use a merge: add({head}), concat({head}) or "
+                    f"multiply({head})"
+                ],
+            )
+            return None
+        if head in SIGNATURES:
+            return self._layer(head, call, span, scope, incoming, name)
+        if head in self.blocks:
+            return self._block(self.blocks[head], call, span, scope, incoming, name)
+        candidates = [*LAYER_NAMES, *self.blocks, *scope.visible_tensors()]
+        self.diagnostics.error(
+            "E002",
+            f"unknown layer or block '{head}'",
+            span,
+            help=did_you_mean(head, candidates),
+        )
+        return None
+
+    def _layer(
+        self,
+        kind: str,
+        call: CallValue | None,
+        span: Span,
+        scope: Scope,
+        incoming: str | None,
+        name: str | None,
+    ) -> str | None:
+        try:
+            bound = bind(kind, call, span)
+            op = build(bound, self.defaults)
+        except c.Invalid as error:
+            self.diagnostics.error(error.code, error.message, error.span, help=error.help)
+            return None
+        inputs: list[str] = [] if incoming is None else [incoming]
+        if kind in MERGE_KINDS:
+            for tensor in bound.tensors:
+                resolved = self._tensor_arg(tensor, scope, kind)
+                if resolved is None:
+                    return None
+                inputs.append(resolved)
+            if len(inputs) < 2:
+                self.diagnostics.error(
+                    "E005",
+                    f"{kind} needs at least two tensors, found {len(inputs)}",
+                    span,
+                    help=[f"for example: {SIGNATURES[kind].example}"],
+                )
+                return None
+        if kind == "dropout" and not 0.0 <= op.p <= 1.0:
+            self.diagnostics.error(
+                "E004",
+                f"dropout probability must be in [0, 1), found {op.p:g}",
+                span,
+                help=["p is the fraction of units dropped: 0.5 drops half"],
+            )
+            return None
+        return self._add_node(scope, name, kind, op, tuple(inputs), span)
+
+    def _tensor_arg(self, value: Value, scope: Scope, kind: str) -> str | None:
+        if isinstance(value.data, Symbol):
+            resolved = scope.lookup(value.data.name)
+            if resolved is not None:
+                return resolved
+            self.diagnostics.error(
+                "E002",
+                f"unknown tensor '{value.data.name}'",
+                value.span,
+                help=did_you_mean(value.data.name, scope.visible_tensors())
+                or ["name a tensor first: h = x -> ..."],
+            )
+            return None
+        self.diagnostics.error(
+            "E006",
+            f"{kind} takes tensor names, found {value.describe()}",
+            value.span,
+        )
+        return None
+
+    def _block(
+        self,
+        block: BlockDef,
+        call: CallValue | None,
+        span: Span,
+        scope: Scope,
+        incoming: str | None,
+        name: str | None,
+    ) -> str | None:
+        if block.name in self.block_stack:
+            cycle = " -> ".join(
+                [*self.block_stack[self.block_stack.index(block.name) :], block.name]
+            )
+            self.diagnostics.error(
+                "E020",
+                f"block '{block.name}' uses itself: {cycle}",
+                span,
+                labels=[Label(span=block.span, message=f"'{block.name}' is defined here")],
+                help=["write the repetition with repeat N { ... } instead"],
+            )
+            raise _Abort
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            self.diagnostics.error("E021", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", span)
+            raise _Abort
+        constants = self._block_arguments(block, call, span, scope)
+        if constants is None:
+            return None
+        prefix_name = (
+            name if name is not None else f"{block.name}_{self._next_index(scope, block.name)}"
+        )
+        if name is not None:
+            self.taken.add(scope.prefix + name)
+        inner = Scope(prefix=f"{scope.prefix}{prefix_name}.", constants=constants)
+        self.block_stack.append(block.name)
+        try:
+            output = self._body(block.body, inner, incoming, allow_input=True)
+        finally:
+            self.block_stack.pop()
+        self._warn_unused(inner, output)
+        return output
+
+    def _block_arguments(
+        self, block: BlockDef, call: CallValue | None, span: Span, scope: Scope
+    ) -> dict[str, Value] | None:
+        args = call.args if call else ()
+        kwargs = call.kwargs if call else ()
+        names = [p[0] for p in block.params]
+        if len(args) > len(names):
+            self.diagnostics.error(
+                "E004",
+                f"block '{block.name}' takes {len(names)} argument"
+                f"{'s' if len(names) != 1 else ''}, found {len(args)}",
+                args[len(names)].span,
+                labels=[Label(span=block.span, message="defined here")],
+            )
+            return None
+        given: dict[str, Value] = dict(zip(names, args, strict=False))
+        for key, value, key_span in kwargs:
+            if key not in names:
+                self.diagnostics.error(
+                    "E004",
+                    f"block '{block.name}' has no parameter '{key}'",
+                    key_span,
+                    help=did_you_mean(key, names)
+                    or [f"its parameters: {', '.join(names) or 'none'}"],
+                )
+                return None
+            if key in given:
+                self.diagnostics.error("E003", f"argument '{key}' is given twice", key_span)
+                return None
+            given[key] = value
+        # Blocks see the file's constants, never the caller's parameters.
+        constants = dict(self.global_constants)
+        for param_name, default, param_span in block.params:
+            if param_name in given:
+                constants[param_name] = given[param_name]
+            elif default is not None:
+                value = self.evaluator.evaluate(default, constants)
+                if value is None:
+                    return None
+                constants[param_name] = value
+            else:
+                self.diagnostics.error(
+                    "E005",
+                    f"block '{block.name}' needs the argument '{param_name}'",
+                    span,
+                    labels=[Label(span=param_span, message="parameter declared here")],
+                )
+                return None
+        return constants
+
+    # -- naming and bookkeeping --------------------------------------------------------
+
+    def _next_index(self, scope: Scope, kind: str) -> int:
+        scope.counters[kind] = scope.counters.get(kind, 0) + 1
+        return scope.counters[kind]
+
+    def _add_node(
+        self,
+        scope: Scope,
+        name: str | None,
+        kind: str,
+        op: object,
+        inputs: tuple[str, ...],
+        span: Span,
+    ) -> str:
+        if len(self.nodes) >= MAX_NODES:
+            self.diagnostics.error("E021", f"the model has more than {MAX_NODES} nodes", span)
+            raise _Abort
+        if name is not None and scope.prefix + name not in self.taken:
+            full = scope.prefix + name
+        else:
+            while True:
+                full = f"{scope.prefix}{kind}_{self._next_index(scope, kind)}"
+                if full not in self.taken:
+                    break
+        self.taken.add(full)
+        self.nodes.append(Node(name=full, op=op, inputs=inputs))  # type: ignore[arg-type]
+        self.spans[full] = span
+        self.output_span[full] = span
+        return full
+
+    def _bind(self, scope: Scope, name: str, tensor: str | None, span: Span) -> None:
+        if name in scope.tensors:
+            self.diagnostics.error(
+                "E003",
+                f"tensor '{name}' is already defined",
+                span,
+                labels=[Label(span=scope.defined_at[name], message="first defined here")],
+            )
+            return
+        if tensor is None:
+            return
+        scope.tensors[name] = tensor
+        scope.defined_at[name] = span
+
+    def _warn_unused(self, scope: Scope, output: str | None) -> None:
+        for name, tensor in scope.tensors.items():
+            if name in scope.used or tensor == output:
+                continue
+            span = scope.defined_at[name]
+            key = (span.line, span.column, name)
+            if key in self.warned_unused:
+                continue
+            self.warned_unused.add(key)
+            self.diagnostics.warning(
+                "W004",
+                f"tensor '{name}' is never used",
+                span,
+                help=["use it in a later statement, or drop the name"],
+            )

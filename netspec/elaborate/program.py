@@ -1,0 +1,292 @@
+"""Elaborate a whole parse tree: constants, defaults, blocks, models and train sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Tree
+
+from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.elaborate import convert as c
+from netspec.elaborate.layers import SIGNATURES, LayerDefaults
+from netspec.elaborate.model import BlockDef, ModelElaborator
+from netspec.elaborate.train import TrainElaborator
+from netspec.elaborate.values import Evaluator, Value
+from netspec.ir import init as ir_init
+from netspec.ir.graph import Model, Span
+from netspec.ir.init import Regularize
+from netspec.ir.train import TrainSpec
+
+LANGUAGE_VERSION = 1
+_DEFAULT_SETTINGS = ("init", "bias_init", "regularize")
+
+
+@dataclass
+class Elaborated:
+    """Everything the checker needs: unchecked models, train specs and source spans."""
+
+    models: list[Model] = field(default_factory=list)
+    trains: list[TrainSpec] = field(default_factory=list)
+    node_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
+    model_spans: dict[str, Span] = field(default_factory=dict)
+    train_spans: dict[str, Span] = field(default_factory=dict)
+
+
+def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
+    evaluator = Evaluator(file, diagnostics)
+    result = Elaborated()
+    constants: dict[str, Value] = {}
+    constant_spans: dict[str, Span] = {}
+    blocks: dict[str, BlockDef] = {}
+    defaults: dict[str, Any] = {}
+    default_spans: dict[str, Span] = {}
+    model_trees: list[Tree] = []
+    train_trees: list[Tree] = []
+
+    for item in tree.children:
+        if not isinstance(item, Tree):
+            continue
+        kind = item.data
+        if kind == "version":
+            version = int(str(item.children[0]))
+            if version != LANGUAGE_VERSION:
+                diagnostics.error(
+                    "E023",
+                    f"this file is netspec {version}; this netspec reads version "
+                    f"{LANGUAGE_VERSION}",
+                    evaluator.span(item),
+                )
+        elif kind == "let_def":
+            name_token, expr = item.children
+            name = str(name_token)
+            span = evaluator.span(name_token)
+            if name in constants:
+                diagnostics.error(
+                    "E003",
+                    f"constant '{name}' is already defined",
+                    span,
+                    labels=[Label(span=constant_spans[name], message="first defined here")],
+                )
+                continue
+            evaluator.with_known(tuple(constants))
+            value = evaluator.evaluate(expr, constants)
+            if value is not None:
+                constants[name] = value
+                constant_spans[name] = span
+        elif kind == "defaults":
+            for setting in item.children:
+                key_token, expr = setting.children
+                key = str(key_token)
+                span = evaluator.span(key_token)
+                if key not in _DEFAULT_SETTINGS:
+                    diagnostics.error(
+                        "E002",
+                        f"unknown default '{key}'",
+                        span,
+                        help=did_you_mean(key, _DEFAULT_SETTINGS)
+                        or [f"defaults can set: {', '.join(_DEFAULT_SETTINGS)}"],
+                    )
+                    continue
+                if key in defaults:
+                    diagnostics.error(
+                        "E003",
+                        f"default '{key}' is set twice",
+                        span,
+                        labels=[Label(span=default_spans[key], message="first set here")],
+                    )
+                    continue
+                value = evaluator.evaluate(expr, constants)
+                if value is None:
+                    continue
+                try:
+                    converted = c.regularize(value) if key == "regularize" else c.init_scheme(value)
+                except c.Invalid as error:
+                    diagnostics.error(error.code, error.message, error.span, help=error.help)
+                    continue
+                if isinstance(converted, ir_init.LiteralValues):
+                    diagnostics.error(
+                        "E006",
+                        "a default init cannot be a literal array",
+                        value.span,
+                        help=["set hand-made values on the layer: dense(2, weight = [[...]])"],
+                    )
+                    continue
+                defaults[key] = converted
+                default_spans[key] = span
+        elif kind == "block_def":
+            _collect_block(item, evaluator, diagnostics, blocks)
+        elif kind == "model_def":
+            model_trees.append(item)
+        elif kind == "train_def":
+            train_trees.append(item)
+
+    train_elaborator = TrainElaborator(evaluator, diagnostics)
+    train_results = [train_elaborator.elaborate(tree, constants) for tree in train_trees]
+    penalties: dict[str, Regularize] = {
+        name: regularize for name, _, _, regularize in train_results if regularize is not None
+    }
+
+    if "regularize" in defaults:
+        for model_name, span, _, regularize in train_results:
+            if regularize is not None:
+                diagnostics.error(
+                    "E003",
+                    f"regularisation for '{model_name}' is set both in defaults and in its "
+                    "train section",
+                    span,
+                    labels=[
+                        Label(span=default_spans["regularize"], message="defaults set it here")
+                    ],
+                    help=["keep one: per-layer regularize = ... overrides either"],
+                )
+
+    for model_tree in model_trees:
+        _elaborate_model(
+            model_tree, evaluator, diagnostics, blocks, constants, defaults, penalties, result
+        )
+
+    model_names = [m for m in result.model_spans]
+    for name, span, found, _ in train_results:
+        if name not in result.model_spans:
+            diagnostics.error(
+                "E002",
+                f"train section for unknown model '{name}'",
+                span,
+                help=did_you_mean(name, model_names)
+                or ["define the model first: model " + name + "(x: [...]) { ... }"],
+            )
+            continue
+        if name in result.train_spans:
+            diagnostics.error(
+                "E003",
+                f"model '{name}' has two train sections",
+                span,
+                labels=[Label(span=result.train_spans[name], message="first one here")],
+            )
+            continue
+        result.train_spans[name] = span
+        missing = [key for key in ("data", "loss", "optimizer") if key not in found]
+        if missing:
+            diagnostics.error(
+                "E005",
+                f"train section for '{name}' has no {', '.join(missing)}",
+                span,
+                help=[
+                    "for example: data mnist  loss softmax_cross_entropy  optimizer sgd(lr = 0.1)"
+                ],
+            )
+            continue
+        result.trains.append(TrainSpec(model=name, **found))
+    return result
+
+
+def _collect_block(
+    item: Tree, evaluator: Evaluator, diagnostics: Diagnostics, blocks: dict[str, BlockDef]
+) -> None:
+    name_token, *rest = item.children
+    name = str(name_token)
+    span = evaluator.span(name_token)
+    params_tree = rest[0] if len(rest) == 2 else None
+    body = rest[-1]
+    if name in SIGNATURES:
+        diagnostics.error(
+            "E003",
+            f"block '{name}' has the name of a built-in layer",
+            span,
+            help=[f"rename it, e.g. {name}_block"],
+        )
+        return
+    if name in blocks:
+        diagnostics.error(
+            "E003",
+            f"block '{name}' is already defined",
+            span,
+            labels=[Label(span=blocks[name].span, message="first defined here")],
+        )
+        return
+    params: list[tuple[str, Tree | None, Span]] = []
+    seen: set[str] = set()
+    if params_tree is not None:
+        for param in params_tree.children:
+            if param is None:
+                continue
+            param_name = str(param.children[0])
+            param_span = evaluator.span(param.children[0])
+            default = param.children[1] if len(param.children) > 1 else None
+            if param_name in seen:
+                diagnostics.error("E003", f"parameter '{param_name}' is declared twice", param_span)
+                continue
+            if default is None and any(p[1] is not None for p in params):
+                diagnostics.error(
+                    "E004",
+                    f"parameter '{param_name}' without a default follows one with a default",
+                    param_span,
+                    help=["put parameters with defaults last"],
+                )
+            seen.add(param_name)
+            params.append((param_name, default, param_span))
+    blocks[name] = BlockDef(name=name, params=tuple(params), body=body, span=span)
+
+
+def _elaborate_model(
+    tree: Tree,
+    evaluator: Evaluator,
+    diagnostics: Diagnostics,
+    blocks: dict[str, BlockDef],
+    constants: dict[str, Value],
+    defaults: dict[str, Any],
+    penalties: dict[str, Regularize],
+    result: Elaborated,
+) -> None:
+    name_token, input_token, input_type, body = tree.children
+    name = str(name_token)
+    span = evaluator.span(name_token)
+    if name in result.model_spans:
+        diagnostics.error(
+            "E003",
+            f"model '{name}' is already defined",
+            span,
+            labels=[Label(span=result.model_spans[name], message="first defined here")],
+        )
+        return
+    result.model_spans[name] = span
+    dtype = "float32"
+    shape_tree = input_type.children[-1]
+    if len(input_type.children) == 2:
+        dtype_token = input_type.children[0]
+        dtype = str(dtype_token)
+        if dtype not in ("float32", "float64"):
+            diagnostics.error(
+                "E006",
+                f"unknown input dtype '{dtype}'",
+                evaluator.span(dtype_token),
+                help=did_you_mean(dtype, ("float32", "float64")) or ["use float32 or float64"],
+            )
+            return
+    shape_value = evaluator.evaluate(shape_tree, constants)
+    if shape_value is None:
+        return
+    try:
+        assert isinstance(shape_value.data, tuple)
+        if not shape_value.data:
+            raise c.Invalid("the input shape is empty", shape_value.span, code="E004")
+        shape = tuple(c.positive_int(v) for v in shape_value.data)
+    except c.Invalid as error:
+        diagnostics.error(error.code, "input shape: " + error.message, error.span, help=error.help)
+        return
+    builtin = LayerDefaults()
+    layer_defaults = LayerDefaults(
+        init=defaults.get("init", builtin.init),
+        bias_init=defaults.get("bias_init", builtin.bias_init),
+        regularize=defaults.get("regularize", penalties.get(name, Regularize())),
+    )
+    elaborator = ModelElaborator(evaluator, diagnostics, blocks, layer_defaults, constants)
+    built = elaborator.elaborate(
+        name, str(input_token), shape, dtype, body, constants, evaluator.span(input_token)
+    )
+    if built is None:
+        return
+    model, spans = built
+    result.models.append(model)
+    result.node_spans[name] = spans

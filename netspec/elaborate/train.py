@@ -1,0 +1,315 @@
+"""Elaborate a train section into a TrainSpec; each line is ``key args``."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, get_args, get_origin
+
+from lark import Tree
+
+from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.elaborate import convert as c
+from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
+from netspec.ir import train as t
+from netspec.ir.graph import Span
+from netspec.ir.init import Regularize
+
+DATA_SOURCES: dict[str, type] = {
+    "mnist": t.MnistData,
+    "fashion_mnist": t.FashionMnistData,
+    "digits": t.DigitsData,
+    "linear": t.LinearData,
+    "polynomial": t.PolynomialData,
+    "xor": t.XorData,
+    "spirals": t.SpiralsData,
+    "csv": t.CsvData,
+    "npz": t.NpzData,
+}
+LOSSES: dict[str, type] = {
+    "softmax_cross_entropy": t.SoftmaxCrossEntropy,
+    "binary_cross_entropy": t.BinaryCrossEntropy,
+    "mse": t.MeanSquaredError,
+    "half_sse": t.HalfSumSquaredError,
+    "l1": t.MeanAbsoluteError,
+}
+# momentum and nesterov are SGD with those switches on, as in PyTorch's torch.optim.SGD.
+OPTIMIZERS: dict[str, tuple[type, dict[str, Any]]] = {
+    "sgd": (t.Sgd, {}),
+    "momentum": (t.Sgd, {"momentum": 0.9}),
+    "nesterov": (t.Sgd, {"momentum": 0.9, "nesterov": True}),
+    "adagrad": (t.Adagrad, {}),
+    "rmsprop": (t.Rmsprop, {}),
+    "adam": (t.Adam, {}),
+    "adamw": (t.AdamW, {}),
+}
+SCHEDULES: dict[str, tuple[type, dict[str, Any]]] = {
+    "constant": (t.ConstantSchedule, {}),
+    "warmup": (t.ConstantSchedule, {}),
+    "step": (t.StepSchedule, {}),
+    "exponential": (t.ExponentialSchedule, {}),
+    "cosine": (t.CosineSchedule, {}),
+}
+_POSITIONAL: dict[type, tuple[str, ...]] = {
+    t.CsvData: ("path", "target"),
+    t.NpzData: ("path",),
+    t.Sgd: ("lr",),
+    t.Adagrad: ("lr",),
+    t.Rmsprop: ("lr",),
+    t.Adam: ("lr",),
+    t.AdamW: ("lr",),
+    t.StepSchedule: ("step_size", "gamma"),
+    t.ExponentialSchedule: ("gamma",),
+    t.CosineSchedule: ("t_max", "eta_min"),
+    t.ConstantSchedule: ("warmup",),
+    t.SoftmaxCrossEntropy: ("class_weights",),
+}
+KEYS = (
+    "data",
+    "loss",
+    "optimizer",
+    "schedule",
+    "regularize",
+    "clip",
+    "batch_size",
+    "epochs",
+    "seed",
+    "metrics",
+    "early_stopping",
+)
+
+
+def _field_converter(annotation: Any) -> Callable[[Value], Any]:
+    """A converter for a pydantic field's annotation (the few kinds the train IR uses)."""
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        inner = _field_converter(options[0])
+
+        def optional(value: Value) -> Any:
+            if isinstance(value.data, Symbol) and value.data.name == "none":
+                return None
+            return inner(value)
+
+        return optional
+    if origin is Literal:
+        return c.word(*get_args(annotation))
+    if origin is tuple:
+        item = _field_converter(get_args(annotation)[0])
+
+        def sequence(value: Value) -> tuple[Any, ...]:
+            items = value.data if isinstance(value.data, tuple) else (value,)
+            return tuple(item(v) for v in items)
+
+        return sequence
+    if annotation is bool:
+        return c.boolean
+    if annotation is int:
+        return c.non_negative_int
+    if annotation is float:
+        return c.real
+    if annotation is str:
+        return c.string
+    raise TypeError(f"no converter for {annotation!r}")
+
+
+def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None = None) -> Any:
+    """Build ``cls`` from ``name(args, key = value)`` (or a bare ``name``)."""
+    call = value.data if isinstance(value.data, CallValue) else None
+    args = call.args if call else ()
+    kwargs = call.kwargs if call else ()
+    fields = {f: info for f, info in cls.model_fields.items() if f not in ("kind", "source")}
+    positional = _POSITIONAL.get(cls, ())
+    if len(args) > len(positional):
+        raise c.Invalid(
+            f"{name} takes {len(positional)} positional argument"
+            f"{'s' if len(positional) != 1 else ''}, found {len(args)}",
+            args[len(positional)].span,
+            [f"name them: {', '.join(list(fields)[:4])} = ..."],
+            code="E004",
+        )
+    values = dict(preset or {})
+    pairs: list[tuple[str, Value, Span]] = [
+        (key, arg, arg.span) for key, arg in zip(positional, args, strict=False)
+    ]
+    pairs += list(kwargs)
+    for key, arg, key_span in pairs:
+        if key not in fields:
+            raise c.Invalid(
+                f"{name} has no argument '{key}'",
+                key_span,
+                did_you_mean(key, fields) or [f"its arguments: {', '.join(fields) or 'none'}"],
+                code="E004",
+            )
+        values[key] = _field_converter(fields[key].annotation)(arg)
+    missing = [f for f, info in fields.items() if info.is_required() and f not in values]
+    if missing:
+        raise c.Invalid(f"{name} needs the argument '{missing[0]}'", value.span, code="E005")
+    return cls(**values)
+
+
+def _choose(table: dict[str, Any], value: Value, what: str) -> tuple[str, Any]:
+    data = value.data
+    name = data.name if isinstance(data, Symbol | CallValue) else None
+    if name is None:
+        raise c.Invalid(f"expected {what}, found {value.describe()}", value.span)
+    if name not in table:
+        raise c.Invalid(
+            f"unknown {what} '{name}'",
+            value.span,
+            did_you_mean(name, table) or [f"known: {', '.join(table)}"],
+            code="E002",
+        )
+    return name, table[name]
+
+
+def _data(value: Value) -> Any:
+    name, cls = _choose(DATA_SOURCES, value, "data source")
+    spec = typed_call(cls, name, value)
+    fractions = [f for f in ("validation", "test") if hasattr(spec, f)]
+    for f in fractions:
+        if not 0.0 <= getattr(spec, f) < 1.0:
+            raise c.Invalid(f"{f} must be a fraction in [0, 1)", value.span, code="E004")
+    return spec
+
+
+def _loss(value: Value) -> Any:
+    name, cls = _choose(LOSSES, value, "loss")
+    return typed_call(cls, name, value)
+
+
+def _optimizer(value: Value) -> Any:
+    name, (cls, preset) = _choose(OPTIMIZERS, value, "optimizer")
+    spec = typed_call(cls, name, value, preset)
+    if spec.lr <= 0:
+        raise c.Invalid(
+            f"the learning rate must be > 0, found {spec.lr:g}", value.span, code="E004"
+        )
+    if getattr(spec, "nesterov", False) and spec.momentum <= 0:
+        raise c.Invalid("nesterov needs momentum > 0", value.span, code="E004")
+    return spec
+
+
+def _schedule(value: Value) -> Any:
+    name, (cls, preset) = _choose(SCHEDULES, value, "schedule")
+    return typed_call(cls, name, value, preset)
+
+
+def _clip(value: Value) -> t.ClipSpec:
+    data = value.data
+    if not isinstance(data, CallValue) or data.name not in ("norm", "value") or len(data.args) != 1:
+        name = data.name if isinstance(data, Symbol | CallValue) else ""
+        raise c.Invalid(
+            f"expected norm(x) or value(x), found {value.describe()}",
+            value.span,
+            did_you_mean(name, ("norm", "value")) if name else [],
+        )
+    return t.ClipSpec(by=data.name, threshold=c.positive_real(data.args[0]))  # type: ignore[arg-type]
+
+
+def _metric(value: Value) -> str:
+    return c.word("loss", "accuracy")(value)
+
+
+def _early_stopping(
+    args: Sequence[Value], kwargs: Sequence[tuple[str, Value, Span]], span: Span
+) -> t.EarlyStopping:
+    call = Value(CallValue("early_stopping", tuple(args), tuple(kwargs)), span)
+    return typed_call(t.EarlyStopping, "early_stopping", call)
+
+
+class TrainElaborator:
+    def __init__(self, evaluator: Evaluator, diagnostics: Diagnostics) -> None:
+        self.evaluator = evaluator
+        self.diagnostics = diagnostics
+
+    def elaborate(
+        self, tree: Tree, constants: dict[str, Value]
+    ) -> tuple[str, Span, dict[str, Any], Regularize | None]:
+        """The model name, its span, the TrainSpec fields found, and the penalties."""
+        name_token, *items = tree.children
+        found: dict[str, Any] = {}
+        seen: dict[str, Span] = {}
+        regularize: Regularize | None = None
+        for item in items:
+            key_token, *arg_trees = item.children
+            key = str(key_token)
+            key_span = self.evaluator.span(key_token)
+            if key not in KEYS:
+                self.diagnostics.error(
+                    "E030",
+                    f"unknown train setting '{key}'",
+                    key_span,
+                    help=did_you_mean(key, KEYS) or [f"settings: {', '.join(KEYS)}"],
+                )
+                continue
+            if key in seen:
+                self.diagnostics.error(
+                    "E003",
+                    f"'{key}' is set twice",
+                    key_span,
+                    labels=[Label(span=seen[key], message="first set here")],
+                )
+                continue
+            seen[key] = key_span
+            args: list[Value] = []
+            kwargs: list[tuple[str, Value, Span]] = []
+            failed = False
+            for arg in arg_trees:
+                if isinstance(arg, Tree) and arg.data == "kwarg":
+                    k, expr = arg.children
+                    v = self.evaluator.evaluate(expr, constants)
+                    if v is None:
+                        failed = True
+                        continue
+                    kwargs.append((str(k), v, self.evaluator.span(k)))
+                else:
+                    v = self.evaluator.evaluate(arg, constants)
+                    if v is None:
+                        failed = True
+                        continue
+                    args.append(v)
+            if failed:
+                continue
+            try:
+                if key == "early_stopping":
+                    found[key] = _early_stopping(args, kwargs, key_span)
+                    continue
+                if kwargs:
+                    raise c.Invalid(
+                        f"'{key}' takes a value, not 'name = value'", kwargs[0][2], code="E004"
+                    )
+                if key == "metrics":
+                    found[key] = tuple(dict.fromkeys(_metric(a) for a in args))
+                    continue
+                if key == "regularize":
+                    regularize = c.regularize(
+                        Value(tuple(args), args[0].span) if len(args) > 1 else args[0]
+                    )
+                    continue
+                if len(args) != 1:
+                    raise c.Invalid(
+                        f"'{key}' takes one value, found {len(args)}", args[1].span, code="E004"
+                    )
+                found[key] = self._convert(key, args[0])
+            except c.Invalid as error:
+                self.diagnostics.error(error.code, error.message, error.span, help=error.help)
+        return str(name_token), self.evaluator.span(name_token), found, regularize
+
+    def _convert(self, key: str, value: Value) -> Any:
+        if key == "data":
+            return _data(value)
+        if key == "loss":
+            return _loss(value)
+        if key == "optimizer":
+            return _optimizer(value)
+        if key == "schedule":
+            return _schedule(value)
+        if key == "clip":
+            return _clip(value)
+        if key in ("batch_size", "epochs"):
+            return c.positive_int(value)
+        if key == "seed":
+            return c.non_negative_int(value)
+        raise AssertionError(key)

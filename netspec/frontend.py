@@ -1,0 +1,124 @@
+"""Text to checked IR: parse, elaborate, check, lint, in one pass over a file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
+from netspec.check.lint import lint
+from netspec.diagnostics import Diagnostic, Diagnostics, render_all
+from netspec.elaborate.program import elaborate
+from netspec.errors import NetspecError
+from netspec.ir.graph import CheckedModel, Program, Span
+from netspec.syntax.parser import parse
+
+
+@dataclass
+class Analysis:
+    """The outcome of reading one source: the program (if no errors) and all diagnostics."""
+
+    file: str
+    source: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    program: Program | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def render(self, *, color: bool = False) -> str:
+        return render_all(self.diagnostics, {self.file: self.source}, color=color)
+
+
+def analyze(
+    source: str, file: str = "<string>", *, max_params: int = DEFAULT_MAX_PARAMS
+) -> Analysis:
+    """Read ``source`` completely and report every problem found; never raises for a bad spec."""
+    diagnostics = Diagnostics()
+    analysis = Analysis(file=file, source=source)
+    tree = parse(source, file, diagnostics)
+    if tree is None:
+        analysis.diagnostics = diagnostics.items
+        return analysis
+    elaborated = elaborate(tree, file, diagnostics)
+    trains = {spec.model: spec for spec in elaborated.trains}
+    checked: list[CheckedModel] = []
+    source_map: dict[str, Span] = {}
+    for model in elaborated.models:
+        spans = elaborated.node_spans[model.name]
+        result = check_model(
+            model,
+            spans,
+            diagnostics,
+            model_span=elaborated.model_spans.get(model.name),
+            max_params=max_params,
+        )
+        if result is None:
+            continue
+        lint(result, spans, trains.get(model.name), diagnostics)
+        checked.append(result)
+        source_map.update({f"{model.name}/{node}": span for node, span in spans.items()})
+    if not elaborated.model_spans and not diagnostics.has_errors:
+        diagnostics.error(
+            "E022",
+            "the file defines no model",
+            Span(file=file, line=1, column=1, end_line=1, end_column=2),
+            help=["model name(x: [784]) { dense(10) }"],
+        )
+    # Errors first in file order, then warnings: the reader fixes errors first.
+    analysis.diagnostics = sorted(
+        diagnostics.items,
+        key=lambda d: (
+            not d.is_error,
+            d.span.line if d.span else 0,
+            d.span.column if d.span else 0,
+        ),
+    )
+    if not diagnostics.has_errors:
+        analysis.program = Program(
+            models=tuple(checked), trains=tuple(elaborated.trains), source_map=source_map
+        )
+    return analysis
+
+
+def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
+    """(text, file name): a Path or an existing file or a name ending in .net is read."""
+    if isinstance(path_or_text, os.PathLike) or (
+        isinstance(path_or_text, str)
+        and "\n" not in path_or_text
+        and "{" not in path_or_text
+        and (path_or_text.endswith(".net") or os.path.exists(path_or_text))
+    ):
+        path = Path(path_or_text)
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except FileNotFoundError:
+            raise NetspecError(f"no such spec file: {path}") from None
+        except IsADirectoryError:
+            raise NetspecError(f"{path} is a directory, not a spec file") from None
+        except UnicodeDecodeError as error:
+            raise NetspecError(
+                f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
+            ) from None
+        except OSError as error:
+            raise NetspecError(f"cannot read {path}: {error.strerror}") from None
+    return str(path_or_text), "<string>"
+
+
+def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
+    """Read a .net file (a path) or spec text and return the checked program.
+
+    Raises :class:`netspec.NetspecError` carrying every diagnostic when the spec has
+    errors; warnings do not stop loading.
+    """
+    text, file = read_source(path_or_text)
+    analysis = analyze(text, file, max_params=max_params)
+    if analysis.program is None:
+        errors = sum(1 for d in analysis.diagnostics if d.is_error)
+        raise NetspecError(
+            f"{file}: {errors} error{'s' if errors != 1 else ''}\n{analysis.render()}",
+            tuple(analysis.diagnostics),
+        )
+    return analysis.program

@@ -1,0 +1,254 @@
+"""The train section: data, loss, optimizer, schedule, regularisation and loop settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from netspec.ir._base import IRModel
+
+
+class _DataBase(IRModel):
+    normalize: bool = True
+    flatten: bool = False
+    one_hot: bool = False
+    # Fraction of the training split held out for validation (0 = no validation split).
+    validation: float = 0.0
+    # Keep only the first N training samples (0 = all); for quick runs and overfit demos.
+    limit: int = 0
+
+
+class MnistData(_DataBase):
+    source: Literal["mnist"] = "mnist"
+
+
+class FashionMnistData(_DataBase):
+    source: Literal["fashion_mnist"] = "fashion_mnist"
+
+
+class DigitsData(_DataBase):
+    """scikit-learn's bundled 8 x 8 digits; ``test`` is the held-out fraction."""
+
+    source: Literal["digits"] = "digits"
+    test: float = 0.2
+
+
+class LinearData(_DataBase):
+    """y = X w + b + noise, with w and b drawn from the seed."""
+
+    source: Literal["linear"] = "linear"
+    samples: int = 1000
+    features: int = 2
+    noise: float = 0.01
+    test: float = 0.2
+
+
+class PolynomialData(_DataBase):
+    """y = sum_k c_k x^k / k! + noise; inputs are the powers x^1 .. x^degree."""
+
+    source: Literal["polynomial"] = "polynomial"
+    samples: int = 200
+    degree: int = 3
+    features: int = 20
+    noise: float = 0.1
+    test: float = 0.5
+
+
+class XorData(_DataBase):
+    source: Literal["xor"] = "xor"
+    samples: int = 400
+    noise: float = 0.1
+    test: float = 0.25
+
+
+class SpiralsData(_DataBase):
+    source: Literal["spirals"] = "spirals"
+    samples: int = 300
+    classes: int = 3
+    noise: float = 0.2
+    test: float = 0.2
+
+
+class CsvData(_DataBase):
+    source: Literal["csv"] = "csv"
+    path: str
+    target: str
+    standardize: bool = True
+    categorical: tuple[str, ...] = ()
+    test: float = 0.2
+
+
+class NpzData(_DataBase):
+    """Arrays x_train, y_train and optionally x_test, y_test (names configurable)."""
+
+    source: Literal["npz"] = "npz"
+    path: str
+    x: str = "x_train"
+    y: str = "y_train"
+    x_test: str = "x_test"
+    y_test: str = "y_test"
+    test: float = 0.2
+
+
+DataSpec = Annotated[
+    MnistData
+    | FashionMnistData
+    | DigitsData
+    | LinearData
+    | PolynomialData
+    | XorData
+    | SpiralsData
+    | CsvData
+    | NpzData,
+    Field(discriminator="source"),
+]
+
+
+class SoftmaxCrossEntropy(IRModel):
+    kind: Literal["softmax_cross_entropy"] = "softmax_cross_entropy"
+    class_weights: tuple[float, ...] | None = None
+
+
+class BinaryCrossEntropy(IRModel):
+    """Binary cross-entropy on logits (a sigmoid is part of the loss)."""
+
+    kind: Literal["binary_cross_entropy"] = "binary_cross_entropy"
+
+
+class MeanSquaredError(IRModel):
+    kind: Literal["mse"] = "mse"
+
+
+class HalfSumSquaredError(IRModel):
+    """0.5 * sum((y - t)^2) / batch."""
+
+    kind: Literal["half_sse"] = "half_sse"
+
+
+class MeanAbsoluteError(IRModel):
+    kind: Literal["l1"] = "l1"
+
+
+LossSpec = Annotated[
+    SoftmaxCrossEntropy
+    | BinaryCrossEntropy
+    | MeanSquaredError
+    | HalfSumSquaredError
+    | MeanAbsoluteError,
+    Field(discriminator="kind"),
+]
+
+
+class Sgd(IRModel):
+    """SGD as PyTorch defines it; ``momentum`` and ``nesterov`` in the spec are aliases."""
+
+    kind: Literal["sgd"] = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+
+
+class Adagrad(IRModel):
+    kind: Literal["adagrad"] = "adagrad"
+    lr: float = 0.01
+    lr_decay: float = 0.0
+    initial_accumulator_value: float = 0.0
+    eps: float = 1e-10
+
+
+class Rmsprop(IRModel):
+    kind: Literal["rmsprop"] = "rmsprop"
+    lr: float = 0.01
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+    centered: bool = False
+
+
+class Adam(IRModel):
+    kind: Literal["adam"] = "adam"
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    amsgrad: bool = False
+
+
+class AdamW(IRModel):
+    kind: Literal["adamw"] = "adamw"
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    amsgrad: bool = False
+
+
+OptimizerSpec = Annotated[Sgd | Adagrad | Rmsprop | Adam | AdamW, Field(discriminator="kind")]
+
+
+class _ScheduleBase(IRModel):
+    # Epochs of linear warm-up from lr / (warmup + 1) before the schedule proper.
+    warmup: int = 0
+
+
+class ConstantSchedule(_ScheduleBase):
+    kind: Literal["constant"] = "constant"
+
+
+class StepSchedule(_ScheduleBase):
+    kind: Literal["step"] = "step"
+    step_size: int
+    gamma: float = 0.1
+
+
+class ExponentialSchedule(_ScheduleBase):
+    kind: Literal["exponential"] = "exponential"
+    gamma: float
+
+
+class CosineSchedule(_ScheduleBase):
+    kind: Literal["cosine"] = "cosine"
+    t_max: int
+    eta_min: float = 0.0
+
+
+ScheduleSpec = Annotated[
+    ConstantSchedule | StepSchedule | ExponentialSchedule | CosineSchedule,
+    Field(discriminator="kind"),
+]
+
+
+class ClipSpec(IRModel):
+    """Gradient clipping: by the global L2 norm of all gradients, or elementwise by value."""
+
+    by: Literal["norm", "value"]
+    threshold: float
+
+
+class EarlyStopping(IRModel):
+    monitor: Literal["val_loss", "val_accuracy", "train_loss", "test_loss"] = "val_loss"
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+
+Metric = Literal["loss", "accuracy"]
+
+
+class TrainSpec(IRModel):
+    """How to train one model. Regularisation lives on each parameter, not here."""
+
+    model: str
+    data: DataSpec
+    loss: LossSpec
+    optimizer: OptimizerSpec
+    schedule: ScheduleSpec = ConstantSchedule()
+    clip: ClipSpec | None = None
+    batch_size: int = 32
+    epochs: int = 10
+    seed: int = 0
+    metrics: tuple[Metric, ...] = ("loss",)
+    early_stopping: EarlyStopping | None = None

@@ -1,0 +1,103 @@
+"""The per-model table of `netspec summary`: nodes, ops, shapes, parameters, totals."""
+
+from __future__ import annotations
+
+import math
+
+from netspec.ir.graph import CheckedModel, CheckedNode
+
+
+def _describe_op(node: CheckedNode) -> str:
+    op = node.op
+    kind = op.kind
+    if kind == "dense":
+        return f"dense({op.units}{'' if op.bias else ', bias = false'})"
+    if kind == "conv2d":
+        parts = [str(op.filters), _pair(op.kernel)]
+        if op.stride != (1, 1):
+            parts.append(f"stride = {_pair(op.stride)}")
+        pads = op.padding
+        if pads != ((0, 0), (0, 0)):
+            parts.append(f"padding = {_pads(pads)}")
+        if op.dilation != (1, 1):
+            parts.append(f"dilation = {_pair(op.dilation)}")
+        if op.groups != 1:
+            parts.append(f"groups = {op.groups}")
+        return f"conv2d({', '.join(parts)})"
+    if kind in ("maxpool", "avgpool"):
+        parts = [_pair(op.kernel)]
+        if op.stride != op.kernel:
+            parts.append(f"stride = {_pair(op.stride)}")
+        if op.padding != ((0, 0), (0, 0)):
+            parts.append(f"padding = {_pads(op.padding)}")
+        return f"{kind}({', '.join(parts)})"
+    if kind == "dropout":
+        return f"dropout({op.p:g})"
+    if kind == "leaky_relu":
+        return f"leaky_relu({op.negative_slope:g})"
+    return kind
+
+
+def _pair(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"[{pair[0]}, {pair[1]}]"
+
+
+def _pads(pads: object) -> str:
+    (top, bottom), (left, right) = pads  # type: ignore[misc]
+    if top == bottom and left == right:
+        return _pair((top, left))
+    return f"[[{top}, {bottom}], [{left}, {right}]]"
+
+
+def human(count: float, unit: str = "") -> str:
+    """1234567 -> '1.23 M'."""
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= factor:
+            return f"{count / factor:.2f} {suffix}{unit}"
+    return f"{count:g} {unit}".rstrip()
+
+
+def summary_table(model: CheckedModel, *, bytes_per_value: int = 4) -> str:
+    """A fixed-width table of the model with its totals, ready to print."""
+    param_sizes = {p.name: math.prod(p.shape) for p in model.params}
+    rows = [("node", "op", "output", "params")]
+    rows.append((model.input.name, "input", _shape(model.input.shape), ""))
+    for node in model.nodes:
+        count = sum(param_sizes[name] for name in node.params)
+        rows.append(
+            (
+                node.name,
+                _describe_op(node),
+                _shape(node.output.shape),
+                f"{count:,}" if count else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"model {model.name}"]
+    for index, row in enumerate(rows):
+        lines.append(
+            "  "
+            + "  ".join(
+                cell.rjust(widths[i]) if i == 3 else cell.ljust(widths[i])
+                for i, cell in enumerate(row)
+            ).rstrip()
+        )
+        if index == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    total = model.parameter_count
+    state = sum(math.prod(s.shape) for s in model.state)
+    lines.append("")
+    lines.append(
+        f"  parameters        {total:,}" + (f" (+{state:,} running statistics)" if state else "")
+    )
+    lines.append(f"  FLOPs per sample  {model.flops:,} ({human(model.flops, 'FLOP')}, forward)")
+    lines.append(
+        f"  parameter memory  {human(total * bytes_per_value, 'B')} "
+        f"({'float32' if bytes_per_value == 4 else 'float64'})"
+    )
+    lines.append(f"  output            {_shape(model.output_type.shape)} from {model.output}")
+    return "\n".join(lines)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"

@@ -1,0 +1,1 @@
+"""Source text to parse tree: the Lark grammar and its syntax errors."""

@@ -1,0 +1,170 @@
+"""Parse .net text with the packaged LALR grammar; syntax errors become diagnostics."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import os
+import tempfile
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from netspec.diagnostics import Diagnostics
+from netspec.ir.graph import Span
+
+# What the user typed, for each terminal the grammar names.
+_TERMINALS: dict[str, str] = {
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "PERCENT": "'%'",
+    "__ANON_0": "'->'",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "INT": "an integer",
+    "STRING": "a string",
+    "$END": "the end of the file",
+}
+
+_KEYWORDS = ("netspec", "let", "defaults", "block", "model", "train", "input", "repeat")
+
+
+def _grammar_text() -> str:
+    return (importlib.resources.files("netspec.grammars") / "netspec.lark").read_text("utf-8")
+
+
+def _cache_path() -> str | None:
+    # Lark caches the built LALR tables keyed by a hash of the grammar; a per-user cache
+    # makes `netspec check` start in a few milliseconds instead of rebuilding the tables.
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    directory = os.path.join(base, "netspec")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            pass
+    except OSError:
+        return None
+    return os.path.join(directory, "grammar.lark.cache")
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, built once per process (and cached on disk between processes)."""
+    text = _grammar_text()
+    cache = _cache_path()
+    options = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
+    if cache is not None:
+        try:
+            return Lark(text, cache=cache, **options)  # type: ignore[arg-type]
+        except OSError:
+            pass
+    return Lark(text, **options)  # type: ignore[arg-type]
+
+
+def span_of(meta_or_token: object, file: str) -> Span:
+    """The source span of a tree's meta or of a token."""
+    node = meta_or_token.meta if isinstance(meta_or_token, Tree) else meta_or_token
+    return Span(
+        file=file,
+        line=getattr(node, "line", 1) or 1,
+        column=getattr(node, "column", 1) or 1,
+        end_line=getattr(node, "end_line", None) or getattr(node, "line", 1) or 1,
+        end_column=getattr(node, "end_column", None) or (getattr(node, "column", 1) or 1) + 1,
+    )
+
+
+_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_1", "__ANON_2"})
+_VALUE_STARTS = frozenset({"NUMBER", "NAME", "STRING", "LSQB", "LPAR", "MINUS", "PLUS"})
+
+
+def _describe(terminals: set[str]) -> str:
+    """The expected terminals as a user reads them: operators only when nothing else fits."""
+    wanted = set(terminals)
+    phrases: list[str] = []
+    if len(wanted & _VALUE_STARTS) >= 4:
+        # Anything that starts an expression: say "a value" once, not seven tokens.
+        wanted -= _VALUE_STARTS
+        phrases.append("a value")
+    if wanted - _OPERATORS:
+        wanted -= _OPERATORS
+    phrases.extend(
+        sorted(_TERMINALS.get(t, f"'{t.lower()}'" if t.isupper() else repr(t)) for t in wanted)
+    )
+    if len(phrases) > 5:
+        phrases = [*phrases[:5], "..."]
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " or " + phrases[-1]
+
+
+def _found(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    return f"'{token.value}'"
+
+
+def parse(text: str, file: str, diagnostics: Diagnostics) -> Tree | None:
+    """Parse ``text``; on a syntax error, record it and return None."""
+    try:
+        return parser().parse(text)
+    except UnexpectedInput as error:
+        _report(error, text, file, diagnostics)
+        return None
+
+
+def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnostics) -> None:
+    line = getattr(error, "line", 1) or 1
+    column = getattr(error, "column", 1) or 1
+    help: list[str] = []
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else "?"
+        message = f"unexpected character {char!r}"
+        if char in "'":
+            help.append('strings are written in double quotes: "like this"')
+        elif char == ";":
+            help.append("statements need no ';': put each on its own line")
+        elif char == "." and column > 1:
+            help.append("numbers need a digit before the point: 0.5, not .5")
+        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+    elif isinstance(error, UnexpectedToken):
+        token = error.token
+        expected = set(error.expected) or set(getattr(error, "accepts", ()) or ())
+        message = f"expected {_describe(expected)}, found {_found(token)}"
+        if token.type == "$END":
+            line, column = _end_position(text)
+            message = f"unexpected end of the file: expected {_describe(expected)}"
+            help.append("a '{' or '(' may be missing its closing partner")
+        elif token.type == "NAME" and token.value in _KEYWORDS:
+            help.append(f"'{token.value}' is a keyword and cannot be used as a name here")
+        elif "RPAR" in expected and token.type == "NAME":
+            help.append("separate arguments with ','")
+        elif token.type == "RPAR" and "NAME" in expected:
+            help.append("remove the trailing ','")
+        elif token.type == "NUMBER" and "LSQB" in expected:
+            help.append("input shapes are lists: model m(x: [784])")
+        width = max(1, len(str(token.value))) if token.type != "$END" else 1
+        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
+    else:  # UnexpectedEOF and anything else Lark adds
+        line, column = _end_position(text)
+        message = "unexpected end of the file"
+        if isinstance(error, UnexpectedEOF):
+            message += f": expected {_describe(set(error.expected))}"
+        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+    diagnostics.error("E001", message, span, help=help)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1

@@ -173,18 +173,27 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
         width = max(len(str(m[0].line)) for m in shown)
         gutter = " " * width
         lines.append(f"{blue}{gutter} |{reset}")
-        for mark_span, char, text in sorted(shown, key=lambda m: (m[0].file, m[0].line)):
-            source_lines = sources[mark_span.file].splitlines()
-            if not 1 <= mark_span.line <= len(source_lines):
+        # One source line per (file, line); every mark on it is drawn beneath it.
+        by_line: dict[tuple[str, int], list[tuple[Span, str, str]]] = {}
+        for mark in shown:
+            by_line.setdefault((mark[0].file, mark[0].line), []).append(mark)
+        for (file, number), line_marks in sorted(by_line.items()):
+            source_lines = sources[file].splitlines()
+            if not 1 <= number <= len(source_lines):
                 continue
-            source = source_lines[mark_span.line - 1].expandtabs(1)
-            end = mark_span.end_column if mark_span.end_line == mark_span.line else len(source) + 1
-            length = max(1, end - mark_span.column)
-            lines.append(f"{blue}{mark_span.line:>{width}} |{reset} {source}")
-            underline = " " * (mark_span.column - 1) + char * length
-            suffix = f" {text}" if text else ""
-            colour = tint if char == "^" else blue
-            lines.append(f"{blue}{gutter} |{reset} {colour}{underline}{suffix}{reset}")
+            source = source_lines[number - 1].expandtabs(1)
+            lines.append(f"{blue}{number:>{width}} |{reset} {source}")
+            for mark_span, char, text in sorted(line_marks, key=lambda m: m[1] != "^"):
+                end = (
+                    mark_span.end_column
+                    if mark_span.end_line == mark_span.line
+                    else len(source) + 1
+                )
+                length = max(1, end - mark_span.column)
+                underline = " " * (mark_span.column - 1) + char * length
+                suffix = f" {text}" if text else ""
+                colour = tint if char == "^" else blue
+                lines.append(f"{blue}{gutter} |{reset} {colour}{underline}{suffix}{reset}")
         if diagnostic.notes or diagnostic.help:
             lines.append(f"{blue}{gutter} |{reset}")
         pad = gutter + " "

@@ -68,8 +68,10 @@ def analyze(
             help=["model name(x: [784]) { dense(10) }"],
         )
     # Errors first in file order, then warnings: the reader fixes errors first.
+    # A block used twice reports its own problems once.
+    unique = list(dict.fromkeys(diagnostics.items))
     analysis.diagnostics = sorted(
-        diagnostics.items,
+        unique,
         key=lambda d: (
             not d.is_error,
             d.span.line if d.span else 0,

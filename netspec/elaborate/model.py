@@ -221,6 +221,8 @@ class ModelElaborator:
                 return flowing
         else:
             flowing = None if self._is_merge(first) else current
+            if flowing is not None:
+                self._mark_used(scope, flowing)
             if flowing is None and not self._is_merge(first):
                 self.diagnostics.error(
                     "E022",
@@ -235,6 +237,13 @@ class ModelElaborator:
             if flowing is None:
                 return None
         return flowing
+
+    def _mark_used(self, scope: Scope, tensor: str) -> None:
+        # A named tensor consumed implicitly by the next statement is used.
+        probe: Scope | None = scope
+        while probe is not None:
+            probe.used.update(n for n, t in probe.tensors.items() if t == tensor)
+            probe = probe.parent
 
     def _is_tensor(self, ref: Tree, scope: Scope) -> bool:
         return scope.lookup(str(ref.children[0])) is not None

@@ -1,0 +1,99 @@
+"""Every shipped spec checks cleanly, summarises, and has the numbers its source states."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import netspec
+from netspec.summary import summary_table
+from tests.conftest import SPECS
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_spec_checks_without_diagnostics(path: Path) -> None:
+    analysis = netspec.analyze(path.read_text(), str(path))
+    assert analysis.diagnostics == [], analysis.render()
+    assert analysis.program is not None and analysis.program.models
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_spec_summarises(path: Path) -> None:
+    program = netspec.load(path)
+    for model in program.models:
+        table = summary_table(model)
+        assert f"parameters        {model.parameter_count:,}" in table
+        assert "FLOPs per sample" in table
+
+
+def _model(stem: str, name: str | None = None) -> netspec.CheckedModel:
+    return netspec.load(Path(__file__).parents[1] / "specs" / f"{stem}.net").model(name)
+
+
+def test_simple_conv_net_has_4320_features_after_pooling() -> None:
+    model = _model("simple_conv_net")
+    flatten = next(n for n in model.nodes if n.op.kind == "flatten")
+    assert flatten.output.shape == (4320,)
+
+
+def test_deep_conv_net_spatial_trace() -> None:
+    model = _model("deep_conv_net")
+    sizes = [n.output.shape[1] for n in model.nodes if n.op.kind in ("conv2d", "maxpool")]
+    # conv1, conv2, pool, conv3, conv4 (padding 2), pool, conv5, conv6, pool
+    assert sizes == [28, 28, 14, 14, 16, 8, 8, 8, 4]
+    distinct = [s for i, s in enumerate(sizes) if i in (0, 1, 2, 4, 5, 8)]
+    assert distinct == [28, 28, 14, 16, 8, 4]
+
+
+def test_inception_block_outputs_88_channels() -> None:
+    model = _model("mnist_inception")
+    merges = [n for n in model.nodes if n.op.kind == "concat"]
+    assert [n.output.shape[0] for n in merges] == [88, 88]
+
+
+@pytest.mark.parametrize(("stem", "count"), [("resnet18", 11_689_512), ("vgg11", 132_863_336)])
+def test_imagenet_parameter_counts(stem: str, count: int) -> None:
+    assert _model(stem).parameter_count == count
+
+
+def test_resnet18_shapes_per_stage() -> None:
+    model = _model("resnet18")
+    assert model.node("layer1.relu_1").output.shape == (64, 56, 56)
+    assert model.node("layer4.relu_1").output.shape == (512, 7, 7)
+    assert model.output_type.shape == (1000,)
+
+
+def test_mnist_residual_parameter_count_by_hand() -> None:
+    model = _model("mnist_residual")
+    conv = lambda cin, cout, k: cout * cin * k * k + cout  # noqa: E731
+    expected = (
+        conv(1, 16, 5) + 2 * conv(16, 16, 3) + conv(16, 32, 5) + 2 * conv(32, 32, 3) + 512 * 10 + 10
+    )
+    assert model.parameter_count == expected
+
+
+def test_logic_gates_are_four_models_with_literal_weights() -> None:
+    program = netspec.load(Path(__file__).parents[1] / "specs" / "logic_gates.net")
+    assert [m.name for m in program.models] == ["and_gate", "nand_gate", "or_gate", "xor_gate"]
+    for model in program.models:
+        assert all(p.init.scheme == "literal" for p in model.params)
+
+
+def test_multilayer_net_extend_has_six_hidden_blocks_with_l2() -> None:
+    model = _model("multilayer_net_extend")
+    dense = [n for n in model.nodes if n.op.kind == "dense"]
+    assert [n.output.shape[0] for n in dense] == [100] * 6 + [10]
+    assert sum(1 for n in model.nodes if n.op.kind == "batchnorm") == 6
+    weights = [p for p in model.params if p.node.endswith("dense_1") and p.attr == "weight"]
+    assert weights and all(p.regularize.l2 == 0.1 for p in weights)
+    biases = [p for p in model.params if p.attr == "bias"]
+    assert all(p.regularize.is_off for p in biases)
+
+
+def test_flops_of_mlp_by_hand() -> None:
+    model = _model("mlp")
+    assert model.flops == (2 * 784 * 256 + 256) + 256 + (2 * 256 * 10 + 10)
+    assert model.parameter_count == 784 * 256 + 256 + 256 * 10 + 10
+    assert math.prod(model.input.shape) == 784

@@ -35,7 +35,6 @@ CODES: dict[str, str] = {
     "E022": "bad model structure",
     "E023": "unsupported language version",
     "E030": "bad train section",
-    "E040": "cannot read file",
     "W001": "affine layers compose",
     "W002": "softmax before softmax_cross_entropy",
     "W003": "dropout drops everything",

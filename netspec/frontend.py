@@ -54,6 +54,7 @@ def analyze(
             diagnostics,
             model_span=elaborated.model_spans.get(model.name),
             max_params=max_params,
+            input_names=elaborated.input_names.get(model.name),
         )
         if result is None:
             continue

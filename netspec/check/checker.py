@@ -29,6 +29,7 @@ def check_model(
     model_span: Span | None = None,
     input_span: Span | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
+    input_names: dict[str, tuple[str, ...]] | None = None,
 ) -> CheckedModel | None:
     """The checked model, or None when an error was reported."""
     types: dict[str, TensorType | None] = {
@@ -59,10 +60,10 @@ def check_model(
             ]
             notes = list(problem.notes)
             if problem.inputs_at_fault:
-                notes += [
-                    f"{node.inputs[i].split('.')[-1]} is {fmt(shapes[i])}"
-                    for i in problem.inputs_at_fault
-                ]
+                shown = (input_names or {}).get(node.name) or tuple(
+                    name.rsplit(".", 1)[-1] for name in node.inputs
+                )
+                notes += [f"{shown[i]} is {fmt(shapes[i])}" for i in problem.inputs_at_fault]
             diagnostics.error(
                 problem.code,
                 problem.message,
@@ -95,6 +96,8 @@ def check_model(
                 flops=inferred.flops,
             )
         )
+    if types.get(model.output) is None:
+        failed = True
     total = sum(math.prod(p.shape) for p in params)
     if total > max_params:
         diagnostics.error(

@@ -18,6 +18,11 @@ MAX_NODES = 100_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 64
 
+# The tensor produced by a stage that failed. Later stages that read it report their own
+# argument errors but no shape errors, so one mistake gives one diagnostic, and the rest
+# of the model is still elaborated and checked.
+POISON = "<error>"
+
 
 @dataclass(frozen=True)
 class BlockDef:
@@ -81,6 +86,8 @@ class ModelElaborator:
         self.block_stack: list[str] = []
         self.warned_unused: set[tuple[int, int, str]] = set()
         self.output_span: dict[str, Span] = {}
+        # For each merge node, its inputs as the user named them, for diagnostics.
+        self.input_names: dict[str, tuple[str, ...]] = {}
 
     # -- entry point -------------------------------------------------------------------
 
@@ -105,13 +112,11 @@ class ModelElaborator:
         except _Abort:
             return None
         self._warn_unused(scope, output)
-        if output is None:
-            return None
         model = Model(
             name=name,
             input=Input(name=input_name, shape=input_shape, dtype=dtype),  # type: ignore[arg-type]
             nodes=tuple(self.nodes),
-            output=output,
+            output=output if output is not None else POISON,
         )
         return model, self.spans
 
@@ -182,12 +187,12 @@ class ModelElaborator:
         count_tree, body = statement.children
         count_value = self.evaluator.evaluate(count_tree, scope.constants)
         if count_value is None:
-            return None
+            return POISON
         try:
             count = c.non_negative_int(count_value)
         except c.Invalid as error:
             self.diagnostics.error(error.code, "repeat " + error.message, error.span)
-            return None
+            return POISON
         if count > MAX_REPEAT:
             self.diagnostics.error(
                 "E021",
@@ -230,12 +235,12 @@ class ModelElaborator:
                     self.evaluator.span(first),
                     help=["start the chain with a tensor: x -> ..."],
                 )
-                return None
+                return POISON
         for position, stage in enumerate(stages):
             last = position == len(stages) - 1
             flowing = self._stage(stage, scope, flowing, name if last else None)
             if flowing is None:
-                return None
+                return POISON
         return flowing
 
     def _mark_used(self, scope: Scope, tensor: str) -> None:
@@ -306,6 +311,8 @@ class ModelElaborator:
         except c.Invalid as error:
             self.diagnostics.error(error.code, error.message, error.span, help=error.help)
             return None
+        if incoming == POISON:
+            return POISON
         inputs: list[str] = [] if incoming is None else [incoming]
         if kind in MERGE_KINDS:
             for tensor in bound.tensors:
@@ -313,6 +320,13 @@ class ModelElaborator:
                 if resolved is None:
                     return None
                 inputs.append(resolved)
+            if POISON in inputs:
+                return POISON
+            shown = [] if incoming is None else [incoming.rsplit(".", 1)[-1]]
+            shown += [str(t.data.name) for t in bound.tensors if isinstance(t.data, Symbol)]
+            node = self._add_node(scope, name, kind, op, tuple(inputs), span)
+            self.input_names[node] = tuple(shown)
+            return node
             if len(inputs) < 2:
                 self.diagnostics.error(
                     "E005",
@@ -489,7 +503,7 @@ class ModelElaborator:
 
     def _warn_unused(self, scope: Scope, output: str | None) -> None:
         for name, tensor in scope.tensors.items():
-            if name in scope.used or tensor == output:
+            if name in scope.used or tensor in (output, POISON):
                 continue
             span = scope.defined_at[name]
             key = (span.line, span.column, name)

@@ -31,6 +31,7 @@ class Elaborated:
     node_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     model_spans: dict[str, Span] = field(default_factory=dict)
     train_spans: dict[str, Span] = field(default_factory=dict)
+    input_names: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
@@ -290,3 +291,4 @@ def _elaborate_model(
     model, spans = built
     result.models.append(model)
     result.node_spans[name] = spans
+    result.input_names[name] = elaborator.input_names

@@ -56,6 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON schema of the checked IR")
     schema.add_argument("--indent", type=int, default=2)
 
+    parity = commands.add_parser(
+        "parity", help="run one batch through several backends and show where they differ"
+    )
+    parity.add_argument("file", metavar="SPEC")
+    parity.add_argument(
+        "--backends",
+        default="numpy,torch,jax",
+        help="comma-separated; the first is the reference (default: %(default)s)",
+    )
+    parity.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    parity.add_argument("--seed", type=int, default=0)
+    parity.add_argument("--batch", type=_positive, default=4)
+    parity.add_argument("--model", help="the model to compare (default: the only one)")
+    parity.add_argument(
+        "--mode",
+        choices=("auto", "train", "eval"),
+        default="auto",
+        help="auto: training mode unless the model has dropout",
+    )
+
     ir = commands.add_parser("ir", help="print the checked IR of a spec as JSON")
     ir.add_argument("file", metavar="FILE")
     ir.add_argument("--indent", type=int, default=2)
@@ -158,7 +178,61 @@ def cmd_ir(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "summary": cmd_summary, "schema": cmd_schema, "ir": cmd_ir}
+def _program(path: str) -> tuple[int, object]:
+    """(exit code, program): code 0 with the program, or the code to exit with."""
+    analysis = _read(path, DEFAULT_MAX_PARAMS)
+    if analysis is None:
+        return EXIT_USAGE, None
+    if analysis.program is None:
+        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        return EXIT_SPEC, None
+    return EXIT_OK, analysis.program
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from netspec.backend import BACKENDS
+    from netspec.parity import run_parity
+
+    code, program = _program(args.file)
+    if program is None:
+        return code
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BACKENDS]
+    if unknown or len(names) < 2:
+        why = f"unknown backend {unknown[0]!r}" if unknown else "name at least two backends"
+        print(f"netspec parity: error: {why}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        model = program.model(args.model)  # type: ignore[attr-defined]
+    except KeyError as error:
+        print(f"netspec parity: error: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    train = None if args.mode == "auto" else args.mode == "train"
+    spec = program.train(model.name)  # type: ignore[attr-defined]
+    try:
+        report = run_parity(
+            model,
+            names,
+            dtype=args.dtype,
+            seed=args.seed,
+            batch=args.batch,
+            loss=spec.loss if spec else None,
+            train=train,
+        )
+    except NetspecError as error:
+        print(f"netspec parity: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.render())
+    return EXIT_OK if report.ok else EXIT_SPEC
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "summary": cmd_summary,
+    "schema": cmd_schema,
+    "ir": cmd_ir,
+    "parity": cmd_parity,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

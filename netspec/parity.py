@@ -1,0 +1,198 @@
+"""Run one batch through several backends and find where their numbers part ways.
+
+The first backend listed is the reference. For every node the largest absolute and the
+scale-relative difference of the activations is measured, then for every parameter (and
+the input) the difference of the loss gradients, and, after a training-mode pass, of the
+batchnorm running statistics. A value passes when ``max|a - b| <= atol + rtol * max|b|``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netspec.backend import get_backend
+from netspec.initializers import initial_params
+from netspec.ir import CheckedModel
+from netspec.ir.train import LossSpec, MeanSquaredError, SoftmaxCrossEntropy
+
+# (activations and state, gradients): float64 agrees to rounding; float32 to its epsilon
+# compounded through the network.
+TOLERANCES: dict[str, tuple[float, float]] = {"float64": (1e-10, 1e-9), "float32": (1e-5, 1e-4)}
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str  # "activation", "gradient" or "state"
+    name: str
+    backend: str
+    shape: tuple[int, ...]
+    max_abs: float
+    relative: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.max_abs)) and self.relative <= self.tolerance
+
+
+@dataclass
+class ParityReport:
+    model: str
+    reference: str
+    dtype: str
+    train: bool
+    rows: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    @property
+    def first_failure(self) -> Difference | None:
+        return next((row for row in self.rows if not row.ok), None)
+
+    def render(self) -> str:
+        """A fixed-width table, then a verdict naming the first value out of tolerance."""
+        header = ("kind", "name", "vs", "shape", "max |diff|", "relative", "")
+        lines = [header]
+        for row in self.rows:
+            lines.append(
+                (
+                    row.kind,
+                    row.name,
+                    row.backend,
+                    str(list(row.shape)),
+                    f"{row.max_abs:.3e}",
+                    f"{row.relative:.3e}",
+                    "ok" if row.ok else "FAIL",
+                )
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        text = [
+            f"parity of {self.model}: {self.dtype}, reference {self.reference}, "
+            f"{'training' if self.train else 'evaluation'} mode"
+        ]
+        for index, line in enumerate(lines):
+            text.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+            if index == 0:
+                text.append("  ".join("-" * w for w in widths))
+        failure = self.first_failure
+        if failure is None:
+            text.append(f"all {len(self.rows)} values agree within tolerance")
+        else:
+            text.append(
+                f"first disagreement: {failure.kind} {failure.name} ({self.reference} vs "
+                f"{failure.backend}): relative {failure.relative:.3e} > {failure.tolerance:.0e}"
+            )
+        return "\n".join(text)
+
+
+def default_loss(model: CheckedModel) -> LossSpec:
+    """Cross-entropy for a classifier-shaped output, else mean squared error."""
+    shape = model.output_type.shape
+    if len(shape) == 1 and shape[0] > 1:
+        return SoftmaxCrossEntropy()
+    return MeanSquaredError()
+
+
+def random_batch(
+    model: CheckedModel, loss: LossSpec, batch: int, seed: int, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((batch, *model.input.shape)).astype(dtype)
+    out = model.output_type.shape
+    if loss.kind == "softmax_cross_entropy":
+        y = rng.integers(0, out[0], size=batch)
+    elif loss.kind == "binary_cross_entropy":
+        y = rng.integers(0, 2, size=(batch, *out)).astype(dtype)
+    else:
+        y = rng.standard_normal((batch, *out)).astype(dtype)
+    return x, y
+
+
+def _compare(
+    kind: str, name: str, backend: str, ref: np.ndarray, other: np.ndarray, tolerance: float
+) -> Difference:
+    ref64 = np.asarray(ref, dtype=np.float64)
+    other64 = np.asarray(other, dtype=np.float64)
+    if ref64.shape != other64.shape:
+        return Difference(
+            kind, name, backend, tuple(other64.shape), float("inf"), float("inf"), tolerance
+        )
+    both_inf = np.isinf(ref64) & np.isinf(other64) & (np.sign(ref64) == np.sign(other64))
+    diff = np.where(both_inf, 0.0, np.abs(ref64 - other64))
+    max_abs = float(diff.max()) if diff.size else 0.0
+    finite = np.abs(np.where(np.isfinite(ref64), ref64, 0.0))
+    scale = float(finite.max()) if finite.size else 0.0
+    relative = max_abs / max(scale, 1.0) if np.isfinite(max_abs) else float("inf")
+    return Difference(kind, name, backend, tuple(ref64.shape), max_abs, relative, tolerance)
+
+
+def has_dropout(model: CheckedModel) -> bool:
+    return any(node.op.kind == "dropout" for node in model.nodes)
+
+
+def run_parity(
+    model: CheckedModel,
+    backends: list[str],
+    *,
+    dtype: str = "float64",
+    seed: int = 0,
+    batch: int = 4,
+    loss: LossSpec | None = None,
+    train: bool | None = None,
+    tolerances: tuple[float, float] | None = None,
+    device: str = "cpu",
+) -> ParityReport:
+    """Compare ``backends[1:]`` against ``backends[0]`` on one random batch.
+
+    ``train`` defaults to training mode unless the model has dropout (whose masks are
+    each backend's own random stream), so batchnorm's batch statistics are exercised.
+    Relative differences are taken against max(|reference|, 1).
+    """
+    if len(backends) < 2:
+        raise ValueError("parity needs at least two backends")
+    loss = loss or default_loss(model)
+    train = (not has_dropout(model)) if train is None else train
+    value_tol, grad_tol = tolerances or TOLERANCES[dtype]
+    params = initial_params(model, seed=seed, dtype=dtype)
+    x, y = random_batch(model, loss, batch, seed, dtype)
+    report = ParityReport(model=model.name, reference=backends[0], dtype=dtype, train=train)
+    results = {}
+    for name in backends:
+        compiled = get_backend(name).compile(
+            model,
+            dtype=dtype,
+            device=device if name != "numpy" else "cpu",
+            seed=seed,
+            params={k: v.copy() for k, v in params.items()},
+        )
+        activations = compiled.trace(x, train=train)
+        # A second, fresh copy for gradients: trace in training mode moved the state.
+        compiled.set_parameters({k: v.copy() for k, v in params.items()})
+        loss_value, grads = compiled.loss_and_grads(x, y, loss, train=train, input_grad=True)
+        results[name] = (activations, float(loss_value), grads, compiled.state())
+    ref_acts, ref_loss, ref_grads, ref_state = results[backends[0]]
+    for other in backends[1:]:
+        acts, other_loss, grads, state = results[other]
+        for node in [model.input.name, *(n.name for n in model.nodes)]:
+            if node in ref_acts:
+                report.rows.append(
+                    _compare("activation", node, other, ref_acts[node], acts[node], value_tol)
+                )
+        report.rows.append(
+            _compare("loss", "loss", other, np.array(ref_loss), np.array(other_loss), value_tol)
+        )
+        for name in [model.input.name, *(p.name for p in model.params)]:
+            report.rows.append(
+                _compare("gradient", name, other, ref_grads[name], grads[name], grad_tol)
+            )
+        for spec in model.state:
+            report.rows.append(
+                _compare(
+                    "state", spec.name, other, ref_state[spec.name], state[spec.name], value_tol
+                )
+            )
+    return report

@@ -14,7 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from netspec.ir import CheckedModel
-from netspec.ir.train import LossSpec
+from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 
 BackendName = Literal["numpy", "torch", "jax"]
 BACKENDS: tuple[BackendName, ...] = ("numpy", "torch", "jax")
@@ -69,6 +69,48 @@ class CompiledModel(Protocol):
 
     def seed(self, seed: int) -> None:
         """Reseed the model's own random stream (dropout masks)."""
+        ...
+
+    def train_step(
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
+    ) -> TrainStep:
+        """A fused training step for this model (docs/training.md gives the exact math)."""
+        ...
+
+
+class StepStats(Protocol):
+    """What a :class:`TrainStep` accumulated since it was last drained."""
+
+    loss_sum: float  # sum over samples of the per-sample data loss (penalties excluded)
+    samples: int
+    correct: int  # top-1 hits, counted when the loss is a classification loss
+    first_nonfinite: int  # index (since the last drain) of the first step whose loss or
+    # gradients were not finite; -1 when all were finite
+
+
+@runtime_checkable
+class TrainStep(Protocol):
+    """Forward, backward and optimizer update as one call, with no host sync per step.
+
+    Order within a step: gradients of the data loss plus the l2 / l1 penalties of each
+    parameter; clipping (global norm or value); the optimizer update with learning rate
+    ``lr``; the max_norm projection of each weight that has one.
+    """
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        """Queue one update on a batch; statistics stay on the device until drain()."""
+        ...
+
+    def drain(self) -> StepStats:
+        """Synchronise and return (then reset) the accumulated statistics."""
+        ...
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The optimizer's buffers as named arrays (``<param>.<buffer>``, plus ``step``)."""
+        ...
+
+    def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore buffers saved by :meth:`optimizer_state` (for resuming)."""
         ...
 
 

@@ -1,0 +1,256 @@
+"""Every op's backward against central differences, in float64, on small random shapes."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from test_numpy_support import assert_close, build, compile64, numeric_grad
+
+from netspec.backends.numpy import BACKEND
+from netspec.ir import CheckedModel, Regularize
+from netspec.ir import ops as ir
+from netspec.ir.train import HalfSumSquaredError, MeanSquaredError
+
+IMG = (2, 6, 6)
+VEC = (7,)
+CUBE = (2, 3, 4)
+
+# (id, builder, train mode). Every builder returns a checked model.
+CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
+    ("dense", lambda: build(VEC, ir.Dense(units=4)), True),
+    ("dense_no_bias", lambda: build(VEC, ir.Dense(units=3, bias=False)), True),
+    ("conv", lambda: build(IMG, ir.Conv2d(filters=3, kernel=(3, 3))), True),
+    ("conv_stride2", lambda: build(IMG, ir.Conv2d(filters=3, kernel=(3, 3), stride=(2, 2))), True),
+    (
+        "conv_asymmetric_padding",
+        lambda: build(IMG, ir.Conv2d(filters=2, kernel=(2, 3), padding=((0, 2), (1, 0)))),
+        True,
+    ),
+    (
+        "conv_same_stride2",
+        lambda: build(IMG, ir.Conv2d(filters=2, kernel=(3, 3), stride=(2, 2), padding="same")),
+        True,
+    ),
+    (
+        "conv_dilation2",
+        lambda: build((2, 7, 7), ir.Conv2d(filters=2, kernel=(3, 3), dilation=(2, 2))),
+        True,
+    ),
+    ("conv_groups2", lambda: build((4, 5, 5), ir.Conv2d(filters=6, kernel=(3, 3), groups=2)), True),
+    (
+        "conv_everything",
+        lambda: build(
+            (4, 7, 6),
+            ir.Conv2d(
+                filters=4, kernel=(3, 2), stride=(2, 1), padding=((1, 2), (2, 0)),
+                dilation=(1, 2), groups=2, bias=False,
+            ),
+        ),
+        True,
+    ),
+    ("conv_pointwise", lambda: build(IMG, ir.Conv2d(filters=3, kernel=(1, 1))), True),
+    ("maxpool", lambda: build(IMG, ir.MaxPool(kernel=(2, 2), stride=(2, 2))), True),
+    (
+        "maxpool_padded",
+        lambda: build(IMG, ir.MaxPool(kernel=(3, 3), stride=(2, 2), padding=((1, 0), (0, 1)))),
+        True,
+    ),
+    (
+        "maxpool_overlapping",
+        lambda: build(IMG, ir.MaxPool(kernel=(3, 2), stride=(1, 2), padding=((1, 1), (0, 0)))),
+        True,
+    ),
+    ("avgpool", lambda: build(IMG, ir.AvgPool(kernel=(2, 2), stride=(2, 2))), True),
+    (
+        "avgpool_padded",
+        lambda: build(IMG, ir.AvgPool(kernel=(3, 3), stride=(2, 2), padding=((1, 0), (0, 1)))),
+        True,
+    ),
+    (
+        "avgpool_overlapping",
+        lambda: build(IMG, ir.AvgPool(kernel=(3, 2), stride=(1, 2), padding=((1, 1), (0, 0)))),
+        True,
+    ),
+    ("global_avgpool", lambda: build(IMG, ir.GlobalAvgPool()), True),
+    ("batchnorm_1d_train", lambda: build(VEC, ir.BatchNorm()), True),
+    ("batchnorm_2d_train", lambda: build(IMG, ir.BatchNorm()), True),
+    ("batchnorm_2d_eval", lambda: build(IMG, ir.BatchNorm()), False),
+    ("batchnorm_no_affine_train", lambda: build(IMG, ir.BatchNorm(affine=False)), True),
+    ("dropout_train", lambda: build(VEC, ir.Dense(units=5), ir.Dropout(p=0.4)), True),
+    ("flatten", lambda: build(CUBE, ir.Flatten(), ir.Dense(units=2)), True),
+    ("reshape", lambda: build(CUBE, ir.Reshape(shape=(4, -1)), ir.Tanh()), True),
+    (
+        "add",
+        lambda: build(
+            VEC, ("a", ir.Dense(units=7), ("x",)), ("b", ir.Tanh(), ("x",)),
+            ("m", ir.Add(), ("a", "b", "x")),
+        ),
+        True,
+    ),
+    (
+        "multiply",
+        lambda: build(
+            VEC, ("a", ir.Dense(units=7), ("x",)), ("b", ir.Sigmoid(), ("x",)),
+            ("m", ir.Multiply(), ("a", "b", "x")),
+        ),
+        True,
+    ),
+    (
+        "concat_channels",
+        lambda: build(
+            IMG, ("a", ir.Conv2d(filters=3, kernel=(3, 3), padding="same"), ("x",)),
+            ("c", ir.Concat(axis=0), ("x", "a")),
+        ),
+        True,
+    ),
+    (
+        "concat_last_axis",
+        lambda: build(
+            CUBE, ("a", ir.Elu(), ("x",)), ("c", ir.Concat(axis=-1), ("a", "x", "a")),
+        ),
+        True,
+    ),
+    ("identity", lambda: build(CUBE, ir.Identity()), True),
+    ("sigmoid", lambda: build(CUBE, ir.Sigmoid()), True),
+    ("tanh", lambda: build(CUBE, ir.Tanh()), True),
+    ("relu", lambda: build(CUBE, ir.Relu()), True),
+    ("leaky_relu", lambda: build(CUBE, ir.LeakyRelu(negative_slope=0.2)), True),
+    ("prelu_shared", lambda: build(CUBE, ir.Prelu(init=0.3)), True),
+    ("prelu_per_channel_image", lambda: build(IMG, ir.Prelu(per_channel=True)), True),
+    ("prelu_per_feature", lambda: build(VEC, ir.Prelu(per_channel=True, init=-0.1)), True),
+    ("elu", lambda: build(CUBE, ir.Elu(alpha=0.7)), True),
+    ("gelu", lambda: build(CUBE, ir.Gelu()), True),
+    ("gelu_tanh", lambda: build(CUBE, ir.Gelu(approximate="tanh")), True),
+    # threshold 1 puts some inputs (beta x > 1) on the linear branch.
+    ("softplus", lambda: build(CUBE, ir.Softplus(beta=2.0, threshold=1.0)), True),
+    ("softmax_axis0", lambda: build(CUBE, ir.Softmax(axis=0)), True),
+    ("softmax_last_axis", lambda: build(CUBE, ir.Softmax(axis=-1)), True),
+    ("log_softmax_axis0", lambda: build(CUBE, ir.LogSoftmax(axis=0)), True),
+    ("log_softmax_axis1", lambda: build(CUBE, ir.LogSoftmax(axis=1)), True),
+    (
+        "penalties",
+        lambda: build(VEC, ir.Dense(units=3, regularize=Regularize(l2=0.3, l1=0.2))),
+        True,
+    ),
+]
+
+
+def _perturbed_params(model: CheckedModel, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    # Away from the initial values (ones, zeros, shared constants) so that no symmetry
+    # can hide a wrong gradient.
+    return {spec.name: rng.uniform(-1.0, 1.0, spec.shape) for spec in model.params}
+
+
+@pytest.mark.parametrize(("label", "make", "train"), CASES, ids=[c[0] for c in CASES])
+def test_backward_matches_central_differences(
+    label: str, make: Callable[[], CheckedModel], train: bool
+) -> None:
+    model = make()
+    rng = np.random.default_rng(zlib.crc32(label.encode()))  # stable across runs
+    compiled = compile64(model)
+    compiled.set_parameters(_perturbed_params(model, rng))
+    if model.state:
+        # Eval mode reads the running statistics: make them non-trivial.
+        compiled.set_parameters(
+            {s.name: rng.uniform(0.5, 1.5, s.shape) for s in model.state}
+        )
+    x = rng.standard_normal((3, *model.input.shape))
+    target = rng.standard_normal((3, *model.output_type.shape))
+    loss = MeanSquaredError()
+
+    def value() -> float:
+        compiled.seed(11)  # the same dropout masks at every evaluation
+        return compiled.loss_and_grads(x, target, loss, train=train)[0]
+
+    compiled.seed(11)
+    _, grads = compiled.loss_and_grads(x, target, loss, train=train, input_grad=True)
+    assert set(grads) == {*(s.name for s in model.params), "x"}
+    assert_close(f"{label}: d loss / d x", grads["x"], numeric_grad(value, x), 1e-5, 1e-8)
+    for name, start in compiled.parameters().items():
+        array = start.copy()
+
+        def value_at(array: np.ndarray = array, name: str = name) -> float:
+            compiled.set_parameters({name: array})
+            return value()
+
+        want = numeric_grad(value_at, array)
+        compiled.set_parameters({name: start})
+        assert_close(f"{label}: d loss / d {name}", grads[name], want, 1e-5, 1e-8)
+
+
+def test_step_has_zero_gradient() -> None:
+    model = build(VEC, ir.Dense(units=4), ir.Step(), ir.Dense(units=2))
+    compiled = compile64(model)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 7))
+    _, grads = compiled.loss_and_grads(
+        x, rng.standard_normal((4, 2)), MeanSquaredError(), input_grad=True
+    )
+    assert not grads["n0.weight"].any() and not grads["n0.bias"].any()
+    assert not grads["x"].any()
+    assert grads["n2.weight"].any()  # the layer after the step still learns
+
+
+@pytest.mark.parametrize(
+    ("op", "want"),
+    [
+        (ir.Relu(), [0.0, 0.0, 1.0]),
+        (ir.LeakyRelu(negative_slope=0.1), [0.1, 0.1, 1.0]),
+        (ir.Prelu(init=0.3), [0.3, 0.3, 1.0]),
+        (ir.Elu(alpha=0.7), [0.7 * np.exp(-1.0), 0.7, 1.0]),
+        (ir.Step(), [0.0, 0.0, 0.0]),
+    ],
+    ids=["relu", "leaky_relu", "prelu", "elu", "step"],
+)
+def test_gradient_at_the_kink_follows_pytorch(op: ir.Op, want: list[float]) -> None:
+    compiled = compile64(build((3,), op))
+    x = np.array([[-1.0, 0.0, 1.0]])
+    # half_sse with target y - 1 makes d loss / d y = 1 everywhere.
+    y = compiled.forward(x)
+    _, grads = compiled.loss_and_grads(x, y - 1.0, HalfSumSquaredError(), input_grad=True)
+    assert_close(f"{op.kind}'(-1, 0, 1)", grads["x"][0], np.array(want), 1e-12, 1e-12)
+
+
+def test_maxpool_ties_send_the_gradient_to_the_first_maximum() -> None:
+    compiled = compile64(build((1, 3, 3), ir.MaxPool(kernel=(2, 2), stride=(1, 1))))
+    x = np.array([[[[1.0, 2.0, 2.0], [0.0, 2.0, 1.0], [0.0, 0.0, 0.0]]]])
+    y = compiled.forward(x)
+    _, grads = compiled.loss_and_grads(x, y - 1.0, HalfSumSquaredError(), input_grad=True)
+    # Row-major first maximum per window: top-left [[1, 2], [0, 2]] and top-right
+    # [[2, 2], [2, 1]] pick (0, 1); bottom-left [[0, 2], [0, 0]] and bottom-right
+    # [[2, 1], [0, 0]] pick (1, 1). torch.nn.functional.max_pool2d on the CPU agrees.
+    want = np.array([[0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    assert_close("maxpool tie gradient", grads["x"][0, 0], want, 0, 0)
+
+
+def test_conv_weight_gradient_does_not_depend_on_the_chunking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netspec.backends.numpy import _conv
+
+    model = build((4, 6, 6), ir.Conv2d(filters=4, kernel=(3, 3), groups=2))
+    compiled = compile64(model)
+    rng = np.random.default_rng(4)
+    x, t = rng.standard_normal((5, 4, 6, 6)), rng.standard_normal((5, 4, 4, 4))
+    _, whole = compiled.loss_and_grads(x, t, MeanSquaredError())
+    # A budget of one byte forces one sample per chunk.
+    monkeypatch.setattr(_conv, "_WEIGHT_GRAD_BUDGET", 1)
+    _, chunked = compiled.loss_and_grads(x, t, MeanSquaredError())
+    assert_close("chunked weight gradient", chunked["n0.weight"], whole["n0.weight"], 1e-12, 0)
+
+
+@pytest.mark.parametrize(("label", "make", "train"), CASES, ids=[c[0] for c in CASES])
+def test_float32_stays_float32(label: str, make: Callable[[], CheckedModel], train: bool) -> None:
+    model = make()
+    compiled = BACKEND.compile(model, dtype="float32")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, *model.input.shape)).astype(np.float32)
+    target = rng.standard_normal((3, *model.output_type.shape)).astype(np.float32)
+    for name, value in compiled.trace(x, train=train).items():
+        assert value.dtype == np.float32, f"{label}: output of {name} is {value.dtype}"
+    _, grads = compiled.loss_and_grads(x, target, MeanSquaredError(), train=train, input_grad=True)
+    for name, g in grads.items():
+        assert g.dtype == np.float32, f"{label}: gradient of {name} is {g.dtype}"

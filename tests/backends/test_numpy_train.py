@@ -1,0 +1,173 @@
+"""The fused training step against torch.optim, and its statistics and saved state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_numpy_support import assert_close, build
+
+from netspec.backend import TrainStep
+from netspec.backends.numpy import BACKEND
+from netspec.errors import NetspecError, ShapeError
+from netspec.ir import CheckedModel, Regularize
+from netspec.ir import ops as ir
+from netspec.ir.train import (
+    Adagrad,
+    Adam,
+    AdamW,
+    ClipSpec,
+    MeanSquaredError,
+    OptimizerSpec,
+    Rmsprop,
+    Sgd,
+    SoftmaxCrossEntropy,
+)
+
+STEPS = 20
+LR = 0.05
+
+
+def _model() -> CheckedModel:
+    return build(
+        (4,),
+        ir.Dense(units=6, regularize=Regularize(l2=0.01, max_norm=0.9)),
+        ir.Tanh(),
+        ir.Dense(units=3, regularize=Regularize(l1=0.002)),
+    )
+
+
+def _batches() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    return [(rng.standard_normal((8, 4)), rng.integers(0, 3, 8)) for _ in range(STEPS)]
+
+
+def _torch_optimizer(spec: OptimizerSpec, params: list, lr: float):  # type: ignore[no-untyped-def]
+    import torch
+
+    if isinstance(spec, Sgd):
+        return torch.optim.SGD(params, lr=lr, momentum=spec.momentum,
+                               dampening=spec.dampening, nesterov=spec.nesterov)
+    if isinstance(spec, Adagrad):
+        return torch.optim.Adagrad(params, lr=lr, lr_decay=spec.lr_decay, eps=spec.eps,
+                                   initial_accumulator_value=spec.initial_accumulator_value)
+    if isinstance(spec, Rmsprop):
+        return torch.optim.RMSprop(params, lr=lr, alpha=spec.alpha, eps=spec.eps,
+                                   momentum=spec.momentum, centered=spec.centered)
+    if isinstance(spec, AdamW):
+        return torch.optim.AdamW(params, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
+                                 weight_decay=spec.weight_decay, amsgrad=spec.amsgrad)
+    assert isinstance(spec, Adam)
+    return torch.optim.Adam(params, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
+                            amsgrad=spec.amsgrad)
+
+
+OPTIMIZERS: list[tuple[str, OptimizerSpec, ClipSpec | None]] = [
+    ("sgd", Sgd(lr=LR), None),
+    ("momentum_dampening", Sgd(lr=LR, momentum=0.9, dampening=0.3), None),
+    ("nesterov", Sgd(lr=LR, momentum=0.9, nesterov=True), ClipSpec(by="norm", threshold=0.5)),
+    ("adagrad", Adagrad(lr=LR, lr_decay=0.01, initial_accumulator_value=0.1), None),
+    ("rmsprop", Rmsprop(lr=0.01), ClipSpec(by="value", threshold=0.05)),
+    ("rmsprop_centered_momentum", Rmsprop(lr=0.01, momentum=0.5, centered=True), None),
+    ("adam", Adam(lr=0.01), None),
+    ("adam_amsgrad", Adam(lr=0.01, amsgrad=True), ClipSpec(by="norm", threshold=0.2)),
+    ("adamw", AdamW(lr=0.01, weight_decay=0.1), None),
+]
+
+
+@pytest.mark.parametrize(("label", "spec", "clip"), OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_twenty_steps_match_torch_optim(
+    label: str, spec: OptimizerSpec, clip: ClipSpec | None
+) -> None:
+    torch = pytest.importorskip("torch")
+    from test_numpy_vs_torch import _torch_loss, _torch_op
+
+    model = _model()
+    compiled = BACKEND.compile(model, dtype="float64", seed=2)
+    step = compiled.train_step(SoftmaxCrossEntropy(), spec, clip)
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in compiled.parameters().items()}
+    optimizer = _torch_optimizer(spec, list(params.values()), spec.lr)
+    for x, t in _batches():
+        step.step(x, t, spec.lr)
+        optimizer.zero_grad()
+        h = torch.from_numpy(x)
+        for node in model.nodes:
+            own = {s.attr: params[s.name] for s in model.params if s.node == node.name}
+            h = _torch_op(node.op, [h], own, {}, True)
+        total = _torch_loss(h, t, SoftmaxCrossEntropy())
+        for s in model.params:
+            total = total + 0.5 * s.regularize.l2 * (params[s.name] ** 2).sum()
+            total = total + s.regularize.l1 * params[s.name].abs().sum()
+        total.backward()
+        if clip is not None and clip.by == "norm":
+            torch.nn.utils.clip_grad_norm_(list(params.values()), clip.threshold)
+        elif clip is not None:
+            torch.nn.utils.clip_grad_value_(list(params.values()), clip.threshold)
+        optimizer.step()
+        with torch.no_grad():
+            for s in model.params:
+                if s.regularize.max_norm is not None:
+                    w = params[s.name]
+                    w.copy_(torch.renorm(w, 2, 0, s.regularize.max_norm))
+    got = compiled.parameters()
+    for name, want in params.items():
+        assert_close(f"{label}: {name} after {STEPS} steps", got[name],
+                     want.detach().numpy(), 1e-8, 1e-10)
+
+
+def test_statistics_accumulate_until_drained() -> None:
+    compiled = BACKEND.compile(_model(), dtype="float64")
+    probe = BACKEND.compile(_model(), dtype="float64")
+    step = compiled.train_step(SoftmaxCrossEntropy(), Sgd(lr=0.1))
+    assert isinstance(step, TrainStep)
+    want_loss, want_hits = 0.0, 0
+    for x, t in _batches()[:3]:
+        probe.set_parameters(compiled.parameters())
+        out = probe.forward(x)
+        data = probe.backprop(x, t, SoftmaxCrossEntropy(), train=True, input_grad=False)
+        want_loss += data.data_loss * len(x)
+        want_hits += int(np.sum(np.argmax(out, axis=1) == t))
+        step.step(x, t, 0.1)
+    stats = step.drain()
+    assert stats.samples == 24 and stats.correct == want_hits
+    assert stats.loss_sum == pytest.approx(want_loss, rel=1e-12)  # penalties excluded
+    assert stats.first_nonfinite == -1
+    assert step.drain().samples == 0
+
+
+def test_the_first_non_finite_step_is_reported() -> None:
+    step = BACKEND.compile(_model()).train_step(MeanSquaredError(), Adam())
+    x, t = np.ones((2, 4), np.float32), np.zeros((2, 3), np.float32)
+    step.step(x, t, 1e-3)
+    step.step(np.full((2, 4), np.nan, np.float32), t, 1e-3)
+    step.step(x, t, 1e-3)
+    assert step.drain().first_nonfinite == 1
+
+
+def test_saved_optimizer_state_resumes_exactly() -> None:
+    batches = _batches()
+    spec = Adam(lr=0.01, amsgrad=True)
+    a = BACKEND.compile(_model(), dtype="float64", seed=4)
+    step_a = a.train_step(SoftmaxCrossEntropy(), spec)
+    for x, t in batches[:5]:
+        step_a.step(x, t, spec.lr)
+    saved, weights = step_a.optimizer_state(), a.parameters()
+    assert int(saved["step"]) == 5 and "n0.weight.exp_avg_sq" in saved
+    for x, t in batches[5:10]:
+        step_a.step(x, t, spec.lr)
+    b = BACKEND.compile(_model(), dtype="float64", params=weights)
+    step_b = b.train_step(SoftmaxCrossEntropy(), spec)
+    step_b.load_optimizer_state(saved)
+    for x, t in batches[5:10]:
+        step_b.step(x, t, spec.lr)
+    for name, value in a.parameters().items():
+        np.testing.assert_array_equal(b.parameters()[name], value, err_msg=name)
+
+
+def test_bad_optimizer_state_is_refused() -> None:
+    step = BACKEND.compile(_model()).train_step(SoftmaxCrossEntropy(), Sgd(momentum=0.9))
+    with pytest.raises(NetspecError, match=r"'n0\.weight\.exp_avg' does not belong"):
+        step.load_optimizer_state({"n0.weight.exp_avg": np.zeros((6, 4)), "step": np.array(1)})
+    with pytest.raises(ShapeError, match=r"has shape \(6, 4\), got \(4, 6\)"):
+        step.load_optimizer_state(
+            {"n0.weight.momentum_buffer": np.zeros((4, 6)), "step": np.array(1)}
+        )

@@ -35,7 +35,9 @@ class DigitsData(_DataBase):
 
 
 class LinearData(_DataBase):
-    """y = X w + b + noise, with w and b drawn from the seed."""
+    """y = X w + b + noise with X ~ N(0, 1). With 2 features w = [2, -3.4], b = 4.2
+    (D2L 3.1); with any other width w = 0.01 per feature, b = 0.05 (D2L's weight-decay
+    demo)."""
 
     source: Literal["linear"] = "linear"
     samples: int = 1000
@@ -45,7 +47,8 @@ class LinearData(_DataBase):
 
 
 class PolynomialData(_DataBase):
-    """y = sum_k c_k x^k / k! + noise; inputs are the powers x^1 .. x^degree."""
+    """D2L 3.6: x ~ N(0, 1); inputs are x^k / k! for k = 0 .. features - 1; the target
+    uses the first degree + 1 terms with weights 5, 1.2, -3.4, 5.6, plus noise."""
 
     source: Literal["polynomial"] = "polynomial"
     samples: int = 200

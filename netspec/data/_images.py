@@ -1,0 +1,133 @@
+"""Image sources: MNIST and Fashion-MNIST from IDX files, scikit-learn's 8 x 8 digits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from netspec.data._download import download
+from netspec.data._idx import read_idx
+from netspec.data._locate import locate
+from netspec.data._raw import Raw
+from netspec.errors import NetspecError
+from netspec.ir.train import DigitsData, FashionMnistData, MnistData
+
+SIDE = 28
+CLASSES = 10
+
+WRONG_IDX_CONTENT = (
+    "{path}: expected {expected}, found {found}\n"
+    "  help: check that the file is the {source} file of that name (were two files "
+    "swapped or renamed?)"
+)
+
+
+def _images(path: Path, source: str) -> np.ndarray:
+    array = read_idx(path)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[1:] != (SIDE, SIDE):
+        raise NetspecError(
+            WRONG_IDX_CONTENT.format(
+                path=path,
+                expected=f"uint8 images of shape [N, {SIDE}, {SIDE}] (magic 0x00000803)",
+                found=f"{array.dtype} of shape {array.shape}",
+                source=source,
+            )
+        )
+    return array
+
+
+def _labels(path: Path, source: str, count: int) -> np.ndarray:
+    array = read_idx(path)
+    if array.dtype != np.uint8 or array.ndim != 1:
+        raise NetspecError(
+            WRONG_IDX_CONTENT.format(
+                path=path,
+                expected="uint8 labels of shape [N] (magic 0x00000801)",
+                found=f"{array.dtype} of shape {array.shape}",
+                source=source,
+            )
+        )
+    if array.shape[0] != count:
+        raise NetspecError(
+            WRONG_IDX_CONTENT.format(
+                path=path,
+                expected=f"{count} labels, one per image",
+                found=f"{array.shape[0]}",
+                source=source,
+            )
+        )
+    if array.size and int(array.max()) >= CLASSES:
+        bad = int(np.argmax(array >= CLASSES))
+        raise NetspecError(
+            WRONG_IDX_CONTENT.format(
+                path=path,
+                expected=f"labels 0..{CLASSES - 1}",
+                found=f"label {int(array[bad])} at index {bad}",
+                source=source,
+            )
+        )
+    return array.astype(np.int64)
+
+
+def _to_float(images: np.ndarray, scale: float | None, dtype: np.dtype) -> np.ndarray:
+    """[N, H, W] -> [N, 1, H, W] in ``dtype``, divided by ``scale`` when given."""
+    x = images.astype(dtype)
+    if scale is not None:
+        x /= scale
+    return x[:, None]
+
+
+def load_idx_source(
+    spec: MnistData | FashionMnistData,
+    *,
+    data_dir: str | os.PathLike[str] | None,
+    dtype: np.dtype,
+) -> Raw:
+    """MNIST or Fashion-MNIST: 60000 training and 10000 test images, [N, 1, 28, 28].
+
+    ``normalize`` divides the pixels by 255 (values in [0, 1]; no mean/std scaling).
+    The files are looked for as :func:`netspec.data._locate.locate` describes and
+    downloaded into the cache when absent everywhere.
+    """
+    source = spec.source
+    located = locate(source, data_dir) or download(source, data_dir=data_dir)
+    files = located.files
+    train = _images(files["train_images"], source)
+    test = _images(files["test_images"], source)
+    scale = 255.0 if spec.normalize else None
+    return Raw(
+        x=_to_float(train, scale, dtype),
+        y=_labels(files["train_labels"], source, train.shape[0]),
+        x_test=_to_float(test, scale, dtype),
+        y_test=_labels(files["test_labels"], source, test.shape[0]),
+        kind="labels",
+        num_classes=CLASSES,
+        feature_hint=f"{source} images are (1, {SIDE}, {SIDE}), or ({SIDE * SIDE},) "
+        "with flatten = true",
+    )
+
+
+def load_digits_source(spec: DigitsData, *, dtype: np.dtype) -> Raw:
+    """scikit-learn's bundled 1797 8 x 8 digits, [N, 1, 8, 8]; ``normalize`` divides by 16."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise NetspecError(
+            "data digits needs scikit-learn, which is not installed\n"
+            "  help: pip install 'netspec[train]' (or pip install scikit-learn)"
+        ) from exc
+    bunch = load_digits()
+    images = np.asarray(bunch.images)
+    x = images.astype(dtype)
+    if spec.normalize:
+        x /= 16.0
+    return Raw(
+        x=x[:, None],
+        y=np.asarray(bunch.target, dtype=np.int64),
+        kind="labels",
+        test_fraction=spec.test,
+        num_classes=CLASSES,
+        feature_hint="digits images are (1, 8, 8), or (64,) with flatten = true",
+    )

@@ -1,0 +1,281 @@
+"""load_dataset: a train section's data source, split, shaped and checked for a model."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from netspec.data import _checks as checks
+from netspec.data._images import load_digits_source, load_idx_source
+from netspec.data._raw import Raw
+from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
+from netspec.data._synthetic import linear, polynomial, spirals, xor
+from netspec.data._tabular import load_csv, load_npz
+from netspec.data._types import Dataset, Split
+from netspec.errors import NetspecError
+from netspec.ir.train import (
+    CsvData,
+    DataSpec,
+    DigitsData,
+    FashionMnistData,
+    LinearData,
+    MnistData,
+    NpzData,
+    PolynomialData,
+    SpiralsData,
+    XorData,
+)
+
+DTYPES = ("float32", "float64")
+CLASSIFICATION_LOSSES = checks.CLASSIFICATION_LOSSES
+REGRESSION_LOSSES = checks.REGRESSION_LOSSES
+
+UNKNOWN_LOSS = "unknown loss {loss!r}\n  expected one of: {known}"
+
+REGRESSION_SOURCE = (
+    "data {source} makes regression targets, but {loss} needs class labels\n"
+    "  help: use a regression loss (mse, half_sse or l1), or a classification source"
+)
+
+LABELS_NEED_ONE_HOT = (
+    "data {source}: {loss} on class labels needs one target per output, but the model "
+    "has {width} outputs and each sample has one label\n"
+    "  help: add one_hot = true to the data line (labels become [N, {width}] one-hot "
+    "targets), or use softmax_cross_entropy"
+)
+
+ONE_HOT_NEEDS_LABELS = (
+    "data {source}: one_hot = true needs class labels, but the targets are {what}\n"
+    "  help: remove one_hot = true"
+)
+
+BAD_OUTPUT = (
+    "data {source}: {loss} needs a model output of one value per class, shape (K,); the "
+    "model's output is {found}\n"
+    "  help: end the model with flatten and dense(K)"
+)
+
+BINARY_WIDTH = (
+    "data {source}: binary_cross_entropy on labels needs 1 output (or one_hot = true with "
+    "{width} outputs); the model has {width} outputs\n"
+    "  help: end the model with dense(1) for a two-class problem, or use "
+    "softmax_cross_entropy"
+)
+
+
+def _source(
+    spec: DataSpec,
+    *,
+    classification: bool,
+    seed: int,
+    data_dir: str | None,
+    base_dir: str | os.PathLike[str] | None,
+    dtype: np.dtype,
+) -> Raw:
+    if isinstance(spec, MnistData | FashionMnistData):
+        return load_idx_source(spec, data_dir=data_dir, dtype=dtype)
+    if isinstance(spec, DigitsData):
+        return load_digits_source(spec, dtype=dtype)
+    if isinstance(spec, LinearData):
+        return linear(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, PolynomialData):
+        return polynomial(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, XorData):
+        return xor(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, SpiralsData):
+        return spirals(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, CsvData):
+        return load_csv(
+            spec,
+            classification=classification,
+            base_dir=base_dir,
+            data_dir=data_dir,
+            dtype=dtype,
+        )
+    if isinstance(spec, NpzData):
+        return load_npz(
+            spec,
+            classification=classification,
+            base_dir=base_dir,
+            data_dir=data_dir,
+            dtype=dtype,
+        )
+    raise NetspecError(f"unknown data source {getattr(spec, 'source', spec)!r}")
+
+
+def _targets(
+    y: np.ndarray,
+    raw: Raw,
+    *,
+    source: str,
+    split: str,
+    loss_kind: str,
+    output_shape: tuple[int, ...],
+    one_hot: bool,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """The targets in the form the loss takes, after checking them against the output."""
+    if raw.kind != "labels":
+        if one_hot:
+            what = "class probabilities" if raw.kind == "soft" else "real numbers"
+            raise NetspecError(ONE_HOT_NEEDS_LABELS.format(source=source, what=what))
+        checks.check_target_shape(source, tuple(y.shape[1:]), output_shape, loss_kind)
+        checks.check_finite(source, split, "targets", "y", y)
+        return y
+    if len(output_shape) != 1:
+        raise NetspecError(
+            BAD_OUTPUT.format(source=source, loss=loss_kind, found=checks.shape_text(output_shape))
+        )
+    width = output_shape[0]
+    binary = loss_kind == "binary_cross_entropy"
+    if binary or one_hot or loss_kind == "softmax_cross_entropy":
+        checks.check_label_range(source, split, y, width, raw.num_classes, binary=binary)
+    if loss_kind == "softmax_cross_entropy" or (binary and width == 1 and not one_hot):
+        return np.eye(width, dtype=dtype)[y] if one_hot else y
+    if binary and width == 1:
+        return y[:, None].astype(dtype)
+    if one_hot:
+        return np.eye(width, dtype=dtype)[y]
+    if binary:
+        raise NetspecError(BINARY_WIDTH.format(source=source, width=width))
+    if width == 1:
+        return y[:, None].astype(dtype)
+    raise NetspecError(LABELS_NEED_ONE_HOT.format(source=source, loss=loss_kind, width=width))
+
+
+def load_dataset(
+    spec: DataSpec,
+    *,
+    input_shape: tuple[int, ...],
+    output_shape: tuple[int, ...],
+    loss_kind: str,
+    seed: int,
+    data_dir: str | None = None,
+    dtype: str = "float32",
+    base_dir: str | os.PathLike[str] | None = None,
+) -> Dataset:
+    """Load the data a train section names, split and shaped for a model, and check it.
+
+    Steps, in order: the source's data (a fixed test set for MNIST, Fashion-MNIST and
+    npz files with test arrays; otherwise ``test`` splits the samples, stratified by
+    class for classification); ``limit`` keeps the first N training samples;
+    ``validation`` holds out that fraction of them (stratified, seeded); the csv
+    encoding is fitted on the final training split; samples are flattened when
+    ``flatten`` is set or the model takes a vector of the sample's size; targets take
+    the loss's form (int64 labels, one-hot floats with ``one_hot``, or float regression
+    targets of the output's shape). Every split is then checked, and any problem is a
+    NetspecError saying what was found and what was expected.
+
+    The MNIST-style files are looked for in ``data_dir``, then $NETSPEC_DATA_DIR, then
+    the cache ($XDG_CACHE_HOME or ~/.cache)/netspec/data, each as ``<dir>/<source>/``
+    and ``<dir>/``; when absent everywhere they are downloaded into the cache. Relative
+    csv and npz paths are looked up against ``base_dir`` (the spec file's directory),
+    the working directory, then the data directories. Randomness comes from ``seed``
+    alone, in separate streams for generation, the test split and the validation split.
+    """
+    if dtype not in DTYPES:
+        raise NetspecError(f"dtype {dtype!r} is not supported; expected one of {DTYPES}")
+    dt = np.dtype(dtype)
+    known = CLASSIFICATION_LOSSES + REGRESSION_LOSSES
+    if loss_kind not in known:
+        raise NetspecError(UNKNOWN_LOSS.format(loss=loss_kind, known=", ".join(known)))
+    input_shape = tuple(int(d) for d in input_shape)
+    output_shape = tuple(int(d) for d in output_shape)
+    source = spec.source
+    if spec.limit < 0:
+        raise NetspecError(
+            f"data {source}: limit = {spec.limit}, expected 0 (all samples) or a positive "
+            "number of training samples"
+        )
+    classification = loss_kind in CLASSIFICATION_LOSSES
+    raw = _source(
+        spec,
+        classification=classification,
+        seed=seed,
+        data_dir=data_dir,
+        base_dir=base_dir,
+        dtype=dt,
+    )
+    if raw.kind == "targets" and classification:
+        raise NetspecError(REGRESSION_SOURCE.format(source=source, loss=loss_kind))
+    notes: list[str] = []
+
+    x, y = raw.x, raw.y
+    stratify = raw.kind == "labels"
+    test: tuple[np.ndarray, np.ndarray] | None = None
+    if raw.x_test is not None and raw.y_test is not None:
+        test = (raw.x_test, raw.y_test)
+    elif raw.test_fraction:
+        count = holdout_count(raw.test_fraction, len(x), source=source, option="test")
+        keep, held = holdout(len(x), count, rng_for(seed, TEST_SPLIT), y if stratify else None)
+        test = (x[held], y[held])
+        x, y = x[keep], y[keep]
+
+    if spec.limit:
+        if spec.limit > len(x):
+            notes.append(f"limit = {spec.limit} exceeds the {len(x)} training samples")
+        x, y = x[: spec.limit], y[: spec.limit]
+
+    validation: tuple[np.ndarray, np.ndarray] | None = None
+    if spec.validation:
+        count = holdout_count(spec.validation, len(x), source=source, option="validation")
+        keep, held = holdout(
+            len(x), count, rng_for(seed, VALIDATION_SPLIT), y if stratify else None
+        )
+        validation = (x[held], y[held])
+        x, y = x[keep], y[keep]
+
+    named: dict[str, tuple[np.ndarray, np.ndarray]] = {"train": (x, y)}
+    if validation is not None:
+        named["validation"] = validation
+    if test is not None:
+        named["test"] = test
+    for name, (xs, _) in named.items():
+        checks.check_nonempty(
+            source,
+            name,
+            len(xs),
+            "check the data file" if name != "train" else "check the data and `limit`",
+        )
+
+    hint = raw.feature_hint
+    if raw.encoder is not None:
+        transform, hint = raw.encoder(x)
+        named = {name: (transform(xs), ys) for name, (xs, ys) in named.items()}
+
+    sample_shape = tuple(int(d) for d in named["train"][0].shape[1:])
+    flatten, note = checks.layout(
+        sample_shape, input_shape, flatten=spec.flatten, source=source, hint=hint
+    )
+    if note:
+        notes.append(note)
+
+    splits: dict[str, Split] = {}
+    for name, (xs, ys) in named.items():
+        xs = np.ascontiguousarray(xs, dtype=dt)
+        if flatten:
+            xs = xs.reshape(len(xs), -1)
+        checks.check_finite(source, name, "inputs", "x", xs)
+        ys = _targets(
+            ys,
+            raw,
+            source=source,
+            split=name,
+            loss_kind=loss_kind,
+            output_shape=output_shape,
+            one_hot=spec.one_hot,
+            dtype=dt,
+        )
+        splits[name] = Split(xs, ys)
+
+    return Dataset(
+        source=source,
+        train=splits["train"],
+        validation=splits.get("validation"),
+        test=splits.get("test"),
+        num_classes=raw.num_classes if raw.kind != "targets" else None,
+        class_names=raw.class_names,
+        notes=tuple(notes),
+        true_params=raw.true_params,
+    )

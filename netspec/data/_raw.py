@@ -1,0 +1,40 @@
+"""What a source hands to the pipeline: arrays before splitting, layout and checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+# labels: int64 class labels [N]; soft: float class targets [N, K] (npz, for the
+# classification losses); targets: float regression targets [N, ...].
+TargetKind = Literal["labels", "soft", "targets"]
+
+# Fitted on the final training split's row ids, it returns the transform to apply to
+# every split and a description of the features it makes (csv encoding).
+Encoder = Callable[[np.ndarray], tuple[Callable[[np.ndarray], np.ndarray], str]]
+
+
+@dataclass
+class Raw:
+    """A source's data before the common steps (test split, limit, validation, checks).
+
+    ``x`` and ``y`` are the training pool; ``x_test``/``y_test`` a fixed test set, or
+    None to split ``test_fraction`` off the pool. With an ``encoder``, ``x`` holds row
+    ids and the encoder, fitted on the training rows, turns ids into features.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    kind: TargetKind
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    test_fraction: float = 0.0
+    num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None
+    encoder: Encoder | None = None
+    # How the features come about, for shape-mismatch messages.
+    feature_hint: str = ""
+    true_params: dict[str, np.ndarray] = field(default_factory=dict)

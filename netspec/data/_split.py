@@ -1,0 +1,108 @@
+"""Seeded splits: fractions to counts, random or stratified hold-outs, streams per use."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from netspec.errors import NetspecError
+
+# Separate random streams per use, so that changing e.g. the validation fraction never
+# changes the generated data or the test split.
+GENERATE, TEST_SPLIT, VALIDATION_SPLIT = 1, 2, 3
+_DATA_STREAM = 0x6E657473  # "nets": keeps data streams apart from batch-order streams
+
+
+def rng_for(seed: int, purpose: int) -> np.random.Generator:
+    """The generator for one use of the train section's seed."""
+    return np.random.Generator(np.random.PCG64([seed, _DATA_STREAM, purpose]))
+
+
+BAD_FRACTION = (
+    "data {source}: {option} = {value} is not a fraction in [0, 1)\n"
+    "  help: write e.g. {option} = 0.1 to hold out 10% of the{pool} samples, or "
+    "{option} = 0 for none"
+)
+
+EMPTY_HOLDOUT = (
+    "data {source}: {option} = {value} of {n} samples{where} is {count} samples, so the "
+    "{empty} split would be empty\n"
+    "  expected: at least 1 sample in every split\n"
+    "  help: {fix}"
+)
+
+
+def holdout_count(
+    fraction: float, n: int, *, source: str, option: str, pool: str = "training"
+) -> int:
+    """How many of ``n`` samples ``fraction`` holds out of the ``pool`` split.
+
+    round(fraction * n), half up.
+
+    Zero fraction -> 0. A positive fraction that rounds to 0 samples, or one that leaves
+    nothing in the pool, is an error.
+    """
+    if math.isnan(fraction) or not (0.0 <= fraction < 1.0):
+        raise NetspecError(
+            BAD_FRACTION.format(
+                source=source,
+                option=option,
+                value=fraction,
+                pool=" training" if option == "validation" else "",
+            )
+        )
+    if fraction == 0.0:
+        return 0
+    # round(, 6) removes float noise first: 0.8333 * 120 = 99.996 -> 100.
+    count = math.floor(round(fraction * n, 6) + 0.5)
+    if 0 < count < n:
+        return count
+    if n == 0:
+        empty, fix = pool, "the source has no samples; check the data"
+    elif count == 0:
+        empty = option
+        fix = f"use {option} >= 1/{n} = {math.ceil(1e4 / n) / 1e4:g}, or {option} = 0 for none"
+    else:
+        empty, fix = pool, f"use a smaller {option}, or more samples"
+    raise NetspecError(
+        EMPTY_HOLDOUT.format(
+            source=source,
+            option=option,
+            value=fraction,
+            n=n,
+            count=count,
+            empty=empty,
+            fix=fix,
+            where=" in the training split" if option == "validation" else "",
+        )
+    )
+
+
+def holdout(
+    n: int, count: int, rng: np.random.Generator, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held), each sorted, with ``count`` held out of ``n``.
+
+    With ``labels`` the hold-out is stratified: each class gives its share
+    ``count * n_c / n``, rounded by largest remainder (ties to the lower class) so that
+    the shares add up to ``count``.
+    """
+    if labels is None:
+        held = rng.permutation(n)[:count]
+    else:
+        classes, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+        share = sizes * (count / n)
+        take = np.floor(share).astype(np.int64)
+        short = count - int(take.sum())
+        if short > 0:
+            order = np.argsort(-(share - take), kind="stable")
+            take[order[:short]] += 1
+        parts = []
+        for c in range(len(classes)):
+            members = np.flatnonzero(inverse == c)
+            parts.append(members[rng.permutation(members.size)[: take[c]]])
+        held = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    mask = np.zeros(n, dtype=bool)
+    mask[held] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)

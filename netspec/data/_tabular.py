@@ -1,0 +1,366 @@
+"""Tabular sources: a CSV file (csv module, no pandas) and arrays in an .npz file."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from netspec.data._locate import search_roots
+from netspec.data._raw import Raw
+from netspec.errors import NetspecError
+from netspec.ir.train import CsvData, NpzData
+
+NOT_FOUND = (
+    "data {source}: file {path!r} not found\n"
+    "  searched:\n{searched}\n"
+    "  help: give an absolute path, or a path relative to the spec file, the working "
+    "directory or the data directory"
+)
+
+UNKNOWN_COLUMN = (
+    "{path}: {what} {name!r} is not a column of the file\n  expected one of: {columns}{suggest}"
+)
+
+NOT_NUMERIC = (
+    "{path}:{line}: column {name!r} has the value {value!r}, which is not a number\n"
+    "  expected: numbers in every column not listed in `categorical`\n"
+    '  help: add it to the categorical columns (categorical = ["{name}"]) to one-hot '
+    "encode it, or fix the value"
+)
+
+MISSING_ARRAY = (
+    '{path}: no array {name!r} (option {option} = "{name}")\n  the file has: {keys}{suggest}'
+)
+
+
+def resolve_path(
+    path: str, source: str, *, base_dir: str | os.PathLike[str] | None, data_dir: str | None
+) -> Path:
+    """An absolute path as is; a relative one against the spec's directory (base_dir),
+    the working directory, then the data directories, first existing wins."""
+    given = Path(path).expanduser()
+    if given.is_absolute():
+        candidates = [given]
+    else:
+        bases = [Path(base_dir)] if base_dir else []
+        bases.append(Path.cwd())
+        bases.extend(root for root in search_roots(data_dir) if root not in bases)
+        candidates = [base / given for base in bases]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise NetspecError(
+        NOT_FOUND.format(
+            source=source,
+            path=path,
+            searched="\n".join(f"    {c}" for c in candidates),
+        )
+    )
+
+
+def _suggest(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"\n  help: did you mean {close[0]!r}?" if close else ""
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows and their line numbers; blank lines are skipped."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as stream:
+            reader = csv.reader(stream)
+            header = next(reader, None)
+            if header is None:
+                raise NetspecError(f"{path}: the file is empty; expected a header row")
+            names = [name.strip() for name in header]
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(names):
+                    raise NetspecError(
+                        f"{path}:{reader.line_num}: {len(row)} values, expected "
+                        f"{len(names)} (one per header column)"
+                    )
+                rows.append([cell.strip() for cell in row])
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise NetspecError(f"{path}: not a valid CSV file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise NetspecError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise NetspecError(f"{path}:1: the header has an empty column name")
+        if name in seen:
+            raise NetspecError(f"{path}:1: the header names column {name!r} twice")
+        seen.add(name)
+    return names, rows, lines
+
+
+def _numeric_column(
+    path: Path, name: str, values: Sequence[str], lines: Sequence[int]
+) -> np.ndarray:
+    out = np.empty(len(values))
+    for i, text in enumerate(values):
+        number = _parse_float(text)
+        if number is None:
+            raise NetspecError(NOT_NUMERIC.format(path=path, line=lines[i], name=name, value=text))
+        out[i] = number
+    return out
+
+
+def _class_labels(values: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Map label strings to 0..K-1: sorted numerically when all are numbers, else as text."""
+    distinct = set(values)
+    numbers = {v: _parse_float(v) for v in distinct}
+    if all(n is not None and math.isfinite(n) for n in numbers.values()):
+        names = sorted(distinct, key=lambda v: (numbers[v], v))
+    else:
+        names = sorted(distinct)
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[v] for v in values], dtype=np.int64), tuple(names)
+
+
+def load_csv(
+    spec: CsvData,
+    *,
+    classification: bool,
+    base_dir: str | os.PathLike[str] | None,
+    data_dir: str | None,
+    dtype: np.dtype,
+) -> Raw:
+    """A CSV file with a header row; ``target`` names the column to predict.
+
+    Every other column is a feature, in file order: numbers (standardised with the mean
+    and standard deviation of the training split when ``standardize``) or, for the
+    columns listed in ``categorical``, one-hot columns over the categories seen in the
+    training split (sorted; an unseen category encodes as all zeros). The target is a
+    class label (mapped to 0..K-1 in sorted order, numerically if all labels are
+    numbers) when ``classification``, else a number.
+    """
+    path = resolve_path(spec.path, "csv", base_dir=base_dir, data_dir=data_dir)
+    names, rows, lines = _read_rows(path)
+    columns_text = ", ".join(names)
+    if spec.target not in names:
+        raise NetspecError(
+            UNKNOWN_COLUMN.format(
+                path=path,
+                what="target",
+                name=spec.target,
+                columns=columns_text,
+                suggest=_suggest(spec.target, names),
+            )
+        )
+    for name in spec.categorical:
+        if name not in names:
+            raise NetspecError(
+                UNKNOWN_COLUMN.format(
+                    path=path,
+                    what="categorical column",
+                    name=name,
+                    columns=columns_text,
+                    suggest=_suggest(name, names),
+                )
+            )
+    if spec.target in spec.categorical:
+        raise NetspecError(
+            f"{path}: the target {spec.target!r} is also listed as categorical\n"
+            "  help: remove it from categorical; the loss decides whether the target is a "
+            "class label (softmax/binary cross-entropy) or a number"
+        )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    by_name = dict(zip(names, columns, strict=True))
+    features = [name for name in names if name != spec.target]
+    categorical = set(spec.categorical)
+    numeric = {
+        name: _numeric_column(path, name, by_name[name], lines)
+        for name in features
+        if name not in categorical
+    }
+    text = {name: np.array(by_name[name], dtype=object) for name in features if name in categorical}
+    target = by_name[spec.target]
+    class_names: tuple[str, ...] | None = None
+    if classification:
+        y, class_names = _class_labels(target)
+        kind = "labels"
+    else:
+        y = _numeric_column(path, spec.target, target, lines)[:, None].astype(dtype)
+        kind = "targets"
+
+    def fit(train_rows: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+        stats: dict[str, tuple[float, float]] = {}
+        for name, values in numeric.items():
+            if spec.standardize and train_rows.size:
+                mean = float(values[train_rows].mean())
+                std = float(values[train_rows].std())
+                stats[name] = (mean, std if std > 0 and math.isfinite(std) else 1.0)
+            else:
+                stats[name] = (0.0, 1.0)
+        categories = {name: sorted(set(values[train_rows])) for name, values in text.items()}
+
+        def transform(ids: np.ndarray) -> np.ndarray:
+            parts = []
+            for name in features:
+                if name in numeric:
+                    mean, std = stats[name]
+                    parts.append(((numeric[name][ids] - mean) / std)[:, None])
+                else:
+                    cats = categories[name]
+                    lookup = {c: i for i, c in enumerate(cats)}
+                    onehot = np.zeros((ids.size, len(cats)))
+                    for row, value in enumerate(text[name][ids]):
+                        col = lookup.get(value)
+                        if col is not None:
+                            onehot[row, col] = 1.0
+                    parts.append(onehot)
+            if not parts:
+                return np.zeros((ids.size, 0), dtype=dtype)
+            return np.concatenate(parts, axis=1).astype(dtype)
+
+        described = [f"{len(numeric)} numeric"] + [
+            f"{len(categories[name])} one-hot for {name!r}" for name in text
+        ]
+        hint = f"the csv columns give {' + '.join(described)} features"
+        return transform, hint
+
+    return Raw(
+        x=np.arange(len(rows)),
+        y=y,
+        kind=kind,
+        test_fraction=spec.test,
+        num_classes=len(class_names) if class_names is not None else None,
+        class_names=class_names,
+        encoder=fit,
+    )
+
+
+def _array(archive: np.lib.npyio.NpzFile, path: Path, name: str) -> np.ndarray:
+    try:
+        array = archive[name]
+    except ValueError as exc:
+        raise NetspecError(
+            f"{path}: array {name!r} holds Python objects, which netspec does not load "
+            "(allow_pickle is off)\n  help: save numeric arrays"
+        ) from exc
+    if array.dtype.kind not in "biuf":
+        raise NetspecError(f"{path}: array {name!r} has dtype {array.dtype}; expected numbers")
+    if array.ndim == 0:
+        raise NetspecError(f"{path}: array {name!r} is a scalar; expected one row per sample")
+    return array
+
+
+def _labels(path: Path, name: str, y: np.ndarray) -> np.ndarray:
+    if y.dtype.kind in "biu":
+        return y.astype(np.int64)
+    whole = np.isfinite(y) & (y == np.round(y))
+    if not whole.all():
+        bad = int(np.flatnonzero(~whole)[0])
+        raise NetspecError(
+            f"{path}: {name}[{bad}] = {y[bad].item()!r} is not a class label\n"
+            "  expected: whole numbers 0..K-1 for a classification loss "
+            "(softmax_cross_entropy, binary_cross_entropy)\n"
+            "  help: use a regression loss (mse, half_sse, l1) for real-valued targets"
+        )
+    return y.astype(np.int64)
+
+
+def load_npz(
+    spec: NpzData,
+    *,
+    classification: bool,
+    base_dir: str | os.PathLike[str] | None,
+    data_dir: str | None,
+    dtype: np.dtype,
+) -> Raw:
+    """Arrays ``x``/``y`` (the training pool) and, if present, ``x_test``/``y_test``.
+
+    Without a test pair the pool is split by ``test``. ``normalize`` divides uint8
+    inputs (images) by 255 and leaves other inputs as they are. For a classification
+    loss ``y`` holds whole-number labels [N], or class probabilities [N, K]; for a
+    regression loss, any float targets.
+    """
+    path = resolve_path(spec.path, "npz", base_dir=base_dir, data_dir=data_dir)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise NetspecError(f"{path}: not a readable .npz file: {exc}") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise NetspecError(f"{path}: a single .npy array, expected an .npz archive of arrays")
+    with archive:
+        keys = list(archive.files)
+        for option, name in (("x", spec.x), ("y", spec.y)):
+            if name not in keys:
+                raise NetspecError(
+                    MISSING_ARRAY.format(
+                        path=path,
+                        name=name,
+                        option=option,
+                        keys=", ".join(keys) or "nothing",
+                        suggest=_suggest(name, keys),
+                    )
+                )
+        has_x_test, has_y_test = spec.x_test in keys, spec.y_test in keys
+        if has_x_test != has_y_test:
+            there, missing = (
+                (spec.x_test, spec.y_test) if has_x_test else (spec.y_test, spec.x_test)
+            )
+            raise NetspecError(
+                f"{path}: has {there!r} but not {missing!r}\n"
+                "  expected: both test arrays, or neither (then `test` splits the data)"
+            )
+        pairs = [(spec.x, spec.y)] + ([(spec.x_test, spec.y_test)] if has_x_test else [])
+        loaded = []
+        for x_name, y_name in pairs:
+            x, y = _array(archive, path, x_name), _array(archive, path, y_name)
+            if x.shape[0] != y.shape[0]:
+                raise NetspecError(
+                    f"{path}: {x_name} has {x.shape[0]} samples but {y_name} has "
+                    f"{y.shape[0]}\n  expected: one target per sample"
+                )
+            loaded.append((x, y, y_name))
+    xs, ys = [], []
+    kind = "targets"
+    for x, y, y_name in loaded:
+        scaled = x.astype(dtype)
+        if spec.normalize and x.dtype == np.uint8:
+            scaled /= 255.0
+        xs.append(scaled)
+        if classification and y.ndim == 1:
+            kind = "labels"
+            ys.append(_labels(path, y_name, y))
+        elif classification:
+            kind = "soft"
+            ys.append(y.astype(dtype))
+        else:
+            ys.append(y.astype(dtype)[:, None] if y.ndim == 1 else y.astype(dtype))
+    num_classes = None
+    if kind == "labels":
+        num_classes = max(int(y.max()) + 1 if y.size else 0 for y in ys)
+    elif kind == "soft":
+        num_classes = int(ys[0].shape[1]) if ys[0].ndim == 2 else None
+    test = len(xs) > 1
+    return Raw(
+        x=xs[0],
+        y=ys[0],
+        x_test=xs[1] if test else None,
+        y_test=ys[1] if test else None,
+        kind=kind,
+        test_fraction=0.0 if test else spec.test,
+        num_classes=num_classes,
+        feature_hint=f"the npz array {spec.x!r} has samples of shape {tuple(xs[0].shape[1:])}",
+    )

@@ -1,0 +1,69 @@
+"""The loaded data: a Split is inputs and targets, a Dataset is train/validation/test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """One split of a dataset.
+
+    ``x`` is ``[N, *input_shape]`` in the requested float dtype. ``y`` is ``int64`` class
+    labels ``[N]`` for classification, floats ``[N, K]`` when ``one_hot`` is set, or float
+    targets ``[N, *output_shape]`` for regression.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """The splits a train section asks for, ready for the training loop.
+
+    ``validation`` is None unless the spec holds out a fraction; ``test`` is None when a
+    source has no test set and ``test = 0``. ``num_classes`` is the number of classes in
+    the data (None for regression). ``true_params`` holds the generating parameters of
+    the synthetic regression sources (``w``, ``b``), for demos that compare them with
+    the learned ones.
+    """
+
+    source: str
+    train: Split
+    validation: Split | None
+    test: Split | None
+    num_classes: int | None
+    class_names: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
+    true_params: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.train.x.shape[1:])
+
+    def splits(self) -> dict[str, Split]:
+        """The splits that exist, by name, in the order train, validation, test."""
+        named = {"train": self.train, "validation": self.validation, "test": self.test}
+        return {name: split for name, split in named.items() if split is not None}
+
+    def describe(self) -> str:
+        """A short human-readable summary: source, shapes, dtypes and split sizes."""
+        x, y = self.train.x, self.train.y
+        if self.num_classes is None:
+            task = f"regression targets {tuple(y.shape[1:])} {y.dtype}"
+        elif y.ndim == 1:
+            task = f"{self.num_classes} classes, {y.dtype} labels"
+        else:
+            task = f"{self.num_classes} classes, one-hot {tuple(y.shape[1:])} {y.dtype}"
+        lines = [f"{self.source}: inputs {self.input_shape} {x.dtype}, {task}"]
+        width = max(len(name) for name in self.splits())
+        for name, split in self.splits().items():
+            lines.append(f"  {name:<{width}}  {len(split):>7} samples")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)

@@ -30,6 +30,33 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {value}")
+    return value
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("numpy", "torch", "jax"), default="numpy")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--model", help="the model to use (default: the only one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netspec", description="A compiler for neural networks.")
     parser.add_argument("--version", action="version", version="netspec 0.1.0")
@@ -75,6 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: training mode unless the model has dropout",
     )
+
+    train = commands.add_parser("train", help="train a model as its train section says")
+    train.add_argument("file", metavar="SPEC")
+    _backend_options(train)
+    train.add_argument("--epochs", type=_positive)
+    train.add_argument("--batch-size", type=_positive)
+    train.add_argument("--lr", type=_positive_float)
+    train.add_argument("--seed", type=_non_negative)
+    train.add_argument("--data", metavar="SOURCE", help='e.g. digits or "mnist(limit = 1000)"')
+    train.add_argument("--data-dir", metavar="DIR", help="where mnist/ etc. are found")
+    train.add_argument("--out", metavar="RUN_DIR", help="default: runs/<model>-<time>")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    train.add_argument("--quiet", action="store_true", help="print only the final metrics")
+
+    evaluate = commands.add_parser("eval", help="test metrics of saved weights")
+    evaluate.add_argument("file", metavar="SPEC")
+    evaluate.add_argument("--weights", required=True, metavar="FILE.safetensors")
+    _backend_options(evaluate)
+    evaluate.add_argument("--data", metavar="SOURCE")
+    evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument("--batch-size", type=_positive, default=1000)
 
     ir = commands.add_parser("ir", help="print the checked IR of a spec as JSON")
     ir.add_argument("file", metavar="FILE")
@@ -226,7 +274,110 @@ def cmd_parity(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_SPEC
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from netspec.training import fit
+
+    code, program = _program(args.file)
+    if program is None:
+        return code
+    try:
+        result = fit(
+            program,  # type: ignore[arg-type]
+            model=args.model,
+            backend=args.backend,
+            device=args.device,
+            dtype=args.dtype,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            data=args.data,
+            data_dir=args.data_dir,
+            out=args.out,
+            resume=args.resume,
+            progress=not args.quiet,
+            spec_path=args.file,
+        )
+    except NetspecError as error:
+        print(f"netspec train: error: {error}", file=sys.stderr)
+        return EXIT_SPEC
+    except KeyError as error:
+        print(f"netspec train: error: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    print(_final_line(result.final) if result.final else "trained (no validation or test split)")
+    print(f"run directory: {result.run_dir}")
+    return EXIT_OK
+
+
+def _final_line(final: dict[str, float | None]) -> str:
+    parts = []
+    for split in ("val", "test"):
+        loss = final.get(f"{split}_loss")
+        if loss is None:
+            continue
+        text = f"{'validation' if split == 'val' else 'test'} loss {loss:.4f}"
+        accuracy = final.get(f"{split}_accuracy")
+        if accuracy is not None:
+            text += f", accuracy {accuracy * 100:.2f}%"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from netspec.backend import get_backend
+    from netspec.data import load_dataset
+    from netspec.training import evaluate
+    from netspec.training.options import parse_data_source
+    from netspec.weights import check_weights, load_weights
+
+    code, program = _program(args.file)
+    if program is None:
+        return code
+    try:
+        model = program.model(args.model)  # type: ignore[attr-defined]
+        spec = program.train(model.name)  # type: ignore[attr-defined]
+        if spec is None:
+            raise NetspecError(
+                f"model '{model.name}' has no train section to say which data and loss to use"
+            )
+        source = parse_data_source(args.data) if args.data else spec.data
+        weights = load_weights(args.weights)
+        check_weights(model, weights, source=args.weights)
+        compiled = get_backend(args.backend).compile(
+            model, dtype=args.dtype, device=args.device, params=weights
+        )
+        data = load_dataset(
+            source,
+            input_shape=model.input.shape,
+            output_shape=model.output_type.shape,
+            loss_kind=spec.loss.kind,
+            seed=spec.seed,
+            data_dir=args.data_dir,
+            dtype=args.dtype,
+        )
+    except NetspecError as error:
+        print(f"netspec eval: error: {error}", file=sys.stderr)
+        return EXIT_SPEC
+    except KeyError as error:
+        print(f"netspec eval: error: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    split, name = (data.test, "test") if data.test is not None else (data.validation, "validation")
+    if split is None:
+        print(
+            "netspec eval: error: the data source has no test or validation split", file=sys.stderr
+        )
+        return EXIT_SPEC
+    metrics = evaluate(compiled, split, spec.loss, batch_size=args.batch_size)
+    text = f"{name}: loss {metrics.loss:.4f}"
+    if metrics.accuracy is not None:
+        text += f", accuracy {metrics.accuracy * 100:.2f}%"
+    print(f"{text} ({metrics.samples} samples)")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "train": cmd_train,
+    "eval": cmd_eval,
     "check": cmd_check,
     "summary": cmd_summary,
     "schema": cmd_schema,

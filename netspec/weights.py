@@ -43,7 +43,8 @@ def save_weights(
     """Save named arrays as safetensors, atomically."""
     from safetensors.numpy import save
 
-    contiguous = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+    # Not np.ascontiguousarray: it turns 0-d arrays (an optimizer's step count) into 1-d.
+    contiguous = {name: np.require(value, requirements="C") for name, value in arrays.items()}
     atomic_write_bytes(path, save(contiguous, metadata=metadata))
 
 

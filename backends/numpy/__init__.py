@@ -12,8 +12,10 @@ import numpy as np
 
 from netspec.backend import BackendName
 from netspec.backends.numpy._erf import erf
+from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._model import KERNELS, NumpyModel
 from netspec.backends.numpy._train import NumpyTrainStep
+from netspec.backends.numpy._train import hits
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
 
@@ -51,4 +53,13 @@ class NumpyBackend:
 
 BACKEND = NumpyBackend()
 
-__all__ = ["BACKEND", "KERNELS", "NumpyBackend", "NumpyModel", "NumpyTrainStep", "erf"]
+__all__ = [
+    "BACKEND",
+    "KERNELS",
+    "NumpyBackend",
+    "NumpyModel",
+    "NumpyTrainStep",
+    "erf",
+    "hits",
+    "loss_and_grad",
+]

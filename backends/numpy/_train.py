@@ -126,7 +126,7 @@ def _max_norm(w: np.ndarray, c: float) -> None:
         flat[over] *= (c / (norms[over] + 1e-7))[:, None].astype(w.dtype)
 
 
-def _hits(out: np.ndarray, y: np.ndarray, loss: LossSpec) -> int:
+def hits(out: np.ndarray, y: np.ndarray, loss: LossSpec) -> int:
     """Top-1 hits of a batch for classification losses; 0 for regression losses."""
     if isinstance(loss, SoftmaxCrossEntropy):
         labels = y if y.ndim == 1 else np.argmax(y, axis=1)
@@ -186,7 +186,7 @@ class NumpyTrainStep:
         batch = len(result.output)
         self._loss_sum += result.data_loss * batch
         self._samples += batch
-        self._correct += _hits(result.output, np.asarray(y), self.loss)
+        self._correct += hits(result.output, np.asarray(y), self.loss)
         self._steps += 1
 
     def drain(self) -> Stats:

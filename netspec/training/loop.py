@@ -1,0 +1,337 @@
+"""The one training loop: epochs over shuffled batches, evaluation, early stopping,
+checkpoints and resume, for any backend (each supplies only a fused step)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netspec.backend import CompiledModel, get_backend
+from netspec.data import Dataset, batches, load_dataset, num_batches
+from netspec.errors import NetspecError
+from netspec.ir import CheckedModel, Program
+from netspec.ir.train import TrainSpec
+from netspec.training import rundir
+from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint
+from netspec.training.evaluate import CLASSIFICATION, evaluate
+from netspec.training.options import apply_overrides
+from netspec.training.progress import Progress
+from netspec.training.schedule import learning_rate
+from netspec.weights import load_weights, save_weights
+
+# Statistics are read back from the device about this many times per epoch: enough for
+# a live progress bar, few enough that no step waits on the host.
+DRAINS_PER_EPOCH = 20
+
+
+class TrainingDiverged(NetspecError):
+    """The loss or the gradients stopped being finite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns: per-epoch metrics, the trained model, where it is saved."""
+
+    history: list[dict[str, Any]]
+    model: CompiledModel
+    run_dir: Path
+    final: dict[str, float | None] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def dropout_seed(seed: int, epoch: int) -> int:
+    """The dropout stream of an epoch depends on (seed, epoch) only, so a resumed run
+    draws the same masks as an uninterrupted one without saving any RNG state."""
+    return (seed * 1_000_003 + epoch) % (2**63)
+
+
+def _monitor_value(row: dict[str, Any], monitor: str) -> float | None:
+    key = {
+        "val_loss": "val_loss",
+        "val_accuracy": "val_accuracy",
+        "train_loss": "train_loss",
+        "test_loss": "test_loss",
+    }[monitor]
+    value = row.get(key)
+    return None if value is None else float(value)
+
+
+def _improved(value: float, best: float | None, monitor: str, min_delta: float) -> bool:
+    if best is None:
+        return True
+    if monitor.endswith("accuracy"):
+        return value > best + min_delta
+    return value < best - min_delta
+
+
+def fit(
+    program: Program,
+    *,
+    model: str | None = None,
+    backend: str = "numpy",
+    device: str = "cpu",
+    dtype: str = "float32",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    data: Any = None,
+    data_dir: str | None = None,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    spec_path: str | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train a model of ``program`` as its train section says, with overrides.
+
+    ``stop_after`` ends the run after that many epochs of this call (as an interrupted
+    run would end), leaving a checkpoint to ``resume`` from.
+    """
+    checked = program.model(model)
+    section = program.train(checked.name)
+    if section is None:
+        raise NetspecError(
+            f"model '{checked.name}' has no train section: add `train {checked.name} "
+            "{ data ...  loss ...  optimizer ... }` to the spec"
+        )
+    spec = apply_overrides(
+        section, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, data=data
+    )
+    spec_hash = hashlib.sha256(program.model_dump_json().encode()).hexdigest()
+    dataset = load_dataset(
+        spec.data,
+        input_shape=checked.input.shape,
+        output_shape=checked.output_type.shape,
+        loss_kind=spec.loss.kind,
+        seed=spec.seed,
+        data_dir=data_dir,
+        dtype=dtype,
+        base_dir=str(Path(spec_path).parent) if spec_path else None,
+    )
+    compiled = get_backend(backend).compile(checked, dtype=dtype, device=device, seed=spec.seed)  # type: ignore[arg-type]
+    step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
+
+    if resume is not None:
+        run_dir = Path(resume)
+        state, weights, optimizer_state = load_checkpoint(run_dir / "checkpoints")
+        _check_resumable(state, backend=backend, dtype=dtype, spec_hash=spec_hash, run_dir=run_dir)
+        compiled.set_parameters(weights)
+        step.load_optimizer_state(optimizer_state)
+    else:
+        run_dir = Path(out) if out is not None else rundir.default_run_dir(checked.name)
+        rundir.prepare_new(run_dir)
+        state = LoopState(
+            epoch=0, step=0, seed=spec.seed, backend=backend, dtype=dtype, spec_sha256=spec_hash
+        )
+        rundir.write_json(run_dir / "ir.json", program.model_dump(mode="json"))
+        rundir.write_json(
+            run_dir / "run.json",
+            {
+                "model": checked.name,
+                "spec": spec_path,
+                "spec_sha256": spec_hash,
+                "backend": backend,
+                "device": device,
+                "dtype": dtype,
+                "seed": spec.seed,
+                "train": spec.model_dump(mode="json"),
+                "data": dataset.describe(),
+                "versions": rundir.framework_versions(backend),
+            },
+        )
+    loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
+    try:
+        loop.run(stop_after)
+    finally:
+        loop.progress.close()
+    return loop.finish()
+
+
+def _check_resumable(
+    state: LoopState, *, backend: str, dtype: str, spec_hash: str, run_dir: Path
+) -> None:
+    if state.backend != backend or state.dtype != dtype:
+        raise NetspecError(
+            f"{run_dir} was trained with backend {state.backend} in {state.dtype}; resume it "
+            f"with --backend {state.backend} --dtype {state.dtype}"
+        )
+    if state.spec_sha256 != spec_hash:
+        raise NetspecError(
+            f"the spec has changed since {run_dir} was started (its IR hash differs); "
+            "start a new run instead of resuming"
+        )
+
+
+class _Loop:
+    def __init__(
+        self,
+        program: Program,
+        model: CheckedModel,
+        spec: TrainSpec,
+        dataset: Dataset,
+        compiled: CompiledModel,
+        step: Any,
+        state: LoopState,
+        run_dir: Path,
+        show_progress: bool,
+    ) -> None:
+        self.program = program
+        self.model = model
+        self.spec = spec
+        self.data = dataset
+        self.compiled = compiled
+        self.step = step
+        self.state = state
+        self.run_dir = run_dir
+        self.checkpoints = run_dir / "checkpoints"
+        self.batches = num_batches(len(dataset.train), spec.batch_size)
+        self.progress = Progress(spec.epochs, self.batches, enabled=show_progress)
+        self.classify = spec.loss.kind in CLASSIFICATION
+
+    def run(self, stop_after: int | None) -> None:
+        done = 0
+        while self.state.epoch < self.spec.epochs and not self.state.stopped_early:
+            if stop_after is not None and done >= stop_after:
+                return
+            self._epoch(self.state.epoch)
+            done += 1
+
+    def _epoch(self, epoch: int) -> None:
+        spec = self.spec
+        rate = learning_rate(spec.schedule, spec.optimizer.lr, epoch)
+        self.compiled.seed(dropout_seed(spec.seed, epoch))
+        self.progress.start_epoch(epoch)
+        drain_every = max(1, self.batches // DRAINS_PER_EPOCH)
+        loss_sum, samples, correct = 0.0, 0, 0
+        start = time.perf_counter()
+        pending = 0
+        # Overflow on the way to a non-finite loss is reported by _diverged, with its place;
+        # NumPy's own warnings would only repeat it less clearly.
+        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        for index, (x, y) in enumerate(
+            batches(self.data.train, spec.batch_size, shuffle=True, seed=spec.seed, epoch=epoch)
+        ):
+            with quiet:
+                self.step.step(x, y, rate)
+            pending += 1
+            if pending == drain_every or index == self.batches - 1:
+                stats = self.step.drain()
+                if stats.first_nonfinite >= 0:
+                    self._diverged(epoch, index - pending + 1 + stats.first_nonfinite)
+                loss_sum += stats.loss_sum
+                samples += stats.samples
+                correct += stats.correct
+                pending = 0
+                self.progress.update(index + 1, samples, loss_sum / max(samples, 1))
+        self.state.step += self.batches
+        elapsed = time.perf_counter() - start
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": self.state.step,
+            "lr": rate,
+            "train_loss": loss_sum / max(samples, 1),
+            "train_accuracy": correct / samples if self.classify and samples else None,
+        }
+        for name, split in (("val", self.data.validation), ("test", self.data.test)):
+            if split is not None and len(split):
+                metrics = evaluate(self.compiled, split, spec.loss)
+                row.update(metrics.as_dict(name))
+        row["epoch_time"] = elapsed
+        row["samples_per_second"] = samples / elapsed if elapsed > 0 else 0.0
+        self.state.epoch = epoch + 1
+        self.state.history.append(row)
+        self._early_stopping(row)
+        save_checkpoint(
+            self.checkpoints, self.state, self.compiled_arrays(), self.step.optimizer_state()
+        )
+        rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
+        self.progress.end_epoch(row)
+
+    def compiled_arrays(self) -> dict[str, np.ndarray]:
+        return {**self.compiled.parameters(), **self.compiled.state()}
+
+    def _early_stopping(self, row: dict[str, Any]) -> None:
+        rule = self.spec.early_stopping
+        if rule is None:
+            return
+        value = _monitor_value(row, rule.monitor)
+        if value is None:
+            raise NetspecError(
+                f"early_stopping monitors {rule.monitor}, which this run does not measure: "
+                + (
+                    "add validation = 0.1 to the data source"
+                    if rule.monitor.startswith("val")
+                    else "the data has no test split"
+                )
+            )
+        if _improved(value, self.state.best_value, rule.monitor, rule.min_delta):
+            self.state.best_value, self.state.best_epoch, self.state.waited = value, row["epoch"], 0
+            if rule.restore_best:
+                save_weights(self.checkpoints / "best.weights.safetensors", self.compiled_arrays())
+        else:
+            self.state.waited += 1
+            if self.state.waited >= rule.patience:
+                self.state.stopped_early = True
+                self.progress.message(
+                    f"early stopping after epoch {row['epoch']}: {rule.monitor} has not improved "
+                    f"for {rule.patience} epochs (best {self.state.best_value:.4f} at epoch "
+                    f"{self.state.best_epoch})"
+                )
+
+    def _diverged(self, epoch: int, step_in_epoch: int) -> None:
+        params = self.compiled.parameters()
+        culprit = next((n for n, v in params.items() if not np.all(np.isfinite(v))), None)
+        where = ""
+        if culprit is not None:
+            node = next(p.node for p in self.model.params if p.name == culprit)
+            span = self.program.source_map.get(f"{self.model.name}/{node}")
+            where = f"; the first non-finite parameter is {culprit}"
+            if span is not None:
+                where += f" ({span.file}:{span.line}:{span.column})"
+        kept = (
+            f"the last good checkpoint (epoch {self.state.epoch}) is in {self.checkpoints}"
+            if self.state.epoch
+            else "no epoch had completed, so there is no checkpoint"
+        )
+        raise TrainingDiverged(
+            f"training diverged at epoch {epoch + 1}, step {step_in_epoch + 1} of "
+            f"{self.batches}: the loss or a gradient is not finite{where}. {kept}. "
+            "Lower the learning rate, or add `clip norm(1.0)` to the train section."
+        )
+
+    def finish(self) -> TrainResult:
+        rule = self.spec.early_stopping
+        best = self.checkpoints / "best.weights.safetensors"
+        if (
+            rule is not None
+            and rule.restore_best
+            and best.exists()
+            and self.state.best_epoch != self.state.epoch
+        ):
+            self.compiled.set_parameters(load_weights(best))
+            self.progress.message(f"restored the weights of epoch {self.state.best_epoch}")
+        save_weights(
+            self.run_dir / "weights.safetensors",
+            self.compiled_arrays(),
+            metadata={"model": self.model.name, "epochs": str(self.state.epoch)},
+        )
+        rundir.plot_curves(self.run_dir / "curves.png", self.state.history)
+        final: dict[str, float | None] = {}
+        for name, split in (("val", self.data.validation), ("test", self.data.test)):
+            if split is not None and len(split):
+                final.update(evaluate(self.compiled, split, self.spec.loss).as_dict(name))
+        if final:
+            rundir.write_json(self.run_dir / "final.json", final)
+        return TrainResult(
+            history=self.state.history,
+            model=self.compiled,
+            run_dir=self.run_dir,
+            final=final,
+            stopped_early=self.state.stopped_early,
+        )

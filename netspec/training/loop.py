@@ -114,6 +114,7 @@ def fit(
         dtype=dtype,
         base_dir=str(Path(spec_path).parent) if spec_path else None,
     )
+    _check_monitor(spec, dataset)
     compiled = get_backend(backend).compile(checked, dtype=dtype, device=device, seed=spec.seed)  # type: ignore[arg-type]
     step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
 
@@ -151,6 +152,28 @@ def fit(
     finally:
         loop.progress.close()
     return loop.finish()
+
+
+def _check_monitor(spec: TrainSpec, dataset: Dataset) -> None:
+    """Early stopping must watch something the run measures: say so before training."""
+    rule = spec.early_stopping
+    if rule is None:
+        return
+    split = {"val": dataset.validation, "test": dataset.test}.get(rule.monitor.split("_")[0])
+    if rule.monitor.startswith(("val", "test")) and split is None:
+        fix = (
+            "add validation = 0.1 to the data source"
+            if rule.monitor.startswith("val")
+            else "the data source has no test split"
+        )
+        raise NetspecError(
+            f"early_stopping monitors {rule.monitor}, which this run cannot measure: {fix}"
+        )
+    if rule.monitor.endswith("accuracy") and spec.loss.kind not in CLASSIFICATION:
+        raise NetspecError(
+            f"early_stopping monitors {rule.monitor}, but {spec.loss.kind} is a regression loss: "
+            "monitor val_loss instead"
+        )
 
 
 def _check_resumable(
@@ -213,11 +236,10 @@ class _Loop:
         pending = 0
         # Overflow on the way to a non-finite loss is reported by _diverged, with its place;
         # NumPy's own warnings would only repeat it less clearly.
-        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         for index, (x, y) in enumerate(
             batches(self.data.train, spec.batch_size, shuffle=True, seed=spec.seed, epoch=epoch)
         ):
-            with quiet:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 self.step.step(x, y, rate)
             pending += 1
             if pending == drain_every or index == self.batches - 1:
@@ -261,15 +283,7 @@ class _Loop:
         if rule is None:
             return
         value = _monitor_value(row, rule.monitor)
-        if value is None:
-            raise NetspecError(
-                f"early_stopping monitors {rule.monitor}, which this run does not measure: "
-                + (
-                    "add validation = 0.1 to the data source"
-                    if rule.monitor.startswith("val")
-                    else "the data has no test split"
-                )
-            )
+        assert value is not None, "checked by _check_monitor before training"
         if _improved(value, self.state.best_value, rule.monitor, rule.min_delta):
             self.state.best_value, self.state.best_epoch, self.state.waited = value, row["epoch"], 0
             if rule.restore_best:

@@ -157,6 +157,15 @@ def test_overrides_are_validated_like_the_spec(tmp_path: Path) -> None:
         fit(_program(), epochs=0, out=tmp_path / "r2", progress=False)
 
 
+def test_early_stopping_on_an_unmeasured_split_fails_before_training(tmp_path: Path) -> None:
+    text = RESUMABLE.replace(", validation = 0.25", "").replace(
+        "seed       3", "seed       3\n    early_stopping monitor = val_accuracy"
+    )
+    with pytest.raises(netspec.NetspecError, match=r"add validation = 0\.1"):
+        fit(_program(text), out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_library_train_returns_history_and_model(tmp_path: Path) -> None:
     result = netspec.train(RESUMABLE, epochs=1, out=tmp_path / "run", progress=False)
     assert len(result.history) == 1

@@ -129,6 +129,13 @@ def _literal_fits(spec: ParamSpec, span: Span | None, diagnostics: Diagnostics) 
     help = []
     if init.shape == tuple(reversed(spec.shape)):
         help.append(f"the transpose fits: {spec.attr} layout is [out, in] (one row per unit)")
+    elif spec.role == "weight" and len(spec.shape) == 2 and init.shape[:1] == spec.shape[1:]:
+        # dense(weight = W) takes its units from W's rows: a W written [in, out] has
+        # one row per input instead.
+        help.append(
+            f"this looks like [in, out] ({init.shape[0]} rows, one per input): dense "
+            "weights are [out, in], so write its transpose"
+        )
     diagnostics.error(
         "E013",
         f"hand-set {spec.attr} of {spec.name.rsplit('.', 1)[0]} is {fmt(init.shape)}, "

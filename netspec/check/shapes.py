@@ -89,18 +89,19 @@ def _window_out(
         padded = size[axis] + pads[axis][0] + pads[axis][1]
         span = dilation[axis] * (kernel[axis] - 1) + 1
         out = (padded - span) // stride[axis] + 1
-        if padded < span or out <= 0:
-            empty = min(out, 0) if padded >= span else padded - span + 1
-            window = "dilation * (kernel - 1) - 1" if dilation[axis] > 1 else "kernel"
+        if out <= 0:
+            # out <= 0 exactly when the padded input is smaller than the (dilated) window;
+            # the message shows the size the formula gives, and the formula below shows it.
+            window = "(dilation * (kernel - 1) + 1)" if dilation[axis] > 1 else "kernel"
             raise ShapeProblem(
                 "E011",
-                f"{kind} output {axis_name} would be {empty}: "
+                f"{kind} output {axis_name} would be {out}: "
                 f"the input {axis_name} {size[axis]} (padded to {padded}) is smaller than the "
                 f"{'dilated ' if dilation[axis] > 1 else ''}kernel {span}",
                 notes=[
-                    f"output = (in + pad - {window}) "
-                    f"// stride + 1 = ({size[axis]} + {pads[axis][0] + pads[axis][1]} - {span}) "
-                    f"// {stride[axis]} + 1"
+                    f"output = (in + pad - {window}) // stride + 1 = "
+                    f"({size[axis]} + {pads[axis][0] + pads[axis][1]} - {span}) "
+                    f"// {stride[axis]} + 1 = {out}"
                 ],
                 help=[
                     "use a smaller kernel, add padding (padding = same), "
@@ -131,6 +132,10 @@ def _conv(op: ops.Conv2d, shapes: list[Shape]) -> Inferred:
             "E015",
             f"groups = {op.groups} must divide the input channels ({channels}) and the "
             f"filters ({op.filters})",
+            help=[
+                f"use groups = {math.gcd(channels, op.filters)} (it divides both), "
+                "or change the filters"
+            ],
         )
     pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, op.dilation)
     out_h, out_w = _window_out("conv2d", (height, width), op.kernel, op.stride, pads, op.dilation)
@@ -210,7 +215,9 @@ def _reshape(op: ops.Reshape, shapes: list[Shape]) -> Inferred:
     unknown = [i for i, d in enumerate(target) if d == -1]
     if len(unknown) > 1 or any(d == 0 or d < -1 for d in target):
         raise ShapeProblem(
-            "E014", f"reshape{tuple(op.shape)}: use positive sizes and at most one -1"
+            "E014",
+            f"reshape({', '.join(str(d) for d in op.shape)}): use positive sizes and at most "
+            "one -1",
         )
     known = math.prod(d for d in target if d != -1)
     if unknown:

@@ -7,7 +7,7 @@ reports as one diagnostic at the value's span.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from netspec.diagnostics import did_you_mean
@@ -17,27 +17,50 @@ from netspec.ir.graph import Span
 from netspec.ir.init import INIT_SCHEMES, Regularize
 
 # A literal array may hold at most this many numbers; larger weights belong in a file.
-MAX_LITERAL_VALUES = 1_000_000
+MAX_LITERAL_VALUES = 100_000
 
 
 class Invalid(Exception):
     def __init__(
-        self, message: str, span: Span, help: Sequence[str] = (), code: str = "E006"
+        self,
+        message: str,
+        span: Span,
+        help: Sequence[str] = (),
+        code: str = "E006",
+        *,
+        unknown_name: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.help = tuple(help)
         self.code = code
+        # A bare name where a number belongs: most likely a misspelt constant.
+        self.unknown_name = unknown_name
+
+    def help_in(self, constants: Iterable[str]) -> tuple[str, ...]:
+        """The help lines, with a did-you-mean over ``constants`` for a misspelt one."""
+        if self.help or self.unknown_name is None:
+            return self.help
+        names = [c for c in constants if not c.startswith("_")]
+        return tuple(did_you_mean(self.unknown_name, names)) or (
+            f"define it first: let {self.unknown_name} = ...",
+        )
 
 
 Converter = Callable[[Value], Any]
 
 
+def _symbol(value: Value) -> str | None:
+    return value.data.name if isinstance(value.data, Symbol) else None
+
+
 def integer(value: Value, what: str = "an integer") -> int:
     data = value.data
     if isinstance(data, bool) or not isinstance(data, int | float):
-        raise Invalid(f"expected {what}, found {value.describe()}", value.span)
+        raise Invalid(
+            f"expected {what}, found {value.describe()}", value.span, unknown_name=_symbol(value)
+        )
     if isinstance(data, float):
         if not data.is_integer():
             raise Invalid(
@@ -66,7 +89,11 @@ def non_negative_int(value: Value) -> int:
 def real(value: Value) -> float:
     data = value.data
     if isinstance(data, bool) or not isinstance(data, int | float):
-        raise Invalid(f"expected a number, found {value.describe()}", value.span)
+        raise Invalid(
+            f"expected a number, found {value.describe()}",
+            value.span,
+            unknown_name=_symbol(value),
+        )
     return float(data)
 
 
@@ -287,6 +314,8 @@ def _init_from(
                 or ([f"its arguments: {', '.join(allowed)}"] if allowed else ["it takes none"]),
                 code="E004",
             )
+        if key in fields:
+            raise Invalid(f"argument '{key}' is given twice", key_span, code="E003")
         if key == "mode":
             fields[key] = word("fan_in", "fan_out")(arg)
         else:
@@ -295,6 +324,14 @@ def _init_from(
         raise Invalid("normal std must be >= 0", span, code="E004")
     if name == "uniform" and fields.get("low", -0.05) > fields.get("high", 0.05):
         raise Invalid("uniform needs low <= high", span, code="E004")
+    missing = [f for f in allowed if cls.model_fields[f].is_required() and f not in fields]
+    if missing:
+        raise Invalid(
+            f"{name} needs the argument '{missing[0]}'",
+            span,
+            [f"for example: {name}({', '.join(m + ' = 0.1' for m in missing)})"],
+            code="E005",
+        )
     return cls(**fields)
 
 
@@ -310,12 +347,20 @@ def regularize(value: Value) -> Regularize:
         inner = item.data
         if isinstance(inner, Symbol) and inner.name == "none" and len(items) == 1:
             return Regularize()
+        if isinstance(inner, Symbol) and inner.name == "none":
+            raise Invalid(
+                "none cannot be combined with penalties",
+                item.span,
+                ["drop none, or give only none"],
+                code="E004",
+            )
         if not isinstance(inner, CallValue) or inner.name not in _PENALTIES:
             name = inner.name if isinstance(inner, Symbol | CallValue) else ""
             raise Invalid(
                 f"expected l2(x), l1(x), max_norm(c) or none, found {item.describe()}",
                 item.span,
-                did_you_mean(name, (*_PENALTIES, "none")) if name else [],
+                (did_you_mean(name, (*_PENALTIES, "none")) if name else [])
+                or ["for example: l2(1e-4), l1(1e-5), max_norm(3) or none"],
             )
         if len(inner.args) != 1 or inner.kwargs:
             raise Invalid(

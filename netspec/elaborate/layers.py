@@ -285,12 +285,16 @@ def bind(kind: str, call: CallValue | None, span: Span) -> Bound:
         )
     if kind == "dense" and args["units"] is not None and args["weight"] is not None:
         expected = args["units"]
-        if args["weight"][0][0] != expected:
+        shape = args["weight"][0]
+        if shape[0] != expected:
             weight_value, _ = given["weight"]
+            help = ["dense weights are [out, in]: one row per unit"]
+            if len(shape) == 2 and shape[1] == expected:
+                help.append(f"this looks like [in, out]: write its transpose ({expected} rows)")
             raise c.Invalid(
-                f"dense({expected}) has a hand-set weight with {args['weight'][0][0]} rows",
+                f"dense({expected}) has a hand-set weight with {shape[0]} rows",
                 weight_value.span,
-                ["dense weights are [out, in]: one row per unit"],
+                help,
                 code="E013",
             )
     if kind in ("dense", "conv2d") and args["bias"] is False and args["bias_init"] is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from lark import Token, Tree
 
-from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.diagnostics import Diagnostics, Label, did_you_mean, suggest
 from netspec.elaborate import convert as c
 from netspec.elaborate.layers import LAYER_NAMES, SIGNATURES, LayerDefaults, bind, build
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
@@ -17,6 +17,9 @@ from netspec.ir.ops import MERGE_KINDS
 MAX_NODES = 100_000
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 64
+# Block instances and repeat iterations in all: nested repeats multiply, and blocks that
+# call blocks twice grow exponentially, even when their bodies add no nodes.
+MAX_EXPANSIONS = 100_000
 
 # The tensor produced by a stage that failed. Later stages that read it report their own
 # argument errors but no shape errors, so one mistake gives one diagnostic, and the rest
@@ -84,6 +87,9 @@ class ModelElaborator:
         self.spans: dict[str, Span] = {}
         self.taken: set[str] = set()
         self.block_stack: list[str] = []
+        self.expansions = 0
+        # How many times the current body runs: the product of the enclosing repeats.
+        self.repeat_factor = 1
         self.warned_unused: set[tuple[int, int, str]] = set()
         self.output_span: dict[str, Span] = {}
         # For each merge node, its inputs as the user named them, for diagnostics.
@@ -146,10 +152,12 @@ class ModelElaborator:
                         "a block has one input",
                         span,
                         help=[
-                            "merge tensors before the block, or pass the second one "
-                            "through a block parameter-free chain"
+                            "a block takes the one tensor that flows into it: merge tensors "
+                            "before calling it, e.g. concat(a, b) -> my_block"
                         ],
                     )
+                    # Bound (poisoned) all the same, so that its uses are not errors too.
+                    self._bind(scope, str(name_token), POISON, self.evaluator.span(name_token))
                     continue
                 declared_input = True
                 self._bind(scope, str(name_token), current, self.evaluator.span(name_token))
@@ -191,7 +199,12 @@ class ModelElaborator:
         try:
             count = c.non_negative_int(count_value)
         except c.Invalid as error:
-            self.diagnostics.error(error.code, "repeat " + error.message, error.span)
+            self.diagnostics.error(
+                error.code,
+                "repeat " + error.message,
+                error.span,
+                help=error.help_in(scope.constants),
+            )
             return POISON
         if count > MAX_REPEAT:
             self.diagnostics.error(
@@ -200,15 +213,30 @@ class ModelElaborator:
                 count_value.span,
             )
             raise _Abort
-        index = self._next_index(scope, "repeat")
-        for iteration in range(count):
-            inner = Scope(
-                prefix=f"{scope.prefix}repeat_{index}.{iteration}.",
-                constants=scope.constants,
-                parent=scope,
+        if self.repeat_factor * count > MAX_EXPANSIONS:
+            self.diagnostics.error(
+                "E021",
+                f"nested repeats run this body {self.repeat_factor * count:,} times, over the "
+                f"limit of {MAX_EXPANSIONS:,}",
+                count_value.span,
+                help=["use smaller repeat counts, or fewer levels of nesting"],
             )
-            current = self._body(body, inner, current, allow_input=False)
-            self._warn_unused(inner, current)
+            raise _Abort
+        index = self._next_index(scope, "repeat")
+        outer_factor = self.repeat_factor
+        self.repeat_factor *= count
+        try:
+            for iteration in range(count):
+                self._expand(count_value.span)
+                inner = Scope(
+                    prefix=f"{scope.prefix}repeat_{index}.{iteration}.",
+                    constants=scope.constants,
+                    parent=scope,
+                )
+                current = self._body(body, inner, current, allow_input=False)
+                self._warn_unused(inner, current)
+        finally:
+            self.repeat_factor = outer_factor
         return current
 
     # -- chains and stages -------------------------------------------------------------
@@ -238,9 +266,11 @@ class ModelElaborator:
                 return POISON
         for position, stage in enumerate(stages):
             last = position == len(stages) - 1
+            # After a failed stage the rest of the chain is still read (poisoned), so a
+            # second misspelt layer on the same line is reported too.
             flowing = self._stage(stage, scope, flowing, name if last else None)
             if flowing is None:
-                return POISON
+                flowing = POISON
         return flowing
 
     def _mark_used(self, scope: Scope, tensor: str) -> None:
@@ -309,24 +339,18 @@ class ModelElaborator:
             bound = bind(kind, call, span)
             op = build(bound, self.defaults)
         except c.Invalid as error:
-            self.diagnostics.error(error.code, error.message, error.span, help=error.help)
+            self.diagnostics.error(
+                error.code, error.message, error.span, help=error.help_in(scope.constants)
+            )
             return None
-        if incoming == POISON:
-            return POISON
         inputs: list[str] = [] if incoming is None else [incoming]
         if kind in MERGE_KINDS:
-            for tensor in bound.tensors:
-                resolved = self._tensor_arg(tensor, scope, kind)
-                if resolved is None:
-                    return None
-                inputs.append(resolved)
-            if POISON in inputs:
-                return POISON
-            shown = [] if incoming is None else [incoming.rsplit(".", 1)[-1]]
-            shown += [str(t.data.name) for t in bound.tensors if isinstance(t.data, Symbol)]
-            node = self._add_node(scope, name, kind, op, tuple(inputs), span)
-            self.input_names[node] = tuple(shown)
-            return node
+            # Every tensor argument is resolved (and a misspelt one reported) before
+            # giving up on a poisoned input.
+            resolved = [self._tensor_arg(tensor, scope, kind) for tensor in bound.tensors]
+            if any(r is None for r in resolved):
+                return None
+            inputs.extend(r for r in resolved if r is not None)
             if len(inputs) < 2:
                 self.diagnostics.error(
                     "E005",
@@ -335,14 +359,23 @@ class ModelElaborator:
                     help=[f"for example: {SIGNATURES[kind].example}"],
                 )
                 return None
+            if POISON in inputs:
+                return POISON
+            shown = [] if incoming is None else [incoming.rsplit(".", 1)[-1]]
+            shown += [str(t.data.name) for t in bound.tensors if isinstance(t.data, Symbol)]
+            node = self._add_node(scope, name, kind, op, tuple(inputs), span)
+            self.input_names[node] = tuple(shown)
+            return node
         if kind == "dropout" and not 0.0 <= op.p <= 1.0:
             self.diagnostics.error(
                 "E004",
-                f"dropout probability must be in [0, 1), found {op.p:g}",
+                f"dropout probability must be between 0 and 1, found {op.p:g}",
                 span,
                 help=["p is the fraction of units dropped: 0.5 drops half"],
             )
             return None
+        if incoming == POISON:
+            return POISON
         return self._add_node(scope, name, kind, op, tuple(inputs), span)
 
     def _tensor_arg(self, value: Value, scope: Scope, kind: str) -> str | None:
@@ -350,12 +383,15 @@ class ModelElaborator:
             resolved = scope.lookup(value.data.name)
             if resolved is not None:
                 return resolved
+            help = did_you_mean(value.data.name, scope.visible_tensors())
+            # The tensor the user meant is not "never used": no W004 on top of this error.
+            for meant in suggest(value.data.name, scope.visible_tensors()):
+                scope.lookup(meant)
             self.diagnostics.error(
                 "E002",
                 f"unknown tensor '{value.data.name}'",
                 value.span,
-                help=did_you_mean(value.data.name, scope.visible_tensors())
-                or ["name a tensor first: h = x -> ..."],
+                help=help or ["name a tensor first: h = x -> ..."],
             )
             return None
         self.diagnostics.error(
@@ -392,6 +428,7 @@ class ModelElaborator:
         constants = self._block_arguments(block, call, span, scope)
         if constants is None:
             return None
+        self._expand(span)
         prefix_name = (
             name if name is not None else f"{block.name}_{self._next_index(scope, block.name)}"
         )
@@ -457,6 +494,22 @@ class ModelElaborator:
         return constants
 
     # -- naming and bookkeeping --------------------------------------------------------
+
+    def _expand(self, span: Span) -> None:
+        self.expansions += 1
+        if self.expansions > MAX_EXPANSIONS:
+            self.diagnostics.error(
+                "E021",
+                f"the model expands to more than {MAX_EXPANSIONS:,} block instances and "
+                "repeat iterations",
+                span,
+                notes=[
+                    "nested repeats multiply: repeat 100 { repeat 100 { ... } } runs the "
+                    "inner body 10,000 times"
+                ],
+                help=["use smaller repeat counts, or fewer levels of nesting"],
+            )
+            raise _Abort
 
     def _next_index(self, scope: Scope, kind: str) -> int:
         scope.counters[kind] = scope.counters.get(kind, 0) + 1

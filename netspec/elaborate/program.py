@@ -32,6 +32,8 @@ class Elaborated:
     model_spans: dict[str, Span] = field(default_factory=dict)
     train_spans: dict[str, Span] = field(default_factory=dict)
     input_names: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Where each model names its input (``x`` in ``model m(x: [784])``).
+    input_spans: dict[str, Span] = field(default_factory=dict)
 
 
 def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
@@ -70,7 +72,6 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                     labels=[Label(span=constant_spans[name], message="first defined here")],
                 )
                 continue
-            evaluator.with_known(tuple(constants))
             value = evaluator.evaluate(expr, constants)
             if value is not None:
                 constants[name] = value
@@ -103,7 +104,9 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 try:
                     converted = c.regularize(value) if key == "regularize" else c.init_scheme(value)
                 except c.Invalid as error:
-                    diagnostics.error(error.code, error.message, error.span, help=error.help)
+                    diagnostics.error(
+                        error.code, error.message, error.span, help=error.help_in(constants)
+                    )
                     continue
                 if isinstance(converted, ir_init.LiteralValues):
                     diagnostics.error(
@@ -125,11 +128,11 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
     train_elaborator = TrainElaborator(evaluator, diagnostics)
     train_results = [train_elaborator.elaborate(tree, constants) for tree in train_trees]
     penalties: dict[str, Regularize] = {
-        name: regularize for name, _, _, regularize in train_results if regularize is not None
+        r.model: r.regularize for r in train_results if r.regularize is not None
     }
 
     if "regularize" in defaults:
-        for model_name, span, _, regularize in train_results:
+        for model_name, span, _, regularize, _ in train_results:
             if regularize is not None:
                 diagnostics.error(
                     "E003",
@@ -148,7 +151,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
         )
 
     model_names = [m for m in result.model_spans]
-    for name, span, found, _ in train_results:
+    for name, span, found, _, written in train_results:
         if name not in result.model_spans:
             diagnostics.error(
                 "E002",
@@ -167,7 +170,10 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
             )
             continue
         result.train_spans[name] = span
-        missing = [key for key in ("data", "loss", "optimizer") if key not in found]
+        # A setting written but rejected is reported already; only absent ones are missing.
+        missing = [key for key in ("data", "loss", "optimizer") if key not in written]
+        if not missing and any(key not in found for key in ("data", "loss", "optimizer")):
+            continue
         if missing:
             diagnostics.error(
                 "E005",
@@ -274,7 +280,12 @@ def _elaborate_model(
             raise c.Invalid("the input shape is empty", shape_value.span, code="E004")
         shape = tuple(c.positive_int(v) for v in shape_value.data)
     except c.Invalid as error:
-        diagnostics.error(error.code, "input shape: " + error.message, error.span, help=error.help)
+        diagnostics.error(
+            error.code,
+            "input shape: " + error.message,
+            error.span,
+            help=error.help_in(constants),
+        )
         return
     builtin = LayerDefaults()
     layer_defaults = LayerDefaults(
@@ -292,3 +303,4 @@ def _elaborate_model(
     result.models.append(model)
     result.node_spans[name] = spans
     result.input_names[name] = elaborator.input_names
+    result.input_spans[name] = evaluator.span(input_token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 from lark import Tree
 
@@ -126,7 +126,9 @@ def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None
             f"{name} takes {len(positional)} positional argument"
             f"{'s' if len(positional) != 1 else ''}, found {len(args)}",
             args[len(positional)].span,
-            [f"name them: {', '.join(list(fields)[:4])} = ..."],
+            [f"name them: {', '.join(list(fields)[:4])} = ..."]
+            if fields
+            else [f"{name} takes no arguments"],
             code="E004",
         )
     values = dict(preset or {})
@@ -134,6 +136,7 @@ def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None
         (key, arg, arg.span) for key, arg in zip(positional, args, strict=False)
     ]
     pairs += list(kwargs)
+    given: set[str] = set()
     for key, arg, key_span in pairs:
         if key not in fields:
             raise c.Invalid(
@@ -142,11 +145,49 @@ def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None
                 did_you_mean(key, fields) or [f"its arguments: {', '.join(fields) or 'none'}"],
                 code="E004",
             )
+        if key in given:
+            raise c.Invalid(f"argument '{key}' is given twice", key_span, code="E003")
+        given.add(key)
         values[key] = _field_converter(fields[key].annotation)(arg)
+        _check_range(name, key, values[key], arg.span)
     missing = [f for f, info in fields.items() if info.is_required() and f not in values]
     if missing:
         raise c.Invalid(f"{name} needs the argument '{missing[0]}'", value.span, code="E005")
     return cls(**values)
+
+
+# Values outside these ranges would make the trainer fail or diverge (PyTorch's optimizers
+# refuse them too): (low, low included, high or None).
+_RANGES: dict[str, tuple[float, bool, float | None]] = {
+    "momentum": (0.0, True, None),
+    "dampening": (0.0, True, None),
+    "eps": (0.0, True, None),
+    "weight_decay": (0.0, True, None),
+    "lr_decay": (0.0, True, None),
+    "initial_accumulator_value": (0.0, True, None),
+    "alpha": (0.0, True, None),
+    "beta1": (0.0, True, 1.0),
+    "beta2": (0.0, True, 1.0),
+    "gamma": (0.0, False, None),
+    "eta_min": (0.0, True, None),
+    "noise": (0.0, True, None),
+    "min_delta": (0.0, True, None),
+    "step_size": (0.0, False, None),
+    "t_max": (0.0, False, None),
+    "samples": (0.0, False, None),
+    "features": (0.0, False, None),
+    "classes": (0.0, False, None),
+    "degree": (0.0, False, None),
+}
+
+
+def _check_range(name: str, key: str, number: Any, span: Span) -> None:
+    if key not in _RANGES or isinstance(number, bool) or not isinstance(number, int | float):
+        return
+    low, closed, high = _RANGES[key]
+    if (number < low if closed else number <= low) or (high is not None and number >= high):
+        wanted = f"in [{low:g}, {high:g})" if high is not None else f"{'>=' if closed else '>'} 0"
+        raise c.Invalid(f"{name}: {key} must be {wanted}, found {number:g}", span, code="E004")
 
 
 def _choose(table: dict[str, Any], value: Value, what: str) -> tuple[str, Any]:
@@ -200,11 +241,11 @@ def _clip(value: Value) -> t.ClipSpec:
     data = value.data
     if not isinstance(data, CallValue) or data.name not in ("norm", "value") or len(data.args) != 1:
         name = data.name if isinstance(data, Symbol | CallValue) else ""
-        raise c.Invalid(
-            f"expected norm(x) or value(x), found {value.describe()}",
-            value.span,
-            did_you_mean(name, ("norm", "value")) if name else [],
-        )
+        if name in ("norm", "value"):
+            help = [f"give one threshold: {name}(1.0)"]
+        else:
+            help = did_you_mean(name, ("norm", "value")) if name else []
+        raise c.Invalid(f"expected norm(x) or value(x), found {value.describe()}", value.span, help)
     return t.ClipSpec(by=data.name, threshold=c.positive_real(data.args[0]))  # type: ignore[arg-type]
 
 
@@ -219,14 +260,21 @@ def _early_stopping(
     return typed_call(t.EarlyStopping, "early_stopping", call)
 
 
+class TrainResult(NamedTuple):
+    model: str
+    span: Span
+    found: dict[str, Any]
+    regularize: Regularize | None
+    # Every setting written, including those whose value was rejected (and reported).
+    written: frozenset[str]
+
+
 class TrainElaborator:
     def __init__(self, evaluator: Evaluator, diagnostics: Diagnostics) -> None:
         self.evaluator = evaluator
         self.diagnostics = diagnostics
 
-    def elaborate(
-        self, tree: Tree, constants: dict[str, Value]
-    ) -> tuple[str, Span, dict[str, Any], Regularize | None]:
+    def elaborate(self, tree: Tree, constants: dict[str, Value]) -> TrainResult:
         """The model name, its span, the TrainSpec fields found, and the penalties."""
         name_token, *items = tree.children
         found: dict[str, Any] = {}
@@ -294,8 +342,12 @@ class TrainElaborator:
                     )
                 found[key] = self._convert(key, args[0])
             except c.Invalid as error:
-                self.diagnostics.error(error.code, error.message, error.span, help=error.help)
-        return str(name_token), self.evaluator.span(name_token), found, regularize
+                self.diagnostics.error(
+                    error.code, error.message, error.span, help=error.help_in(constants)
+                )
+        return TrainResult(
+            str(name_token), self.evaluator.span(name_token), found, regularize, frozenset(seen)
+        )
 
     def _convert(self, key: str, value: Value) -> Any:
         if key == "data":

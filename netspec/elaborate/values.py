@@ -60,7 +60,7 @@ def describe(data: Data) -> str:
     if isinstance(data, str):
         return f'the string "{data}"'
     if isinstance(data, bool):
-        return f"{data}"
+        return "true" if data else "false"
     if isinstance(data, int):
         return f"the integer {data}"
     return f"the number {data!r}"
@@ -119,11 +119,11 @@ class Evaluator:
         if rule == "call":
             return self._call(tree, env)
         if rule in ("neg", "pos"):
-            operand = self._number(self._eval(tree.children[0], env), rule)
+            operand = self._number(self._eval(tree.children[0], env), env)
             return Value(-operand if rule == "neg" else operand, span)
         if rule in _BINARY:
-            left = self._number(self._eval(tree.children[0], env), rule)
-            right = self._number(self._eval(tree.children[1], env), rule)
+            left = self._number(self._eval(tree.children[0], env), env)
+            right = self._number(self._eval(tree.children[1], env), env)
             return Value(self._binary(rule, left, right, span), span)
         raise EvalError(f"this is not a value (found {rule})", span)
 
@@ -150,12 +150,13 @@ class Evaluator:
                 args.append(self._eval(arg, env))
         return Value(CallValue(str(name_token), tuple(args), tuple(kwargs)), self.span(tree))
 
-    def _number(self, value: Value, rule: str) -> int | float:
+    def _number(self, value: Value, env: Mapping[str, Value]) -> int | float:
         data = value.data
         if isinstance(data, bool) or not isinstance(data, int | float):
             help: tuple[str, ...] = ()
             if isinstance(data, Symbol):
-                consts = [k for k in self._known if not k.startswith("_")]
+                # The constants in scope here: the file's, and a block's parameters.
+                consts = [k for k in env if not k.startswith("_")]
                 help = tuple(did_you_mean(data.name, consts))
                 raise EvalError(
                     f"unknown constant '{data.name}' in arithmetic",
@@ -164,13 +165,6 @@ class Evaluator:
                 )
             raise EvalError(f"arithmetic needs numbers, found {value.describe()}", value.span, help)
         return data
-
-    _known: tuple[str, ...] = ()
-
-    def with_known(self, names: tuple[str, ...]) -> Evaluator:
-        """Remember which constants exist, for did-you-mean in arithmetic errors."""
-        self._known = names
-        return self
 
     def _bounded(self, number: int, span: Span) -> int:
         if abs(number) > MAX_MAGNITUDE:

@@ -6,7 +6,7 @@ PyTorch's (NCHW; dense weight [out, in]; conv weight [out, in / groups, kh, kw])
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 

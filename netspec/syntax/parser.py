@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from netspec.diagnostics import Diagnostics
+from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import Span
 
 # What the user typed, for each terminal the grammar names.
@@ -115,19 +116,47 @@ def _found(token: Token) -> str:
     return f"'{token.value}'"
 
 
+# The elaborator walks the tree recursively; a deeper tree (`[[[[...]]]]`, a thousand
+# nested repeats, `1 + 1 + ... + 1` with a thousand terms) is refused up front rather than
+# overflowing Python's stack. Real specs stay far below this.
+MAX_NESTING = 100
+
+
 def parse(text: str, file: str, diagnostics: Diagnostics) -> Tree | None:
-    """Parse ``text``; on a syntax error, record it and return None."""
+    """Parse ``text``; on a syntax error or absurd nesting, record it and return None."""
     try:
-        return parser().parse(text)
+        tree = parser().parse(text)
     except UnexpectedInput as error:
         _report(error, text, file, diagnostics)
         return None
+    too_deep = _too_deep(tree)
+    if too_deep is not None:
+        diagnostics.error(
+            "E021",
+            f"this is nested more than {MAX_NESTING} levels deep",
+            span_of(too_deep, file),
+            help=["name intermediate values with let, or use fewer nested repeats"],
+        )
+        return None
+    return tree
+
+
+def _too_deep(tree: Tree) -> Tree | None:
+    """The first subtree deeper than MAX_NESTING, found without recursion."""
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return node
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnostics) -> None:
     line = getattr(error, "line", 1) or 1
     column = getattr(error, "column", 1) or 1
     help: list[str] = []
+    labels: list[Label] = []
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else "?"
         message = f"unexpected character {char!r}"
@@ -145,9 +174,18 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
         if token.type == "$END":
             line, column = _end_position(text)
             message = f"unexpected end of the file: expected {_describe(expected)}"
-            help.append("a '{' or '(' may be missing its closing partner")
+            help.extend(_unclosed_help(text, file, labels))
+            opened = _unclosed(text)
+            if opened is not None:
+                message = (
+                    f"unexpected end of the file: the '{opened[2]}' on line {opened[0]} "
+                    "is never closed"
+                )
         elif token.type == "NAME" and token.value in _KEYWORDS:
             help.append(f"'{token.value}' is a keyword and cannot be used as a name here")
+        elif token.type == "EQUAL" and _word_before(text, token) in _KEYWORDS:
+            word = _word_before(text, token)
+            help.append(f"'{word}' is a keyword and cannot name a tensor: choose another name")
         elif "RPAR" in expected and token.type == "NAME":
             help.append("separate arguments with ','")
         elif token.type == "RPAR" and "NAME" in expected:
@@ -161,8 +199,63 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
         message = "unexpected end of the file"
         if isinstance(error, UnexpectedEOF):
             message += f": expected {_describe(set(error.expected))}"
+        help.extend(_unclosed_help(text, file, labels))
         span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-    diagnostics.error("E001", message, span, help=help)
+    diagnostics.error("E001", message, span, labels=labels, help=help)
+
+
+_CLOSERS = {"{": "}", "(": ")", "[": "]"}
+
+
+def _unclosed_help(text: str, file: str, labels: list[Label]) -> list[str]:
+    """At the end of the file: label the last bracket left open, and say how to close it."""
+    opened = _unclosed(text)
+    if opened is None:
+        return ["a '{' or '(' may be missing its closing partner"]
+    line, column, char = opened
+    span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+    labels.append(Label(span=span, message=f"this '{char}' is never closed"))
+    return [f"add the missing '{_CLOSERS[char]}'"]
+
+
+def _unclosed(text: str) -> tuple[int, int, str] | None:
+    """(line, column, bracket) of the innermost bracket still open at the end of ``text``.
+
+    Comments and strings are skipped; a closer that does not match is ignored (that is a
+    different error, reported where it occurs).
+    """
+    stack: list[tuple[int, int, str]] = []
+    line, column = 1, 1
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "#":
+            end = text.find("\n", index)
+            index = len(text) if end < 0 else end
+            continue
+        if char == '"':
+            end = index + 1
+            while end < len(text) and text[end] not in '"\n':
+                end += 2 if text[end] == "\\" else 1
+            column += end + 1 - index
+            index = end + 1
+            continue
+        if char in _CLOSERS:
+            stack.append((line, column, char))
+        elif stack and char == _CLOSERS[stack[-1][2]]:
+            stack.pop()
+        if char == "\n":
+            line, column = line + 1, 1
+        else:
+            column += 1
+        index += 1
+    return stack[-1] if stack else None
+
+
+def _word_before(text: str, token: Token) -> str:
+    """The name written just before ``token`` (on any line), or ''."""
+    match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[: token.start_pos or 0])
+    return match.group(1) if match else ""
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -1,0 +1,152 @@
+"""A checked model as pure JAX functions over flat dicts of params and state.
+
+``params`` and ``state`` map the IR's names (``"conv1.weight"``, ``"bn.running_mean"``)
+to arrays: a flat pytree whose keys are exactly those of weight files. The walk over the
+nodes happens at trace time; under ``jax.jit`` it leaves one fused XLA program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import jax
+
+from netspec.backends.jax._ops import Array, NodeFn, lower, uses_randomness
+from netspec.ir import CheckedModel
+
+Tree = Mapping[str, Array]
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One node ready to run: its function and where its arrays live in the pytrees."""
+
+    name: str
+    inputs: tuple[str, ...]
+    fn: NodeFn
+    params: tuple[tuple[str, str], ...]  # (attribute, full name)
+    state: tuple[tuple[str, str], ...]
+    random: bool
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """Every node of a model lowered, in topological order."""
+
+    input: str
+    output: str
+    steps: tuple[_Step, ...]
+
+    @property
+    def random(self) -> bool:
+        """Whether training needs a random key (the model has dropout)."""
+        return any(step.random for step in self.steps)
+
+    def run(
+        self,
+        params: Tree,
+        state: Tree,
+        x: Array,
+        *,
+        train: bool,
+        rng: Array | None,
+        keep: bool = False,
+    ) -> tuple[dict[str, Array], dict[str, Array]]:
+        """Node outputs (all with ``keep``, else only the output) and the new state."""
+        values: dict[str, Array] = {self.input: x}
+        new_state = dict(state)
+        for index, step in enumerate(self.steps):
+            key = None
+            if step.random and train:
+                if rng is None:
+                    raise ValueError(
+                        f"node {step.name!r} is a dropout: training mode needs rng=<jax key>"
+                    )
+                # One key per node, fixed by its position, so masks do not depend on
+                # which other nodes draw.
+                key = jax.random.fold_in(rng, index)
+            out, updates = step.fn(
+                [values[name] for name in step.inputs],
+                {attr: params[name] for attr, name in step.params},
+                {attr: state[name] for attr, name in step.state},
+                train=train,
+                key=key,
+            )
+            values[step.name] = out
+            for attr, name in step.state:
+                if attr in updates:
+                    new_state[name] = updates[attr]
+        if keep:
+            del values[self.input]
+            return values, new_state
+        return {self.output: values[self.output]}, new_state
+
+
+def lower_model(model: CheckedModel) -> Lowered:
+    """Lower every node of ``model`` once; the result only holds static op data."""
+    params: dict[str, list[tuple[str, str]]] = {}
+    for spec in model.params:
+        params.setdefault(spec.node, []).append((spec.attr, spec.name))
+    state: dict[str, list[tuple[str, str]]] = {}
+    for spec in model.state:
+        state.setdefault(spec.node, []).append((spec.attr, spec.name))
+    steps = tuple(
+        _Step(
+            name=node.name,
+            inputs=node.inputs,
+            fn=lower(node),
+            params=tuple(params.get(node.name, ())),
+            state=tuple(state.get(node.name, ())),
+            random=uses_randomness(node),
+        )
+        for node in model.nodes
+    )
+    return Lowered(input=model.input.name, output=model.output, steps=steps)
+
+
+class ApplyFn(Protocol):
+    """``apply(params, state, x, *, train, rng) -> (output, new_state)``."""
+
+    def __call__(
+        self, params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None
+    ) -> tuple[Array, dict[str, Array]]: ...
+
+
+class TraceFn(Protocol):
+    """``trace(params, state, x, *, train, rng) -> (outputs by node name, new_state)``."""
+
+    def __call__(
+        self, params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None
+    ) -> tuple[dict[str, Array], dict[str, Array]]: ...
+
+
+def build_apply(model: CheckedModel) -> ApplyFn:
+    """The model as a jit-compiled pure function of its params, state and a batch.
+
+    ``train`` is static (two traces at most per input shape); ``rng`` is a JAX key, needed
+    in training mode when the model has dropout. Running statistics come back updated in
+    ``new_state`` in training mode, unchanged otherwise.
+    """
+    lowered = lower_model(model)
+
+    def apply(
+        params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None
+    ) -> tuple[Array, dict[str, Array]]:
+        outputs, new_state = lowered.run(params, state, x, train=train, rng=rng)
+        return outputs[lowered.output], new_state
+
+    return jax.jit(apply, static_argnames="train")  # type: ignore[return-value]
+
+
+def build_trace(model: CheckedModel) -> TraceFn:
+    """Like :func:`build_apply`, returning every node's output by node name."""
+    lowered = lower_model(model)
+
+    def trace(
+        params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None
+    ) -> tuple[dict[str, Array], dict[str, Array]]:
+        return lowered.run(params, state, x, train=train, rng=rng, keep=True)
+
+    return jax.jit(trace, static_argnames="train")  # type: ignore[return-value]

@@ -1,0 +1,231 @@
+"""The compiled JAX model: jitted functions over params and state the model holds.
+
+Arrays cross the public boundary as NumPy. Every batch and every weight is checked on
+the host before JAX sees it, so a wrong shape is a ShapeError naming expected and
+received, never an XLA traceback. Every JAX call runs inside the model's precision scope
+(see :mod:`netspec.backends.jax._runtime`), so float64 works without switching JAX's
+process-wide x64 flag.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+import jax
+import numpy as np
+
+from netspec.backends.jax._graph import Lowered
+from netspec.backends.jax._losses import check_targets
+from netspec.backends.jax._programs import programs_for
+from netspec.backends.jax._runtime import device_label, precision_scope, resolve_device
+from netspec.backends.jax._train import JaxTrainStep
+from netspec.errors import NetspecError, ShapeError
+from netspec.initializers import initial_params
+from netspec.ir import CheckedModel
+from netspec.ir.ops import BatchNorm
+from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+
+Array = jax.Array
+DTypeName = Literal["float32", "float64"]
+
+
+class JaxModel:
+    """A :class:`netspec.backend.CompiledModel` running on JAX.
+
+    Dropout masks come from the model's own stream: the k-th training call (forward,
+    trace or loss_and_grads with ``train=True``) uses key ``fold_in(key(seed), k)``, and
+    each dropout node folds in its position, so the same seed replays the same masks.
+    """
+
+    def __init__(
+        self,
+        model: CheckedModel,
+        *,
+        dtype: DTypeName = "float32",
+        device: str = "cpu",
+        seed: int = 0,
+        params: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        if dtype not in ("float32", "float64"):
+            raise NetspecError(f"unknown dtype {dtype!r}: expected 'float32' or 'float64'")
+        self.ir = model
+        self.dtype: DTypeName = dtype
+        self._device = resolve_device(device)
+        self.device = device_label(self._device)
+        self._programs = programs_for(model)
+        self._lowered: Lowered = self._programs.lowered
+        self._shapes = {spec.name: spec.shape for spec in model.params}
+        self._state_shapes = {spec.name: spec.shape for spec in model.state}
+        self._small_batchnorm = _single_value_batchnorms(model)
+        self._params: dict[str, Array] = {}
+        self._state: dict[str, Array] = {}
+        self.seed(seed)
+        missing = set(self._shapes) | set(self._state_shapes)
+        if params is not None:
+            missing -= set(params)
+        # Drawn only when something is missing; the draw order is fixed by the IR, so a
+        # partial ``params`` does not change the values of the others.
+        start = initial_params(model, seed, dtype) if missing else {}
+        self.set_parameters({**start, **(params or {})})
+
+    # -- the CompiledModel protocol ---------------------------------------------------
+
+    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+        """Run a batch; in training mode dropout draws and running statistics update."""
+        batch = self._batch(x, train)
+        fn = self._programs.forward(train, keep=False)
+        with precision_scope(self.dtype):
+            outputs, state = fn(self._params, self._state, batch, *self._rng(train))
+        if train:
+            self._state = state
+        return np.array(outputs[self._lowered.output])
+
+    def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
+        """Every node's output by node name; otherwise exactly as :meth:`forward`."""
+        batch = self._batch(x, train)
+        fn = self._programs.forward(train, keep=True)
+        with precision_scope(self.dtype):
+            outputs, state = fn(self._params, self._state, batch, *self._rng(train))
+        if train:
+            self._state = state
+        return {node.name: np.array(outputs[node.name]) for node in self.ir.nodes}
+
+    def loss_and_grads(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        loss: LossSpec,
+        *,
+        train: bool = True,
+        input_grad: bool = False,
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """Loss (data loss plus declared penalties) and its gradient for every param."""
+        batch = self._batch(x, train)
+        output_shape = (batch.shape[0], *self.ir.output_type.shape)
+        targets = check_targets(loss, y, output_shape, self.dtype)
+        fn = self._programs.step(loss, train, input_grad)
+        with precision_scope(self.dtype):
+            value, grads, state = fn(
+                self._params, self._state, batch, targets, *self._rng(train)
+            )
+        if train:
+            self._state = state
+        param_grads, input_grads = grads
+        result = {spec.name: np.array(param_grads[spec.name]) for spec in self.ir.params}
+        if input_grad:
+            result[self.ir.input.name] = np.array(input_grads)
+        return float(value), result
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Copies of the learnable arrays, keyed by parameter name, in IR order."""
+        return {spec.name: np.array(self._params[spec.name]) for spec in self.ir.params}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the running statistics, keyed by state name, in IR order."""
+        return {spec.name: np.array(self._state[spec.name]) for spec in self.ir.state}
+
+    def set_parameters(self, values: Mapping[str, np.ndarray]) -> None:
+        """Replace parameters and state by name; all are checked before any changes."""
+        checked: dict[str, np.ndarray] = {}
+        for name, value in values.items():
+            expected = self._shapes.get(name, self._state_shapes.get(name))
+            if expected is None:
+                raise NetspecError(_unknown_name(name, [*self._shapes, *self._state_shapes]))
+            array = np.asarray(value)
+            if array.shape != expected:
+                raise ShapeError(f"{name!r} must have shape {expected}, got {array.shape}")
+            if not (np.issubdtype(array.dtype, np.floating) or
+                    np.issubdtype(array.dtype, np.integer)):
+                raise ShapeError(f"{name!r} must hold real numbers, got dtype {array.dtype}")
+            checked[name] = array.astype(self.dtype)
+        with precision_scope(self.dtype):
+            placed = jax.device_put(checked, self._device)
+        params, state = dict(self._params), dict(self._state)
+        for name, array in placed.items():
+            (params if name in self._shapes else state)[name] = array
+        self._params, self._state = params, state
+
+    def seed(self, seed: int) -> None:
+        """Restart the dropout stream from ``seed``."""
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not (
+            0 <= seed < 2**64
+        ):
+            raise NetspecError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+        # Built with 64-bit ints on so that seeds past 2**32 keep all their bits; the key
+        # itself is two uint32 words, the same in either precision.
+        with jax.enable_x64(True):
+            self._key = jax.device_put(jax.random.key(int(seed)), self._device)
+        self._calls = 0
+
+    def train_step(
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
+    ) -> JaxTrainStep:
+        """A fused training step (docs/training.md) that updates this model's params.
+
+        Steps for the same (loss, optimizer, clip) share one compiled program.
+        """
+        fused, rule = self._programs.fused(
+            loss, optimizer, clip, donate=self._device.platform != "cpu"
+        )
+        return JaxTrainStep(self, loss, fused, rule)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _batch(self, x: object, train: bool) -> np.ndarray:
+        array = np.asarray(x)
+        per_sample = self.ir.input.shape
+        expected = "(N, " + ", ".join(str(d) for d in per_sample) + ")"
+        if array.ndim != len(per_sample) + 1 or array.shape[1:] != per_sample:
+            raise ShapeError(
+                f"input {self.ir.input.name!r} expects a batch of shape {expected}, "
+                f"got {array.shape}"
+            )
+        if array.shape[0] == 0:
+            raise ShapeError(
+                f"input {self.ir.input.name!r} expects a batch of shape {expected} with "
+                f"N >= 1, got an empty batch {array.shape}"
+            )
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ShapeError(
+                f"input {self.ir.input.name!r} expects floating-point values "
+                f"(it is cast to {self.dtype}), got dtype {array.dtype}"
+            )
+        if train and array.shape[0] == 1 and self._small_batchnorm:
+            raise ShapeError(
+                f"batchnorm {self._small_batchnorm[0]!r} in training mode needs more than "
+                f"one value per channel: the batch has shape {array.shape}; use a batch "
+                "of 2 or more, or train=False"
+            )
+        return array.astype(self.dtype, copy=False)
+
+    def _rng(self, train: bool) -> tuple[Array, np.uint32]:
+        # Advanced on every training call so that a seed fixes the whole mask sequence.
+        call = np.uint32(self._calls % 2**32)
+        if train:
+            self._calls += 1
+        return self._key, call
+
+
+def _single_value_batchnorms(model: CheckedModel) -> list[str]:
+    # Batchnorms whose input has one value per channel per sample: a batch of one would
+    # leave a single value to estimate a variance from.
+    names = []
+    for node in model.nodes:
+        if isinstance(node.op, BatchNorm):
+            source = node.inputs[0]
+            shape = model.input.shape if source == model.input.name else model.node(
+                source
+            ).output.shape
+            if math.prod(shape[1:]) == 1:
+                names.append(node.name)
+    return names
+
+
+def _unknown_name(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    listed = ", ".join(known) if known else "none"
+    return f"unknown parameter {name!r} (the model has: {listed}){hint}"

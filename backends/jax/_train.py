@@ -1,0 +1,202 @@
+"""The fused training step: loss, gradients, clipping, update and max_norm in one jit.
+
+docs/training.md gives the mathematics. One call of :meth:`JaxTrainStep.step` queues one
+XLA program; nothing is read back, so the host never waits for the device. The
+statistics (summed loss, hits, finiteness) stay as device scalars until :meth:`drain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from netspec.backends.jax._graph import Lowered
+from netspec.backends.jax._losses import check_targets, loss_function, penalty_function
+from netspec.backends.jax._optim import Optimizer, optimizer
+from netspec.backends.jax._runtime import precision_scope
+from netspec.errors import NetspecError, ShapeError
+from netspec.ir import CheckedModel
+from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.train_stats import Stats
+
+if TYPE_CHECKING:
+    from netspec.backends.jax._model import JaxModel
+
+Array = jax.Array
+Tree = dict[str, Array]
+
+CLASSIFICATION = ("softmax_cross_entropy", "binary_cross_entropy")
+
+
+class JaxTrainStep:
+    """A :class:`netspec.backend.TrainStep` updating the params of a :class:`JaxModel`.
+
+    The model's params and running statistics are replaced after every step, so the
+    model's ``forward``, ``parameters()`` and ``set_parameters`` see and steer training.
+    """
+
+    def __init__(
+        self, model: JaxModel, loss: LossSpec, fused: Callable[..., Any], rule: Optimizer
+    ) -> None:
+        self._model = model
+        self._loss = loss
+        self._fused = fused
+        self._rule = rule
+        self._steps = 0
+        with precision_scope(model.dtype):
+            self._buffers = {
+                name: rule.init(param) for name, param in model._params.items()
+            }
+        self._pending: list[tuple[Array, Array, Array]] = []
+        self._samples = 0
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        """Queue one update on a batch; statistics stay on the device until drain()."""
+        model = self._model
+        batch = model._batch(x, True)
+        output_shape = (batch.shape[0], *model.ir.output_type.shape)
+        targets = check_targets(self._loss, y, output_shape, model.dtype)
+        self._steps += 1
+        scalars = np.asarray(lr, dtype=model.dtype), np.asarray(self._steps, dtype=model.dtype)
+        with precision_scope(model.dtype):
+            params, state, buffers, *stats = self._fused(
+                model._params, model._state, self._buffers, batch, targets,
+                *model._rng(True), *scalars,
+            )
+        model._params, model._state, self._buffers = params, state, buffers
+        self._pending.append(tuple(stats))  # type: ignore[arg-type]
+        self._samples += batch.shape[0]
+
+    def drain(self) -> Stats:
+        """Wait for the queued steps; return and reset what they accumulated."""
+        values = jax.device_get(self._pending)
+        finite = [bool(ok) for _, _, ok in values]
+        stats = Stats(
+            loss_sum=float(sum(float(loss) for loss, _, _ in values)),
+            samples=self._samples,
+            correct=int(sum(int(hits) for _, hits, _ in values)),
+            first_nonfinite=finite.index(False) if False in finite else -1,
+        )
+        self._pending, self._samples = [], 0
+        return stats
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """Buffers as ``<param>.<buffer>`` (PyTorch's buffer names), plus ``step``."""
+        state = {
+            f"{spec.name}.{buffer}": np.array(self._buffers[spec.name][buffer])
+            for spec in self._model.ir.params
+            for buffer in self._rule.buffers
+        }
+        state["step"] = np.array(self._steps, dtype=np.int64)
+        return state
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore buffers saved by :meth:`optimizer_state`; names and shapes are checked."""
+        expected = self.optimizer_state()
+        missing = sorted(set(expected) - set(state))
+        unknown = sorted(set(state) - set(expected))
+        if missing or unknown:
+            raise NetspecError(
+                "optimizer state does not fit this optimizer: "
+                f"missing {missing or 'nothing'}, unknown {unknown or 'nothing'}"
+            )
+        for name, value in state.items():
+            if np.shape(value) != expected[name].shape:
+                raise ShapeError(
+                    f"optimizer state {name!r} must have shape {expected[name].shape}, "
+                    f"got {np.shape(value)}"
+                )
+        dtype = self._model.dtype
+        with precision_scope(dtype):
+            self._buffers = {
+                spec.name: {
+                    buffer: jax.device_put(
+                        np.asarray(state[f"{spec.name}.{buffer}"], dtype=dtype),
+                        self._model._device,
+                    )
+                    for buffer in self._rule.buffers
+                }
+                for spec in self._model.ir.params
+            }
+        self._steps = int(np.asarray(state["step"]))
+
+
+def make_fused_step(
+    model: CheckedModel,
+    lowered: Lowered,
+    loss: LossSpec,
+    optimizer_spec: OptimizerSpec,
+    clip: ClipSpec | None,
+    *,
+    donate: bool,
+) -> tuple[Callable[..., Any], Optimizer]:
+    """The jitted fused step and its optimizer rule (see docs/training.md, "One step")."""
+    data_loss = loss_function(loss)
+    penalty = penalty_function(model)
+    rule = optimizer(optimizer_spec)
+    max_norms = {s.name: s.regularize.max_norm for s in model.params
+                 if s.regularize.max_norm is not None}
+    classify = loss.kind in CLASSIFICATION
+
+    def total(params: Tree, state: Tree, x: Array, y: Array, rng: Array | None) -> Any:
+        outputs, new_state = lowered.run(params, state, x, train=True, rng=rng)
+        z = outputs[lowered.output]
+        data = data_loss(z, y)
+        value = data + penalty(params) if penalty is not None else data
+        return value, (data, z, new_state)
+
+    grad_fn = jax.value_and_grad(total, has_aux=True)
+
+    def fused(params: Tree, state: Tree, buffers: dict[str, Tree], x: Array, y: Array,
+              key: Array, call: Array, lr: Array, t: Array) -> Any:
+        rng = jax.random.fold_in(key, call) if lowered.random else None
+        (value, (data, z, new_state)), grads = grad_fn(params, state, x, y, rng)
+        finite = jnp.isfinite(value)
+        for g in grads.values():
+            finite = finite & jnp.all(jnp.isfinite(g))
+        grads = _clip(grads, clip)
+        new_params: Tree = {}
+        new_buffers: dict[str, Tree] = {}
+        for name, param in params.items():
+            new_params[name], new_buffers[name] = rule.update(
+                param, grads[name], buffers[name], lr, t
+            )
+            if name in max_norms:
+                new_params[name] = _renorm(new_params[name], max_norms[name])
+        hits = _hits(z, y, loss.kind) if classify else jnp.zeros((), jnp.int32)
+        return new_params, new_state, new_buffers, data * x.shape[0], hits, finite
+
+    # Donating params and buffers lets XLA update them in place; the CPU client ignores
+    # donation (with a warning), so it is asked for on accelerators only.
+    return jax.jit(fused, donate_argnums=(0, 2) if donate else ()), rule
+
+
+def _clip(grads: Tree, clip: ClipSpec | None) -> Tree:
+    if clip is None:
+        return grads
+    if clip.by == "value":
+        return {k: jnp.clip(g, -clip.threshold, clip.threshold) for k, g in grads.items()}
+    # PyTorch's clip_grad_norm_: one global L2 norm, scaled down only, 1e-6 in the divisor.
+    norm = jnp.sqrt(sum((jnp.sum(g * g) for g in grads.values()), jnp.zeros(())))
+    scale = jnp.minimum(1.0, clip.threshold / (norm + 1e-6))
+    return {k: g * scale for k, g in grads.items()}
+
+
+def _renorm(w: Array, limit: float) -> Array:
+    # torch.renorm(w, 2, 0, limit): each output unit's incoming weights to norm <= limit.
+    axes = tuple(range(1, w.ndim))
+    norms = jnp.sqrt(jnp.sum(w * w, axis=axes, keepdims=True))
+    return jnp.where(norms > limit, w * (limit / (norms + 1e-7)), w)
+
+
+def _hits(z: Array, y: Array, kind: str) -> Array:
+    if kind == "softmax_cross_entropy":
+        labels = y if jnp.issubdtype(y.dtype, jnp.integer) else jnp.argmax(y, axis=1)
+        return jnp.sum(jnp.argmax(z, axis=1) == labels).astype(jnp.int32)
+    # Binary: a sample is a hit when every one of its outputs is on the target's side.
+    right = (z > 0) == (y > 0.5)
+    return jnp.sum(jnp.all(right.reshape(right.shape[0], -1), axis=1)).astype(jnp.int32)

@@ -19,7 +19,8 @@ def backend_params() -> list[object]:
         pytest.param(
             name,
             marks=pytest.mark.skipif(
-                name not in AVAILABLE, reason=f"{name} is not installed (pip install netspec[{name}])"
+                name not in AVAILABLE,
+                reason=f"{name} is not installed (pip install netspec[{name}])",
             ),
             id=name,
         )

@@ -30,7 +30,9 @@ def _models(paths: list[Path]) -> list[object]:
         program = netspec.load(path)
         for model in program.models:
             marks = [pytest.mark.slow] if path.stem in LARGE else []
-            cases.append(pytest.param(path, model.name, id=f"{path.stem}:{model.name}", marks=marks))
+            cases.append(
+                pytest.param(path, model.name, id=f"{path.stem}:{model.name}", marks=marks)
+            )
     return cases
 
 

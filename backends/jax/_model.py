@@ -108,9 +108,7 @@ class JaxModel:
         targets = check_targets(loss, y, output_shape, self.dtype)
         fn = self._programs.step(loss, train, input_grad)
         with precision_scope(self.dtype):
-            value, grads, state = fn(
-                self._params, self._state, batch, targets, *self._rng(train)
-            )
+            value, grads, state = fn(self._params, self._state, batch, targets, *self._rng(train))
         if train:
             self._state = state
         param_grads, input_grads = grads
@@ -137,8 +135,9 @@ class JaxModel:
             array = np.asarray(value)
             if array.shape != expected:
                 raise ShapeError(f"{name!r} must have shape {expected}, got {array.shape}")
-            if not (np.issubdtype(array.dtype, np.floating) or
-                    np.issubdtype(array.dtype, np.integer)):
+            if not (
+                np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+            ):
                 raise ShapeError(f"{name!r} must hold real numbers, got dtype {array.dtype}")
             checked[name] = array.astype(self.dtype)
         with precision_scope(self.dtype):
@@ -150,8 +149,10 @@ class JaxModel:
 
     def seed(self, seed: int) -> None:
         """Restart the dropout stream from ``seed``."""
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not (
-            0 <= seed < 2**64
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, int | np.integer)
+            or not (0 <= seed < 2**64)
         ):
             raise NetspecError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         # Built with 64-bit ints on so that seeds past 2**32 keep all their bits; the key
@@ -188,10 +189,11 @@ class JaxModel:
                 f"input {self.ir.input.name!r} expects a batch of shape {expected} with "
                 f"N >= 1, got an empty batch {array.shape}"
             )
-        if not np.issubdtype(array.dtype, np.floating):
+        # As every backend: real numbers (integer or float) are cast to the model's dtype.
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise ShapeError(
-                f"input {self.ir.input.name!r} expects floating-point values "
-                f"(it is cast to {self.dtype}), got dtype {array.dtype}"
+                f"input {self.ir.input.name!r} expects real numbers "
+                f"(cast to {self.dtype}), got dtype {array.dtype}"
             )
         if train and array.shape[0] == 1 and self._small_batchnorm:
             raise ShapeError(
@@ -216,9 +218,9 @@ def _single_value_batchnorms(model: CheckedModel) -> list[str]:
     for node in model.nodes:
         if isinstance(node.op, BatchNorm):
             source = node.inputs[0]
-            shape = model.input.shape if source == model.input.name else model.node(
-                source
-            ).output.shape
+            shape = (
+                model.input.shape if source == model.input.name else model.node(source).output.shape
+            )
             if math.prod(shape[1:]) == 1:
                 names.append(node.name)
     return names

@@ -14,8 +14,7 @@ from netspec.backend import BackendName
 from netspec.backends.numpy._erf import erf
 from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._model import KERNELS, NumpyModel
-from netspec.backends.numpy._train import NumpyTrainStep
-from netspec.backends.numpy._train import hits
+from netspec.backends.numpy._train import NumpyTrainStep, hits
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
 

@@ -142,10 +142,11 @@ class NumpyModel:
                 f"model {self.ir.name!r} expects input {self._input!r} of shape "
                 f"(N, {', '.join(map(str, expected))}), got {x.shape}"
             )
-        if not np.issubdtype(x.dtype, np.floating):
+        # As every backend: real numbers (integer or float) are cast to the model's dtype.
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
             raise ShapeError(
-                f"model {self.ir.name!r} expects a floating-point input {self._input!r} "
-                f"({self.dtype}), got dtype {x.dtype}"
+                f"model {self.ir.name!r} expects real numbers for input {self._input!r} "
+                f"(cast to {self.dtype}), got dtype {x.dtype}"
             )
         return x.astype(self._np_dtype, copy=False)
 

@@ -26,6 +26,14 @@ def test_relu_worked_example_gives_46_0(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", backend_params())
+def test_integer_batches_are_cast_to_the_model_dtype(backend: str) -> None:
+    compiled = _compile("relu_worked_example", backend, dtype="float32")
+    out = compiled.forward(np.array([[3, 4]], dtype=np.uint8))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[46.0, 0.0]])
+
+
+@pytest.mark.parametrize("backend", backend_params())
 def test_sigmoid_worked_example(backend: str) -> None:
     compiled = _compile("sigmoid_worked_example", backend)
     out = compiled.forward(np.array([[1.0, 0.5]]))

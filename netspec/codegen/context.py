@@ -1,0 +1,111 @@
+"""What every generator needs: the model, names safe for Python, and source references."""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from netspec.ir import CheckedModel, Program, Span
+
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
+
+
+def identifier(name: str, taken: set[str] | None = None) -> str:
+    """A valid, non-keyword Python identifier for ``name`` (dots become underscores),
+    made unique against ``taken`` (which it extends)."""
+    text = _NOT_IDENTIFIER.sub("_", name)
+    if not text or text[0].isdigit():
+        text = f"n_{text}"
+    if keyword.iskeyword(text) or keyword.issoftkeyword(text):
+        text += "_"
+    if taken is not None:
+        base, n = text, 2
+        while text in taken:
+            text = f"{base}_{n}"
+            n += 1
+        taken.add(text)
+    return text
+
+
+def class_name(model: str) -> str:
+    """``mnist_residual`` -> ``MnistResidual``: a PEP 8 class name for the model."""
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", model) if p]
+    name = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
+    return identifier(name if not name[0].isdigit() else f"Model{name}")
+
+
+@dataclass(frozen=True)
+class CodegenContext:
+    """The input of a generator.
+
+    ``spans`` maps node names to their source spans; ``comment(node)`` renders the
+    ``# lenet5.net:7 conv2d(6, 5)`` reference a generated line carries.
+    """
+
+    model: CheckedModel
+    spec_file: str
+    spec_sha256: str
+    class_name: str
+    spans: dict[str, Span] = field(default_factory=dict)
+    source_lines: tuple[str, ...] = ()
+
+    def comment(self, node: str) -> str:
+        span = self.spans.get(node)
+        if span is None:
+            return f"# {node}"
+        where = f"{PurePath(span.file).name}:{span.line}"
+        text = ""
+        if 1 <= span.line <= len(self.source_lines):
+            line = self.source_lines[span.line - 1]
+            if span.end_line == span.line:
+                text = line[span.column - 1 : span.end_column - 1]
+            else:
+                text = line[span.column - 1 :].strip()
+        # A spec line never becomes code: it only appears after '#', newlines removed.
+        text = " ".join(text.split())
+        return f"# {where} {text}".rstrip()
+
+    def header(self, framework: str) -> str:
+        """The module docstring: what it is, from which spec, and its hash."""
+        return (
+            f'"""{self.class_name}: the model `{self.model.name}` of {PurePath(self.spec_file).name}, '
+            f"compiled by netspec for {framework}.\n\n"
+            f"Spec: {self.spec_file}\n"
+            f"Spec sha256: {self.spec_sha256}\n"
+            f"Input: {list(self.model.input.shape)} per sample; output: "
+            f"{list(self.model.output_type.shape)}; {self.model.parameter_count:,} parameters.\n"
+            "This file depends only on its framework and NumPy; it does not need netspec.\n"
+            '"""\n'
+        )
+
+
+def context_for(
+    program: Program,
+    model: str | None = None,
+    *,
+    source_file: str = "<string>",
+    source_text: str = "",
+) -> CodegenContext:
+    checked = program.model(model)
+    prefix = f"{checked.name}/"
+    spans = {
+        key[len(prefix) :]: span
+        for key, span in program.source_map.items()
+        if key.startswith(prefix)
+    }
+    digest = (
+        hashlib.sha256(source_text.encode()).hexdigest()
+        if source_text
+        else hashlib.sha256(program.model_dump_json().encode()).hexdigest()
+    )
+    return CodegenContext(
+        model=checked,
+        spec_file=source_file,
+        spec_sha256=digest,
+        class_name=class_name(checked.name),
+        spans=spans,
+        source_lines=tuple(source_text.splitlines()),
+    )

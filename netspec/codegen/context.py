@@ -13,6 +13,12 @@ from netspec.ir import CheckedModel, Program, Span
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 
 
+def _safe(text: str) -> str:
+    """Text from a spec or a path, made inert inside a comment or a docstring."""
+    text = " ".join(text.split())
+    return text.replace("\\", "/").replace('"""', "'''")
+
+
 def identifier(name: str, taken: set[str] | None = None) -> str:
     """A valid, non-keyword Python identifier for ``name`` (dots become underscores),
     made unique against ``taken`` (which it extends)."""
@@ -56,7 +62,8 @@ class CodegenContext:
         span = self.spans.get(node)
         if span is None:
             return f"# {node}"
-        where = f"{PurePath(span.file).name}:{span.line}"
+        file = self.spec_file if span.file == "<string>" else span.file
+        where = f"{_safe(PurePath(file).name)}:{span.line}"
         text = ""
         if 1 <= span.line <= len(self.source_lines):
             line = self.source_lines[span.line - 1]
@@ -66,14 +73,15 @@ class CodegenContext:
                 text = line[span.column - 1 :].strip()
         # A spec line never becomes code: it only appears after '#', newlines removed.
         text = " ".join(text.split())
-        return f"# {where} {text}".rstrip()
+        return f"# {where} {_safe(text)}".rstrip()
 
     def header(self, framework: str) -> str:
         """The module docstring: what it is, from which spec, and its hash."""
+        spec = _safe(self.spec_file)
         return (
-            f'"""{self.class_name}: the model `{self.model.name}` of {PurePath(self.spec_file).name}, '
+            f'"""{self.class_name}: the model `{self.model.name}` of {PurePath(spec).name}, '
             f"compiled by netspec for {framework}.\n\n"
-            f"Spec: {self.spec_file}\n"
+            f"Spec: {spec}\n"
             f"Spec sha256: {self.spec_sha256}\n"
             f"Input: {list(self.model.input.shape)} per sample; output: "
             f"{list(self.model.output_type.shape)}; {self.model.parameter_count:,} parameters.\n"

@@ -268,12 +268,12 @@ class _Loop:
         row["samples_per_second"] = samples / elapsed if elapsed > 0 else 0.0
         self.state.epoch = epoch + 1
         self.state.history.append(row)
+        self.progress.end_epoch(row)
         self._early_stopping(row)
         save_checkpoint(
             self.checkpoints, self.state, self.compiled_arrays(), self.step.optimizer_state()
         )
         rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
-        self.progress.end_epoch(row)
 
     def compiled_arrays(self) -> dict[str, np.ndarray]:
         return {**self.compiled.parameters(), **self.compiled.state()}

@@ -19,7 +19,9 @@ def format_metrics(row: dict[str, Any]) -> str:
             text += f" acc {accuracy * 100:.2f}%"
         parts.append(text)
     parts.append(f"lr {row['lr']:.3g}")
-    parts.append(f"{row['epoch_time']:.1f} s ({row['samples_per_second']:,.0f} samples/s)")
+    seconds = row["epoch_time"]
+    elapsed = f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+    parts.append(f"{elapsed} ({row['samples_per_second']:,.0f} samples/s)")
     return "  ".join(parts)
 
 

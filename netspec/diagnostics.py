@@ -109,7 +109,7 @@ class Diagnostics:
     ) -> None:
         assert code in CODES, f"unregistered diagnostic code {code}"
         self.items.append(
-            Diagnostic(
+            Diagnostic.model_construct(
                 code=code,
                 severity=severity,
                 message=message,

@@ -80,7 +80,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
         diagnostics.error(
             "E022",
             "the file defines no model",
-            Span(file=file, line=1, column=1, end_line=1, end_column=2),
+            Span.model_construct(file=file, line=1, column=1, end_line=1, end_column=2),
             help=["model name(x: [784]) { dense(10) }"],
         )
     # Errors first in file order, then warnings: the reader fixes errors first.
@@ -95,7 +95,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
         ),
     )
     if not diagnostics.has_errors:
-        analysis.program = Program(
+        analysis.program = Program.model_construct(
             models=tuple(checked), trains=tuple(elaborated.trains), source_map=source_map
         )
     return analysis

@@ -33,7 +33,9 @@ def check_model(
 ) -> CheckedModel | None:
     """The checked model, or None when an error was reported."""
     types: dict[str, TensorType | None] = {
-        model.input.name: TensorType(shape=model.input.shape, dtype=model.input.dtype)
+        model.input.name: TensorType.model_construct(
+            shape=model.input.shape, dtype=model.input.dtype
+        )
     }
     origin: dict[str, Span | None] = {model.input.name: input_span}
     checked: list[CheckedNode] = []
@@ -54,7 +56,9 @@ def check_model(
             inferred = infer(node.op, shapes)
         except ShapeProblem as problem:
             labels = [
-                Label(span=origin[node.inputs[i]], message=f"this is {fmt(shapes[i])}")  # type: ignore[arg-type]
+                Label.model_construct(
+                    span=origin[node.inputs[i]], message=f"this is {fmt(shapes[i])}"
+                )  # type: ignore[arg-type]
                 for i in problem.inputs_at_fault
                 if origin.get(node.inputs[i]) is not None and origin[node.inputs[i]] != span
             ]
@@ -83,10 +87,10 @@ def check_model(
                 failed = True
         params.extend(node_params)
         state.extend(node_state)
-        output = TensorType(shape=inferred.shape, dtype=model.input.dtype)
+        output = TensorType.model_construct(shape=inferred.shape, dtype=model.input.dtype)
         types[node.name] = output
         checked.append(
-            CheckedNode(
+            CheckedNode.model_construct(
                 name=node.name,
                 op=inferred.op,
                 inputs=node.inputs,
@@ -112,7 +116,7 @@ def check_model(
         return None
     if failed:
         return None
-    return CheckedModel(
+    return CheckedModel.model_construct(
         name=model.name,
         input=model.input,
         nodes=tuple(checked),

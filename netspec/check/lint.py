@@ -29,7 +29,11 @@ def lint(
                     "W001",
                     f"{node.op.kind} follows {source.op.kind} with no nonlinearity between them",
                     spans.get(node.name),
-                    labels=[Label(span=spans[source.name], message="the earlier affine layer")]
+                    labels=[
+                        Label.model_construct(
+                            span=spans[source.name], message="the earlier affine layer"
+                        )
+                    ]
                     if source.name in spans
                     else [],
                     notes=[

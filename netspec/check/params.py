@@ -8,14 +8,14 @@ from netspec.ir.graph import ParamSpec, StateSpec
 from netspec.ir.init import Constant, Regularize
 
 Shape = tuple[int, ...]
-_OFF = Regularize()
+_OFF = Regularize.model_construct()
 
 
 def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
     """Parameters of one node; weights carry the op's penalties, nothing else does."""
     if op.kind == "dense":
         specs = [
-            ParamSpec(
+            ParamSpec.model_construct(
                 name=f"{node}.weight",
                 node=node,
                 attr="weight",
@@ -27,7 +27,7 @@ def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
         ]
         if op.bias:
             specs.append(
-                ParamSpec(
+                ParamSpec.model_construct(
                     name=f"{node}.bias",
                     node=node,
                     attr="bias",
@@ -41,7 +41,7 @@ def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
     if op.kind == "conv2d":
         kh, kw = op.kernel
         specs = [
-            ParamSpec(
+            ParamSpec.model_construct(
                 name=f"{node}.weight",
                 node=node,
                 attr="weight",
@@ -53,7 +53,7 @@ def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
         ]
         if op.bias:
             specs.append(
-                ParamSpec(
+                ParamSpec.model_construct(
                     name=f"{node}.bias",
                     node=node,
                     attr="bias",
@@ -67,7 +67,7 @@ def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
     if op.kind == "batchnorm" and op.affine:
         channels = (input_shape[0],)
         return [
-            ParamSpec(
+            ParamSpec.model_construct(
                 name=f"{node}.weight",
                 node=node,
                 attr="weight",
@@ -76,7 +76,7 @@ def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
                 init=op.weight_init,
                 regularize=_OFF,
             ),
-            ParamSpec(
+            ParamSpec.model_construct(
                 name=f"{node}.bias",
                 node=node,
                 attr="bias",
@@ -89,13 +89,13 @@ def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
     if op.kind == "prelu":
         count = input_shape[0] if op.per_channel else 1
         return [
-            ParamSpec(
+            ParamSpec.model_construct(
                 name=f"{node}.weight",
                 node=node,
                 attr="weight",
                 role="slope",
                 shape=(count,),
-                init=Constant(value=op.init),
+                init=Constant.model_construct(value=op.init),
                 regularize=_OFF,
             )
         ]
@@ -107,10 +107,10 @@ def state_of(node: str, op: Any, input_shape: Shape) -> list[StateSpec]:
         return []
     channels = (input_shape[0],)
     return [
-        StateSpec(
+        StateSpec.model_construct(
             name=f"{node}.running_mean", node=node, attr="running_mean", shape=channels, fill=0.0
         ),
-        StateSpec(
+        StateSpec.model_construct(
             name=f"{node}.running_var", node=node, attr="running_var", shape=channels, fill=1.0
         ),
     ]

@@ -268,10 +268,10 @@ def init_scheme(value: Value) -> Any:
     if isinstance(data, bool):
         raise Invalid(f"expected an init scheme, found {data}", value.span)
     if isinstance(data, int | float):
-        return ir_init.Constant(value=float(data))
+        return ir_init.Constant.model_construct(value=float(data))
     if isinstance(data, tuple):
         shape, values = array(value)
-        return ir_init.LiteralValues(shape=shape, values=values)
+        return ir_init.LiteralValues.model_construct(shape=shape, values=values)
     if isinstance(data, Symbol):
         return _init_from(data.name, (), (), value.span)
     if isinstance(data, CallValue):
@@ -332,7 +332,7 @@ def _init_from(
             [f"for example: {name}({', '.join(m + ' = 0.1' for m in missing)})"],
             code="E005",
         )
-    return cls(**fields)
+    return cls.model_construct(**fields)
 
 
 _PENALTIES = ("l2", "l1", "max_norm")
@@ -346,7 +346,7 @@ def regularize(value: Value) -> Regularize:
     for item in items:
         inner = item.data
         if isinstance(inner, Symbol) and inner.name == "none" and len(items) == 1:
-            return Regularize()
+            return Regularize.model_construct()
         if isinstance(inner, Symbol) and inner.name == "none":
             raise Invalid(
                 "none cannot be combined with penalties",
@@ -372,6 +372,6 @@ def regularize(value: Value) -> Regularize:
         if inner.name == "max_norm" and strength == 0:
             raise Invalid("max_norm needs a bound > 0", inner.args[0].span, code="E004")
         found[inner.name] = strength
-    return Regularize(
+    return Regularize.model_construct(
         l2=found.get("l2", 0.0), l1=found.get("l1", 0.0), max_norm=found.get("max_norm")
     )

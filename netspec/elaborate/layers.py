@@ -61,12 +61,12 @@ def _weights(args: dict[str, Any], defaults: LayerDefaults) -> tuple[Any, Any, b
     weight_init = args["init"] if args["init"] is not None else defaults.init
     if args["weight"] is not None:
         shape, values = args["weight"]
-        weight_init = ir_init.LiteralValues(shape=shape, values=values)
+        weight_init = ir_init.LiteralValues.model_construct(shape=shape, values=values)
     bias = args["bias"]
     bias_init = args["bias_init"] if args["bias_init"] is not None else defaults.bias_init
     if isinstance(bias, tuple):
         shape, values = bias
-        bias_init = ir_init.LiteralValues(shape=shape, values=values)
+        bias_init = ir_init.LiteralValues.model_construct(shape=shape, values=values)
         bias = True
     regularize = args["regularize"] if args["regularize"] is not None else defaults.regularize
     return weight_init, bias_init, bool(bias), regularize
@@ -78,7 +78,7 @@ def _dense(args: dict[str, Any], defaults: LayerDefaults) -> ops.Dense:
     if units is None:
         # dense(weight = [[...]]) takes its width from the hand-set weight.
         units = args["weight"][0][0]
-    return ops.Dense(
+    return ops.Dense.model_construct(
         units=units,
         bias=bias,
         weight_init=weight_init,
@@ -89,7 +89,7 @@ def _dense(args: dict[str, Any], defaults: LayerDefaults) -> ops.Dense:
 
 def _conv(args: dict[str, Any], defaults: LayerDefaults) -> ops.Conv2d:
     weight_init, bias_init, bias, regularize = _weights(args, defaults)
-    return ops.Conv2d(
+    return ops.Conv2d.model_construct(
         filters=args["filters"],
         kernel=args["kernel"],
         stride=args["stride"],
@@ -106,14 +106,14 @@ def _conv(args: dict[str, Any], defaults: LayerDefaults) -> ops.Conv2d:
 def _pool(cls: type) -> Callable[[dict[str, Any], LayerDefaults], Any]:
     def build(args: dict[str, Any], defaults: LayerDefaults) -> Any:
         stride = args["stride"] if args["stride"] is not None else args["kernel"]
-        return cls(kernel=args["kernel"], stride=stride, padding=args["padding"])
+        return cls.model_construct(kernel=args["kernel"], stride=stride, padding=args["padding"])
 
     return build
 
 
 def _simple(cls: type, *fields: str) -> Callable[[dict[str, Any], LayerDefaults], Any]:
     def build(args: dict[str, Any], defaults: LayerDefaults) -> Any:
-        return cls(**{name: args[name] for name in fields})
+        return cls.model_construct(**{name: args[name] for name in fields})
 
     return build
 

@@ -118,9 +118,9 @@ class ModelElaborator:
         except _Abort:
             return None
         self._warn_unused(scope, output)
-        model = Model(
+        model = Model.model_construct(
             name=name,
-            input=Input(name=input_name, shape=input_shape, dtype=dtype),  # type: ignore[arg-type]
+            input=Input.model_construct(name=input_name, shape=input_shape, dtype=dtype),  # type: ignore[arg-type]
             nodes=tuple(self.nodes),
             output=output if output is not None else POISON,
         )
@@ -418,7 +418,11 @@ class ModelElaborator:
                 "E020",
                 f"block '{block.name}' uses itself: {cycle}",
                 span,
-                labels=[Label(span=block.span, message=f"'{block.name}' is defined here")],
+                labels=[
+                    Label.model_construct(
+                        span=block.span, message=f"'{block.name}' is defined here"
+                    )
+                ],
                 help=["write the repetition with repeat N { ... } instead"],
             )
             raise _Abort
@@ -455,7 +459,7 @@ class ModelElaborator:
                 f"block '{block.name}' takes {len(names)} argument"
                 f"{'s' if len(names) != 1 else ''}, found {len(args)}",
                 args[len(names)].span,
-                labels=[Label(span=block.span, message="defined here")],
+                labels=[Label.model_construct(span=block.span, message="defined here")],
             )
             return None
         given: dict[str, Value] = dict(zip(names, args, strict=False))
@@ -488,7 +492,9 @@ class ModelElaborator:
                     "E005",
                     f"block '{block.name}' needs the argument '{param_name}'",
                     span,
-                    labels=[Label(span=param_span, message="parameter declared here")],
+                    labels=[
+                        Label.model_construct(span=param_span, message="parameter declared here")
+                    ],
                 )
                 return None
         return constants
@@ -535,7 +541,7 @@ class ModelElaborator:
                 if full not in self.taken:
                     break
         self.taken.add(full)
-        self.nodes.append(Node(name=full, op=op, inputs=inputs))  # type: ignore[arg-type]
+        self.nodes.append(Node.model_construct(name=full, op=op, inputs=inputs))  # type: ignore[arg-type]
         self.spans[full] = span
         self.output_span[full] = span
         return full
@@ -546,7 +552,9 @@ class ModelElaborator:
                 "E003",
                 f"tensor '{name}' is already defined",
                 span,
-                labels=[Label(span=scope.defined_at[name], message="first defined here")],
+                labels=[
+                    Label.model_construct(span=scope.defined_at[name], message="first defined here")
+                ],
             )
             return
         if tensor is None:

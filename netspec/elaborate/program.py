@@ -69,7 +69,11 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                     "E003",
                     f"constant '{name}' is already defined",
                     span,
-                    labels=[Label(span=constant_spans[name], message="first defined here")],
+                    labels=[
+                        Label.model_construct(
+                            span=constant_spans[name], message="first defined here"
+                        )
+                    ],
                 )
                 continue
             value = evaluator.evaluate(expr, constants)
@@ -95,7 +99,9 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                         "E003",
                         f"default '{key}' is set twice",
                         span,
-                        labels=[Label(span=default_spans[key], message="first set here")],
+                        labels=[
+                            Label.model_construct(span=default_spans[key], message="first set here")
+                        ],
                     )
                     continue
                 value = evaluator.evaluate(expr, constants)
@@ -140,7 +146,9 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                     "train section",
                     span,
                     labels=[
-                        Label(span=default_spans["regularize"], message="defaults set it here")
+                        Label.model_construct(
+                            span=default_spans["regularize"], message="defaults set it here"
+                        )
                     ],
                     help=["keep one: per-layer regularize = ... overrides either"],
                 )
@@ -166,7 +174,9 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 "E003",
                 f"model '{name}' has two train sections",
                 span,
-                labels=[Label(span=result.train_spans[name], message="first one here")],
+                labels=[
+                    Label.model_construct(span=result.train_spans[name], message="first one here")
+                ],
             )
             continue
         result.train_spans[name] = span
@@ -184,7 +194,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 ],
             )
             continue
-        result.trains.append(TrainSpec(model=name, **found))
+        result.trains.append(TrainSpec.model_construct(model=name, **found))
     return result
 
 
@@ -209,7 +219,7 @@ def _collect_block(
             "E003",
             f"block '{name}' is already defined",
             span,
-            labels=[Label(span=blocks[name].span, message="first defined here")],
+            labels=[Label.model_construct(span=blocks[name].span, message="first defined here")],
         )
         return
     params: list[tuple[str, Tree | None, Span]] = []
@@ -254,7 +264,9 @@ def _elaborate_model(
             "E003",
             f"model '{name}' is already defined",
             span,
-            labels=[Label(span=result.model_spans[name], message="first defined here")],
+            labels=[
+                Label.model_construct(span=result.model_spans[name], message="first defined here")
+            ],
         )
         return
     result.model_spans[name] = span
@@ -291,7 +303,7 @@ def _elaborate_model(
     layer_defaults = LayerDefaults(
         init=defaults.get("init", builtin.init),
         bias_init=defaults.get("bias_init", builtin.bias_init),
-        regularize=defaults.get("regularize", penalties.get(name, Regularize())),
+        regularize=defaults.get("regularize", penalties.get(name, Regularize.model_construct())),
     )
     elaborator = ModelElaborator(evaluator, diagnostics, blocks, layer_defaults, constants)
     built = elaborator.elaborate(

@@ -153,7 +153,7 @@ def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None
     missing = [f for f, info in fields.items() if info.is_required() and f not in values]
     if missing:
         raise c.Invalid(f"{name} needs the argument '{missing[0]}'", value.span, code="E005")
-    return cls(**values)
+    return cls.model_construct(**values)
 
 
 # Values outside these ranges would make the trainer fail or diverge (PyTorch's optimizers
@@ -246,7 +246,7 @@ def _clip(value: Value) -> t.ClipSpec:
         else:
             help = did_you_mean(name, ("norm", "value")) if name else []
         raise c.Invalid(f"expected norm(x) or value(x), found {value.describe()}", value.span, help)
-    return t.ClipSpec(by=data.name, threshold=c.positive_real(data.args[0]))  # type: ignore[arg-type]
+    return t.ClipSpec.model_construct(by=data.name, threshold=c.positive_real(data.args[0]))  # type: ignore[arg-type]
 
 
 def _metric(value: Value) -> str:
@@ -297,7 +297,7 @@ class TrainElaborator:
                     "E003",
                     f"'{key}' is set twice",
                     key_span,
-                    labels=[Label(span=seen[key], message="first set here")],
+                    labels=[Label.model_construct(span=seen[key], message="first set here")],
                 )
                 continue
             seen[key] = key_span

@@ -77,7 +77,7 @@ def parser() -> Lark:
 def span_of(meta_or_token: object, file: str) -> Span:
     """The source span of a tree's meta or of a token."""
     node = meta_or_token.meta if isinstance(meta_or_token, Tree) else meta_or_token
-    return Span(
+    return Span.model_construct(
         file=file,
         line=getattr(node, "line", 1) or 1,
         column=getattr(node, "column", 1) or 1,
@@ -166,7 +166,9 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
             help.append("statements need no ';': put each on its own line")
         elif char == "." and column > 1:
             help.append("numbers need a digit before the point: 0.5, not .5")
-        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        span = Span.model_construct(
+            file=file, line=line, column=column, end_line=line, end_column=column + 1
+        )
     elif isinstance(error, UnexpectedToken):
         token = error.token
         expected = set(error.expected) or set(getattr(error, "accepts", ()) or ())
@@ -193,14 +195,18 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
         elif token.type == "NUMBER" and "LSQB" in expected:
             help.append("input shapes are lists: model m(x: [784])")
         width = max(1, len(str(token.value))) if token.type != "$END" else 1
-        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
+        span = Span.model_construct(
+            file=file, line=line, column=column, end_line=line, end_column=column + width
+        )
     else:  # UnexpectedEOF and anything else Lark adds
         line, column = _end_position(text)
         message = "unexpected end of the file"
         if isinstance(error, UnexpectedEOF):
             message += f": expected {_describe(set(error.expected))}"
         help.extend(_unclosed_help(text, file, labels))
-        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+        span = Span.model_construct(
+            file=file, line=line, column=column, end_line=line, end_column=column + 1
+        )
     diagnostics.error("E001", message, span, labels=labels, help=help)
 
 
@@ -213,8 +219,10 @@ def _unclosed_help(text: str, file: str, labels: list[Label]) -> list[str]:
     if opened is None:
         return ["a '{' or '(' may be missing its closing partner"]
     line, column, char = opened
-    span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-    labels.append(Label(span=span, message=f"this '{char}' is never closed"))
+    span = Span.model_construct(
+        file=file, line=line, column=column, end_line=line, end_column=column + 1
+    )
+    labels.append(Label.model_construct(span=span, message=f"this '{char}' is never closed"))
     return [f"add the missing '{_CLOSERS[char]}'"]
 
 

@@ -72,3 +72,22 @@ def test_wheel_installs_and_checks_a_spec_outside_the_repo(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert "resnet18.net: ok (1 model)" in result.stdout
+
+
+def test_every_package_folder_is_listed_for_the_wheel() -> None:
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    mapping = {
+        "netspec": ROOT / "netspec",
+        "netspec.grammars": ROOT / "grammars",
+        "netspec.backends": ROOT / "backends",
+    }
+    found = set()
+    for package, folder in mapping.items():
+        for init in folder.rglob("__init__.py"):
+            relative = init.parent.relative_to(folder).parts
+            found.add(".".join((package, *relative)))
+    assert found == listed, f"missing from pyproject: {found - listed}; stale: {listed - found}"

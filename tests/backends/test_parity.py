@@ -48,8 +48,16 @@ def test_backends_agree(path: Path, model_name: str, dtype: str) -> None:
     assert report.ok, report.render()
 
 
+def _with_modes(path: Path) -> bool:
+    """Evaluation mode differs from training only with batchnorm or dropout."""
+    text = path.read_text()
+    return "batchnorm" in text or "dropout" in text
+
+
 @pytest.mark.parametrize("dtype", ["float64"])
-@pytest.mark.parametrize(("path", "model_name"), _models([p for p in SPECS if p.stem not in LARGE]))
+@pytest.mark.parametrize(
+    ("path", "model_name"), _models([p for p in SPECS if p.stem not in LARGE and _with_modes(p)])
+)
 def test_backends_agree_in_evaluation_mode(path: Path, model_name: str, dtype: str) -> None:
     model = netspec.load(path).model(model_name)
     report = run_parity(model, AVAILABLE, dtype=dtype, batch=2, seed=3, train=False)
@@ -57,12 +65,21 @@ def test_backends_agree_in_evaluation_mode(path: Path, model_name: str, dtype: s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", sorted(LARGE))
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "resnet18",
+        # 133M parameters: about 1 GB per backend copy and minutes on 2 cores, so it runs
+        # only when asked for (pytest -m heavy, or netspec parity specs/vgg11.net).
+        pytest.param("vgg11", marks=pytest.mark.heavy),
+    ],
+)
 def test_imagenet_size_backends_agree(stem: str) -> None:
     path = next(p for p in SPECS if p.stem == stem)
     model = netspec.load(path).model()
-    # float32 through 11-18 layers of differently ordered sums: 1e-4 relative.
+    # float32 sums over 224 x 224 positions: the first convolution's weight gradient
+    # reduces ~50,000 products per entry, so it agrees to 5e-3 relative, activations 1e-4.
     report = run_parity(
-        model, AVAILABLE, dtype="float32", batch=1, seed=1, train=False, tolerances=(1e-4, 1e-3)
+        model, AVAILABLE, dtype="float32", batch=1, seed=1, train=False, tolerances=(1e-4, 5e-3)
     )
     assert report.ok, report.render()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from netspec.ir._base import IRModel
 from netspec.ir.graph import Span
@@ -70,31 +70,13 @@ class Diagnostics:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(
-        self,
-        code: str,
-        message: str,
-        span: Span | None,
-        *,
-        label: str = "",
-        labels: Sequence[Label] = (),
-        notes: Sequence[str] = (),
-        help: Sequence[str] = (),
-    ) -> None:
-        self._add("error", code, message, span, label, labels, notes, help)
+    def error(self, code: str, message: str, span: Span | None, **details: Any) -> None:
+        """Record an error; ``details``: label, labels, notes, help (see Diagnostic)."""
+        self._add("error", code, message, span, **details)
 
-    def warning(
-        self,
-        code: str,
-        message: str,
-        span: Span | None,
-        *,
-        label: str = "",
-        labels: Sequence[Label] = (),
-        notes: Sequence[str] = (),
-        help: Sequence[str] = (),
-    ) -> None:
-        self._add("warning", code, message, span, label, labels, notes, help)
+    def warning(self, code: str, message: str, span: Span | None, **details: Any) -> None:
+        """Record a warning; ``details`` as for :meth:`error`."""
+        self._add("warning", code, message, span, **details)
 
     def _add(
         self,
@@ -102,10 +84,11 @@ class Diagnostics:
         code: str,
         message: str,
         span: Span | None,
-        label: str,
-        labels: Sequence[Label],
-        notes: Sequence[str],
-        help: Sequence[str],
+        *,
+        label: str = "",
+        labels: Sequence[Label] = (),
+        notes: Sequence[str] = (),
+        help: Sequence[str] = (),
     ) -> None:
         assert code in CODES, f"unregistered diagnostic code {code}"
         self.items.append(

@@ -11,59 +11,33 @@ Shape = tuple[int, ...]
 _OFF = Regularize.model_construct()
 
 
+def _param(node: str, attr: str, role: str, shape: Shape, init: Any, regularize: Any) -> ParamSpec:
+    return ParamSpec.model_construct(
+        name=f"{node}.{attr}",
+        node=node,
+        attr=attr,
+        role=role,
+        shape=shape,
+        init=init,
+        regularize=regularize,
+    )
+
+
+def _affine(node: str, op: Any, weight_shape: Shape, units: int) -> list[ParamSpec]:
+    """An affine layer's weight (with the op's penalties) and optional bias (none)."""
+    specs = [_param(node, "weight", "weight", weight_shape, op.weight_init, op.regularize)]
+    if op.bias:
+        specs.append(_param(node, "bias", "bias", (units,), op.bias_init, _OFF))
+    return specs
+
+
 def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
     """Parameters of one node; weights carry the op's penalties, nothing else does."""
     if op.kind == "dense":
-        specs = [
-            ParamSpec.model_construct(
-                name=f"{node}.weight",
-                node=node,
-                attr="weight",
-                role="weight",
-                shape=(op.units, input_shape[0]),
-                init=op.weight_init,
-                regularize=op.regularize,
-            )
-        ]
-        if op.bias:
-            specs.append(
-                ParamSpec.model_construct(
-                    name=f"{node}.bias",
-                    node=node,
-                    attr="bias",
-                    role="bias",
-                    shape=(op.units,),
-                    init=op.bias_init,
-                    regularize=_OFF,
-                )
-            )
-        return specs
+        return _affine(node, op, (op.units, input_shape[0]), op.units)
     if op.kind == "conv2d":
         kh, kw = op.kernel
-        specs = [
-            ParamSpec.model_construct(
-                name=f"{node}.weight",
-                node=node,
-                attr="weight",
-                role="weight",
-                shape=(op.filters, input_shape[0] // op.groups, kh, kw),
-                init=op.weight_init,
-                regularize=op.regularize,
-            )
-        ]
-        if op.bias:
-            specs.append(
-                ParamSpec.model_construct(
-                    name=f"{node}.bias",
-                    node=node,
-                    attr="bias",
-                    role="bias",
-                    shape=(op.filters,),
-                    init=op.bias_init,
-                    regularize=_OFF,
-                )
-            )
-        return specs
+        return _affine(node, op, (op.filters, input_shape[0] // op.groups, kh, kw), op.filters)
     if op.kind == "batchnorm" and op.affine:
         channels = (input_shape[0],)
         return [

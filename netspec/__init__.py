@@ -39,7 +39,45 @@ def train(spec: str | os.PathLike[str] | Program, **options: object) -> TrainRes
     return fit(program, spec_path=path, **options)  # type: ignore[arg-type]
 
 
+def compile(
+    spec: str | os.PathLike[str] | Program | CheckedModel,
+    backend: str = "torch",
+    *,
+    model: str | None = None,
+    dtype: Literal["float32", "float64"] = "float32",
+    device: str = "cpu",
+    params: Mapping[str, np.ndarray] | str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> Any:
+    """A spec's model as a native object of ``backend``, for use in one's own code.
+
+    ``spec`` is a path, spec text, a loaded Program or a CheckedModel (``model`` picks
+    one of several). Initial values are ``params`` (arrays by IR name, or the path of a
+    netspec weight file) or netspec's initializer with ``seed``. Returns:
+
+    - ``"torch"``: a ``torch.nn.Module`` (state_dict keys are the IR names) for a plain
+      PyTorch training loop or ``torch.compile``;
+    - ``"jax"``: ``(init, apply)``: ``init(seed_or_key)`` gives the arrays by IR name,
+      ``apply(params, x, *, train=False, rng=None)`` gives ``(output, new_params)``,
+      ``new_params`` holding the moved batchnorm statistics (pure, jit-compiled);
+    - ``"numpy"``: the NumPy backend's compiled model (``forward``, ``loss_and_grads``).
+
+    Errors (a bad spec, an unknown backend or model, weights that do not fit, a missing
+    framework) raise :class:`NetspecError`.
+    """
+    from netspec._compile import compile_model
+
+    return compile_model(
+        spec, backend, model=model, dtype=dtype, device=device, params=params, seed=seed
+    )
+
+
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Literal
+
+    import numpy as np
+
     from netspec.training import TrainResult
 
 __version__ = "0.1.0"
@@ -53,6 +91,7 @@ __all__ = [
     "ShapeError",
     "__version__",
     "analyze",
+    "compile",
     "load",
     "train",
 ]

@@ -124,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", metavar="DIR")
     evaluate.add_argument("--batch-size", type=_positive, default=1000)
 
+    compile_ = commands.add_parser(
+        "compile", help="write a standalone PyTorch, JAX or NumPy module for a model"
+    )
+    compile_.add_argument("file", metavar="SPEC")
+    compile_.add_argument(
+        "--backend", choices=("torch", "jax", "numpy"), help="the framework (required for code)"
+    )
+    compile_.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    compile_.add_argument("--model", help="the model to compile (default: the only one)")
+    compile_.add_argument(
+        "--emit",
+        choices=("code", "ir"),
+        default="code",
+        help="code: the module's source; ir: the checked IR as JSON",
+    )
+
     ir = commands.add_parser("ir", help="print the checked IR of a spec as JSON")
     ir.add_argument("file", metavar="FILE")
     ir.add_argument("--indent", type=int, default=2)
@@ -223,6 +239,65 @@ def cmd_ir(args: argparse.Namespace) -> int:
         print(analysis.render(color=_use_color("auto")), file=sys.stderr)
         return EXIT_SPEC
     print(analysis.program.model_dump_json(indent=args.indent))
+    return EXIT_OK
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from netspec.codegen import generate
+    from netspec.ir import Program
+    from netspec.weights import atomic_write_bytes
+
+    def fail(message: str, code: int) -> int:
+        print(f"netspec compile: error: {message}", file=sys.stderr)
+        return code
+
+    if args.emit == "code" and args.backend is None:
+        return fail("name the framework with --backend torch, jax or numpy", EXIT_USAGE)
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    if analysis is None:
+        return EXIT_USAGE
+    if analysis.program is None:
+        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        return EXIT_SPEC
+    program = analysis.program
+    try:
+        model = program.model(args.model)
+    except KeyError as error:
+        return fail(error.args[0], EXIT_USAGE)
+    if args.emit == "ir":
+        if args.model is not None:
+            prefix = f"{model.name}/"
+            program = Program(
+                version=program.version,
+                models=(model,),
+                trains=tuple(t for t in program.trains if t.model == model.name),
+                source_map={k: v for k, v in program.source_map.items() if k.startswith(prefix)},
+            )
+        text = program.model_dump_json(indent=2) + "\n"
+    else:
+        try:
+            text = generate(
+                program,
+                args.backend,
+                model=model.name,
+                source_file=analysis.file,
+                source_text=analysis.source,
+            )
+        except ModuleNotFoundError as error:
+            if not (error.name or "").startswith("netspec.codegen"):
+                raise
+            return fail(f"no {args.backend} code generator is installed here", EXIT_SPEC)
+        except (NetspecError, NotImplementedError) as error:
+            return fail(str(error), EXIT_SPEC)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        atomic_write_bytes(args.output, text.encode("utf-8"))
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_USAGE)
+    what = "IR" if args.emit == "ir" else f"{args.backend} module"
+    print(f"wrote {args.output} ({what} for model {model.name})")
     return EXIT_OK
 
 
@@ -382,6 +457,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "schema": cmd_schema,
     "ir": cmd_ir,
+    "compile": cmd_compile,
     "parity": cmd_parity,
 }
 

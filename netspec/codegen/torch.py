@@ -46,18 +46,22 @@ from netspec.ir.ops import (
 # Attributes every nn.Module has (torch 2.x, and a few device methods newer versions
 # may add): a layer under such a name is kept in ``_modules["name"]``, where the
 # state_dict still sees it under its own name, instead of shadowing a method.
-MODULE_ATTRIBUTES = frozenset(
-    """T_destination add_module apply bfloat16 buffers call_super_init children compile
-    cpu cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state
-    get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
-    named_children named_modules named_parameters parameters register_backward_hook
-    register_buffer register_forward_hook register_forward_pre_hook
-    register_full_backward_hook register_full_backward_pre_hook
-    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
-    requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train
-    training type xpu zero_grad hpu npu mps xla meta""".split()
-)
+# fmt: off
+MODULE_ATTRIBUTES = frozenset((
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
+    "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr",
+    "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule",
+    "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+    "named_modules", "named_parameters", "parameters", "register_backward_hook",
+    "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook",
+    "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
+    "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad", "hpu", "npu", "mps", "xla", "meta",
+))
+# fmt: on
 
 # Names a local variable of ``forward`` must never take: the module's imports, ``self``
 # and the builtins the generated code calls.
@@ -68,12 +72,12 @@ INDENT = "    "
 LINE_LIMIT = 100
 
 BATCHNORM_CLASS = '''
-class BatchNorm(nn.Module):
+class {name}(nn.Module):
     """Batch normalisation over axis 1, as torch.nn.BatchNorm1d / 2d with a fixed momentum,
     but without the num_batches_tracked counter (unused with a fixed momentum), so that
     state_dict() holds exactly netspec's names: weight, bias, running_mean, running_var."""
 
-    def __init__(self, features: int, momentum: float, eps: float, affine: bool = True) -> None:
+    def __init__(self, features: int, momentum: float, eps: float, affine: bool = True):
         super().__init__()
         self.momentum = momentum
         self.eps = eps
@@ -85,9 +89,15 @@ class BatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # In training mode the running statistics move in place, with the unbiased
         # batch variance, as in torch.nn.BatchNorm2d.
-        return F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias,
-            self.training, self.momentum, self.eps,
+        return {F}.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
         )
 '''
 
@@ -111,8 +121,8 @@ Weights: the layers start with PyTorch's default initialisation, not netspec's. 
 model of the spec is the class with netspec's weights loaded: a file written by
 `netspec train` (runs/<run>/weights.safetensors), or initial weights saved with
 netspec.weights.save_weights(path, netspec.initializers.initial_params(model, seed)).
-state_dict() keys are the spec's names (conv2d_1.weight, block_1.batchnorm_1.running_mean),
-so load_netspec_weights(module, path) loads such a file strictly:
+state_dict() keys are the spec's names{names}, so
+load_netspec_weights(module, path) loads such a file strictly:
 
     model = load_netspec_weights({cls}(), "weights.safetensors").eval()
     y = model(x)    # x: a float32 tensor of shape (N, {shape})
@@ -153,6 +163,11 @@ def _float(value: float) -> str:
 def _ints(values: Iterable[int]) -> str:
     items = [_int(v) for v in values]
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def _inert(text: str) -> str:
+    # IR names are grammar-checked identifiers with dots; this is a second line of defence.
+    return " ".join(text.split()).replace("\\", "/").replace('"""', "'''")
 
 
 def _str(value: str) -> str:
@@ -197,6 +212,8 @@ class _Writer:
         self.functional = "F" if context.class_name != "F" else "functional"
         self.uses_functional = False
         self.uses_batchnorm = False
+        # The helper class's name, unless the model's class took it.
+        self.batchnorm = "BatchNorm" if context.class_name != "BatchNorm" else "BatchNormLayer"
         self.shapes: dict[str, dict[str, tuple[int, ...]]] = {}
         for spec in self.model.params:
             self.shapes.setdefault(spec.node, {})[spec.attr] = tuple(spec.shape)
@@ -214,15 +231,14 @@ class _Writer:
     # -- assembling the file ----------------------------------------------------------
 
     def source(self) -> str:
-        forward = self._forward()
         for node in self.model.nodes:
             if node.params or node.state:
                 self._place(node)
-        init = self.init_lines or []
+        forward = self._forward()
         parts = [self._docstring(), self._imports()]
         if self.uses_batchnorm:
-            parts.append(BATCHNORM_CLASS.replace("F.", f"{self.functional}."))
-        parts.append(self._class(init, forward))
+            parts.append(BATCHNORM_CLASS.format(name=self.batchnorm, F=self.functional))
+        parts.append(self._class(self.init_lines, forward))
         parts.append(LOADER)
         return "\n".join(parts).rstrip() + "\n"
 
@@ -231,16 +247,23 @@ class _Writer:
         if not header.endswith('"""'):
             raise NetspecError("the codegen header is not a docstring")
         shape = ", ".join(str(d) for d in self.model.input.shape)
-        notes = DOC_NOTES.format(cls=self.context.class_name, shape=shape)
+        keys = [spec.name for spec in self.model.params] + [s.name for s in self.model.state]
+        listed = _inert(", ".join(keys[:2]) + (", ..." if len(keys) > 2 else ""))
+        names = f" ({listed})" if keys else ""
+        notes = DOC_NOTES.format(cls=self.context.class_name, shape=shape, names=names)
         if any(isinstance(node.op, Dropout) for node in self.model.nodes):
             notes += DROPOUT_NOTE
-        return header[: -len('"""')] + notes.lstrip("\n") + '"""\n'
+        return header[: -len('"""')] + notes + '"""\n'
 
     def _imports(self) -> str:
+        functional = self.uses_functional or self.uses_batchnorm
+        # In the order isort (ruff's I001) wants.
         lines = ["import torch"]
-        if self.uses_functional or self.uses_batchnorm:
-            lines.append(f"import torch.nn.functional as {self.functional}")
+        if functional and self.functional == "F":
+            lines.append("import torch.nn.functional as F")
         lines.append("from torch import nn")
+        if functional and self.functional != "F":
+            lines.append(f"from torch.nn import {self.functional}")
         return "\n".join(lines) + "\n"
 
     def _class(self, init: list[str], forward: list[str]) -> str:
@@ -251,7 +274,7 @@ class _Writer:
         lines = [
             "",
             f"class {self.context.class_name}(nn.Module):",
-            f'{INDENT}"""The netspec model `{model.name}`: input (N, {expected}), output '
+            f'{INDENT}"""The netspec model `{_inert(model.name)}`: input (N, {expected}), output '
             f'(N, {", ".join(str(d) for d in model.output_type.shape)})."""',
             "",
             f"{INDENT}def __init__(self) -> None:",
@@ -273,7 +296,7 @@ class _Writer:
     def _place(self, node: CheckedNode) -> None:
         parent = self.root
         *scopes, leaf = node.name.split(".")
-        for part in scopes:
+        for depth, part in enumerate(scopes):
             child = parent.children.get(part)
             if child is None:
                 expression = _child(parent.expression, part, parent.reserved)
@@ -281,7 +304,7 @@ class _Writer:
                 parent.children[part] = child
                 self.init_lines.append(
                     f"{INDENT * 2}{expression} = nn.Module()  # block scope "
-                    f"{_scope_label(node.name, part, scopes)}"
+                    f"{'.'.join(scopes[: depth + 1])}"
                 )
             parent = child
         if leaf in parent.children:
@@ -324,7 +347,7 @@ class _Writer:
             (features,) = shapes["running_mean"]
             affine = "" if "weight" in shapes else ", affine=False"
             return (
-                f"BatchNorm({_int(features)}, momentum={_float(op.momentum)}, "
+                f"{self.batchnorm}({_int(features)}, momentum={_float(op.momentum)}, "
                 f"eps={_float(op.eps)}{affine})"
             )
         if isinstance(op, Prelu):
@@ -339,13 +362,13 @@ class _Writer:
     def _forward(self) -> list[str]:
         model = self.model
         needed = self._needed()
-        readers = {name for node in model.nodes for name in node.inputs}
+        readers = {name for node in model.nodes if node.name in needed for name in node.inputs}
         lines: list[str] = []
         for node in model.nodes:
             if node.name not in needed:
                 lines.append(
-                    f"{INDENT * 2}# {node.name}: its value reaches no output and no "
-                    "running statistics, so it is not computed"
+                    f"{INDENT * 2}{self.context.comment(node.name)} -> {_inert(node.name)}: "
+                    "not computed (it reaches no output and no running statistics)"
                 )
                 continue
             expression = self._expression(node)
@@ -392,12 +415,12 @@ class _Writer:
         kind = op.kind
         if isinstance(op, Conv2d):
             (top, bottom), (left, right) = explicit_pads(op.padding)
-            layer = self._layer_reference(node)
+            layer = self.layers[node.name]
             if top == bottom and left == right:
                 return f"{layer}({a})"
             return f"{layer}({self._fn('pad')}({a}, {_ints((left, right, top, bottom))}))"
         if isinstance(op, Dense | BatchNorm | Prelu):
-            return f"{self._layer_reference(node)}({a})"
+            return f"{self.layers[node.name]}({a})"
         if isinstance(op, MaxPool | AvgPool):
             return self._pool(op, a)
         if kind == "global_avgpool":
@@ -433,7 +456,7 @@ class _Writer:
             return f"{self._fn('elu')}({a}, alpha={_float(op.alpha)})"
         if isinstance(op, Gelu):
             if op.approximate == "tanh":
-                return f"{self._fn('gelu')}({a}, approximate=\"tanh\")"
+                return f'{self._fn("gelu")}({a}, approximate="tanh")'
             return f"{self._fn('gelu')}({a})"
         if isinstance(op, Softplus):
             return (
@@ -444,22 +467,6 @@ class _Writer:
             axis = op.axis + 1 if op.axis >= 0 else op.axis
             return f"{self._fn(kind)}({a}, dim={_int(axis)})"
         raise NetspecError(f"the torch generator has no lowering for op {kind!r}")
-
-    def _layer_reference(self, node: CheckedNode) -> str:
-        # Layers are placed after forward is written (so that helper use is known); the
-        # expression is the same either way, so compute it from the tree rules here.
-        parent_expression, reserved = "self", MODULE_ATTRIBUTES
-        parts = node.name.split(".")
-        layer_names = {n.name for n in self.model.nodes if n.params or n.state}
-        for depth, part in enumerate(parts):
-            parent_expression = _child(parent_expression, part, reserved)
-            prefix = ".".join(parts[: depth + 1])
-            reserved = (
-                MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES
-                if prefix in layer_names
-                else MODULE_ATTRIBUTES
-            )
-        return parent_expression
 
     def _pool(self, op: MaxPool | AvgPool, a: str) -> str:
         (top, bottom), (left, right) = explicit_pads(op.padding)
@@ -480,17 +487,15 @@ class _Writer:
 
 # Attributes of the generated layer objects (nn.Linear, nn.Conv2d, BatchNorm, nn.PReLU):
 # a block scope nested under a layer must not take these names.
-_LAYER_ATTRIBUTES = frozenset(
-    """weight bias running_mean running_var in_features out_features in_channels
-    out_channels kernel_size stride padding dilation groups padding_mode output_padding
-    transposed momentum eps num_parameters init features""".split()
-)
+# fmt: off
+_LAYER_ATTRIBUTES = frozenset((
+    "weight", "bias", "running_mean", "running_var", "in_features", "out_features",
+    "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+    "padding_mode", "output_padding", "transposed", "momentum", "eps", "num_parameters",
+    "init", "features", "reset_parameters",
+))
+# fmt: on
 
 
 def _tuple_of(items: list[str]) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-
-
-def _scope_label(name: str, part: str, scopes: list[str]) -> str:
-    index = scopes.index(part)
-    return ".".join(scopes[: index + 1])

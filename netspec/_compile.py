@@ -1,0 +1,215 @@
+"""``netspec.compile``: a spec's model as a framework-native object for one's own code.
+
+- ``"torch"``: the in-memory backend's ``torch.nn.Module`` (state_dict keys are the IR's
+  names), for a hand-written training loop, ``torch.compile`` or export.
+- ``"jax"``: ``(init, apply)``, two pure functions over a flat dict of arrays keyed by IR
+  name (parameters and batchnorm running statistics, as in weight files);
+  ``apply(params, x, *, train=False, rng=None) -> (output, new_params)``, as the
+  ``apply`` of a generated JAX module.
+- ``"numpy"``: the NumPy backend's compiled model (``forward``, ``loss_and_grads``...).
+
+Frameworks are imported only for the backend asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from netspec.errors import NetspecError
+from netspec.ir import CheckedModel, Program
+
+BACKENDS = ("torch", "jax", "numpy")
+
+UNKNOWN_BACKEND = (
+    "unknown backend {got!r}: expected one of torch, jax, numpy\n"
+    '  help: netspec.compile(spec, backend="torch")'
+)
+MISSING_FRAMEWORK = (
+    "backend {backend!r} needs {module}, which is not installed\n"
+    "  help: pip install netspec[{backend}]"
+)
+MISSING_VALUES = (
+    "apply() got arrays that do not fit model '{model}': {problems}\n"
+    "  help: pass the dict init() returned (or one loaded from a netspec weight file)"
+)
+BAD_SEED = (
+    "init() takes an integer seed >= 0 or a JAX key, got {got}\n"
+    "  help: init(0) or init(jax.random.key(0))"
+)
+
+
+def compile_model(
+    spec: str | os.PathLike[str] | Program | CheckedModel,
+    backend: str = "torch",
+    *,
+    model: str | None = None,
+    dtype: Literal["float32", "float64"] = "float32",
+    device: str = "cpu",
+    params: Mapping[str, np.ndarray] | str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> Any:
+    """See :func:`netspec.compile`."""
+    if backend not in BACKENDS:
+        raise NetspecError(UNKNOWN_BACKEND.format(got=backend))
+    if dtype not in ("float32", "float64"):
+        raise NetspecError(f"unknown dtype {dtype!r}: expected 'float32' or 'float64'")
+    checked = _checked_model(spec, model)
+    values = _values(checked, params)
+    if backend == "torch":
+        _require("torch", backend)
+        from netspec.backend import get_backend
+
+        return (
+            get_backend("torch")
+            .compile(checked, dtype=dtype, device=device, seed=seed, params=values)
+            .module
+        )
+    if backend == "jax":
+        _require("jax", backend)
+        return _jax_functions(checked, dtype, device, values)
+    from netspec.backend import get_backend
+
+    return get_backend("numpy").compile(
+        checked, dtype=dtype, device=device, seed=seed, params=values
+    )
+
+
+def _checked_model(
+    spec: str | os.PathLike[str] | Program | CheckedModel, model: str | None
+) -> CheckedModel:
+    if isinstance(spec, CheckedModel):
+        if model is not None and model != spec.name:
+            raise NetspecError(
+                f"model={model!r} was asked for, but the model given is {spec.name!r}"
+            )
+        return spec
+    if not isinstance(spec, Program):
+        if not isinstance(spec, str | os.PathLike):
+            raise NetspecError(
+                "netspec.compile takes a path, spec text, a Program or a CheckedModel, "
+                f"got {type(spec).__name__}"
+            )
+        from netspec.frontend import load
+
+        spec = load(spec)
+    try:
+        return spec.model(model)
+    except KeyError as error:
+        raise NetspecError(str(error.args[0])) from None
+
+
+def _values(
+    model: CheckedModel, params: Mapping[str, np.ndarray] | str | os.PathLike[str] | None
+) -> dict[str, np.ndarray] | None:
+    if params is None:
+        return None
+    from netspec.weights import check_weights, load_weights
+
+    if isinstance(params, str | os.PathLike):
+        values = load_weights(params)
+        source = str(params)
+    else:
+        values = {name: np.asarray(value) for name, value in params.items()}
+        source = "params"
+    # State (running statistics) may be left out: it starts at its fill.
+    complete = dict(values)
+    for state in model.state:
+        complete.setdefault(state.name, np.full(state.shape, state.fill))
+    check_weights(model, complete, source=source)
+    return values
+
+
+def _require(module: str, backend: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise NetspecError(MISSING_FRAMEWORK.format(backend=backend, module=module))
+
+
+def _jax_functions(
+    model: CheckedModel,
+    dtype: Literal["float32", "float64"],
+    device: str,
+    given: dict[str, np.ndarray] | None,
+) -> tuple[Callable[..., dict[str, Any]], Callable[..., Any]]:
+    import jax
+    import jax.numpy as jnp
+
+    from netspec.backends.jax import build_apply, precision_scope, resolve_device
+    from netspec.initializers import initial_params
+
+    target = resolve_device(device)
+    forward = build_apply(model)
+    param_names = [spec.name for spec in model.params]
+    state_names = [spec.name for spec in model.state]
+    shapes = {spec.name: tuple(spec.shape) for spec in model.params}
+    shapes.update({spec.name: tuple(spec.shape) for spec in model.state})
+
+    def init(seed: Any = 0) -> dict[str, Any]:
+        """Initial arrays by IR name: netspec's initializer with ``seed`` (an int, or a
+        JAX key: ``key(n)`` gives the same arrays as ``n``), or the ``params`` given to
+        ``netspec.compile``. Parameters and running statistics, as in weight files."""
+        if given is not None:
+            values = {name: np.asarray(value, dtype=dtype) for name, value in given.items()}
+            for state in model.state:
+                values.setdefault(state.name, np.full(state.shape, state.fill, dtype=dtype))
+        else:
+            values = initial_params(model, _seed_of(seed), dtype)
+        with precision_scope(dtype):
+            return {name: jax.device_put(jnp.asarray(values[name]), target) for name in shapes}
+
+    def apply(
+        params: Mapping[str, Any], x: Any, *, train: bool = False, rng: Any = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """``(output, new_params)`` for a batch ``x`` of shape (N, *input shape).
+
+        ``train`` turns on dropout (``rng``, a JAX key or an int seed, is then needed if
+        the model has dropout) and batch statistics; ``new_params`` is ``params`` with the
+        batchnorm running statistics moved (one update per call), and equals ``params``
+        in eval mode. The same convention as ``apply`` in a generated JAX module.
+        """
+        problems = [name for name in shapes if name not in params]
+        if problems:
+            raise NetspecError(
+                MISSING_VALUES.format(model=model.name, problems="missing " + ", ".join(problems))
+            )
+        if isinstance(rng, int):
+            rng = jax.random.key(rng)
+        with precision_scope(dtype):
+            batch = jnp.asarray(x, dtype=dtype)
+            output, new_state = forward(
+                {name: params[name] for name in param_names},
+                {name: params[name] for name in state_names},
+                batch,
+                train=train,
+                rng=rng,
+            )
+        return output, {**params, **new_state}
+
+    return init, apply
+
+
+def _seed_of(seed: Any) -> int:
+    if isinstance(seed, bool):
+        raise NetspecError(BAD_SEED.format(got=repr(seed)))
+    if isinstance(seed, int | np.integer):
+        if seed < 0:
+            raise NetspecError(BAD_SEED.format(got=seed))
+        return int(seed)
+    import jax
+
+    try:
+        data = np.asarray(
+            jax.random.key_data(seed)
+            if jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key)
+            else seed
+        )
+    except (AttributeError, TypeError):
+        raise NetspecError(BAD_SEED.format(got=type(seed).__name__)) from None
+    if data.shape != (2,) or not np.issubdtype(data.dtype, np.unsignedinteger):
+        raise NetspecError(BAD_SEED.format(got=f"an array of shape {data.shape}"))
+    return (int(data[0]) << 32) | int(data[1])

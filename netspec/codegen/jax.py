@@ -14,15 +14,14 @@ bit for bit. The module imports JAX and NumPy only (safetensors lazily).
 
 from __future__ import annotations
 
+from netspec.codegen._numpy_kernels import defined_names
+from netspec.codegen._source import number, text
 from netspec.codegen.context import CodegenContext, identifier
 from netspec.codegen.numpy import (
     RESERVED,
     constants_source,
-    defined_names,
     imports_for,
     init_source,
-    number,
-    text,
     tidy,
     weights_source,
     wrap,

@@ -66,7 +66,7 @@ def render(results: list[dict[str, object]]) -> str:
         lines.append(
             f"| {r['spec']} | {r['backend']} | {accuracy * 100:.2f}% | "  # type: ignore[operator]
             f"{r['target'] * 100:.1f}% | {'yes' if met else 'no'} | {r['epochs']}"  # type: ignore[operator]
-            f"{' (early stop)' if r['stopped_early'] else ''} | {r['seconds_per_epoch']:.1f} |"
+            f"{' (early stop)' if r['stopped_early'] else ''} | {r['seconds_per_epoch']:.2f} |"
         )
     return "\n".join(lines)
 

@@ -51,7 +51,7 @@ class JaxTrainStep:
             self._buffers = {
                 name: rule.init(param) for name, param in model._params.items()
             }
-        self._pending: list[tuple[Array, Array, Array]] = []
+        self._pending: list[Array] = []
         self._samples = 0
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
@@ -63,16 +63,17 @@ class JaxTrainStep:
         self._steps += 1
         scalars = np.asarray(lr, dtype=model.dtype), np.asarray(self._steps, dtype=model.dtype)
         with precision_scope(model.dtype):
-            params, state, buffers, *stats = self._fused(
+            params, state, buffers, stats = self._fused(
                 model._params, model._state, self._buffers, batch, targets,
                 *model._rng(True), *scalars,
             )
         model._params, model._state, self._buffers = params, state, buffers
-        self._pending.append(tuple(stats))  # type: ignore[arg-type]
+        self._pending.append(stats)
         self._samples += batch.shape[0]
 
     def drain(self) -> Stats:
         """Wait for the queued steps; return and reset what they accumulated."""
+        # One small array per step, [summed loss, hits, finite]: one transfer each.
         values = jax.device_get(self._pending)
         finite = [bool(ok) for _, _, ok in values]
         stats = Stats(
@@ -155,9 +156,12 @@ def make_fused_step(
               key: Array, call: Array, lr: Array, t: Array) -> Any:
         rng = jax.random.fold_in(key, call) if lowered.random else None
         (value, (data, z, new_state)), grads = grad_fn(params, state, x, y, rng)
-        finite = jnp.isfinite(value)
-        for g in grads.values():
-            finite = finite & jnp.all(jnp.isfinite(g))
+        # g * 0 is 0 where g is finite and NaN where it is not, so the sum is NaN exactly
+        # when some gradient entry is not finite (zeros cannot overflow). XLA fuses the
+        # product into the reduction, one read of each gradient, where all(isfinite(g))
+        # wrote a boolean array and reduced it in a second pass.
+        poison = sum((jnp.sum(g * 0) for g in grads.values()), jnp.zeros((), value.dtype))
+        finite = jnp.isfinite(value) & jnp.isfinite(poison)
         grads = _clip(grads, clip)
         new_params: Tree = {}
         new_buffers: dict[str, Tree] = {}
@@ -168,7 +172,10 @@ def make_fused_step(
             if name in max_norms:
                 new_params[name] = _renorm(new_params[name], max_norms[name])
         hits = _hits(z, y, loss.kind) if classify else jnp.zeros((), jnp.int32)
-        return new_params, new_state, new_buffers, data * x.shape[0], hits, finite
+        # The statistics travel as one array of the loss's dtype (hits are exact in
+        # float32 up to 2**24 per batch), so that drain() makes one transfer per step.
+        stats = jnp.stack([data * x.shape[0], hits.astype(data.dtype), finite.astype(data.dtype)])
+        return new_params, new_state, new_buffers, stats
 
     # Donating params and buffers lets XLA update them in place; the CPU client ignores
     # donation (with a warning), so it is asked for on accelerators only.

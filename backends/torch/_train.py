@@ -137,12 +137,13 @@ class TorchTrainStep:
         self._reset_stats()
 
     def _reset_stats(self) -> None:
-        device = self._model._device
-        self._loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        self._correct = torch.zeros((), dtype=torch.int64, device=device)
-        self._first_nonfinite = torch.full((), -1, dtype=torch.int64, device=device)
-        self._samples = 0
-        self._steps = 0
+        # Per step since the last drain, kept on the device and combined only by drain()
+        # (each small op per step is a measurable share of a small net's step): the loss
+        # with the minimum and maximum of every gradient, the per-sample top-1 hits, and
+        # on the host the batch size.
+        self._values: list[torch.Tensor] = []
+        self._hit_flags: list[torch.Tensor] = []
+        self._batches: list[int] = []
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
         """One update: gradients (penalties included), clipping, the optimizer, then
@@ -192,26 +193,35 @@ class TorchTrainStep:
         grads: list[torch.Tensor],
         batch: int,
     ) -> None:
-        finite = torch.isfinite(data)
+        # A tensor is finite exactly when its minimum and maximum are (NaN propagates
+        # through both): one pass per gradient, where torch.isfinite(grad).all() makes
+        # four (abs, eq, ne, and) with full-size temporaries, a fifth of the MLP step.
+        values = [data]
         for grad in grads:
-            finite = finite & torch.isfinite(grad).all()
-        self._first_nonfinite = torch.where(
-            (self._first_nonfinite < 0) & ~finite,
-            torch.full_like(self._first_nonfinite, self._steps),
-            self._first_nonfinite,
-        )
-        self._loss_sum += data.to(torch.float64) * batch
-        self._correct += _hits(output, target, self._loss)
-        self._samples += batch
-        self._steps += 1
+            if grad.numel():
+                values.extend(torch.aminmax(grad))
+        self._values.append(torch.stack(values))
+        flags = _hit_flags(output, target, self._loss)
+        if flags is not None:
+            self._hit_flags.append(flags)
+        self._batches.append(batch)
 
     def drain(self) -> Stats:
         """Wait for the device; return (then reset) the statistics since the last drain."""
+        if not self._batches:
+            return Stats(loss_sum=0.0, samples=0, correct=0, first_nonfinite=-1)
+        values = torch.stack(self._values)  # [steps, loss and gradient extremes]
+        finite = torch.isfinite(values).all(dim=1).cpu().tolist()
+        losses = values[:, 0].to(torch.float64).cpu().tolist()
+        correct = int(torch.cat(self._hit_flags).sum().item()) if self._hit_flags else 0
+        loss_sum = 0.0
+        for value, batch in zip(losses, self._batches, strict=True):
+            loss_sum += value * batch  # float64, in step order, as a running total would
         stats = Stats(
-            loss_sum=float(self._loss_sum.item()),
-            samples=self._samples,
-            correct=int(self._correct.item()),
-            first_nonfinite=int(self._first_nonfinite.item()),
+            loss_sum=loss_sum,
+            samples=sum(self._batches),
+            correct=correct,
+            first_nonfinite=finite.index(False) if False in finite else -1,
         )
         self._reset_stats()
         return stats
@@ -285,13 +295,15 @@ def _step_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _hits(output: torch.Tensor, target: torch.Tensor, loss: LossSpec) -> torch.Tensor:
-    """Top-1 hits of a batch for classification losses; zero for regression losses."""
+def _hit_flags(
+    output: torch.Tensor, target: torch.Tensor, loss: LossSpec
+) -> torch.Tensor | None:
+    """Per-sample top-1 hits of a batch (bool) for classification losses; None otherwise."""
     if isinstance(loss, SoftmaxCrossEntropy):
         labels = target if target.dim() == output.dim() - 1 else target.argmax(dim=1)
-        return (output.argmax(dim=1) == labels).sum()
+        return output.argmax(dim=1) == labels
     if isinstance(loss, BinaryCrossEntropy):
         # A sample is a hit when every output's sign agrees with its 0 / 1 target.
         agree = (output > 0) == (target >= 0.5)
-        return agree.reshape(output.shape[0], -1).all(dim=1).sum()
-    return torch.zeros((), dtype=torch.int64, device=output.device)
+        return agree.reshape(output.shape[0], -1).all(dim=1)
+    return None

@@ -1,0 +1,1 @@
+"""netspec benchmarks: run `python -m benchmarks` (see benchmarks/__main__.py)."""

@@ -1,0 +1,91 @@
+"""The suite's goals, each with its figure and whether it is met."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmarks._timing import table
+
+
+@dataclass
+class Goals:
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add(self, goal: str, figure: str, met: bool | None) -> None:
+        verdict = "skipped" if met is None else ("met" if met else "NOT met")
+        self.rows.append([goal, figure, verdict])
+
+    def train_step(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.train_step import NUMPY_SPEEDUP_GOAL, RATIO_GOAL, TITLES
+
+        for case in result.cases:
+            ratio = case.step.ratio
+            name = f"{case.framework} {TITLES[case.net]} step"
+            if case.framework == "numpy":
+                self.add(
+                    f"{name}: >= {NUMPY_SPEEDUP_GOAL:g}x faster than the textbook",
+                    f"{1 / ratio.median:.2f}x (IQR {1 / ratio.q3:.2f}-{1 / ratio.q1:.2f})",
+                    1 / ratio.median >= NUMPY_SPEEDUP_GOAL,
+                )
+            else:
+                self.add(
+                    f"{name}: netspec / hand-written <= {RATIO_GOAL}",
+                    f"{ratio.median:.3f} (IQR {ratio.q1:.3f}-{ratio.q3:.3f})",
+                    ratio.median <= RATIO_GOAL,
+                )
+
+    def limit(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.limit import BOUND_GOAL
+
+        if not result.steps:
+            self.add(f"best MLP step within {BOUND_GOAL}x the bare-GEMM bound", "-", None)
+            return
+        best, multiple = result.best()
+        self.add(
+            f"best MLP step within {BOUND_GOAL}x the bare-GEMM bound",
+            f"{best}: {multiple:.2f}x ({result.fastest} GEMMs "
+            f"{result.bare[result.fastest].median * 1e3:.3f} ms)",
+            multiple <= BOUND_GOAL,
+        )
+
+    def frontend(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.frontend import DEEP_GOAL, RESNET_GOAL
+
+        if result.resnet:
+            self.add(f"netspec check ResNet-18 < {RESNET_GOAL} s",
+                     f"{result.resnet.median * 1e3:.0f} ms", result.resnet.median < RESNET_GOAL)
+        if 10000 in result.deep:
+            deep = result.deep[10000].median
+            self.add(f"netspec check 10000 layers < {DEEP_GOAL:g} s", f"{deep:.2f} s",
+                     deep < DEEP_GOAL)
+        linear = result.linear()
+        if linear:
+            self.add("front end time grows linearly with layers", linear[1], linear[0])
+
+    def loop(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.loop import OVERHEAD_GOAL
+
+        if result.skipped:
+            self.add(f"loop overhead < {OVERHEAD_GOAL:.0%}", result.skipped, None)
+            return
+        for row in result.rows:
+            self.add(
+                f"loop overhead < {OVERHEAD_GOAL:.0%} ({row.backend}, {row.train_samples} "
+                "training images)",
+                f"{row.overhead:+.1%} (training phase {row.train_overhead:+.1%})",
+                row.overhead < OVERHEAD_GOAL,
+            )
+
+    def gpu(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.train_step import RATIO_GOAL, TITLES
+
+        for case in result.steps.cases:
+            self.add(
+                f"{case.framework} {TITLES[case.net]} step on {case.label}: ratio <= {RATIO_GOAL}",
+                f"{case.step.ratio.median:.3f}", case.step.ratio.median <= RATIO_GOAL,
+            )
+        for line in result.skipped:
+            self.add("GPU rows", line, None)
+
+    def render(self) -> str:
+        return "### goals\n\n" + table(["goal", "figure", "verdict"], self.rows)

@@ -1,0 +1,105 @@
+"""The benchmark suite runs: each group's function on its smallest case, two repeats.
+
+Timings here mean nothing; the test checks that every group produces finite figures
+(python -m benchmarks runs the real thing, docs/benchmarks.md holds a full run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+from benchmarks import frontend, gpu, limit, loop, train_step
+from benchmarks.__main__ import main
+from netspec.data._idx import write_idx
+
+TINY = {"rounds": 2, "calls": 2}
+FRAMEWORKS = [
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            name != "numpy" and importlib.util.find_spec(name) is None,
+            reason=f"{name} is not installed",
+        ),
+    )
+    for name in ("numpy", "torch", "jax")
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():  # type: ignore[no-untyped-def]
+    # As python -m benchmarks does by default: on a busy machine two OpenMP threads can
+    # make a tiny step a hundred times slower, and this test only needs it to run.
+    if importlib.util.find_spec("torch") is None:
+        yield
+        return
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_train_step_case_gives_finite_timings(framework: str) -> None:
+    case = train_step.run_case(framework, "mlp", batch=8, infer_batch=16, **TINY)
+    assert case.max_output_diff < 1e-3
+    assert train_step.finite(train_step.GroupResult([case]))
+    assert "| " in train_step.render(train_step.GroupResult([case]))
+
+
+def test_limit_gives_finite_timings() -> None:
+    result = limit.run(batch=8, big_size=64, big_rounds=1, backends=("numpy",), **TINY)
+    assert limit.finite(result)
+    assert all(math.isfinite(s.median) for s in result.big.values())
+    assert "bare-GEMM bound" in limit.render(result)
+
+
+def test_frontend_gives_finite_timings() -> None:
+    result = frontend.run(repeats=1, sizes=(10,), resnet=False)
+    assert frontend.finite(result)
+    assert "10 layers" in frontend.render(result)
+
+
+def _fake_mnist(root: Path, train: int = 400, test: int = 50) -> None:
+    folder = root / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", train), ("t10k", test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte",
+                  rng.integers(0, 256, (count, 28, 28)).astype(np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte",
+                  (np.arange(count) % 10).astype(np.uint8))
+
+
+def test_loop_gives_finite_timings(tmp_path: Path) -> None:
+    _fake_mnist(tmp_path)
+    result = loop.run(rounds=1, limits=(300,), backends=("numpy",), data_dir=str(tmp_path))
+    assert result.skipped is None
+    assert loop.finite(result)
+    row = result.rows[0]
+    assert (row.train_samples, row.eval_samples) == (270, 30 + 50)
+    assert "loop overhead" in loop.render(result)
+
+
+def test_loop_without_data_says_it_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NETSPEC_DATA_DIR", raising=False)
+    assert "NETSPEC_DATA_DIR" in (loop.run(rounds=1).skipped or "")
+
+
+def test_gpu_group_runs_or_says_why_not(capsys: pytest.CaptureFixture[str]) -> None:
+    result = gpu.run(nets=("mlp",), **TINY)
+    assert result.skipped or gpu.finite(result)
+    assert main(["--only", "gpu", "--threads", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "machine:" in out and "### goals" in out

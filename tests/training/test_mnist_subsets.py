@@ -16,8 +16,19 @@ from netspec.data import DATA_DIR_ENV
 from tests.backends.conftest import backend_params
 from tests.conftest import ROOT
 
+def _mnist_present() -> bool:
+    root = Path(os.environ.get(DATA_DIR_ENV, ""))
+    names = ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    return bool(os.environ.get(DATA_DIR_ENV)) and any(
+        (folder / f"{name}{suffix}").exists()
+        for folder in (root, root / "mnist")
+        for name in names
+        for suffix in ("", ".gz")
+    )
+
+
 pytestmark = pytest.mark.skipif(
-    not os.environ.get(DATA_DIR_ENV), reason=f"{DATA_DIR_ENV} is not set: no MNIST files"
+    not _mnist_present(), reason=f"no MNIST files under ${DATA_DIR_ENV} (or it is not set)"
 )
 
 # 3000 training images, 2 epochs of the MLP 784-256-10 and of LeNet-5: well above chance

@@ -16,6 +16,7 @@ from netspec.data import DATA_DIR_ENV
 from tests.backends.conftest import backend_params
 from tests.conftest import ROOT
 
+
 def _mnist_present() -> bool:
     root = Path(os.environ.get(DATA_DIR_ENV, ""))
     names = ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -12,30 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import netspec
+from benchmarks.references.torch_nets import LeNet5
 from netspec.backends.torch import BACKEND
 from netspec.ir import CheckedModel
 from netspec.ir.train import SoftmaxCrossEntropy
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-
-
-class LeNet5(nn.Module):
-    """LeNet-5 for 28 x 28 inputs, as specs/lenet5.net describes it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(400, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(x.flatten(1)))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
 
 
 class Residual(nn.Module):

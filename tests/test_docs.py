@@ -52,3 +52,27 @@ def test_every_diagnostic_code_is_documented() -> None:
 
     text = (ROOT / "docs" / "language.md").read_text()
     assert [code for code in CODES if f"| {code} |" not in text] == []
+
+
+def _python_blocks(path: str) -> list[str]:
+    blocks: list[str] = []
+    current: list[str] | None = None
+    for line in (ROOT / path).read_text().splitlines():
+        if current is None and line.startswith("```python"):
+            current = []
+        elif current is not None and line.startswith("```"):
+            blocks.append("\n".join(current) + "\n")
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize("index", range(len(_python_blocks("README.md"))))
+def test_readme_python_examples_run(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    block = _python_blocks("README.md")[index]
+    for framework in ("torch", "jax"):
+        if f"import {framework}" in block:
+            pytest.importorskip(framework)
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, f"README.md python block {index + 1}", "exec"), {"__name__": "readme"})

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS
 from netspec.errors import NetspecError
@@ -148,17 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read(path: str, max_params: int) -> Analysis | None:
     try:
-        text, file = read_source(path if path.endswith(".net") else _as_path(path))
+        text, file = read_source(Path(path))
     except NetspecError as error:
         print(f"netspec: error: {error}", file=sys.stderr)
         return None
     return analyze(text, file, max_params=max_params)
-
-
-def _as_path(path: str) -> str:
-    import pathlib
-
-    return pathlib.Path(path)  # type: ignore[return-value]
 
 
 def _use_color(choice: str) -> bool:

@@ -7,7 +7,6 @@ and into a torch.nn.Module built by netspec with ``load_state_dict``.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -59,14 +58,6 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise NetspecError(f"no such weight file: {path}") from None
     except (SafetensorError, OSError, ValueError) as error:
         raise NetspecError(f"{path} is not a readable safetensors file: {error}") from None
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The string metadata stored in a safetensors header."""
-    with open(path, "rb") as stream:
-        size = int.from_bytes(stream.read(8), "little")
-        header = json.loads(stream.read(size))
-    return dict(header.get("__metadata__", {}))
 
 
 def check_weights(model: CheckedModel, arrays: dict[str, np.ndarray], *, source: str = "") -> None:

@@ -91,7 +91,6 @@ class ModelElaborator:
         # How many times the current body runs: the product of the enclosing repeats.
         self.repeat_factor = 1
         self.warned_unused: set[tuple[int, int, str]] = set()
-        self.output_span: dict[str, Span] = {}
         # For each merge node, its inputs as the user named them, for diagnostics.
         self.input_names: dict[str, tuple[str, ...]] = {}
 
@@ -112,7 +111,6 @@ class ModelElaborator:
         scope.defined_at[input_name] = input_span
         scope.used.add(input_name)  # an unused model input is not worth a warning
         self.taken.add(input_name)
-        self.output_span[input_name] = input_span
         try:
             output = self._body(body, scope, input_name, allow_input=False)
         except _Abort:
@@ -543,7 +541,6 @@ class ModelElaborator:
         self.taken.add(full)
         self.nodes.append(Node.model_construct(name=full, op=op, inputs=inputs))  # type: ignore[arg-type]
         self.spans[full] = span
-        self.output_span[full] = span
         return full
 
     def _bind(self, scope: Scope, name: str, tensor: str | None, span: Span) -> None:

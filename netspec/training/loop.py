@@ -50,17 +50,6 @@ def dropout_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63)
 
 
-def _monitor_value(row: dict[str, Any], monitor: str) -> float | None:
-    key = {
-        "val_loss": "val_loss",
-        "val_accuracy": "val_accuracy",
-        "train_loss": "train_loss",
-        "test_loss": "test_loss",
-    }[monitor]
-    value = row.get(key)
-    return None if value is None else float(value)
-
-
 def _improved(value: float, best: float | None, monitor: str, min_delta: float) -> bool:
     if best is None:
         return True
@@ -282,7 +271,7 @@ class _Loop:
         rule = self.spec.early_stopping
         if rule is None:
             return
-        value = _monitor_value(row, rule.monitor)
+        value = row.get(rule.monitor)
         assert value is not None, "checked by _check_monitor before training"
         if _improved(value, self.state.best_value, rule.monitor, rule.min_delta):
             self.state.best_value, self.state.best_epoch, self.state.waited = value, row["epoch"], 0

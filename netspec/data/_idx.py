@@ -37,8 +37,25 @@ CORRUPT_IDX = (
 )
 
 
+WRONG_MAGIC = (
+    "{path}: magic number 0x{found:08x} ({found_text}), expected 0x{expected:08x} "
+    "({expected_text})\n"
+    "  help: the file is not {what}: check that it is the file of that name (were two "
+    "files swapped or renamed?), or delete it and download it again"
+)
+
+
 def _fail(path: Path | str, problem: str) -> NetspecError:
     return NetspecError(CORRUPT_IDX.format(path=path, problem=problem))
+
+
+def describe_magic(magic: int) -> str:
+    """What an IDX magic number declares: '0x00000803' -> 'uint8, 3 dimensions'."""
+    code, ndim = (magic >> 8) & 0xFF, magic & 0xFF
+    if magic >> 16:
+        return "not an IDX magic number: it does not start with two zero bytes"
+    kind = np.dtype(IDX_DTYPES[code]).name if code in IDX_DTYPES else f"unknown type 0x{code:02x}"
+    return f"{kind}, {ndim} dimension{'' if ndim == 1 else 's'}"
 
 
 def read_bytes(path: Path | str) -> bytes:
@@ -58,15 +75,34 @@ def read_bytes(path: Path | str) -> bytes:
         raise _fail(path, f"the gzip data is corrupt ({exc})") from exc
 
 
-def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
+def parse_idx(
+    data: bytes, path: Path | str = "<bytes>", *, magic: int | None = None, what: str = ""
+) -> np.ndarray:
     """Parse IDX bytes into an array with the file's dimensions, in native byte order.
 
     Every structural problem (magic number, type code, header length, a data length
-    that does not match the dimensions) is a NetspecError naming ``path``.
+    that does not match the dimensions) is a NetspecError naming ``path``. With
+    ``magic`` (e.g. 0x00000803 for MNIST images), a file declaring anything else is
+    refused before its header is read, saying what it declares and what ``what`` (a
+    description of the expected content) needs.
     """
     if len(data) < 4:
         raise _fail(path, f"{len(data)} bytes, too short for the 4-byte magic number")
-    magic = int.from_bytes(data[:4], "big")
+    found = int.from_bytes(data[:4], "big")
+    if magic is not None and found != magic:
+        # Read with the wrong dimension count, the header would swallow data bytes as
+        # sizes (or data as header), and the error would speak of nonsense dimensions.
+        raise NetspecError(
+            WRONG_MAGIC.format(
+                path=path,
+                found=found,
+                found_text=describe_magic(found),
+                expected=magic,
+                expected_text=describe_magic(magic) + (f": {what}" if what else ""),
+                what=what or f"an IDX file with magic 0x{magic:08x}",
+            )
+        )
+    magic = found
     if data[0] != 0 or data[1] != 0:
         raise _fail(path, f"magic number 0x{magic:08x} does not start with two zero bytes")
     code, ndim = data[2], data[3]
@@ -103,9 +139,12 @@ def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
     return array
 
 
-def read_idx(path: Path | str) -> np.ndarray:
-    """Read an IDX file, gzip-compressed or raw. Single-byte arrays are read-only views."""
-    return parse_idx(read_bytes(path), path)
+def read_idx(path: Path | str, *, magic: int | None = None, what: str = "") -> np.ndarray:
+    """Read an IDX file, gzip-compressed or raw. Single-byte arrays are read-only views.
+
+    ``magic`` and ``what``: the magic number the file must have, as for :func:`parse_idx`.
+    """
+    return parse_idx(read_bytes(path), path, magic=magic, what=what)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -16,6 +16,8 @@ from netspec.ir.train import DigitsData, FashionMnistData, MnistData
 
 SIDE = 28
 CLASSES = 10
+IMAGES_MAGIC = 0x00000803  # uint8, 3 dimensions
+LABELS_MAGIC = 0x00000801  # uint8, 1 dimension
 
 WRONG_IDX_CONTENT = (
     "{path}: expected {expected}, found {found}\n"
@@ -25,13 +27,14 @@ WRONG_IDX_CONTENT = (
 
 
 def _images(path: Path, source: str) -> np.ndarray:
-    array = read_idx(path)
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[1:] != (SIDE, SIDE):
+    # The magic fixes the dtype (uint8) and the rank (3); only the sides remain to check.
+    array = read_idx(path, magic=IMAGES_MAGIC, what=f"{source} images")
+    if array.shape[1:] != (SIDE, SIDE):
         raise NetspecError(
             WRONG_IDX_CONTENT.format(
                 path=path,
-                expected=f"uint8 images of shape [N, {SIDE}, {SIDE}] (magic 0x00000803)",
-                found=f"{array.dtype} of shape {array.shape}",
+                expected=f"images of shape [N, {SIDE}, {SIDE}]",
+                found=f"shape {array.shape}",
                 source=source,
             )
         )
@@ -39,16 +42,7 @@ def _images(path: Path, source: str) -> np.ndarray:
 
 
 def _labels(path: Path, source: str, count: int) -> np.ndarray:
-    array = read_idx(path)
-    if array.dtype != np.uint8 or array.ndim != 1:
-        raise NetspecError(
-            WRONG_IDX_CONTENT.format(
-                path=path,
-                expected="uint8 labels of shape [N] (magic 0x00000801)",
-                found=f"{array.dtype} of shape {array.shape}",
-                source=source,
-            )
-        )
+    array = read_idx(path, magic=LABELS_MAGIC, what=f"{source} labels")
     if array.shape[0] != count:
         raise NetspecError(
             WRONG_IDX_CONTENT.format(

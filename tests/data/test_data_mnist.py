@@ -136,8 +136,38 @@ def test_swapped_files(tmp_path: Path, make_idx_dir: MakeIdxDir) -> None:
         _load(MnistData(), tmp_path)
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message
-    assert "expected uint8 images of shape [N, 28, 28] (magic 0x00000803)" in message
-    assert "found uint8 of shape (60,)" in message
+    assert (
+        "magic number 0x00000801 (uint8, 1 dimension), expected 0x00000803 "
+        "(uint8, 3 dimensions: mnist images)" in message
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "byte", "value", "found"),
+    [
+        # 4 dimensions declared: the first data bytes (zero pixels) would be read as a
+        # fourth dimension of size 0.
+        ("train-images-idx3-ubyte", 3, 4, "0x00000804 (uint8, 4 dimensions)"),
+        ("train-images-idx3-ubyte", 2, 0x0D, "0x00000d03 (float32, 3 dimensions)"),
+        ("t10k-labels-idx1-ubyte", 3, 3, "0x00000803 (uint8, 3 dimensions)"),
+    ],
+)
+def test_wrong_magic_number_is_named(
+    tmp_path: Path, make_idx_dir: MakeIdxDir, name: str, byte: int, value: int, found: str
+) -> None:
+    arrays = make_idx_dir(tmp_path, gz=False)
+    data = bytearray(idx_bytes(arrays[name]))
+    if name.startswith("train-images"):
+        data[16 : 16 + 8] = bytes(8)  # zero pixels right after the header, as in MNIST
+    data[byte] = value
+    (tmp_path / name).write_bytes(bytes(data))
+    with pytest.raises(NetspecError) as info:
+        _load(MnistData(), tmp_path)
+    message = str(info.value)
+    what = "images" if "images" in name else "labels"
+    expected = "0x00000803 (uint8, 3 dimensions" if what == "images" else "0x00000801 (uint8, 1"
+    assert f"{tmp_path / name}: magic number {found}, expected {expected}" in message
+    assert f"mnist {what})" in message and "dimensions (" not in message
 
 
 def test_label_count_and_range(tmp_path: Path, make_idx_dir: MakeIdxDir) -> None:

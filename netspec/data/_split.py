@@ -33,6 +33,13 @@ EMPTY_HOLDOUT = (
 )
 
 
+TOO_FEW_TO_SPLIT = (
+    "data {source}: too few samples to split: {option} = {value} needs at least 2 "
+    "samples (1 held out, 1 kept), but there is 1 sample{where}\n"
+    "  help: use more samples, or {option} = 0 for no {option} split"
+)
+
+
 def holdout_count(
     fraction: float, n: int, *, source: str, option: str, pool: str = "training"
 ) -> int:
@@ -58,6 +65,12 @@ def holdout_count(
     count = math.floor(round(fraction * n, 6) + 0.5)
     if 0 < count < n:
         return count
+    where = " in the training split" if option == "validation" else ""
+    if n == 1:
+        # No fraction in (0, 1) splits one sample; "use test >= 1/1" would be no help.
+        raise NetspecError(
+            TOO_FEW_TO_SPLIT.format(source=source, option=option, value=fraction, where=where)
+        )
     if n == 0:
         empty, fix = pool, "the source has no samples; check the data"
     elif count == 0:
@@ -74,7 +87,7 @@ def holdout_count(
             count=count,
             empty=empty,
             fix=fix,
-            where=" in the training split" if option == "validation" else "",
+            where=where,
         )
     )
 

@@ -135,6 +135,24 @@ def test_validation_too_small_for_the_sample_count() -> None:
     assert "validation >= 1/24" in message
 
 
+@pytest.mark.parametrize(
+    ("spec", "option", "where"),
+    [
+        (LinearData(samples=1), "test = 0.2", ", but there is 1 sample\n"),
+        (
+            LinearData(samples=3, test=0.5, validation=0.5),
+            "validation = 0.5",
+            ", but there is 1 sample in the training split",
+        ),
+    ],
+)
+def test_one_sample_cannot_be_split(spec: LinearData, option: str, where: str) -> None:
+    regression = {"input_shape": (2,), "output_shape": (1,), "loss_kind": "mse", "seed": 0}
+    message = _message(spec, **regression)
+    assert f"too few samples to split: {option} needs at least 2 samples" in message
+    assert where in message and "1/1" not in message
+
+
 def test_test_fraction_leaves_no_training_samples() -> None:
     message = _message(SpiralsData(samples=10, test=0.99), **_spirals())
     assert "test = 0.99 of 10 samples is 10 samples" in message

@@ -5,6 +5,7 @@ what was expected and how to fix it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,17 +22,28 @@ INPUT_MISMATCH = (
 )
 
 LABEL_OUT_OF_RANGE = (
-    "data {source}: {split} label {label} (sample {index}) is out of range for the "
+    "data {source}: {split} label {label} is out of range for the "
     "model's {width} outputs\n"
     "  expected: labels 0..{top}, one output per class{classes}\n"
+    "{note}"
     "  help: {fix}"
 )
 
 NOT_BINARY = (
     "data {source}: binary_cross_entropy needs labels 0 or 1, but {split} sample {index} "
     "has label {label}{classes}\n"
-    "  help: use softmax_cross_entropy with one output per class for more than two classes"
+    "{note}"
+    "  help: {fix}"
 )
+
+USE_REGRESSION = (
+    "for continuous targets use a regression loss: `loss mse` (or half_sse, l1), with one "
+    "output per target value (e.g. dense(1))"
+)
+
+# Labels with at least this many distinct values, more than one per two samples, look
+# like measurements rather than classes.
+MANY_VALUES = 20
 
 NON_FINITE = (
     "data {source}: the {split} {what} contain {count} non-finite value{s} (NaN or inf); "
@@ -140,6 +152,35 @@ def _first_outside(labels: np.ndarray, low: int, high: int) -> int | None:
     return int(np.argmax(outside)) if outside.any() else None
 
 
+def continuous_note(labels: np.ndarray, class_names: tuple[str, ...] | None) -> str | None:
+    """A note when class labels look like continuous targets (a regression data set
+    under a classification loss): fractional values, or many distinct values for the
+    number of samples. None when they look like classes."""
+    if class_names is not None:
+        numbers = []
+        for name in class_names:
+            try:
+                numbers.append(float(name))
+            except ValueError:
+                return None  # text labels are classes
+        values = np.asarray(numbers)
+    else:
+        values = np.unique(labels).astype(np.float64)
+    fractional = values[values != np.round(values)]
+    distinct, rows = len(values), len(labels)
+    if fractional.size:
+        return (
+            f"the targets take fractional values such as {fractional[0]:g}; they look "
+            "like continuous targets, not class labels"
+        )
+    if distinct >= MANY_VALUES and 2 * distinct > rows:
+        return (
+            f"the targets take {distinct} distinct values in {rows} samples; they look "
+            "like continuous targets, not class labels"
+        )
+    return None
+
+
 def check_label_range(
     source: str,
     split: str,
@@ -148,19 +189,32 @@ def check_label_range(
     num_classes: int | None,
     *,
     binary: bool,
+    describe: Callable[[int], str] | None = None,
+    continuous: str | None = None,
 ) -> None:
-    """Labels fit the output: 0..width-1 (softmax, one-hot), 0/1 (binary cross-entropy)."""
+    """Labels fit the output: 0..width-1 (softmax, one-hot), 0/1 (binary cross-entropy).
+
+    ``describe`` gives a label's text and place in the file; ``continuous`` is a note from
+    :func:`continuous_note`, which turns the advice towards a regression loss.
+    """
     classes = f"; the data has {num_classes} classes" if num_classes else ""
+    note = f"  note: {continuous}\n" if continuous else ""
     if binary:
         bad = _first_outside(labels, 0, 1)
         if bad is not None:
+            label = int(labels[bad])
             raise NetspecError(
                 NOT_BINARY.format(
                     source=source,
                     split=split,
                     index=bad,
-                    label=int(labels[bad]),
+                    label=describe(label) if describe and label >= 0 else label,
                     classes=f" (the data has {num_classes} classes)" if num_classes else "",
+                    note=note,
+                    fix=USE_REGRESSION
+                    if continuous
+                    else "use softmax_cross_entropy with one output per class for more than "
+                    "two classes",
                 )
             )
         return
@@ -168,7 +222,9 @@ def check_label_range(
     if bad is None:
         return
     label = int(labels[bad])
-    if label < 0:
+    if continuous:
+        fix = USE_REGRESSION
+    elif label < 0:
         fix = "class labels count from 0; shift the labels"
     else:
         fix = (
@@ -179,11 +235,11 @@ def check_label_range(
         LABEL_OUT_OF_RANGE.format(
             source=source,
             split=split,
-            label=label,
-            index=bad,
+            label=describe(label) if describe and label >= 0 else f"{label} (sample {bad})",
             width=width,
             top=width - 1,
             classes=classes,
+            note=note,
             fix=fix,
         )
     )

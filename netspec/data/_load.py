@@ -130,7 +130,16 @@ def _targets(
     width = output_shape[0]
     binary = loss_kind == "binary_cross_entropy"
     if binary or one_hot or loss_kind == "softmax_cross_entropy":
-        checks.check_label_range(source, split, y, width, raw.num_classes, binary=binary)
+        checks.check_label_range(
+            source,
+            split,
+            y,
+            width,
+            raw.num_classes,
+            binary=binary,
+            describe=raw.label_text,
+            continuous=checks.continuous_note(raw.y, raw.class_names),
+        )
     if loss_kind == "softmax_cross_entropy" or (binary and width == 1 and not one_hot):
         return np.eye(width, dtype=dtype)[y] if one_hot else y
     if binary and width == 1:

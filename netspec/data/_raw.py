@@ -37,4 +37,6 @@ class Raw:
     encoder: Encoder | None = None
     # How the features come about, for shape-mismatch messages.
     feature_hint: str = ""
+    # A class label as the file writes it and where, for messages about labels (csv).
+    label_text: Callable[[int], str] | None = None
     true_params: dict[str, np.ndarray] = field(default_factory=dict)

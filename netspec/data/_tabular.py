@@ -7,6 +7,7 @@ import difflib
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from netspec.data._locate import search_roots
 from netspec.data._raw import Raw
+from netspec.data._values import check_array_values, check_csv_labels, check_csv_numbers
 from netspec.errors import NetspecError
 from netspec.ir.train import CsvData, NpzData
 
@@ -78,7 +80,8 @@ def _parse_float(text: str) -> float | None:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows and their line numbers; blank lines are skipped."""
+    """Header, data rows and the line each row starts on; blank lines are skipped."""
+    reader = None
     try:
         with path.open(newline="", encoding="utf-8-sig") as stream:
             reader = csv.reader(stream)
@@ -88,18 +91,19 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
             names = [name.strip() for name in header]
             rows: list[list[str]] = []
             lines: list[int] = []
+            end = reader.line_num
             for row in reader:
+                # A quoted value may span lines: the row starts after the last one.
+                start, end = end + 1, reader.line_num
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) != len(names):
-                    raise NetspecError(
-                        f"{path}:{reader.line_num}: {len(row)} values, expected "
-                        f"{len(names)} (one per header column)"
-                    )
+                    raise NetspecError(_bad_row(path, names, row, start, end))
                 rows.append([cell.strip() for cell in row])
-                lines.append(reader.line_num)
+                lines.append(start)
     except csv.Error as exc:
-        raise NetspecError(f"{path}: not a valid CSV file: {exc}") from exc
+        line = f":{reader.line_num}" if reader is not None else ""
+        raise NetspecError(f"{path}{line}: not a valid CSV file: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise NetspecError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     seen: set[str] = set()
@@ -112,6 +116,26 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     return names, rows, lines
 
 
+def _unclosed_quote(path: Path, column: str, start: int, end: int) -> str:
+    # An unclosed quote swallows the following lines into one value: the mistake is
+    # where the quote opened, not where the reader stopped.
+    return (
+        f"{path}:{start}: the quote that opens {column} on this line is not closed on it; "
+        f"the value runs on to line {end}\n"
+        '  expected: a closing " on the same line (write "" for a quote inside a value)\n'
+        "  help: close the quote, or remove it"
+    )
+
+
+def _bad_row(path: Path, names: list[str], row: list[str], start: int, end: int) -> str:
+    """The message for a row with the wrong number of values, at the line it starts on."""
+    opened = next((i for i, cell in enumerate(row) if "\n" in cell or "\r" in cell), None)
+    if end > start and opened is not None:
+        column = f"column {names[opened]!r}" if opened < len(names) else "a value"
+        return _unclosed_quote(path, column, start, end)
+    return f"{path}:{start}: {len(row)} values, expected {len(names)} (one per header column)"
+
+
 def _numeric_column(
     path: Path, name: str, values: Sequence[str], lines: Sequence[int]
 ) -> np.ndarray:
@@ -119,9 +143,43 @@ def _numeric_column(
     for i, text in enumerate(values):
         number = _parse_float(text)
         if number is None:
+            if "\n" in text:
+                # A line break inside a number comes from a quote, almost always one
+                # left open up to the end of the file.
+                end = lines[i] + text.count("\n")
+                raise NetspecError(_unclosed_quote(path, f"column {name!r}", lines[i], end))
             raise NetspecError(NOT_NUMERIC.format(path=path, line=lines[i], name=name, value=text))
         out[i] = number
     return out
+
+
+def _csv_labels(
+    path: Path, name: str, values: Sequence[str], lines: Sequence[int]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class labels 0..K-1 of the target column, after checking that none is missing."""
+    for i, text in enumerate(values):
+        if "\n" in text:
+            end = lines[i] + text.count("\n")
+            raise NetspecError(_unclosed_quote(path, f"column {name!r}", lines[i], end))
+    numbers = {v: _parse_float(v) for v in set(values)}
+    finite = {v: n is not None and math.isfinite(n) for v, n in numbers.items()}
+    check_csv_labels(path, name, values, lines, finite)
+    return _class_labels(values)
+
+
+def _label_text(
+    path: Path, class_names: tuple[str, ...], values: Sequence[str], lines: Sequence[int]
+) -> Callable[[int], str]:
+    """A class's text and the line it first appears on, for messages about labels."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        first.setdefault(value, lines[i])
+
+    def describe(label: int) -> str:
+        name = class_names[label]
+        return f"{name!r} (class {label}, first on {path}:{first[name]})"
+
+    return describe
 
 
 def _class_labels(values: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -195,12 +253,18 @@ def load_csv(
     text = {name: np.array(by_name[name], dtype=object) for name in features if name in categorical}
     target = by_name[spec.target]
     class_names: tuple[str, ...] | None = None
+    label_text: Callable[[int], str] | None = None
     if classification:
-        y, class_names = _class_labels(target)
+        y, class_names = _csv_labels(path, spec.target, target, lines)
+        label_text = _label_text(path, class_names, target, lines)
         kind = "labels"
     else:
-        y = _numeric_column(path, spec.target, target, lines)[:, None].astype(dtype)
+        numeric[spec.target] = _numeric_column(path, spec.target, target, lines)
         kind = "targets"
+    # Checked before any cast or scaling, while the file's lines are known.
+    check_csv_numbers(path, {n: numeric[n] for n in names if n in numeric}, by_name, lines, dtype)
+    if not classification:
+        y = numeric.pop(spec.target)[:, None].astype(dtype)
 
     def fit(train_rows: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
         stats: dict[str, tuple[float, float]] = {}
@@ -246,17 +310,35 @@ def load_csv(
         num_classes=len(class_names) if class_names is not None else None,
         class_names=class_names,
         encoder=fit,
+        label_text=label_text,
     )
 
 
 def _array(archive: np.lib.npyio.NpzFile, path: Path, name: str) -> np.ndarray:
+    member = f"{name}.npy" if f"{name}.npy" in archive.zip.namelist() else name
     try:
         array = archive[name]
     except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise NetspecError(
+                f"{path}: member {member!r} is not a readable .npy array: {exc}\n"
+                "  help: write the file again with numpy.savez"
+            ) from exc
         raise NetspecError(
             f"{path}: array {name!r} holds Python objects, which netspec does not load "
             "(allow_pickle is off)\n  help: save numeric arrays"
         ) from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise NetspecError(
+            f"{path}: member {member!r} cannot be read: {exc}\n"
+            "  help: the archive is damaged; write it again with numpy.savez"
+        ) from exc
+    if not isinstance(array, np.ndarray):
+        # NumPy hands back the raw bytes of a member without the .npy magic.
+        raise NetspecError(
+            f"{path}: member {member!r} is not a .npy array ({len(array)} bytes of other "
+            "data)\n  expected: arrays written by numpy.savez or numpy.savez_compressed"
+        )
     if array.dtype.kind not in "biuf":
         raise NetspecError(f"{path}: array {name!r} has dtype {array.dtype}; expected numbers")
     if array.ndim == 0:
@@ -264,8 +346,15 @@ def _array(archive: np.lib.npyio.NpzFile, path: Path, name: str) -> np.ndarray:
     return array
 
 
+# The largest label an int64 holds; larger ones (uint64, big floats) would wrap around.
+_MAX_LABEL = int(np.iinfo(np.int64).max)
+
+
 def _labels(path: Path, name: str, y: np.ndarray) -> np.ndarray:
     if y.dtype.kind in "biu":
+        if y.dtype.kind == "u" and y.size and int(y.max()) > _MAX_LABEL:
+            bad = int(np.argmax(y > _MAX_LABEL))
+            raise NetspecError(_LABEL_TOO_LARGE.format(path=path, name=name, bad=bad, value=y[bad]))
         return y.astype(np.int64)
     whole = np.isfinite(y) & (y == np.round(y))
     if not whole.all():
@@ -276,7 +365,20 @@ def _labels(path: Path, name: str, y: np.ndarray) -> np.ndarray:
             "(softmax_cross_entropy, binary_cross_entropy)\n"
             "  help: use a regression loss (mse, half_sse, l1) for real-valued targets"
         )
+    big = np.abs(y) > _MAX_LABEL
+    if big.any():
+        bad = int(np.argmax(big))
+        raise NetspecError(
+            _LABEL_TOO_LARGE.format(path=path, name=name, bad=bad, value=repr(y[bad].item()))
+        )
     return y.astype(np.int64)
+
+
+_LABEL_TOO_LARGE = (
+    "{path}: {name}[{bad}] = {value} is too large to be a class label\n"
+    "  expected: whole numbers 0..K-1, one per output of the model\n"
+    "  help: check the labels (were they written with the wrong dtype?)"
+)
 
 
 def load_npz(
@@ -332,10 +434,13 @@ def load_npz(
                     f"{path}: {x_name} has {x.shape[0]} samples but {y_name} has "
                     f"{y.shape[0]}\n  expected: one target per sample"
                 )
-            loaded.append((x, y, y_name))
+            loaded.append((x, y, x_name, y_name))
     xs, ys = [], []
     kind = "targets"
-    for x, y, y_name in loaded:
+    for x, y, x_name, y_name in loaded:
+        # Checked before the cast, which would turn 1e300 into inf in float32, and while
+        # an index still points into the file's array.
+        check_array_values(path, x_name, x, dtype)
         scaled = x.astype(dtype)
         if spec.normalize and x.dtype == np.uint8:
             scaled /= 255.0
@@ -343,7 +448,9 @@ def load_npz(
         if classification and y.ndim == 1:
             kind = "labels"
             ys.append(_labels(path, y_name, y))
-        elif classification:
+            continue
+        check_array_values(path, y_name, y, dtype)
+        if classification:
             kind = "soft"
             ys.append(y.astype(dtype))
         else:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from netspec.data import load_dataset
+from netspec.data._checks import check_finite
 from netspec.errors import NetspecError
 from netspec.ir.train import LinearData, NpzData, SpiralsData, XorData
 
@@ -108,24 +109,15 @@ def test_binary_labels_must_be_0_or_1() -> None:
     assert "label 2" in message and "the data has 3 classes" in message
 
 
-def test_non_finite_inputs(tmp_path: Path) -> None:
+def test_non_finite_values_after_encoding() -> None:
+    # Sources check their values in file coordinates; this is the last net behind them.
     x = np.ones((10, 2))
-    x[3, 1] = np.nan
-    x[7, 0] = np.inf
-    path = _npz(tmp_path, x, np.zeros(10, np.int64))
-    message = _message(NpzData(path=path, test=0.0), **_spirals())
+    x[3, 1], x[7, 0] = np.nan, np.inf
+    with pytest.raises(NetspecError) as info:
+        check_finite("csv", "train", "inputs", "x", x)
+    message = str(info.value)
     assert "the train inputs contain 2 non-finite values (NaN or inf)" in message
     assert "the first is x[3, 1] = nan" in message
-
-
-def test_non_finite_regression_targets(tmp_path: Path) -> None:
-    y = np.zeros(10)
-    y[4] = np.nan
-    path = _npz(tmp_path, np.ones((10, 2)), y)
-    message = _message(
-        NpzData(path=path, test=0.0), input_shape=(2,), output_shape=(1,), loss_kind="mse", seed=0
-    )
-    assert "train targets contain 1 non-finite value" in message and "y[4, 0]" in message
 
 
 def test_validation_too_small_for_the_sample_count() -> None:

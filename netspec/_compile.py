@@ -21,6 +21,7 @@ import numpy as np
 
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
+from netspec.memory import check_memory
 
 BACKENDS = ("torch", "jax", "numpy")
 
@@ -58,6 +59,7 @@ def compile_model(
     if dtype not in ("float32", "float64"):
         raise NetspecError(f"unknown dtype {dtype!r}: expected 'float32' or 'float64'")
     checked = _checked_model(spec, model)
+    check_memory(checked, dtype=dtype, device=device, backend=backend, spec=spec)
     values = _values(checked, params)
     if backend == "torch":
         _require("torch", backend)

@@ -16,6 +16,7 @@ from netspec.data import Dataset, batches, load_dataset, num_batches
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.train import TrainSpec
+from netspec.memory import check_training_memory
 from netspec.training import rundir
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint
 from netspec.training.evaluate import CLASSIFICATION, evaluate
@@ -93,6 +94,7 @@ def fit(
         section, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, data=data
     )
     spec_hash = hashlib.sha256(program.model_dump_json().encode()).hexdigest()
+    check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
     dataset = load_dataset(
         spec.data,
         input_shape=checked.input.shape,

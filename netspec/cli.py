@@ -215,7 +215,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
     width = 8 if args.dtype == "float64" else 4
-    print("\n\n".join(summary_table(m, bytes_per_value=width) for m in models))
+    program = analysis.program
+    tables = (summary_table(m, bytes_per_value=width, train=program.train(m.name)) for m in models)
+    print("\n\n".join(tables))
     return EXIT_OK
 
 

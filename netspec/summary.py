@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from netspec.ir.graph import CheckedModel, CheckedNode
+from netspec.ir.train import TrainSpec
 
 
 def _describe_op(node: CheckedNode) -> str:
@@ -57,8 +58,14 @@ def human(count: float, unit: str = "") -> str:
     return f"{count:g} {unit}".rstrip()
 
 
-def summary_table(model: CheckedModel, *, bytes_per_value: int = 4) -> str:
-    """A fixed-width table of the model with its totals, ready to print."""
+def summary_table(
+    model: CheckedModel, *, bytes_per_value: int = 4, train: TrainSpec | None = None
+) -> str:
+    """A fixed-width table of the model with its totals, ready to print.
+
+    With the model's ``train`` section, a last line gives the estimated peak memory of
+    training it (:mod:`netspec.memory`, NumPy backend).
+    """
     param_sizes = {p.name: math.prod(p.shape) for p in model.params}
     rows = [("node", "op", "output", "params")]
     rows.append((model.input.name, "input", _shape(model.input.shape), ""))
@@ -96,6 +103,17 @@ def summary_table(model: CheckedModel, *, bytes_per_value: int = 4) -> str:
         f"({'float32' if bytes_per_value == 4 else 'float64'})"
     )
     lines.append(f"  output            {_shape(model.output_type.shape)} from {model.output}")
+    if train is not None:
+        from netspec.memory import estimate
+
+        dtype = "float32" if bytes_per_value == 4 else "float64"
+        need = estimate(
+            model, dtype=dtype, batch_size=train.batch_size, optimizer=train.optimizer
+        ).total
+        lines.append(
+            f"  training memory   about {human(need, 'B')} ({dtype}, batch {train.batch_size}, "
+            f"{train.optimizer.kind})"
+        )
     return "\n".join(lines)
 
 

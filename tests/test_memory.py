@@ -217,3 +217,16 @@ def test_available_memory_reads_the_machine() -> None:
     if found is None:
         pytest.skip("this platform reports no available physical memory")
     assert found[0] > 0 and found[1]
+
+
+def test_summary_shows_the_training_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    from netspec.cli import main
+    from netspec.summary import human
+
+    program = netspec.load(SPECS / "lenet5.net")
+    train = program.train("lenet5")
+    assert train is not None
+    need = estimate(program.model(), batch_size=train.batch_size, optimizer=train.optimizer)
+    assert main(["summary", str(SPECS / "lenet5.net")]) == 0
+    expected = f"training memory   about {human(need.total, 'B')} (float32, batch 64, adam)"
+    assert expected in capsys.readouterr().out

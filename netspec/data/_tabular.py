@@ -89,6 +89,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
             if header is None:
                 raise NetspecError(f"{path}: the file is empty; expected a header row")
             names = [name.strip() for name in header]
+            if reader.line_num > 1:
+                # Only a quoted value spans lines; a header has no reason to.
+                opened = next((i for i, name in enumerate(names) if "\n" in name), 0)
+                column = f"the header's column {opened + 1}"
+                raise NetspecError(_unclosed_quote(path, column, 1, reader.line_num))
             rows: list[list[str]] = []
             lines: list[int] = []
             end = reader.line_num

@@ -120,6 +120,11 @@ def test_csv_unclosed_quote_is_blamed_where_it_opens(tmp_path: Path) -> None:
     assert "runs on to line 41" in message
 
 
+def test_csv_unclosed_quote_in_the_header(tmp_path: Path) -> None:
+    message = _error(_csv(tmp_path, ROWS.replace("a,b,y", 'a,"b,y', 1)))
+    assert "data.csv:1: the quote that opens the header's column 2 on this line" in message
+
+
 @pytest.mark.parametrize("loss", [MSE, CE])
 def test_csv_unclosed_quote_in_the_last_column(tmp_path: Path, loss: str) -> None:
     # The rest of the file becomes one value of the right row: the count cannot tell.

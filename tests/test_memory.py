@@ -17,6 +17,7 @@ from netspec.ir.train import Adagrad, Adam, AdamW, OptimizerSpec, Rmsprop, Sgd, 
 from netspec.memory import InsufficientMemory, check_memory, estimate, optimizer_slots
 from netspec.summary import summary_table
 from netspec.training import fit
+from netspec.weights import load_weights
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -88,14 +89,30 @@ def test_optimizer_state_matches_the_buffers_a_step_keeps(
     assert result.optimizer == sum(v.nbytes for v in buffers.values())
 
 
-def test_peak_is_resident_plus_the_larger_phase() -> None:
+def test_checkpoint_part_matches_the_files_a_run_writes(tmp_path: Path) -> None:
+    program = netspec.load(SMALL)
+    train = program.train("net")
+    assert train is not None
+    result = estimate(
+        program.model(), dtype="float32", batch_size=train.batch_size, optimizer=train.optimizer
+    )
+    fit(program, out=tmp_path / "run", progress=False)
+    files = sorted((tmp_path / "run" / "checkpoints").glob("epoch-*.safetensors"))
+    sizes = [sum(a.nbytes for name, a in load_weights(f).items() if name != "step") for f in files]
+    assert len(sizes) == 2  # weights and optimizer state
+    assert result.checkpoint == sum(sizes) + 2 * max(sizes)
+
+
+def test_peak_is_the_larger_of_initialisation_and_training() -> None:
     model = netspec.load(SMALL).model()
     result = estimate(model, dtype="float32", batch_size=16, optimizer=Adam(), backend="torch")
     largest = max(math.prod(p.shape) for p in model.params)
     assert result.draw == largest * 8
     assert result.framework_copy == result.resident
-    training = result.gradients + result.optimizer + result.activations
+    training = result.optimizer + max(result.gradients + result.activations, result.checkpoint)
     assert result.total == result.resident + max(result.initialization, training)
+    built = estimate(model, dtype="float32", backend="numpy")
+    assert built.checkpoint == 0 and built.total == built.resident + built.draw
 
 
 # ---------------------------------------------------------------- refusal
@@ -154,7 +171,8 @@ def test_training_is_refused_before_data_or_weights(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith(f"{spec}:4:5: model 'big' needs about ")
     assert "to train in float32, more than the 8.00 GiB available (the test's figure)" in message
-    for part in ("parameters", "gradients", "optimizer state", "activations", "initialisation"):
+    parts = ("parameters", "gradients", "optimizer state", "activations", "checkpoint")
+    for part in (*parts, "initialisation"):
         assert f"\n  {part} " in message
     assert "2 buffers per parameter; adam" in message
     assert "dense_1 holds 1,962,500,000 of the 1,987,500,010 parameters" in message

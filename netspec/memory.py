@@ -291,7 +291,7 @@ def _refuse(
     if result.training and result.activations > result.parameters:
         fixes.append("lower batch_size")
     if result.dtype == "float64":
-        fixes.append("train in float32")
+        fixes.append("use float32")
     fixes.append("use a machine with more memory")
     help_text = ", ".join(fixes[:-1]) + f" or {fixes[-1]}" if len(fixes) > 1 else fixes[0]
     text = (

@@ -360,6 +360,7 @@ def test_netspec_compile_gives_a_module_for_a_plain_training_loop() -> None:
     assert losses[-1] < 0.5 * losses[0], losses
 
 
+@pytest.mark.usefixtures("torch_compile_imports")
 def test_netspec_compile_module_works_with_torch_compile() -> None:
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("torch.compile's CPU backend (inductor) needs a C compiler; none is here")

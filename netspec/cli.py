@@ -106,7 +106,7 @@ def _choose_model(program: Program, name: str | None) -> CheckedModel:
     return program.model(name)
 
 
-def _write(output: str | None, text: str, what: str) -> int:
+def _write(command: str, output: str | None, text: str, what: str) -> int:
     """``text`` to standard output, or atomically to ``output`` with a line saying so."""
     from netspec.weights import atomic_write_bytes
 
@@ -116,7 +116,8 @@ def _write(output: str | None, text: str, what: str) -> int:
     try:
         atomic_write_bytes(output, text.encode("utf-8"))
     except OSError as error:
-        print(f"netspec: error: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+        message = f"cannot write {output}: {error.strerror or error}"
+        print(f"netspec {command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {output} ({what})")
     return EXIT_OK
@@ -141,7 +142,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
             source_map={k: v for k, v in program.source_map.items() if k.startswith(prefix)},
         )
         what = f"IR of model {model.name}"
-    return _write(args.output, program.model_dump_json(indent=args.indent) + "\n", what)
+    return _write("ir", args.output, program.model_dump_json(indent=args.indent) + "\n", what)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -175,7 +176,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return fail(f"no {args.backend} code generator is installed here", EXIT_SPEC)
     except (NetspecError, NotImplementedError) as error:
         return fail(str(error), EXIT_SPEC)
-    return _write(args.output, text, f"{args.backend} module for model {model.name}")
+    return _write("compile", args.output, text, f"{args.backend} module for model {model.name}")
 
 
 def _program(path: str) -> tuple[int, Program | None]:

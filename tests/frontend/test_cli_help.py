@@ -91,3 +91,10 @@ def test_several_models_ask_for_model_by_name(
     assert "choose one with --model NAME" in err
     for model in GATE_MODELS:
         assert model in err
+
+
+def test_ir_of_an_unknown_model_lists_the_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ir", GATES, "--model", "nor_gate"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "netspec ir: error: no model named 'nor_gate'" in err
+    assert all(model in err for model in GATE_MODELS)

@@ -8,143 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
 from netspec.errors import NetspecError
 from netspec.frontend import Analysis, analyze, read_source
-
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {value}")
-    return value
-
-
-def _backend_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("numpy", "torch", "jax"), default="numpy")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--model", help="the model to use (default: the only one)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="netspec", description="A compiler for neural networks.")
-    parser.add_argument("--version", action="version", version="netspec 0.1.0")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-
-    check = commands.add_parser("check", help="report every error and warning in spec files")
-    check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--max-params", type=_positive, default=DEFAULT_MAX_PARAMS)
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-
-    summary = commands.add_parser("summary", help="a table per model: shapes, params, FLOPs")
-    summary.add_argument("file", metavar="FILE")
-    summary.add_argument("--model", help="only this model")
-    summary.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        default="float32",
-        help="for the parameter memory figure",
-    )
-    summary.add_argument("--max-params", type=_positive, default=DEFAULT_MAX_PARAMS)
-
-    schema = commands.add_parser("schema", help="print the JSON schema of the checked IR")
-    schema.add_argument("--indent", type=int, default=2)
-
-    parity = commands.add_parser(
-        "parity", help="run one batch through several backends and show where they differ"
-    )
-    parity.add_argument("file", metavar="SPEC")
-    parity.add_argument(
-        "--backends",
-        default="numpy,torch,jax",
-        help="comma-separated; the first is the reference (default: %(default)s)",
-    )
-    parity.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    parity.add_argument("--seed", type=int, default=0)
-    parity.add_argument("--batch", type=_positive, default=4)
-    parity.add_argument("--model", help="the model to compare (default: the only one)")
-    parity.add_argument(
-        "--mode",
-        choices=("auto", "train", "eval"),
-        default="auto",
-        help="auto: training mode unless the model has dropout",
-    )
-
-    train = commands.add_parser("train", help="train a model as its train section says")
-    train.add_argument("file", metavar="SPEC")
-    _backend_options(train)
-    train.add_argument("--epochs", type=_positive)
-    train.add_argument("--batch-size", type=_positive)
-    train.add_argument("--lr", type=_positive_float)
-    train.add_argument("--seed", type=_non_negative)
-    train.add_argument("--data", metavar="SOURCE", help='e.g. digits or "mnist(limit = 1000)"')
-    train.add_argument("--data-dir", metavar="DIR", help="where mnist/ etc. are found")
-    train.add_argument("--out", metavar="RUN_DIR", help="default: runs/<model>-<time>")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
-    train.add_argument("--quiet", action="store_true", help="print only the final metrics")
-
-    evaluate = commands.add_parser("eval", help="test metrics of saved weights")
-    evaluate.add_argument("file", metavar="SPEC")
-    evaluate.add_argument("--weights", required=True, metavar="FILE.safetensors")
-    _backend_options(evaluate)
-    evaluate.add_argument("--data", metavar="SOURCE")
-    evaluate.add_argument("--data-dir", metavar="DIR")
-    evaluate.add_argument("--batch-size", type=_positive, default=1000)
-
-    compile_ = commands.add_parser(
-        "compile", help="write a standalone PyTorch, JAX or NumPy module for a model"
-    )
-    compile_.add_argument("file", metavar="SPEC")
-    compile_.add_argument(
-        "--backend", choices=("torch", "jax", "numpy"), help="the framework (required for code)"
-    )
-    compile_.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
-    compile_.add_argument("--model", help="the model to compile (default: the only one)")
-    compile_.add_argument(
-        "--emit",
-        choices=("code", "ir"),
-        default="code",
-        help="code: the module's source; ir: the checked IR as JSON",
-    )
-
-    ir = commands.add_parser("ir", help="print the checked IR of a spec as JSON")
-    ir.add_argument("file", metavar="FILE")
-    ir.add_argument("--indent", type=int, default=2)
-    return parser
+from netspec.ir import CheckedModel, Program
 
 
 def _read(path: str, max_params: int) -> Analysis | None:
@@ -228,77 +96,92 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_ir(args: argparse.Namespace) -> int:
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
-    if analysis is None:
+def _choose_model(program: Program, name: str | None) -> CheckedModel:
+    """The model ``--model`` names, or the only one; KeyError saying how to choose."""
+    if name is None and len(program.models) != 1:
+        names = ", ".join(m.name for m in program.models)
+        if not names:
+            raise KeyError("the spec defines no model")
+        raise KeyError(
+            f"the spec has {len(program.models)} models ({names}); choose one with --model NAME"
+        )
+    return program.model(name)
+
+
+def _write(command: str, output: str | None, text: str, what: str) -> int:
+    """``text`` to standard output, or atomically to ``output`` with a line saying so."""
+    from netspec.weights import atomic_write_bytes
+
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        atomic_write_bytes(output, text.encode("utf-8"))
+    except OSError as error:
+        message = f"cannot write {output}: {error.strerror or error}"
+        print(f"netspec {command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    if analysis.program is None:
-        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
-        return EXIT_SPEC
-    print(analysis.program.model_dump_json(indent=args.indent))
+    print(f"wrote {output} ({what})")
     return EXIT_OK
+
+
+def cmd_ir(args: argparse.Namespace) -> int:
+    code, program = _program(args.file)
+    if program is None:
+        return code
+    what = "IR"
+    if args.model is not None:
+        try:
+            model = program.model(args.model)
+        except KeyError as error:
+            print(f"netspec ir: error: {error.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        prefix = f"{model.name}/"
+        program = Program(
+            version=program.version,
+            models=(model,),
+            trains=tuple(t for t in program.trains if t.model == model.name),
+            source_map={k: v for k, v in program.source_map.items() if k.startswith(prefix)},
+        )
+        what = f"IR of model {model.name}"
+    return _write("ir", args.output, program.model_dump_json(indent=args.indent) + "\n", what)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from netspec.codegen import generate
-    from netspec.ir import Program
-    from netspec.weights import atomic_write_bytes
 
     def fail(message: str, code: int) -> int:
         print(f"netspec compile: error: {message}", file=sys.stderr)
         return code
 
-    if args.emit == "code" and args.backend is None:
-        return fail("name the framework with --backend torch, jax or numpy", EXIT_USAGE)
     analysis = _read(args.file, DEFAULT_MAX_PARAMS)
     if analysis is None:
         return EXIT_USAGE
     if analysis.program is None:
         print(analysis.render(color=_use_color("auto")), file=sys.stderr)
         return EXIT_SPEC
-    program = analysis.program
     try:
-        model = program.model(args.model)
+        model = _choose_model(analysis.program, args.model)
     except KeyError as error:
         return fail(error.args[0], EXIT_USAGE)
-    if args.emit == "ir":
-        if args.model is not None:
-            prefix = f"{model.name}/"
-            program = Program(
-                version=program.version,
-                models=(model,),
-                trains=tuple(t for t in program.trains if t.model == model.name),
-                source_map={k: v for k, v in program.source_map.items() if k.startswith(prefix)},
-            )
-        text = program.model_dump_json(indent=2) + "\n"
-    else:
-        try:
-            text = generate(
-                program,
-                args.backend,
-                model=model.name,
-                source_file=analysis.file,
-                source_text=analysis.source,
-            )
-        except ModuleNotFoundError as error:
-            if not (error.name or "").startswith("netspec.codegen"):
-                raise
-            return fail(f"no {args.backend} code generator is installed here", EXIT_SPEC)
-        except (NetspecError, NotImplementedError) as error:
-            return fail(str(error), EXIT_SPEC)
-    if args.output is None:
-        sys.stdout.write(text)
-        return EXIT_OK
     try:
-        atomic_write_bytes(args.output, text.encode("utf-8"))
-    except OSError as error:
-        return fail(f"cannot write {args.output}: {error.strerror or error}", EXIT_USAGE)
-    what = "IR" if args.emit == "ir" else f"{args.backend} module"
-    print(f"wrote {args.output} ({what} for model {model.name})")
-    return EXIT_OK
+        text = generate(
+            analysis.program,
+            args.backend,
+            model=model.name,
+            source_file=analysis.file,
+            source_text=analysis.source,
+        )
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("netspec.codegen"):
+            raise
+        return fail(f"no {args.backend} code generator is installed here", EXIT_SPEC)
+    except (NetspecError, NotImplementedError) as error:
+        return fail(str(error), EXIT_SPEC)
+    return _write("compile", args.output, text, f"{args.backend} module for model {model.name}")
 
 
-def _program(path: str) -> tuple[int, object]:
+def _program(path: str) -> tuple[int, Program | None]:
     """(exit code, program): code 0 with the program, or the code to exit with."""
     analysis = _read(path, DEFAULT_MAX_PARAMS)
     if analysis is None:
@@ -323,27 +206,31 @@ def cmd_parity(args: argparse.Namespace) -> int:
         print(f"netspec parity: error: {why}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        model = program.model(args.model)  # type: ignore[attr-defined]
+        models = program.models if args.model is None else (program.model(args.model),)
     except KeyError as error:
         print(f"netspec parity: error: {error.args[0]}", file=sys.stderr)
         return EXIT_USAGE
     train = None if args.mode == "auto" else args.mode == "train"
-    spec = program.train(model.name)  # type: ignore[attr-defined]
-    try:
-        report = run_parity(
-            model,
-            names,
-            dtype=args.dtype,
-            seed=args.seed,
-            batch=args.batch,
-            loss=spec.loss if spec else None,
-            train=train,
-        )
-    except NetspecError as error:
-        print(f"netspec parity: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    print(report.render())
-    return EXIT_OK if report.ok else EXIT_SPEC
+    reports = []
+    for model in models:
+        spec = program.train(model.name)
+        try:
+            report = run_parity(
+                model,
+                names,
+                dtype=args.dtype,
+                seed=args.seed,
+                batch=args.batch,
+                loss=spec.loss if spec else None,
+                train=train,
+            )
+        except NetspecError as error:
+            print(f"netspec parity: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        # Each report as soon as it is ready: a spec of several models takes a while.
+        print(("\n" if reports else "") + report.render(), flush=True)
+        reports.append(report)
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_SPEC
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -353,8 +240,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if program is None:
         return code
     try:
+        _choose_model(program, args.model)
+    except KeyError as error:
+        print(f"netspec train: error: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         result = fit(
-            program,  # type: ignore[arg-type]
+            program,
             model=args.model,
             backend=args.backend,
             device=args.device,
@@ -406,8 +298,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if program is None:
         return code
     try:
-        model = program.model(args.model)  # type: ignore[attr-defined]
-        spec = program.train(model.name)  # type: ignore[attr-defined]
+        model = _choose_model(program, args.model)
+        spec = program.train(model.name)
         if spec is None:
             raise NetspecError(
                 f"model '{model.name}' has no train section to say which data and loss to use"

@@ -70,10 +70,14 @@ def _python_blocks(path: str) -> list[str]:
 
 
 @pytest.mark.parametrize("index", range(len(_python_blocks("README.md"))))
-def test_readme_python_examples_run(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_python_examples_run(
+    index: int, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     block = _python_blocks("README.md")[index]
     for framework in ("torch", "jax"):
         if f"import {framework}" in block:
             pytest.importorskip(framework)
+    if "torch.compile(" in block:
+        request.getfixturevalue("torch_compile_imports")
     monkeypatch.chdir(ROOT)
     exec(compile(block, f"README.md python block {index + 1}", "exec"), {"__name__": "readme"})

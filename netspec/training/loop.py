@@ -326,7 +326,13 @@ class _Loop:
             self.compiled_arrays(),
             metadata={"model": self.model.name, "epochs": str(self.state.epoch)},
         )
-        rundir.plot_curves(self.run_dir / "curves.png", self.state.history)
+        restored = self.state.best_epoch if rule is not None and rule.restore_best else None
+        rundir.plot_curves(
+            self.run_dir / "curves.png",
+            self.state.history,
+            model=self.model.name,
+            best_epoch=restored,
+        )
         final: dict[str, float | None] = {}
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
             if split is not None and len(split):

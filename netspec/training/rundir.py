@@ -69,8 +69,18 @@ def write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def plot_curves(path: Path, history: list[dict[str, Any]]) -> bool:
-    """Loss and accuracy per epoch as a PNG; False when matplotlib is not installed."""
+def plot_curves(
+    path: Path,
+    history: list[dict[str, Any]],
+    *,
+    model: str | None = None,
+    best_epoch: int | None = None,
+) -> bool:
+    """Loss and accuracy per epoch as a PNG; False when matplotlib is not installed.
+
+    The title names ``model`` and the run (the folder ``path`` is in); ``best_epoch``, the
+    epoch whose weights early stopping restored, is marked on every panel.
+    """
     try:
         import matplotlib
 
@@ -78,26 +88,58 @@ def plot_curves(path: Path, history: list[dict[str, Any]]) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    epochs = [row["epoch"] for row in history]
-    has_accuracy = any(row.get("train_accuracy") is not None for row in history)
-    figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6, 4))
-    axes = list(np.atleast_1d(axes))
-    for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
-        values = [row.get(f"{split}_loss") for row in history]
-        if any(v is not None for v in values):
-            axes[0].plot(epochs, values, style, label=split)
-        if has_accuracy:
-            accuracy = [row.get(f"{split}_accuracy") for row in history]
-            if any(a is not None for a in accuracy):
-                axes[1].plot(epochs, accuracy, style, label=split)
-    axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
-    axes[0].legend()
-    if has_accuracy:
-        axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-        axes[1].legend()
-    figure.tight_layout()
+    figure = curves_figure(history, model=model, run=path.parent.name, best_epoch=best_epoch)
     temporary = path.with_name(f".{path.name}.tmp.png")
     figure.savefig(temporary, dpi=100)
     plt.close(figure)
     temporary.replace(path)
     return True
+
+
+def curves_figure(
+    history: list[dict[str, Any]],
+    *,
+    model: str | None = None,
+    run: str | None = None,
+    best_epoch: int | None = None,
+) -> Any:
+    """The matplotlib figure of plot_curves (needs matplotlib; the caller closes it)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [row["epoch"] for row in history]
+    has_accuracy = any(row.get("train_accuracy") is not None for row in history)
+    figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6, 4))
+    axes = list(np.atleast_1d(axes))
+    metrics = ["loss", "accuracy"] if has_accuracy else ["loss"]
+    best = next((row for row in history if row["epoch"] == best_epoch), None)
+    for axis, metric in zip(axes, metrics, strict=True):
+        for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
+            values = [row.get(f"{split}_{metric}") for row in history]
+            if any(v is not None for v in values):
+                axis.plot(epochs, values, style, label=split)
+        if best is not None:
+            axis.axvline(best_epoch, color="grey", linewidth=0.8, linestyle="-.")
+            # The marker sits on the validation curve, which chose the epoch when present.
+            value = next(
+                (best[k] for k in (f"val_{metric}", f"train_{metric}") if best.get(k) is not None),
+                None,
+            )
+            if value is not None:
+                axis.plot(
+                    [best_epoch],
+                    [value],
+                    "o",
+                    color="black",
+                    label=f"best: epoch {best_epoch} (restored)",
+                )
+        # Epochs are whole numbers: a short run would otherwise get ticks at 1.5, 2.5, ...
+        # (one tick is enough: a one-epoch run spans less than an epoch).
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        axis.set(xlabel="epoch", ylabel=metric, title=metric)
+        axis.legend()
+    title = " - ".join(part for part in (model, run) if part)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure

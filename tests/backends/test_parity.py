@@ -83,3 +83,65 @@ def test_imagenet_size_backends_agree(stem: str) -> None:
         model, AVAILABLE, dtype="float32", batch=1, seed=1, train=False, tolerances=(1e-4, 5e-3)
     )
     assert report.ok, report.render()
+
+
+DROPOUT = """\
+netspec 1
+model m(x: [6]) {
+    dense(8) -> relu -> dropout(0.5)
+    dense(3)
+}
+"""
+
+
+def test_training_mode_marks_what_dropout_masks_change() -> None:
+    model = netspec.load(DROPOUT).model()
+    report = run_parity(model, AVAILABLE[:2], batch=3, seed=2, train=True)
+    by_name = {(row.kind, row.name): row for row in report.rows}
+    # Before the dropout the backends must still agree, and are held to it.
+    for name in ("dense_1", "relu_1"):
+        assert not by_name["activation", name].masked and by_name["activation", name].ok
+    # From the dropout on, each backend's own masks make the values differ.
+    for key in [("activation", "dropout_1"), ("activation", "dense_2"), ("loss", "loss")]:
+        assert by_name[key].masked, key
+    assert all(row.masked for row in report.rows if row.kind == "gradient")
+    assert not by_name["activation", "dropout_1"].ok  # the masks do differ here
+    assert report.ok and report.first_failure is None
+    text = report.render()
+    assert "differs: dropout masks" in text and "FAIL" not in text
+    assert "differ by design" in text and "--mode eval" in text
+
+
+def test_a_real_difference_still_fails_beside_masked_ones() -> None:
+    from netspec.parity import Difference, ParityReport
+
+    masked = Difference("activation", "dropout_1", "torch", (2,), 1.0, 1.0, 1e-10, masked=True)
+    wrong = Difference("activation", "dense_1", "torch", (2,), 1.0, 1.0, 1e-10)
+    report = ParityReport("m", "numpy", "float64", True, rows=[masked, wrong])
+    assert not report.ok and report.first_failure is wrong
+    assert "first disagreement: activation dense_1" in report.render()
+
+
+def test_cli_parity_in_training_mode_on_dropout_exits_0_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netspec.cli import EXIT_OK, main
+
+    spec = tmp_path / "dropout.net"
+    spec.write_text(DROPOUT)
+    argv = ["parity", str(spec), "--mode", "train", "--backends", ",".join(AVAILABLE[:2])]
+    assert main(argv) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "note: " in out and "depend on dropout masks" in out
+
+
+def test_cli_parity_checks_every_model_of_a_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    from netspec.cli import EXIT_OK, main
+
+    gates = next(p for p in SPECS if p.stem == "logic_gates")
+    assert main(["parity", str(gates), "--backends", ",".join(AVAILABLE[:2])]) == EXIT_OK
+    out = capsys.readouterr().out
+    names = [m.name for m in netspec.load(gates).models]
+    assert len(names) > 1
+    for name in names:
+        assert f"parity of {name}:" in out

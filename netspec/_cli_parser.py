@@ -1,0 +1,281 @@
+"""The `netspec` argument parser: every command, option, help text and default.
+
+Kept apart from netspec.cli (which runs the commands) so that the whole command-line
+surface reads in one place; a test holds every option to having help and every command
+to having a description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from netspec.check.checker import DEFAULT_MAX_PARAMS
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {value}")
+    return value
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" after an option that has a value as its default.
+
+    An option whose default is None (taken from the spec, or absent) or a flag says in its
+    own help what happens without it, so "(default: None)" is never printed.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _command(
+    commands: argparse._SubParsersAction, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` for `netspec --help`, ``description`` for its own --help."""
+    return commands.add_parser(
+        name, help=summary, description=description, formatter_class=_HelpFormatter
+    )
+
+
+def _model_option(parser: argparse.ArgumentParser, without: str) -> None:
+    parser.add_argument(
+        "--model", metavar="NAME", help=f"the model of the spec to use (default: {without})"
+    )
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", choices=("numpy", "torch", "jax"), default="numpy", help="the backend to run"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="the float type"
+    )
+    _model_option(parser, "the only one")
+
+
+def _max_params_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-params",
+        type=_positive,
+        default=DEFAULT_MAX_PARAMS,
+        help="a model with more parameters is an error",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `netspec` argument parser: one subcommand per command, each with its own --help."""
+    parser = _Parser(
+        prog="netspec",
+        description="A compiler for neural networks: check .net specs, then train them or "
+        "compile them to NumPy, PyTorch or JAX.",
+        epilog="`netspec COMMAND --help` describes a command and its options.",
+    )
+    parser.add_argument("--version", action="version", version="netspec 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    check = _command(
+        commands,
+        "check",
+        "report every error and warning in spec files",
+        "Check spec files and report every error and warning with its file:line:col. "
+        "Exit status: 0 clean (warnings allowed), 1 spec errors, 2 usage errors.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="the .net files to check")
+    check.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: rendered diagnostics on stderr; json: one report per file on stdout",
+    )
+    _max_params_option(check)
+    check.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the diagnostics; auto: when stderr is a terminal",
+    )
+
+    summary = _command(
+        commands,
+        "summary",
+        "a table per model: shapes, params, FLOPs",
+        "Print a table per model: each node's op, output shape and parameters, then the "
+        "totals (parameters, forward FLOPs per sample, parameter memory).",
+    )
+    summary.add_argument("file", metavar="FILE", help="the .net file")
+    summary.add_argument("--model", metavar="NAME", help="only this model (default: every one)")
+    summary.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="the float type of the parameter memory figure",
+    )
+    _max_params_option(summary)
+
+    schema = _command(
+        commands,
+        "schema",
+        "print the JSON schema of the checked IR",
+        "Print the JSON schema of the checked IR that `netspec ir` writes.",
+    )
+    schema.add_argument("--indent", type=int, default=2, help="spaces per JSON indent level")
+
+    parity = _command(
+        commands,
+        "parity",
+        "run one batch through several backends and show where they differ",
+        "Run one random batch through several backends with the same weights and compare, "
+        "per node and per parameter, activations, loss, gradients and running statistics. "
+        "Exit status 1 when a value is out of tolerance.",
+    )
+    parity.add_argument("file", metavar="SPEC", help="the .net file")
+    parity.add_argument(
+        "--backends", default="numpy,torch,jax", help="comma-separated; the first is the reference"
+    )
+    parity.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float64", help="the float type"
+    )
+    parity.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
+    parity.add_argument("--batch", type=_positive, default=4, help="samples in the batch")
+    _model_option(parity, "every model of the spec")
+    parity.add_argument(
+        "--mode",
+        choices=("auto", "train", "eval"),
+        default="auto",
+        help="auto: training mode unless the model has dropout, whose masks each backend "
+        "draws from its own random stream",
+    )
+
+    train = _command(
+        commands,
+        "train",
+        "train a model as its train section says",
+        "Train a model as the spec's train section says; the options override it. A run "
+        "directory keeps the IR, metrics, checkpoints, final weights and a plot.",
+    )
+    train.add_argument("file", metavar="SPEC", help="the .net file")
+    _backend_options(train)
+    train.add_argument("--epochs", type=_positive, help="epochs to train (default: the spec's)")
+    train.add_argument(
+        "--batch-size", type=_positive, help="samples per step (default: the spec's)"
+    )
+    train.add_argument("--lr", type=_positive_float, help="the learning rate (default: the spec's)")
+    train.add_argument(
+        "--seed",
+        type=_non_negative,
+        help="the seed of weights, shuffling and dropout (default: the spec's)",
+    )
+    train.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help='the data, e.g. digits or "mnist(limit = 1000)" (default: the spec\'s)',
+    )
+    train.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where mnist/ is found (default: $NETSPEC_DATA_DIR, then the cache)",
+    )
+    train.add_argument(
+        "--out", metavar="RUN_DIR", help="the run directory (default: runs/<model>-<time>)"
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the interrupted run in RUN_DIR (default: start a new run)",
+    )
+    train.add_argument("--quiet", action="store_true", help="print only the final metrics")
+
+    evaluate = _command(
+        commands,
+        "eval",
+        "test metrics of saved weights",
+        "Load saved weights and print the loss (and accuracy) on the test split of the data, "
+        "or on the validation split when there is no test split.",
+    )
+    evaluate.add_argument("file", metavar="SPEC", help="the .net file")
+    evaluate.add_argument(
+        "--weights",
+        required=True,
+        metavar="FILE.safetensors",
+        help="the weights to evaluate (required)",
+    )
+    _backend_options(evaluate)
+    evaluate.add_argument("--data", metavar="SOURCE", help="the data (default: the spec's)")
+    evaluate.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where mnist/ is found (default: $NETSPEC_DATA_DIR, then the cache)",
+    )
+    evaluate.add_argument(
+        "--batch-size", type=_positive, default=1000, help="samples per forward pass"
+    )
+
+    compile_ = _command(
+        commands,
+        "compile",
+        "write a standalone PyTorch, JAX or NumPy module for a model",
+        "Write a readable Python module for one model that needs only its framework (and "
+        "safetensors for weight files), not netspec. `netspec ir` gives the IR instead.",
+    )
+    compile_.add_argument("file", metavar="SPEC", help="the .net file")
+    compile_.add_argument(
+        "--backend",
+        required=True,
+        choices=("torch", "jax", "numpy"),
+        help="the framework (required)",
+    )
+    compile_.add_argument(
+        "-o", "--output", metavar="FILE", help="write here (default: standard output)"
+    )
+    _model_option(compile_, "the only one")
+
+    ir = _command(
+        commands,
+        "ir",
+        "print the checked IR of a spec as JSON",
+        "Print the checked IR of a spec (or of one model and its train section) as JSON; "
+        "`netspec schema` gives its JSON schema.",
+    )
+    ir.add_argument("file", metavar="FILE", help="the .net file")
+    _model_option(ir, "every model of the spec")
+    ir.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    ir.add_argument("--indent", type=int, default=2, help="spaces per JSON indent level")
+    return parser

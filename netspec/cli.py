@@ -289,7 +289,7 @@ def _final_line(final: dict[str, float | None]) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.backend import get_backend
-    from netspec.data import load_dataset
+    from netspec.data import load_dataset, read_encoding
     from netspec.training import evaluate
     from netspec.training.options import parse_data_source
     from netspec.weights import check_weights, load_weights
@@ -318,6 +318,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             seed=spec.seed,
             data_dir=args.data_dir,
             dtype=args.dtype,
+            base_dir=str(Path(args.file).parent),
+            # A csv file is encoded as the model's training data was: same columns,
+            # categories and class names (the statistics are in the weights).
+            encoding=read_encoding(args.weights),
         )
     except NetspecError as error:
         print(f"netspec eval: error: {error}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
 from netspec.check.lint import lint
+from netspec.check.standardize import standardize_input, trained_standardized
 from netspec.diagnostics import Diagnostic, Diagnostics, render_all
 from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
@@ -73,6 +74,9 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
         )
         if result is None:
             continue
+        if trained_standardized(trains.get(model.name)):
+            # The statistics of the data belong to the model: see docs/semantics.md.
+            result = standardize_input(result)
         lint(result, spans, trains.get(model.name), diagnostics)
         checked.append(result)
         source_map.update({f"{model.name}/{node}": span for node, span in spans.items()})

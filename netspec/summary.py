@@ -92,11 +92,12 @@ def summary_table(
         if index == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     total = model.parameter_count
-    state = sum(math.prod(s.shape) for s in model.state)
+    running = sum(math.prod(s.shape) for s in model.state if s.attr.startswith("running_"))
+    fixed = sum(math.prod(s.shape) for s in model.state if not s.attr.startswith("running_"))
+    extra = [f"+{running:,} running statistics"] if running else []
+    extra += [f"+{fixed:,} input statistics"] if fixed else []
     lines.append("")
-    lines.append(
-        f"  parameters        {total:,}" + (f" (+{state:,} running statistics)" if state else "")
-    )
+    lines.append(f"  parameters        {total:,}" + (f" ({', '.join(extra)})" if extra else ""))
     lines.append(f"  FLOPs per sample  {model.flops:,} ({human(model.flops, 'FLOP')}, forward)")
     lines.append(
         f"  parameter memory  {human(total * bytes_per_value, 'B')} "

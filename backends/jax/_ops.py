@@ -51,6 +51,8 @@ def lower(node: CheckedNode) -> NodeFn:
         return _batchnorm(op)
     if isinstance(op, ir.Dropout):
         return _dropout(op)
+    if isinstance(op, ir.Standardize):
+        return _standardize
     lowering = _STATELESS.get(op.kind)
     if lowering is None:
         raise NotImplementedError(f"the jax backend has no lowering for op kind {op.kind!r}")
@@ -272,6 +274,20 @@ _STATELESS: dict[str, Callable[..., Stateless]] = {
     "prelu": _prelu,
     **{kind: _unary for kind in _UNARY},
 }
+
+
+def _standardize(
+    inputs: Sequence[Array],
+    params: NodeArrays,
+    state: NodeArrays,
+    *,
+    train: bool,
+    key: Array | None,
+) -> tuple[Array, dict[str, Array]]:
+    """(x - mean) / std per element; the statistics are fixed state: never updated, and
+    no gradient reaches them (as in a generated JAX module)."""
+    mean, std = lax.stop_gradient(state["mean"]), lax.stop_gradient(state["std"])
+    return (inputs[0] - mean) / std, {}
 
 
 def _batchnorm(op: ir.BatchNorm) -> NodeFn:

@@ -24,7 +24,8 @@ class Context:
 
     train: bool
     rng: np.random.Generator
-    # Batchnorm running statistics by state name; updated in place in training.
+    # State arrays by name: batchnorm running statistics (updated in place in training)
+    # and standardize statistics (read only).
     state: Params = field(default_factory=dict)
 
 

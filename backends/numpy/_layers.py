@@ -1,4 +1,4 @@
-"""Dense, batchnorm, dropout, the shape ops and the merges, forward and backward."""
+"""Dense, batchnorm, standardize, dropout, the shape ops and the merges, forward and backward."""
 
 from __future__ import annotations
 
@@ -118,6 +118,26 @@ class BatchNormKernel(Kernel):
         mean_d = dxhat.sum(axis=self.axes).reshape(self.bshape) * (1.0 / count)
         mean_dx = np.sum(dxhat * xhat, axis=self.axes).reshape(self.bshape) * (1.0 / count)
         return [(dxhat - mean_d - xhat * mean_dx) * invstd.reshape(self.bshape)]
+
+
+class StandardizeKernel(Kernel):
+    """(x - mean) / std per element, with the node's fixed statistics (its state)."""
+
+    def forward(
+        self, xs: list[np.ndarray], params: Params, ctx: Context
+    ) -> tuple[np.ndarray, Any]:
+        std = ctx.state[self.names["std"]]
+        return (xs[0] - ctx.state[self.names["mean"]]) / std, std
+
+    def backward(
+        self,
+        dy: np.ndarray,
+        cache: Any,
+        params: Params,
+        need: tuple[bool, ...],
+        grads: Params,
+    ) -> list[np.ndarray | None]:
+        return [dy / cache if need[0] else None]
 
 
 class DropoutKernel(Kernel):

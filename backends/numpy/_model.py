@@ -25,6 +25,7 @@ KERNELS: dict[str, type[Kernel]] = {
     "avgpool": conv.AvgPoolKernel,
     "global_avgpool": conv.GlobalAvgPoolKernel,
     "batchnorm": layers.BatchNormKernel,
+    "standardize": layers.StandardizeKernel,
     "dropout": layers.DropoutKernel,
     "flatten": layers.ReshapeKernel,
     "reshape": layers.ReshapeKernel,

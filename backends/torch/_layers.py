@@ -1,7 +1,8 @@
 """The layers that own parameters or state, as small ``torch.nn.Module`` classes.
 
 Each one holds exactly the tensors the IR names (``weight``, ``bias``,
-``running_mean``, ``running_var``) so that ``state_dict()`` keys are the IR's names.
+``running_mean``, ``running_var``, ``mean``, ``std``) so that ``state_dict()`` keys are
+the IR's names.
 Parameters are created empty and filled by the caller from
 :func:`netspec.initializers.initial_params`: torch's own ``reset_parameters`` is never
 run, which also leaves torch's global random state untouched.
@@ -131,6 +132,22 @@ class BatchNorm(nn.Module):
             f"features={self.features}, momentum={self.momentum}, eps={self.eps}, "
             f"affine={self.weight is not None}"
         )
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / std`` per element, with fixed statistics held as buffers (in
+    ``state_dict()``, never trained)."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=dtype))
+        self.register_buffer("std", torch.ones(shape, dtype=dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.mean.shape)}"
 
 
 class PRelu(nn.Module):

@@ -34,6 +34,7 @@ from netspec.ir.ops import (
     Prelu,
     Softmax,
     Softplus,
+    Standardize,
 )
 
 TensorFn = Callable[..., torch.Tensor]
@@ -67,6 +68,8 @@ def build_layer(
     if isinstance(op, BatchNorm):
         (features,) = shapes["running_mean"]
         return _layers.BatchNorm(features, op.momentum, op.eps, "weight" in shapes, dtype)
+    if isinstance(op, Standardize):
+        return _layers.Standardize(shapes["mean"], dtype)
     if isinstance(op, Prelu):
         (slopes,) = shapes["weight"]
         return _layers.PRelu(slopes, dtype)

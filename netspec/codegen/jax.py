@@ -179,6 +179,10 @@ class _Writer:
                 f"{x}, {weight}, {bias}, params[{mean}], params[{var}], train, "
                 f"momentum={number(op.momentum)}, eps={number(op.eps)})"
             ]
+        if isinstance(op, ir.Standardize):
+            # Fixed statistics: no gradient reaches them, so jax.grad leaves them alone.
+            mean, std = self.p(node, "mean"), self.p(node, "std")
+            return [f"{y} = ({x} - lax.stop_gradient({mean})) / lax.stop_gradient({std})"]
         if isinstance(op, ir.Dropout):
             if op.p == 0.0:
                 return [f"{y} = {x}  # p = 0: the identity"]
@@ -241,7 +245,8 @@ class _Writer:
         for index, node in enumerate(model.nodes):
             body.append(self.context.comment(node.name))
             body += self.node(index, node)
-        stateful = bool(model.state)
+        # Only batchnorm moves state; a standardize node's statistics stay as they are.
+        stateful = any(isinstance(node.op, ir.BatchNorm) for node in model.nodes)
         out = self.var[model.output]
         body.append(f"return {out}, {'new_params' if stateful else 'params'}")
         first = next((spec.name for spec in (*model.params, *model.state)), None)
@@ -276,8 +281,18 @@ class _Writer:
                 "is ``params`` with the running statistics moved (one update per call);",
                 "``train=False`` uses the running statistics and ``new_params`` equals ``params``.",
             ]
-        else:
+        elif not model.state:
             doc.append("The model has no state: ``new_params`` is ``params`` itself.")
+        else:
+            doc.append("No state moves: ``new_params`` is ``params`` itself.")
+        standardize = next((n for n in model.nodes if isinstance(n.op, ir.Standardize)), None)
+        if standardize is not None:
+            mean, std = (self.names[(standardize.name, a)] for a in ("mean", "std"))
+            doc += [
+                f"``params[{text(mean)}]`` and ``params[{text(std)}]`` hold the training",
+                "data's input statistics: x is raw data, standardised first, and no gradient",
+                "reaches them.",
+            ]
         if "dropout" in self.helpers:
             doc += [
                 "In training, dropout draws its masks from ``rng``, a JAX key",

@@ -343,6 +343,10 @@ class _Writer:
                 f"{target} = _batchnorm_forward({x}, {weight}, {bias}, {mean}, {var}, train, "
                 f"momentum={number(op.momentum)}, eps={number(op.eps)})"
             ]
+        if isinstance(op, ir.Standardize):
+            mean = f"state[{text(self.state_names[(node.name, 'mean')])}]"
+            std = f"state[{text(self.state_names[(node.name, 'std')])}]"
+            return [f"{y} = ({x} - {mean}) / {std}"]
         if isinstance(op, ir.Dropout):
             if op.p == 0.0:
                 return [f"{y} = {x}  # p = 0: the identity"]
@@ -459,6 +463,9 @@ class _Writer:
                 f"_batchnorm_backward({g}, {s}, {self.p(node, 'weight')})"
             )
             return _Backward([line], [_DX])
+        if isinstance(op, ir.Standardize):
+            std = text(self.state_names[(node.name, "std")])
+            return _Backward([], [f"{g} / self.state[{std}]"])
         if isinstance(op, ir.Dropout):
             if op.p == 0.0:
                 return _Backward([], [g])

@@ -7,7 +7,8 @@ the dots of their node names in plain ``nn.Module()`` containers, so that the
 strictly. ``forward`` is written out one line per node, each carrying the spec line it
 came from. The computation is that of the in-memory backend (``netspec.backends.torch``):
 the same torch calls with the same arguments, asymmetric padding through ``F.pad``,
-batchnorm through ``F.batch_norm`` without ``num_batches_tracked``.
+batchnorm through ``F.batch_norm`` without ``num_batches_tracked``, standardize as a
+small module whose buffers hold the input statistics.
 
 Nothing from a spec is evaluated or pasted as code: numbers are written with ``repr`` of
 an ``int`` or a finite ``float``, names pass through :func:`identifier` (or are written
@@ -41,6 +42,7 @@ from netspec.ir.ops import (
     Reshape,
     Softmax,
     Softplus,
+    Standardize,
 )
 
 # Attributes every nn.Module has (torch 2.x, and a few device methods newer versions
@@ -99,6 +101,20 @@ class {name}(nn.Module):
             self.momentum,
             self.eps,
         )
+'''
+
+STANDARDIZE_CLASS = '''
+class {name}(nn.Module):
+    """(x - mean) / std per input element, with the statistics of the training data as
+    buffers: in state_dict() under netspec's names (mean, std), never trained."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 '''
 
 LOADER = '''
@@ -214,6 +230,10 @@ class _Writer:
         self.uses_batchnorm = False
         # The helper class's name, unless the model's class took it.
         self.batchnorm = "BatchNorm" if context.class_name != "BatchNorm" else "BatchNormLayer"
+        self.uses_standardize = False
+        self.standardize = (
+            "Standardize" if context.class_name != "Standardize" else "StandardizeLayer"
+        )
         self.shapes: dict[str, dict[str, tuple[int, ...]]] = {}
         for spec in self.model.params:
             self.shapes.setdefault(spec.node, {})[spec.attr] = tuple(spec.shape)
@@ -238,6 +258,8 @@ class _Writer:
         parts = [self._docstring(), self._imports()]
         if self.uses_batchnorm:
             parts.append(BATCHNORM_CLASS.format(name=self.batchnorm, F=self.functional))
+        if self.uses_standardize:
+            parts.append(STANDARDIZE_CLASS.format(name=self.standardize))
         parts.append(self._class(self.init_lines, forward))
         parts.append(LOADER)
         return "\n".join(parts).rstrip() + "\n"
@@ -350,6 +372,9 @@ class _Writer:
                 f"{self.batchnorm}({_int(features)}, momentum={_float(op.momentum)}, "
                 f"eps={_float(op.eps)}{affine})"
             )
+        if isinstance(op, Standardize):
+            self.uses_standardize = True
+            return f"{self.standardize}({_ints(shapes['mean'])})"
         if isinstance(op, Prelu):
             (slopes,) = shapes["weight"]
             return f"nn.PReLU({_int(slopes)}, init={_float(op.init)})"
@@ -419,7 +444,7 @@ class _Writer:
             if top == bottom and left == right:
                 return f"{layer}({a})"
             return f"{layer}({self._fn('pad')}({a}, {_ints((left, right, top, bottom))}))"
-        if isinstance(op, Dense | BatchNorm | Prelu):
+        if isinstance(op, Dense | BatchNorm | Prelu | Standardize):
             return f"{self.layers[node.name]}({a})"
         if isinstance(op, MaxPool | AvgPool):
             return self._pool(op, a)
@@ -485,14 +510,15 @@ class _Writer:
         return f"{self._fn(name)}({padded}, {_ints(kernel)}, {_ints(stride)})"
 
 
-# Attributes of the generated layer objects (nn.Linear, nn.Conv2d, BatchNorm, nn.PReLU):
+# Attributes of the generated layer objects (nn.Linear, nn.Conv2d, BatchNorm, nn.PReLU,
+# Standardize):
 # a block scope nested under a layer must not take these names.
 # fmt: off
 _LAYER_ATTRIBUTES = frozenset((
     "weight", "bias", "running_mean", "running_var", "in_features", "out_features",
     "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
     "padding_mode", "output_padding", "transposed", "momentum", "eps", "num_parameters",
-    "init", "features", "reset_parameters",
+    "init", "features", "reset_parameters", "mean", "std",
 ))
 # fmt: on
 

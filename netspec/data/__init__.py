@@ -9,6 +9,7 @@ for x, y in batches(data.train, 128, shuffle=True, seed=0, epoch=3):
 
 from netspec.data._batches import batch_order, batches, num_batches
 from netspec.data._download import download, verify_mnist
+from netspec.data._encoding import CsvEncoding, read_encoding
 from netspec.data._idx import parse_idx, read_idx, write_idx
 from netspec.data._load import load_dataset
 from netspec.data._locate import DATA_DIR_ENV, cache_dir
@@ -16,6 +17,7 @@ from netspec.data._types import Dataset, Split
 
 __all__ = [
     "DATA_DIR_ENV",
+    "CsvEncoding",
     "Dataset",
     "Split",
     "batch_order",
@@ -25,6 +27,7 @@ __all__ = [
     "load_dataset",
     "num_batches",
     "parse_idx",
+    "read_encoding",
     "read_idx",
     "verify_mnist",
     "write_idx",

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from netspec.data import _checks as checks
+from netspec.data._encoding import CsvEncoding
 from netspec.data._images import load_digits_source, load_idx_source
 from netspec.data._raw import Raw
 from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
@@ -72,6 +73,7 @@ def _source(
     data_dir: str | None,
     base_dir: str | os.PathLike[str] | None,
     dtype: np.dtype,
+    encoding: CsvEncoding | None,
 ) -> Raw:
     if isinstance(spec, MnistData | FashionMnistData):
         return load_idx_source(spec, data_dir=data_dir, dtype=dtype)
@@ -92,6 +94,7 @@ def _source(
             base_dir=base_dir,
             data_dir=data_dir,
             dtype=dtype,
+            encoding=encoding,
         )
     if isinstance(spec, NpzData):
         return load_npz(
@@ -163,6 +166,7 @@ def load_dataset(
     data_dir: str | None = None,
     dtype: str = "float32",
     base_dir: str | os.PathLike[str] | None = None,
+    encoding: CsvEncoding | None = None,
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -170,11 +174,14 @@ def load_dataset(
     npz files with test arrays; otherwise ``test`` splits the samples, stratified by
     class for classification); ``limit`` keeps the first N training samples;
     ``validation`` holds out that fraction of them (stratified, seeded); the csv
-    encoding is fitted on the final training split; samples are flattened when
-    ``flatten`` is set or the model takes a vector of the sample's size; targets take
-    the loss's form (int64 labels, one-hot floats with ``one_hot``, or float regression
-    targets of the output's shape). Every split is then checked, and any problem is a
-    NetspecError saying what was found and what was expected.
+    encoding is fitted on the final training split (with ``encoding``, a trained
+    model's saved one gives the columns, categories and class names instead; csv
+    features stay raw, their statistics are in ``Dataset.encoding`` for the model's
+    standardize node); samples are flattened when ``flatten`` is set or the model
+    takes a vector of the sample's size; targets take the loss's form (int64 labels,
+    one-hot floats with ``one_hot``, or float regression targets of the output's shape).
+    Every split is then checked, and any problem is a NetspecError saying what was found
+    and what was expected.
 
     The MNIST-style files are looked for in ``data_dir``, then $NETSPEC_DATA_DIR, then
     the cache ($XDG_CACHE_HOME or ~/.cache)/netspec/data, each as ``<dir>/<source>/``
@@ -205,6 +212,7 @@ def load_dataset(
         data_dir=data_dir,
         base_dir=base_dir,
         dtype=dt,
+        encoding=encoding,
     )
     if raw.kind == "targets" and classification:
         raise NetspecError(REGRESSION_SOURCE.format(source=source, loss=loss_kind))
@@ -249,8 +257,9 @@ def load_dataset(
         )
 
     hint = raw.feature_hint
+    fitted: CsvEncoding | None = None
     if raw.encoder is not None:
-        transform, hint = raw.encoder(x)
+        transform, hint, fitted = raw.encoder(x)
         named = {name: (transform(xs), ys) for name, (xs, ys) in named.items()}
 
     sample_shape = tuple(int(d) for d in named["train"][0].shape[1:])
@@ -287,4 +296,5 @@ def load_dataset(
         class_names=raw.class_names,
         notes=tuple(notes),
         true_params=raw.true_params,
+        encoding=fitted,
     )

@@ -8,13 +8,15 @@ from typing import Literal
 
 import numpy as np
 
+from netspec.data._encoding import CsvEncoding
+
 # labels: int64 class labels [N]; soft: float class targets [N, K] (npz, for the
 # classification losses); targets: float regression targets [N, ...].
 TargetKind = Literal["labels", "soft", "targets"]
 
 # Fitted on the final training split's row ids, it returns the transform to apply to
-# every split and a description of the features it makes (csv encoding).
-Encoder = Callable[[np.ndarray], tuple[Callable[[np.ndarray], np.ndarray], str]]
+# every split, a description of the features it makes, and what it learnt (csv encoding).
+Encoder = Callable[[np.ndarray], tuple[Callable[[np.ndarray], np.ndarray], str, CsvEncoding]]
 
 
 @dataclass

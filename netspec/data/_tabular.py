@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netspec.data._encoding import CsvEncoding
 from netspec.data._locate import search_roots
 from netspec.data._raw import Raw
 from netspec.data._values import check_array_values, check_csv_labels, check_csv_numbers
@@ -35,6 +36,12 @@ NOT_NUMERIC = (
     "  expected: numbers in every column not listed in `categorical`\n"
     '  help: add it to the categorical columns (categorical = ["{name}"]) to one-hot '
     "encode it, or fix the value"
+)
+
+UNSEEN = (
+    "{path}:{line}: {what} {value!r} in column {name!r} is not one the model was trained on\n"
+    "  expected one of: {known}\n"
+    "  help: drop or relabel the row: a model knows only the values of its training data"
 )
 
 MISSING_ARRAY = (
@@ -199,6 +206,46 @@ def _class_labels(values: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
     return np.array([index[v] for v in values], dtype=np.int64), tuple(names)
 
 
+def _saved_labels(
+    path: Path, target: str, values: Sequence[str], lines: Sequence[int], names: tuple[str, ...]
+) -> np.ndarray:
+    """Labels mapped with the class names a model was trained with."""
+    index = {name: i for i, name in enumerate(names)}
+    out = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        if value not in index:
+            raise NetspecError(
+                UNSEEN.format(
+                    path=path,
+                    line=lines[i],
+                    what="class",
+                    name=target,
+                    value=value,
+                    known=", ".join(map(repr, names)),
+                )
+            )
+        out[i] = index[value]
+    return out
+
+
+def _check_columns(
+    path: Path, features: list[str], categorical: set[str], saved: CsvEncoding
+) -> None:
+    """A file read with a saved encoding must have the columns the model was trained on."""
+    if tuple(features) != saved.features:
+        raise NetspecError(
+            f"{path}: the feature columns are {', '.join(features) or 'none'}, but the model "
+            f"was trained on {', '.join(saved.features) or 'none'}\n"
+            "  expected: the same feature columns, in the same order"
+        )
+    if categorical != set(saved.categories):
+        raise NetspecError(
+            f"{path}: categorical = [{', '.join(sorted(categorical))}], but the model was "
+            f"trained with categorical = [{', '.join(sorted(saved.categories))}]\n"
+            "  help: read the file with the train section's categorical columns"
+        )
+
+
 def load_csv(
     spec: CsvData,
     *,
@@ -206,15 +253,21 @@ def load_csv(
     base_dir: str | os.PathLike[str] | None,
     data_dir: str | None,
     dtype: np.dtype,
+    encoding: CsvEncoding | None = None,
 ) -> Raw:
     """A CSV file with a header row; ``target`` names the column to predict.
 
-    Every other column is a feature, in file order: numbers (standardised with the mean
-    and standard deviation of the training split when ``standardize``) or, for the
-    columns listed in ``categorical``, one-hot columns over the categories seen in the
-    training split (sorted; an unseen category encodes as all zeros). The target is a
-    class label (mapped to 0..K-1 in sorted order, numerically if all labels are
-    numbers) when ``classification``, else a number.
+    Every other column is a feature, in file order: numbers, as they are in the file, or,
+    for the columns listed in ``categorical``, one-hot columns over the categories seen
+    in the training split (sorted; an unseen category encodes as all zeros). With
+    ``standardize`` the mean and standard deviation of each feature over the training
+    split are measured and handed on (``CsvEncoding.mean``, ``.std``) for the model to
+    apply: the features themselves stay raw. The target is a class label (mapped to
+    0..K-1 in sorted order, numerically if all labels are numbers) when
+    ``classification``, else a number.
+
+    With a saved ``encoding`` (a trained model's), columns, categories and class names
+    are those it records, and a category or class it does not know is an error.
     """
     path = resolve_path(spec.path, "csv", base_dir=base_dir, data_dir=data_dir)
     names, rows, lines = _read_rows(path)
@@ -250,6 +303,8 @@ def load_csv(
     by_name = dict(zip(names, columns, strict=True))
     features = [name for name in names if name != spec.target]
     categorical = set(spec.categorical)
+    if encoding is not None:
+        _check_columns(path, features, categorical, encoding)
     numeric = {
         name: _numeric_column(path, name, by_name[name], lines)
         for name in features
@@ -261,6 +316,10 @@ def load_csv(
     label_text: Callable[[int], str] | None = None
     if classification:
         y, class_names = _csv_labels(path, spec.target, target, lines)
+        if encoding is not None and encoding.class_names is not None:
+            # The codes the model was trained with, not the ones this file alone gives.
+            class_names = encoding.class_names
+            y = _saved_labels(path, spec.target, target, lines, class_names)
         label_text = _label_text(path, class_names, target, lines)
         kind = "labels"
     else:
@@ -270,24 +329,19 @@ def load_csv(
     check_csv_numbers(path, {n: numeric[n] for n in names if n in numeric}, by_name, lines, dtype)
     if not classification:
         y = numeric.pop(spec.target)[:, None].astype(dtype)
+    row_lines = np.asarray(lines)
 
-    def fit(train_rows: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-        stats: dict[str, tuple[float, float]] = {}
-        for name, values in numeric.items():
-            if spec.standardize and train_rows.size:
-                mean = float(values[train_rows].mean())
-                std = float(values[train_rows].std())
-                stats[name] = (mean, std if std > 0 and math.isfinite(std) else 1.0)
-            else:
-                stats[name] = (0.0, 1.0)
-        categories = {name: sorted(set(values[train_rows])) for name, values in text.items()}
+    def fit(train_rows: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], str, CsvEncoding]:
+        if encoding is not None:
+            categories = {name: list(encoding.categories[name]) for name in text}
+        else:
+            categories = {name: sorted(set(values[train_rows])) for name, values in text.items()}
 
         def transform(ids: np.ndarray) -> np.ndarray:
             parts = []
             for name in features:
                 if name in numeric:
-                    mean, std = stats[name]
-                    parts.append(((numeric[name][ids] - mean) / std)[:, None])
+                    parts.append(numeric[name][ids][:, None])
                 else:
                     cats = categories[name]
                     lookup = {c: i for i, c in enumerate(cats)}
@@ -296,16 +350,47 @@ def load_csv(
                         col = lookup.get(value)
                         if col is not None:
                             onehot[row, col] = 1.0
+                        elif encoding is not None:
+                            raise NetspecError(
+                                UNSEEN.format(
+                                    path=path,
+                                    line=row_lines[ids[row]],
+                                    what="category",
+                                    name=name,
+                                    value=value,
+                                    known=", ".join(map(repr, cats)),
+                                )
+                            )
                     parts.append(onehot)
             if not parts:
-                return np.zeros((ids.size, 0), dtype=dtype)
-            return np.concatenate(parts, axis=1).astype(dtype)
+                return np.zeros((ids.size, 0))
+            return np.concatenate(parts, axis=1)
 
+        mean = std = None
+        if spec.standardize:
+            # Measured in float64 on the raw training features; one-hot columns keep 0, 1.
+            train = transform(train_rows)
+            mean, std = np.zeros(train.shape[1]), np.ones(train.shape[1])
+            at = 0
+            for name in features:
+                width = len(categories[name]) if name in text else 1
+                if name in numeric and train_rows.size:
+                    mean[at] = float(train[:, at].mean())
+                    spread = float(train[:, at].std())
+                    std[at] = spread if spread > 0 and math.isfinite(spread) else 1.0
+                at += width
+        fitted = CsvEncoding(
+            features=tuple(features),
+            categories={name: tuple(categories[name]) for name in text},
+            class_names=class_names,
+            mean=mean,
+            std=std,
+        )
         described = [f"{len(numeric)} numeric"] + [
             f"{len(categories[name])} one-hot for {name!r}" for name in text
         ]
         hint = f"the csv columns give {' + '.join(described)} features"
-        return transform, hint
+        return (lambda ids: transform(ids).astype(dtype)), hint, fitted
 
     return Raw(
         x=np.arange(len(rows)),

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from netspec.data._encoding import CsvEncoding
+
 
 @dataclass(frozen=True, eq=False)
 class Split:
@@ -31,7 +33,8 @@ class Dataset:
     source has no test set and ``test = 0``. ``num_classes`` is the number of classes in
     the data (None for regression). ``true_params`` holds the generating parameters of
     the synthetic regression sources (``w``, ``b``), for demos that compare them with
-    the learned ones.
+    the learned ones. ``encoding`` is what a csv source learnt from the training split
+    (columns, categories, class names, feature statistics), to be kept with the model.
     """
 
     source: str
@@ -42,6 +45,7 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
     notes: tuple[str, ...] = ()
     true_params: dict[str, np.ndarray] = field(default_factory=dict)
+    encoding: CsvEncoding | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

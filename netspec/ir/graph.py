@@ -66,11 +66,12 @@ class ParamSpec(IRModel):
 
 
 class StateSpec(IRModel):
-    """A non-learnable array that training updates (batchnorm running statistics)."""
+    """A non-learnable array: batchnorm running statistics, which training updates, or a
+    standardize node's feature statistics, which training sets once from its data."""
 
     name: str
     node: str
-    attr: Literal["running_mean", "running_var"]
+    attr: Literal["running_mean", "running_var", "mean", "std"]
     shape: tuple[int, ...]
     fill: float
 

@@ -106,6 +106,15 @@ class Identity(IRModel):
     kind: Literal["identity"] = "identity"
 
 
+class Standardize(IRModel):
+    """(x - mean) / std per input element, with fixed statistics held as the node's state
+    (``mean`` and ``std``, the input's shape). The language has no word for it: the checker
+    puts one after the input of a model trained on a standardised csv source, and training
+    fills its state from the training split before the first step."""
+
+    kind: Literal["standardize"] = "standardize"
+
+
 class Step(IRModel):
     """Heaviside step: 1 where x > 0, else 0. Its gradient is zero everywhere."""
 
@@ -177,6 +186,7 @@ Op = Annotated[
     | Multiply
     | Concat
     | Identity
+    | Standardize
     | Step
     | Sigmoid
     | Tanh

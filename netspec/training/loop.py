@@ -21,6 +21,7 @@ from netspec.training import rundir
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint
 from netspec.training.evaluate import CLASSIFICATION, evaluate
 from netspec.training.options import apply_overrides
+from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
 from netspec.training.schedule import learning_rate
 from netspec.weights import load_weights, save_weights
@@ -107,6 +108,7 @@ def fit(
     )
     _check_monitor(spec, dataset)
     compiled = get_backend(backend).compile(checked, dtype=dtype, device=device, seed=spec.seed)  # type: ignore[arg-type]
+    set_input_statistics(checked, compiled, dataset)
     step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
 
     if resume is not None:
@@ -134,6 +136,7 @@ def fit(
                 "seed": spec.seed,
                 "train": spec.model_dump(mode="json"),
                 "data": dataset.describe(),
+                **run_record(dataset),
                 "versions": rundir.framework_versions(backend),
             },
         )
@@ -324,7 +327,11 @@ class _Loop:
         save_weights(
             self.run_dir / "weights.safetensors",
             self.compiled_arrays(),
-            metadata={"model": self.model.name, "epochs": str(self.state.epoch)},
+            metadata={
+                "model": self.model.name,
+                "epochs": str(self.state.epoch),
+                **weights_metadata(self.data),
+            },
         )
         restored = self.state.best_epoch if rule is not None and rule.restore_best else None
         rundir.plot_curves(

@@ -74,6 +74,13 @@ model all_ops(x: [4, 8, 8]) {
     dense(6) -> tanh -> step -> softplus(beta = 2, threshold = 5) -> sigmoid -> identity
     prelu -> log_softmax(axis = -1) -> dense(3)
 }
+
+# A standardised csv source gives the model a standardize node after its input.
+train all_ops {
+    data csv(path = "features.csv", target = "y")
+    loss mse
+    optimizer sgd(lr = 0.1)
+}
 """
 
 # Node names that are Python keywords, builtins, nn.Module methods or the generated

@@ -82,6 +82,13 @@ model all_ops(img: [4, 9, 8]) {
     multiply(c, t) -> add(c) -> dense(4, init = he_normal(mode = fan_out), bias = [1, 2, 3, 4])
         -> log_softmax
 }
+
+# A standardised csv source gives the model a standardize node after its input.
+train all_ops {
+    data csv(path = "features.csv", target = "y")
+    loss mse
+    optimizer sgd(lr = 0.1)
+}
 """
 
 # What the clean interpreter runs; DRIVER_PATHS is replaced by the site folders.

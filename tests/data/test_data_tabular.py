@@ -47,10 +47,18 @@ def test_csv_classification(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data.train.y, [1, 0, 1, 2, 0, 1, 2, 0])
     x = data.train.x
     size = np.arange(1.0, 9.0)
-    np.testing.assert_allclose(x[:, 0], (size - size.mean()) / size.std())
+    # Features stay raw: the model applies the statistics (its standardize node).
+    np.testing.assert_array_equal(x[:, 0], size)
     # Categories sorted: blue, green, red.
     np.testing.assert_array_equal(x[:3, 1:4], [[0, 0, 1], [1, 0, 0], [0, 0, 1]])
-    np.testing.assert_allclose(x.mean(axis=0)[[0, 4]], 0.0, atol=1e-12)
+    encoding = data.encoding
+    assert encoding is not None and encoding.mean is not None and encoding.std is not None
+    weight = size * 10
+    np.testing.assert_allclose(encoding.mean, [size.mean(), 0, 0, 0, weight.mean()])
+    np.testing.assert_allclose(encoding.std, [size.std(), 1, 1, 1, weight.std()])
+    assert encoding.features == ("size", "color", "weight")
+    assert encoding.categories == {"color": ("blue", "green", "red")}
+    assert encoding.class_names == ("a", "b", "c")
 
 
 def test_csv_statistics_come_from_the_training_split(tmp_path: Path) -> None:
@@ -64,10 +72,13 @@ def test_csv_statistics_come_from_the_training_split(tmp_path: Path) -> None:
         dtype="float64",
     )
     assert data.num_classes is None and data.train.y.shape == (6, 1)
-    np.testing.assert_allclose(data.train.x[:, 0].mean(), 0.0, atol=1e-12)
-    np.testing.assert_allclose(data.train.x[:, 0].std(), 1.0)
-    assert abs(data.test.x[:, 0].mean()) > 1e-6  # test rows use the training statistics
-    np.testing.assert_allclose(data.train.y[:, 0] + 0, data.train.y[:, 0])
+    assert data.encoding is not None and data.encoding.mean is not None
+    train_size = data.train.x[:, 0]
+    assert data.encoding.mean[0] == pytest.approx(train_size.mean())
+    assert data.encoding.std is not None
+    assert data.encoding.std[0] == pytest.approx(train_size.std())
+    # Not the whole file's: the two test rows are left out of the statistics.
+    assert data.encoding.mean[0] != pytest.approx(4.5)
 
 
 def test_csv_unseen_category_is_all_zeros(tmp_path: Path) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import os
 import re
-import tempfile
-from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import Span
+from netspec.syntax import tables
 
 # What the user typed, for each terminal the grammar names.
 _TERMINALS: dict[str, str] = {
@@ -42,36 +39,17 @@ _TERMINALS: dict[str, str] = {
 _KEYWORDS = ("netspec", "let", "defaults", "block", "model", "train", "input", "repeat")
 
 
-def _grammar_text() -> str:
-    return (importlib.resources.files("netspec.grammars") / "netspec.lark").read_text("utf-8")
-
-
-def _cache_path() -> str | None:
-    # Lark caches the built LALR tables keyed by a hash of the grammar; a per-user cache
-    # makes `netspec check` start in a few milliseconds instead of rebuilding the tables.
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    directory = os.path.join(base, "netspec")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory):
-            pass
-    except OSError:
-        return None
-    return os.path.join(directory, "grammar.lark.cache")
-
-
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, built once per process (and cached on disk between processes)."""
-    text = _grammar_text()
-    cache = _cache_path()
-    options = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
-    if cache is not None:
-        try:
-            return Lark(text, cache=cache, **options)  # type: ignore[arg-type]
-        except OSError:
-            pass
-    return Lark(text, **options)  # type: ignore[arg-type]
+    """The LALR parser, built once per process from the committed JSON tables.
+
+    No cache file is read or written: Lark's own cache is a pickle, which would run
+    whatever code a planted file holds (see netspec.syntax.tables).
+    """
+    text = tables.grammar_text()
+    committed = tables.committed_tables()
+    loaded = tables.load(committed, text) if committed is not None else None
+    return loaded if loaded is not None else tables.build(text)
 
 
 def span_of(meta_or_token: object, file: str) -> Span:

@@ -9,6 +9,7 @@ from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics, Label, did_you_mean, suggest
 from netspec.elaborate import convert as c
+from netspec.elaborate.hints import ACTIVATIONS, CHAIN_ACTIVATION
 from netspec.elaborate.layers import LAYER_NAMES, SIGNATURES, LayerDefaults, bind, build
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
@@ -337,9 +338,12 @@ class ModelElaborator:
             bound = bind(kind, call, span)
             op = build(bound, self.defaults)
         except c.Invalid as error:
-            self.diagnostics.error(
-                error.code, error.message, error.span, help=error.help_in(scope.constants)
-            )
+            for problem in error.each():
+                help = problem.help_in(scope.constants)
+                if problem.unknown_name in ACTIVATIONS:
+                    # conv2d(32, 3, relu): an activation passed as an argument.
+                    help = (CHAIN_ACTIVATION.format(kind=kind),)
+                self.diagnostics.error(problem.code, problem.message, problem.span, help=help)
             return None
         inputs: list[str] = [] if incoming is None else [incoming]
         if kind in MERGE_KINDS:

@@ -110,9 +110,13 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 try:
                     converted = c.regularize(value) if key == "regularize" else c.init_scheme(value)
                 except c.Invalid as error:
-                    diagnostics.error(
-                        error.code, error.message, error.span, help=error.help_in(constants)
-                    )
+                    for problem in error.each():
+                        diagnostics.error(
+                            problem.code,
+                            problem.message,
+                            problem.span,
+                            help=problem.help_in(constants),
+                        )
                     continue
                 if isinstance(converted, ir_init.LiteralValues):
                     diagnostics.error(

@@ -137,14 +137,20 @@ def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None
     ]
     pairs += list(kwargs)
     given: set[str] = set()
+    unknown = [
+        c.Invalid(
+            f"{name} has no argument '{key}'",
+            key_span,
+            did_you_mean(key, fields) or [f"its arguments: {', '.join(fields) or 'none'}"],
+            code="E004",
+        )
+        for key, _, key_span in pairs
+        if key not in fields
+    ]
+    if unknown:
+        # Every unknown argument of the call is reported, not only the first.
+        raise c.Invalid.all_of(unknown)
     for key, arg, key_span in pairs:
-        if key not in fields:
-            raise c.Invalid(
-                f"{name} has no argument '{key}'",
-                key_span,
-                did_you_mean(key, fields) or [f"its arguments: {', '.join(fields) or 'none'}"],
-                code="E004",
-            )
         if key in given:
             raise c.Invalid(f"argument '{key}' is given twice", key_span, code="E003")
         given.add(key)
@@ -342,9 +348,10 @@ class TrainElaborator:
                     )
                 found[key] = self._convert(key, args[0])
             except c.Invalid as error:
-                self.diagnostics.error(
-                    error.code, error.message, error.span, help=error.help_in(constants)
-                )
+                for problem in error.each():
+                    self.diagnostics.error(
+                        problem.code, problem.message, problem.span, help=problem.help_in(constants)
+                    )
         return TrainResult(
             str(name_token), self.evaluator.span(name_token), found, regularize, frozenset(seen)
         )

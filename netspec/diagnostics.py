@@ -7,6 +7,7 @@ a whole file has been read, so a user sees all errors of a file in one pass.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,12 @@ from netspec.ir._base import IRModel
 from netspec.ir.graph import Span
 
 Severity = Literal["error", "warning"]
+
+# Unicode's explicit directional formatting characters: embeddings and overrides
+# (U+202A-U+202E), isolates (U+2066-U+2069) and the marks U+200E, U+200F, U+061C. They
+# are invisible, and can make a terminal or an editor show text in another order than
+# the one it is read in ("Trojan Source", CVE-2021-42574).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 # One registry of codes: the code names the kind of problem, the message the instance.
 CODES: dict[str, str] = {
@@ -24,6 +31,7 @@ CODES: dict[str, str] = {
     "E005": "missing argument",
     "E006": "wrong type of value",
     "E007": "arithmetic error",
+    "E008": "source is not UTF-8 text",
     "E010": "shape mismatch",
     "E011": "empty output",
     "E012": "dense needs a vector",
@@ -39,6 +47,7 @@ CODES: dict[str, str] = {
     "W002": "softmax before softmax_cross_entropy",
     "W003": "dropout drops everything",
     "W004": "unused named tensor",
+    "W005": "bidirectional control character",
 }
 
 
@@ -163,7 +172,8 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
             source_lines = sources[file].splitlines()
             if not 1 <= number <= len(source_lines):
                 continue
-            source = source_lines[number - 1].expandtabs(1)
+            # Shown, a direction override would reorder the line under its marks.
+            source = BIDI_CONTROLS.sub("\ufffd", source_lines[number - 1].expandtabs(1))
             lines.append(f"{blue}{number:>{width}} |{reset} {source}")
             for mark_span, char, text in sorted(line_marks, key=lambda m: m[1] != "^"):
                 end = (

@@ -14,6 +14,9 @@ from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
 from netspec.ir.graph import CheckedModel, Program, Span
 from netspec.syntax.parser import parse
+from netspec.syntax.text import warn_bidi_controls
+
+BOM = "\ufeff"
 
 
 @dataclass
@@ -50,8 +53,12 @@ def analyze(
 
 
 def _analyze(source: str, file: str, max_params: int) -> Analysis:
+    # A UTF-8 byte-order mark (written by some Windows editors) is not part of the text;
+    # columns are counted without it, as editors show them.
+    source = source.removeprefix(BOM)
     diagnostics = Diagnostics()
     analysis = Analysis(file=file, source=source)
+    warn_bidi_controls(source, file, diagnostics)
     tree = parse(source, file, diagnostics)
     if tree is None:
         analysis.diagnostics = diagnostics.items
@@ -102,7 +109,18 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
 
 
 def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
-    """(text, file name): a Path or an existing file or a name ending in .net is read."""
+    """(text, file name): a Path or an existing file or a name ending in .net is read.
+
+    A file that is not UTF-8 raises NetspecError carrying its E008 diagnostic.
+    """
+    text, file, problem = _read(path_or_text)
+    if problem is not None:
+        raise NetspecError(_failure(file, [problem], text), (problem,))
+    return text, file
+
+
+def _read(path_or_text: str | os.PathLike[str]) -> tuple[str, str, Diagnostic | None]:
+    """(text, file name, the encoding problem or None); other read errors raise."""
     if isinstance(path_or_text, os.PathLike) or (
         isinstance(path_or_text, str)
         and "\n" not in path_or_text
@@ -111,18 +129,64 @@ def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
     ):
         path = Path(path_or_text)
         try:
-            return path.read_text(encoding="utf-8"), str(path)
+            data = path.read_bytes()
         except FileNotFoundError:
             raise NetspecError(f"no such spec file: {path}") from None
         except IsADirectoryError:
             raise NetspecError(f"{path} is a directory, not a spec file") from None
-        except UnicodeDecodeError as error:
-            raise NetspecError(
-                f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
-            ) from None
         except OSError as error:
             raise NetspecError(f"cannot read {path}: {error.strerror}") from None
-    return str(path_or_text), "<string>"
+        text, problem = decode(data, str(path))
+        return text, str(path), problem
+    return str(path_or_text), "<string>", None
+
+
+def decode(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
+    """The text of a spec file, and an E008 diagnostic at the first byte that is not UTF-8.
+
+    The text returned with a problem has U+FFFD in place of each bad byte, so the
+    diagnostic renders with its source line like any other.
+    """
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start : error.start].decode("utf-8")) + 1
+        span = Span.model_construct(
+            file=file, line=line, column=column, end_line=line, end_column=column + 1
+        )
+        diagnostics = Diagnostics()
+        diagnostics.error(
+            "E008",
+            f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded "
+            f"({error.reason})",
+            span,
+            label="not UTF-8",
+            notes=["netspec reads spec files as UTF-8"],
+            help=["save the file as UTF-8 (most editors offer it under 'encoding')"],
+        )
+        return data.decode("utf-8", errors="replace"), diagnostics.items[0]
+
+
+def _failure(file: str, diagnostics: list[Diagnostic], source: str) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    rendered = render_all(diagnostics, {file: source})
+    return f"{file}: {errors} error{'s' if errors != 1 else ''}\n{rendered}"
+
+
+def analyze_source(
+    path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS
+) -> Analysis:
+    """Read a .net file (a path) or spec text and analyze it, as :func:`analyze` does.
+
+    A file that is not UTF-8 gives an analysis with its E008 diagnostic; a missing or
+    unreadable file raises NetspecError.
+    """
+    text, file, problem = _read(path_or_text)
+    if problem is not None:
+        return Analysis(file=file, source=text, diagnostics=[problem])
+    return analyze(text, file, max_params=max_params)
 
 
 def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
@@ -131,12 +195,10 @@ def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_
     Raises :class:`netspec.NetspecError` carrying every diagnostic when the spec has
     errors; warnings do not stop loading.
     """
-    text, file = read_source(path_or_text)
-    analysis = analyze(text, file, max_params=max_params)
+    analysis = analyze_source(path_or_text, max_params=max_params)
     if analysis.program is None:
-        errors = sum(1 for d in analysis.diagnostics if d.is_error)
         raise NetspecError(
-            f"{file}: {errors} error{'s' if errors != 1 else ''}\n{analysis.render()}",
+            _failure(analysis.file, analysis.diagnostics, analysis.source),
             tuple(analysis.diagnostics),
         )
     return analysis.program

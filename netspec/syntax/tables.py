@@ -132,9 +132,7 @@ def load(document: str, text: str) -> Lark | None:
     # JSON keeps only string keys; Lark's tables are keyed by integers.
     table = data["parser"]["parser"]
     table["tokens"] = _int_keys(table["tokens"])
-    table["states"] = {
-        int(state): _int_keys(actions) for state, actions in table["states"].items()
-    }
+    table["states"] = {int(state): _int_keys(actions) for state, actions in table["states"].items()}
     try:
         # A dict (never a file object) takes Lark's loading path that has no pickle.
         return Lark._load_from_dict(data, _int_keys(memo))

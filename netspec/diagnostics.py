@@ -58,6 +58,19 @@ class Label(IRModel):
     message: str
 
 
+class Use(IRModel):
+    """One use of a block on the way to a diagnostic: where it is called, and the
+    instance it makes (``res_2``, or ``stage_1.res_2`` for a block inside a block)."""
+
+    span: Span
+    block: str
+    instance: str
+
+    @property
+    def message(self) -> str:
+        return f"'{self.instance}' uses block '{self.block}' here"
+
+
 class Diagnostic(IRModel):
     code: str
     severity: Severity
@@ -67,6 +80,8 @@ class Diagnostic(IRModel):
     labels: tuple[Label, ...] = ()
     notes: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
+    # For a problem inside a block: the chain of uses that led to it, outermost first.
+    uses: tuple[Use, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -78,6 +93,9 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        # The block uses being expanded now (outermost first); errors found meanwhile
+        # carry them, so that a block used twice says which use failed.
+        self.uses: tuple[Use, ...] = ()
 
     def error(self, code: str, message: str, span: Span | None, **details: Any) -> None:
         """Record an error; ``details``: label, labels, notes, help (see Diagnostic)."""
@@ -98,8 +116,12 @@ class Diagnostics:
         labels: Sequence[Label] = (),
         notes: Sequence[str] = (),
         help: Sequence[str] = (),
+        uses: Sequence[Use] | None = None,
     ) -> None:
         assert code in CODES, f"unregistered diagnostic code {code}"
+        if uses is None:
+            # Warnings stay with the block body: they hold for every use alike.
+            uses = self.uses if severity == "error" else ()
         self.items.append(
             Diagnostic.model_construct(
                 code=code,
@@ -110,6 +132,7 @@ class Diagnostics:
                 labels=tuple(labels),
                 notes=tuple(notes),
                 help=tuple(help),
+                uses=tuple(uses),
             )
         )
 
@@ -159,6 +182,7 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
     if span is not None:
         marks.append((span, "^", diagnostic.label))
     marks.extend((label.span, "-", label.message) for label in diagnostic.labels)
+    marks.extend((use.span, "-", use.message) for use in diagnostic.uses)
     shown = [m for m in marks if m[0].file in sources]
     if shown:
         width = max(len(str(m[0].line)) for m in shown)
@@ -186,14 +210,24 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
                 suffix = f" {text}" if text else ""
                 colour = tint if char == "^" else blue
                 lines.append(f"{blue}{gutter} |{reset} {colour}{underline}{suffix}{reset}")
-        if diagnostic.notes or diagnostic.help:
+        if diagnostic.notes or diagnostic.help or diagnostic.uses:
             lines.append(f"{blue}{gutter} |{reset}")
         pad = gutter + " "
     else:
         pad = "  "
-    lines.extend(f"{pad}{blue}={reset} {bold}note{reset}: {note}" for note in diagnostic.notes)
+    notes = [*_use_notes(diagnostic.uses), *diagnostic.notes]
+    lines.extend(f"{pad}{blue}={reset} {bold}note{reset}: {note}" for note in notes)
     lines.extend(f"{pad}{blue}={reset} {bold}help{reset}: {text}" for text in diagnostic.help)
     return "\n".join(lines)
+
+
+def _use_notes(uses: Sequence[Use]) -> list[str]:
+    """``in res_2 (block 'res' used at t.net:9:5)``, innermost use first."""
+    return [
+        f"in {use.instance} (block '{use.block}' used at "
+        f"{use.span.file}:{use.span.line}:{use.span.column})"
+        for use in reversed(uses)
+    ]
 
 
 def render_all(

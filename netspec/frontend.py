@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
 from netspec.check.lint import lint
-from netspec.diagnostics import Diagnostic, Diagnostics, render_all
+from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
 from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
 from netspec.ir.graph import CheckedModel, Program, Span
@@ -77,6 +77,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             input_span=elaborated.input_spans.get(model.name),
             max_params=max_params,
             input_names=elaborated.input_names.get(model.name),
+            uses=elaborated.node_uses.get(model.name),
         )
         if result is None:
             continue
@@ -91,8 +92,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             help=["model name(x: [784]) { dense(10) }"],
         )
     # Errors first in file order, then warnings: the reader fixes errors first.
-    # A block used twice reports its own problems once.
-    unique = list(dict.fromkeys(diagnostics.items))
+    unique = merge_uses(diagnostics.items)
     analysis.diagnostics = sorted(
         unique,
         key=lambda d: (
@@ -106,6 +106,25 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             models=tuple(checked), trains=tuple(elaborated.trains), source_map=source_map
         )
     return analysis
+
+
+def merge_uses(items: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per problem: the same error from several uses of a block is
+    reported once, at its first use, with a note counting the others."""
+    first: dict[Diagnostic, Diagnostic] = {}
+    chains: dict[Diagnostic, set[tuple[Use, ...]]] = {}
+    for item in items:
+        key = item.model_copy(update={"uses": ()}) if item.uses else item
+        first.setdefault(key, item)
+        chains.setdefault(key, set()).add(item.uses)
+    merged = []
+    for key, item in first.items():
+        others = len(chains[key]) - 1
+        if others:
+            note = f"the same error occurs in {others} other use{'s' if others != 1 else ''}"
+            item = item.model_copy(update={"notes": (*item.notes, note)})
+        merged.append(item)
+    return merged
 
 
 def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:

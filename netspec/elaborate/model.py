@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from lark import Token, Tree
 
-from netspec.diagnostics import Diagnostics, Label, did_you_mean, suggest
+from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
 from netspec.elaborate.hints import ACTIVATIONS, CHAIN_ACTIVATION
 from netspec.elaborate.layers import LAYER_NAMES, SIGNATURES, LayerDefaults, bind, build
@@ -94,6 +94,8 @@ class ModelElaborator:
         self.warned_unused: set[tuple[int, int, str]] = set()
         # For each merge node, its inputs as the user named them, for diagnostics.
         self.input_names: dict[str, tuple[str, ...]] = {}
+        # For each node made inside a block: the chain of block uses that made it.
+        self.uses: dict[str, tuple[Use, ...]] = {}
 
     # -- entry point -------------------------------------------------------------------
 
@@ -442,10 +444,14 @@ class ModelElaborator:
             self.taken.add(scope.prefix + name)
         inner = Scope(prefix=f"{scope.prefix}{prefix_name}.", constants=constants)
         self.block_stack.append(block.name)
+        outer_uses = self.diagnostics.uses
+        use = Use.model_construct(span=span, block=block.name, instance=inner.prefix[:-1])
+        self.diagnostics.uses = (*outer_uses, use)
         try:
             output = self._body(block.body, inner, incoming, allow_input=True)
         finally:
             self.block_stack.pop()
+            self.diagnostics.uses = outer_uses
         self._warn_unused(inner, output)
         return output
 
@@ -545,6 +551,8 @@ class ModelElaborator:
         self.taken.add(full)
         self.nodes.append(Node.model_construct(name=full, op=op, inputs=inputs))  # type: ignore[arg-type]
         self.spans[full] = span
+        if self.diagnostics.uses:
+            self.uses[full] = self.diagnostics.uses
         return full
 
     def _bind(self, scope: Scope, name: str, tensor: str | None, span: Span) -> None:

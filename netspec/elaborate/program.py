@@ -7,7 +7,7 @@ from typing import Any
 
 from lark import Tree
 
-from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
 from netspec.elaborate.layers import SIGNATURES, LayerDefaults
 from netspec.elaborate.model import BlockDef, ModelElaborator
@@ -32,6 +32,8 @@ class Elaborated:
     model_spans: dict[str, Span] = field(default_factory=dict)
     train_spans: dict[str, Span] = field(default_factory=dict)
     input_names: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Per model, per node made inside a block: the chain of block uses that made it.
+    node_uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
     # Where each model names its input (``x`` in ``model m(x: [784])``).
     input_spans: dict[str, Span] = field(default_factory=dict)
 
@@ -319,4 +321,5 @@ def _elaborate_model(
     result.models.append(model)
     result.node_spans[name] = spans
     result.input_names[name] = elaborator.input_names
+    result.node_uses[name] = elaborator.uses
     result.input_spans[name] = evaluator.span(input_token)

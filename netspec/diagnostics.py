@@ -43,11 +43,13 @@ CODES: dict[str, str] = {
     "E022": "bad model structure",
     "E023": "unsupported language version",
     "E030": "bad train section",
+    "E031": "train section does not fit its model or data",
     "W001": "affine layers compose",
     "W002": "softmax before softmax_cross_entropy",
     "W003": "dropout drops everything",
     "W004": "unused named tensor",
     "W005": "bidirectional control character",
+    "W006": "train setting cannot act as written",
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
 from netspec.check.lint import lint
+from netspec.check.train import check_train
 from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
 from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
@@ -79,9 +80,20 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             input_names=elaborated.input_names.get(model.name),
             uses=elaborated.node_uses.get(model.name),
         )
+        train = trains.get(model.name)
+        if train is not None:
+            check_train(
+                train,
+                result,
+                elaborated.train_item_spans.get(model.name, {}),
+                elaborated.train_spans[model.name],
+                diagnostics,
+                output_span=spans.get(model.output),
+                input_span=elaborated.input_spans.get(model.name),
+            )
         if result is None:
             continue
-        lint(result, spans, trains.get(model.name), diagnostics)
+        lint(result, spans, train, diagnostics)
         checked.append(result)
         source_map.update({f"{model.name}/{node}": span for node, span in spans.items()})
     if not elaborated.model_spans and not diagnostics.has_errors:

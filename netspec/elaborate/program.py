@@ -31,6 +31,8 @@ class Elaborated:
     node_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     model_spans: dict[str, Span] = field(default_factory=dict)
     train_spans: dict[str, Span] = field(default_factory=dict)
+    # Per model with a train section: where each of its settings is written.
+    train_item_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     input_names: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     # Per model, per node made inside a block: the chain of block uses that made it.
     node_uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
@@ -144,7 +146,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
     }
 
     if "regularize" in defaults:
-        for model_name, span, _, regularize, _ in train_results:
+        for model_name, span, _, regularize, _, _ in train_results:
             if regularize is not None:
                 diagnostics.error(
                     "E003",
@@ -165,7 +167,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
         )
 
     model_names = [m for m in result.model_spans]
-    for name, span, found, _, written in train_results:
+    for name, span, found, _, written, item_spans in train_results:
         if name not in result.model_spans:
             diagnostics.error(
                 "E002",
@@ -186,6 +188,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
             )
             continue
         result.train_spans[name] = span
+        result.train_item_spans[name] = item_spans
         # A setting written but rejected is reported already; only absent ones are missing.
         missing = [key for key in ("data", "loss", "optimizer") if key not in written]
         if not missing and any(key not in found for key in ("data", "loss", "optimizer")):

@@ -235,6 +235,14 @@ def _optimizer(value: Value) -> Any:
         )
     if getattr(spec, "nesterov", False) and spec.momentum <= 0:
         raise c.Invalid("nesterov needs momentum > 0", value.span, code="E004")
+    if getattr(spec, "nesterov", False) and spec.dampening != 0:
+        # PyTorch's SGD refuses the combination: Nesterov's look-ahead assumes no dampening.
+        raise c.Invalid(
+            f"nesterov needs dampening = 0, found {spec.dampening:g}",
+            value.span,
+            ["drop dampening, or use momentum without nesterov"],
+            code="E004",
+        )
     return spec
 
 
@@ -273,6 +281,8 @@ class TrainResult(NamedTuple):
     regularize: Regularize | None
     # Every setting written, including those whose value was rejected (and reported).
     written: frozenset[str]
+    # Where each setting is written: the whole item, key and values.
+    item_spans: dict[str, Span]
 
 
 class TrainElaborator:
@@ -285,6 +295,7 @@ class TrainElaborator:
         name_token, *items = tree.children
         found: dict[str, Any] = {}
         seen: dict[str, Span] = {}
+        item_spans: dict[str, Span] = {}
         regularize: Regularize | None = None
         for item in items:
             key_token, *arg_trees = item.children
@@ -307,6 +318,7 @@ class TrainElaborator:
                 )
                 continue
             seen[key] = key_span
+            item_spans[key] = self.evaluator.span(item)
             args: list[Value] = []
             kwargs: list[tuple[str, Value, Span]] = []
             failed = False
@@ -353,7 +365,12 @@ class TrainElaborator:
                         problem.code, problem.message, problem.span, help=problem.help_in(constants)
                     )
         return TrainResult(
-            str(name_token), self.evaluator.span(name_token), found, regularize, frozenset(seen)
+            str(name_token),
+            self.evaluator.span(name_token),
+            found,
+            regularize,
+            frozenset(seen),
+            item_spans,
         )
 
     def _convert(self, key: str, value: Value) -> Any:

@@ -471,6 +471,8 @@ class ModelElaborator:
             )
             return None
         given: dict[str, Value] = dict(zip(names, args, strict=False))
+        failed = False
+        # Every unknown or repeated argument is reported before giving up on the call.
         for key, value, key_span in kwargs:
             if key not in names:
                 self.diagnostics.error(
@@ -480,11 +482,14 @@ class ModelElaborator:
                     help=did_you_mean(key, names)
                     or [f"its parameters: {', '.join(names) or 'none'}"],
                 )
-                return None
-            if key in given:
+                failed = True
+            elif key in given:
                 self.diagnostics.error("E003", f"argument '{key}' is given twice", key_span)
-                return None
-            given[key] = value
+                failed = True
+            else:
+                given[key] = value
+        if failed:
+            return None
         # Blocks see the file's constants, never the caller's parameters.
         constants = dict(self.global_constants)
         for param_name, default, param_span in block.params:

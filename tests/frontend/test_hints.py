@@ -138,3 +138,20 @@ def test_unicode_look_alikes_say_which_ascii_to_write(
     (d,) = diagnose(f"model m(x: [3]) {{ {text} }}")
     assert (d.code, at(d)) == ("E001", f"1:{column}")
     assert expected in helps(d)
+
+
+def test_every_unknown_argument_of_a_block_is_reported() -> None:
+    found = diagnose(
+        """\
+        block b(c, k = 3) {
+            dense(c)
+        }
+        model m(x: [4]) {
+            b(4, kk = 1, cc = 2)
+        }
+        """
+    )
+    assert [(d.code, at(d), d.message) for d in found] == [
+        ("E004", "5:10", "block 'b' has no parameter 'kk'"),
+        ("E004", "5:18", "block 'b' has no parameter 'cc'"),
+    ]

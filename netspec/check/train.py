@@ -209,7 +209,13 @@ class TrainChecker:
     def _holdout(self, option: str, fraction: float, n: int, held: int, what: str) -> bool:
         if 0 < held < n:
             return True
-        if held == 0:
+        if n == 1:
+            message = (
+                f"too few samples to split: {option} = {fraction:g} needs at least 2 samples "
+                "(1 held out, 1 kept), but there is 1"
+            )
+            fix = f"use more samples, or {option} = 0 for no {option} split"
+        elif held == 0:
             message = (
                 f"{option} = {fraction:g} of {n} {what} holds out no sample, so the "
                 f"{option} split would be empty"

@@ -8,6 +8,7 @@ import pytest
 from netspec import analyze
 from netspec.check.train import holdout_count
 from netspec.diagnostics import Diagnostic
+from netspec.errors import NetspecError
 
 FILE = "t.net"
 
@@ -168,6 +169,7 @@ def test_a_vector_model_takes_flattened_images_without_being_asked() -> None:
         ("xor(samples = 400, test = 0.001)", "holds out no sample"),
         ("digits(flatten = true, validation = 0.0001)", "holds out no sample"),
         ("digits(flatten = true, limit = 10, validation = 0.99)", "holds out all"),
+        ("digits(flatten = true, limit = 1, validation = 0.5)", "too few samples to split"),
     ],
 )
 def test_splits_that_would_be_empty(data: str, words: str) -> None:
@@ -185,7 +187,7 @@ def test_the_hold_out_count_is_the_data_loaders() -> None:
             if 0 < count < n:
                 assert split.holdout_count(fraction, n, source="s", option="test") == count
             else:
-                with pytest.raises(Exception, match="split would be empty"):
+                with pytest.raises(NetspecError):
                     split.holdout_count(fraction, n, source="s", option="test")
 
 

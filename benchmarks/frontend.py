@@ -4,8 +4,8 @@ Run alone: python -m benchmarks.frontend [--repeats N]
 
 Each figure is the median wall time of ``python -m netspec check FILE`` as a fresh
 process (interpreter start-up, imports, parsing, elaboration, checking, rendering),
-after one warm-up run, which also fills the parser's table cache as any second run
-would find it. Generated specs are chains of dense/relu nodes. Whether the front end
+after one warm-up run (the parser's LALR tables are read from the package, as JSON).
+Generated specs are chains of dense/relu nodes. Whether the front end
 grows linearly is judged in-process, where start-up does not drown the difference:
 ``netspec.analyze`` (what ``check`` runs before printing) on each generated spec, the
 time per layer at 10,000 layers at most 1.5 times that at 1,000.

@@ -11,17 +11,16 @@ from pathlib import Path
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
 from netspec.errors import NetspecError
-from netspec.frontend import Analysis, analyze, read_source
+from netspec.frontend import Analysis, analyze_source
 from netspec.ir import CheckedModel, Program
 
 
 def _read(path: str, max_params: int) -> Analysis | None:
     try:
-        text, file = read_source(Path(path))
+        return analyze_source(Path(path), max_params=max_params)
     except NetspecError as error:
         print(f"netspec: error: {error}", file=sys.stderr)
         return None
-    return analyze(text, file, max_params=max_params)
 
 
 def _use_color(choice: str) -> bool:

@@ -7,6 +7,7 @@ a whole file has been read, so a user sees all errors of a file in one pass.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,12 @@ from netspec.ir._base import IRModel
 from netspec.ir.graph import Span
 
 Severity = Literal["error", "warning"]
+
+# Unicode's explicit directional formatting characters: embeddings and overrides
+# (U+202A-U+202E), isolates (U+2066-U+2069) and the marks U+200E, U+200F, U+061C. They
+# are invisible, and can make a terminal or an editor show text in another order than
+# the one it is read in ("Trojan Source", CVE-2021-42574).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 # One registry of codes: the code names the kind of problem, the message the instance.
 CODES: dict[str, str] = {
@@ -24,6 +31,7 @@ CODES: dict[str, str] = {
     "E005": "missing argument",
     "E006": "wrong type of value",
     "E007": "arithmetic error",
+    "E008": "source is not UTF-8 text",
     "E010": "shape mismatch",
     "E011": "empty output",
     "E012": "dense needs a vector",
@@ -35,10 +43,13 @@ CODES: dict[str, str] = {
     "E022": "bad model structure",
     "E023": "unsupported language version",
     "E030": "bad train section",
+    "E031": "train section does not fit its model or data",
     "W001": "affine layers compose",
     "W002": "softmax before softmax_cross_entropy",
     "W003": "dropout drops everything",
     "W004": "unused named tensor",
+    "W005": "bidirectional control character",
+    "W006": "train setting cannot act as written",
 }
 
 
@@ -47,6 +58,19 @@ class Label(IRModel):
 
     span: Span
     message: str
+
+
+class Use(IRModel):
+    """One use of a block on the way to a diagnostic: where it is called, and the
+    instance it makes (``res_2``, or ``stage_1.res_2`` for a block inside a block)."""
+
+    span: Span
+    block: str
+    instance: str
+
+    @property
+    def message(self) -> str:
+        return f"'{self.instance}' uses block '{self.block}' here"
 
 
 class Diagnostic(IRModel):
@@ -58,6 +82,8 @@ class Diagnostic(IRModel):
     labels: tuple[Label, ...] = ()
     notes: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
+    # For a problem inside a block: the chain of uses that led to it, outermost first.
+    uses: tuple[Use, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -69,6 +95,9 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        # The block uses being expanded now (outermost first); errors found meanwhile
+        # carry them, so that a block used twice says which use failed.
+        self.uses: tuple[Use, ...] = ()
 
     def error(self, code: str, message: str, span: Span | None, **details: Any) -> None:
         """Record an error; ``details``: label, labels, notes, help (see Diagnostic)."""
@@ -89,8 +118,12 @@ class Diagnostics:
         labels: Sequence[Label] = (),
         notes: Sequence[str] = (),
         help: Sequence[str] = (),
+        uses: Sequence[Use] | None = None,
     ) -> None:
         assert code in CODES, f"unregistered diagnostic code {code}"
+        if uses is None:
+            # Warnings stay with the block body: they hold for every use alike.
+            uses = self.uses if severity == "error" else ()
         self.items.append(
             Diagnostic.model_construct(
                 code=code,
@@ -101,6 +134,7 @@ class Diagnostics:
                 labels=tuple(labels),
                 notes=tuple(notes),
                 help=tuple(help),
+                uses=tuple(uses),
             )
         )
 
@@ -150,6 +184,7 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
     if span is not None:
         marks.append((span, "^", diagnostic.label))
     marks.extend((label.span, "-", label.message) for label in diagnostic.labels)
+    marks.extend((use.span, "-", use.message) for use in diagnostic.uses)
     shown = [m for m in marks if m[0].file in sources]
     if shown:
         width = max(len(str(m[0].line)) for m in shown)
@@ -163,7 +198,8 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
             source_lines = sources[file].splitlines()
             if not 1 <= number <= len(source_lines):
                 continue
-            source = source_lines[number - 1].expandtabs(1)
+            # Shown, a direction override would reorder the line under its marks.
+            source = BIDI_CONTROLS.sub("\ufffd", source_lines[number - 1].expandtabs(1))
             lines.append(f"{blue}{number:>{width}} |{reset} {source}")
             for mark_span, char, text in sorted(line_marks, key=lambda m: m[1] != "^"):
                 end = (
@@ -176,14 +212,24 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
                 suffix = f" {text}" if text else ""
                 colour = tint if char == "^" else blue
                 lines.append(f"{blue}{gutter} |{reset} {colour}{underline}{suffix}{reset}")
-        if diagnostic.notes or diagnostic.help:
+        if diagnostic.notes or diagnostic.help or diagnostic.uses:
             lines.append(f"{blue}{gutter} |{reset}")
         pad = gutter + " "
     else:
         pad = "  "
-    lines.extend(f"{pad}{blue}={reset} {bold}note{reset}: {note}" for note in diagnostic.notes)
+    notes = [*_use_notes(diagnostic.uses), *diagnostic.notes]
+    lines.extend(f"{pad}{blue}={reset} {bold}note{reset}: {note}" for note in notes)
     lines.extend(f"{pad}{blue}={reset} {bold}help{reset}: {text}" for text in diagnostic.help)
     return "\n".join(lines)
+
+
+def _use_notes(uses: Sequence[Use]) -> list[str]:
+    """``in res_2 (block 'res' used at t.net:9:5)``, innermost use first."""
+    return [
+        f"in {use.instance} (block '{use.block}' used at "
+        f"{use.span.file}:{use.span.line}:{use.span.column})"
+        for use in reversed(uses)
+    ]
 
 
 def render_all(

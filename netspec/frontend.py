@@ -10,11 +10,15 @@ from pathlib import Path
 from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
 from netspec.check.lint import lint
 from netspec.check.standardize import standardize_input, trained_standardized
-from netspec.diagnostics import Diagnostic, Diagnostics, render_all
+from netspec.check.train import check_train
+from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
 from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
 from netspec.ir.graph import CheckedModel, Program, Span
 from netspec.syntax.parser import parse
+from netspec.syntax.text import warn_bidi_controls
+
+BOM = "\ufeff"
 
 
 @dataclass
@@ -51,8 +55,12 @@ def analyze(
 
 
 def _analyze(source: str, file: str, max_params: int) -> Analysis:
+    # A UTF-8 byte-order mark (written by some Windows editors) is not part of the text;
+    # columns are counted without it, as editors show them.
+    source = source.removeprefix(BOM)
     diagnostics = Diagnostics()
     analysis = Analysis(file=file, source=source)
+    warn_bidi_controls(source, file, diagnostics)
     tree = parse(source, file, diagnostics)
     if tree is None:
         analysis.diagnostics = diagnostics.items
@@ -71,13 +79,25 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             input_span=elaborated.input_spans.get(model.name),
             max_params=max_params,
             input_names=elaborated.input_names.get(model.name),
+            uses=elaborated.node_uses.get(model.name),
         )
+        train = trains.get(model.name)
+        if train is not None:
+            check_train(
+                train,
+                result,
+                elaborated.train_item_spans.get(model.name, {}),
+                elaborated.train_spans[model.name],
+                diagnostics,
+                output_span=spans.get(model.output),
+                input_span=elaborated.input_spans.get(model.name),
+            )
         if result is None:
             continue
-        if trained_standardized(trains.get(model.name)):
+        if trained_standardized(train):
             # The statistics of the data belong to the model: see docs/semantics.md.
             result = standardize_input(result)
-        lint(result, spans, trains.get(model.name), diagnostics)
+        lint(result, spans, train, diagnostics)
         checked.append(result)
         source_map.update({f"{model.name}/{node}": span for node, span in spans.items()})
     if not elaborated.model_spans and not diagnostics.has_errors:
@@ -88,8 +108,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             help=["model name(x: [784]) { dense(10) }"],
         )
     # Errors first in file order, then warnings: the reader fixes errors first.
-    # A block used twice reports its own problems once.
-    unique = list(dict.fromkeys(diagnostics.items))
+    unique = merge_uses(diagnostics.items)
     analysis.diagnostics = sorted(
         unique,
         key=lambda d: (
@@ -105,8 +124,38 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
     return analysis
 
 
+def merge_uses(items: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per problem: the same error from several uses of a block is
+    reported once, at its first use, with a note counting the others."""
+    first: dict[Diagnostic, Diagnostic] = {}
+    chains: dict[Diagnostic, set[tuple[Use, ...]]] = {}
+    for item in items:
+        key = item.model_copy(update={"uses": ()}) if item.uses else item
+        first.setdefault(key, item)
+        chains.setdefault(key, set()).add(item.uses)
+    merged = []
+    for key, item in first.items():
+        others = len(chains[key]) - 1
+        if others:
+            note = f"the same error occurs in {others} other use{'s' if others != 1 else ''}"
+            item = item.model_copy(update={"notes": (*item.notes, note)})
+        merged.append(item)
+    return merged
+
+
 def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
-    """(text, file name): a Path or an existing file or a name ending in .net is read."""
+    """(text, file name): a Path or an existing file or a name ending in .net is read.
+
+    A file that is not UTF-8 raises NetspecError carrying its E008 diagnostic.
+    """
+    text, file, problem = _read(path_or_text)
+    if problem is not None:
+        raise NetspecError(_failure(file, [problem], text), (problem,))
+    return text, file
+
+
+def _read(path_or_text: str | os.PathLike[str]) -> tuple[str, str, Diagnostic | None]:
+    """(text, file name, the encoding problem or None); other read errors raise."""
     if isinstance(path_or_text, os.PathLike) or (
         isinstance(path_or_text, str)
         and "\n" not in path_or_text
@@ -115,18 +164,64 @@ def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
     ):
         path = Path(path_or_text)
         try:
-            return path.read_text(encoding="utf-8"), str(path)
+            data = path.read_bytes()
         except FileNotFoundError:
             raise NetspecError(f"no such spec file: {path}") from None
         except IsADirectoryError:
             raise NetspecError(f"{path} is a directory, not a spec file") from None
-        except UnicodeDecodeError as error:
-            raise NetspecError(
-                f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
-            ) from None
         except OSError as error:
             raise NetspecError(f"cannot read {path}: {error.strerror}") from None
-    return str(path_or_text), "<string>"
+        text, problem = decode(data, str(path))
+        return text, str(path), problem
+    return str(path_or_text), "<string>", None
+
+
+def decode(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
+    """The text of a spec file, and an E008 diagnostic at the first byte that is not UTF-8.
+
+    The text returned with a problem has U+FFFD in place of each bad byte, so the
+    diagnostic renders with its source line like any other.
+    """
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start : error.start].decode("utf-8")) + 1
+        span = Span.model_construct(
+            file=file, line=line, column=column, end_line=line, end_column=column + 1
+        )
+        diagnostics = Diagnostics()
+        diagnostics.error(
+            "E008",
+            f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded "
+            f"({error.reason})",
+            span,
+            label="not UTF-8",
+            notes=["netspec reads spec files as UTF-8"],
+            help=["save the file as UTF-8 (most editors offer it under 'encoding')"],
+        )
+        return data.decode("utf-8", errors="replace"), diagnostics.items[0]
+
+
+def _failure(file: str, diagnostics: list[Diagnostic], source: str) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    rendered = render_all(diagnostics, {file: source})
+    return f"{file}: {errors} error{'s' if errors != 1 else ''}\n{rendered}"
+
+
+def analyze_source(
+    path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS
+) -> Analysis:
+    """Read a .net file (a path) or spec text and analyze it, as :func:`analyze` does.
+
+    A file that is not UTF-8 gives an analysis with its E008 diagnostic; a missing or
+    unreadable file raises NetspecError.
+    """
+    text, file, problem = _read(path_or_text)
+    if problem is not None:
+        return Analysis(file=file, source=text, diagnostics=[problem])
+    return analyze(text, file, max_params=max_params)
 
 
 def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
@@ -135,12 +230,10 @@ def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_
     Raises :class:`netspec.NetspecError` carrying every diagnostic when the spec has
     errors; warnings do not stop loading.
     """
-    text, file = read_source(path_or_text)
-    analysis = analyze(text, file, max_params=max_params)
+    analysis = analyze_source(path_or_text, max_params=max_params)
     if analysis.program is None:
-        errors = sum(1 for d in analysis.diagnostics if d.is_error)
         raise NetspecError(
-            f"{file}: {errors} error{'s' if errors != 1 else ''}\n{analysis.render()}",
+            _failure(analysis.file, analysis.diagnostics, analysis.source),
             tuple(analysis.diagnostics),
         )
     return analysis.program

@@ -85,7 +85,9 @@ def test_multilayer_net_extend_has_six_hidden_blocks_with_l2() -> None:
     model = _model("multilayer_net_extend")
     dense = [n for n in model.nodes if n.op.kind == "dense"]
     assert [n.output.shape[0] for n in dense] == [100] * 6 + [10]
-    assert sum(1 for n in model.nodes if n.op.kind == "batchnorm") == 6
+    norms = [n.op for n in model.nodes if n.op.kind == "batchnorm"]
+    # The book's BatchNormalization adds 10e-7 = 1e-6 to the variance.
+    assert len(norms) == 6 and all(op.eps == 1e-6 for op in norms)
     weights = [p for p in model.params if p.node.endswith("dense_1") and p.attr == "weight"]
     assert weights and all(p.regularize.l2 == 0.1 for p in weights)
     biases = [p for p in model.params if p.attr == "bias"]

@@ -6,7 +6,7 @@ import math
 
 from netspec.check.params import params_of, state_of
 from netspec.check.shapes import ShapeProblem, fmt, infer
-from netspec.diagnostics import Diagnostics, Label
+from netspec.diagnostics import Diagnostics, Label, Use
 from netspec.ir.graph import (
     CheckedModel,
     CheckedNode,
@@ -30,8 +30,14 @@ def check_model(
     input_span: Span | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
     input_names: dict[str, tuple[str, ...]] | None = None,
+    uses: dict[str, tuple[Use, ...]] | None = None,
 ) -> CheckedModel | None:
-    """The checked model, or None when an error was reported."""
+    """The checked model, or None when an error was reported.
+
+    ``uses`` gives, for a node made inside a block, the chain of block uses that made
+    it: its errors name the use that failed.
+    """
+    uses = uses or {}
     types: dict[str, TensorType | None] = {
         model.input.name: TensorType.model_construct(
             shape=model.input.shape, dtype=model.input.dtype
@@ -76,6 +82,7 @@ def check_model(
                 labels=labels,
                 notes=notes,
                 help=problem.help,
+                uses=uses.get(node.name, ()),
             )
             types[node.name] = None
             failed = True
@@ -83,7 +90,7 @@ def check_model(
         node_params = params_of(node.name, inferred.op, shapes[0])
         node_state = state_of(node.name, inferred.op, shapes[0])
         for spec in node_params:
-            if not _literal_fits(spec, span, diagnostics):
+            if not _literal_fits(spec, span, diagnostics, uses.get(node.name, ())):
                 failed = True
         params.extend(node_params)
         state.extend(node_state)
@@ -126,7 +133,9 @@ def check_model(
     )
 
 
-def _literal_fits(spec: ParamSpec, span: Span | None, diagnostics: Diagnostics) -> bool:
+def _literal_fits(
+    spec: ParamSpec, span: Span | None, diagnostics: Diagnostics, uses: tuple[Use, ...]
+) -> bool:
     init = spec.init
     if not isinstance(init, LiteralValues) or init.shape == spec.shape:
         return True
@@ -146,5 +155,6 @@ def _literal_fits(spec: ParamSpec, span: Span | None, diagnostics: Diagnostics) 
         f"the layer needs {fmt(spec.shape)}",
         span,
         help=help,
+        uses=uses,
     )
     return False

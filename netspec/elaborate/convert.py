@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from netspec.diagnostics import did_you_mean
+from netspec.elaborate.hints import quoted_word
 from netspec.elaborate.values import CallValue, Symbol, Value
 from netspec.ir import init as ir_init
 from netspec.ir.graph import Span
@@ -37,6 +38,19 @@ class Invalid(Exception):
         self.code = code
         # A bare name where a number belongs: most likely a misspelt constant.
         self.unknown_name = unknown_name
+        # Further problems of the same call (every unknown argument, not only the first).
+        self.others: tuple[Invalid, ...] = ()
+
+    @classmethod
+    def all_of(cls, problems: Sequence[Invalid]) -> Invalid:
+        """One exception carrying several problems, each reported on its own."""
+        first = problems[0]
+        first.others = tuple(problems[1:])
+        return first
+
+    def each(self) -> tuple[Invalid, ...]:
+        """This problem and the others found with it, in source order."""
+        return (self, *self.others)
 
     def help_in(self, constants: Iterable[str]) -> tuple[str, ...]:
         """The help lines, with a did-you-mean over ``constants`` for a misspelt one."""
@@ -144,6 +158,8 @@ def word(*choices: str) -> Converter:
             return value.data.name
         options = " or ".join(choices)
         help = did_you_mean(value.data.name, choices) if isinstance(value.data, Symbol) else []
+        if isinstance(value.data, str):
+            help = quoted_word(value.data, choices)
         raise Invalid(f"expected {options}, found {value.describe()}", value.span, help)
 
     return convert
@@ -166,6 +182,12 @@ def padding(value: Value) -> Any:
     data = value.data
     if isinstance(data, Symbol):
         return word("same", "valid")(value)
+    if isinstance(data, str):
+        raise Invalid(
+            f"expected same, valid, a number or a list, found {value.describe()}",
+            value.span,
+            quoted_word(data, ("same", "valid")) or ["padding = same, valid, 1 or [1, 2]"],
+        )
     if isinstance(data, tuple):
         if len(data) != 2:
             raise Invalid(
@@ -305,15 +327,20 @@ def _init_from(
     pairs = [(key, arg, arg.span) for key, arg in zip(positional, args, strict=False)]
     pairs += list(kwargs)
     allowed = [f for f in cls.model_fields if f != "scheme"]
+    unknown = [
+        Invalid(
+            f"{name} has no argument '{key}'",
+            key_span,
+            did_you_mean(key, allowed)
+            or ([f"its arguments: {', '.join(allowed)}"] if allowed else ["it takes none"]),
+            code="E004",
+        )
+        for key, _, key_span in pairs
+        if key not in allowed
+    ]
+    if unknown:
+        raise Invalid.all_of(unknown)
     for key, arg, key_span in pairs:
-        if key not in allowed:
-            raise Invalid(
-                f"{name} has no argument '{key}'",
-                key_span,
-                did_you_mean(key, allowed)
-                or ([f"its arguments: {', '.join(allowed)}"] if allowed else ["it takes none"]),
-                code="E004",
-            )
         if key in fields:
             raise Invalid(f"argument '{key}' is given twice", key_span, code="E003")
         if key == "mode":

@@ -8,6 +8,7 @@ from typing import Any
 
 from netspec.diagnostics import did_you_mean
 from netspec.elaborate import convert as c
+from netspec.elaborate.hints import foreign_argument
 from netspec.elaborate.values import CallValue, Value
 from netspec.ir import init as ir_init
 from netspec.ir import ops
@@ -257,15 +258,28 @@ def bind(kind: str, call: CallValue | None, span: Span) -> Bound:
     for param, value in zip(signature.params, positional, strict=False):
         given[param.name] = (value, value.span)
     names = signature.names()
+    # Every unknown or repeated argument of the call is reported, not only the first.
+    problems: list[c.Invalid] = []
     for key, value, key_span in keywords:
         if key not in names:
-            help = did_you_mean(key, names) or (
-                [f"{kind} takes: {', '.join(names)}"] if names else [f"{kind} takes no arguments"]
+            help = (
+                foreign_argument(kind, key, names, signature.example)
+                or did_you_mean(key, names)
+                or (
+                    [f"{kind} takes: {', '.join(names)}"]
+                    if names
+                    else [f"{kind} takes no arguments"]
+                )
             )
-            raise c.Invalid(f"{kind} has no argument '{key}'", key_span, help, code="E004")
-        if key in given:
-            raise c.Invalid(f"argument '{key}' is given twice", key_span, code="E003")
-        given[key] = (value, key_span)
+            problems.append(
+                c.Invalid(f"{kind} has no argument '{key}'", key_span, help, code="E004")
+            )
+        elif key in given:
+            problems.append(c.Invalid(f"argument '{key}' is given twice", key_span, code="E003"))
+        else:
+            given[key] = (value, key_span)
+    if problems:
+        raise c.Invalid.all_of(problems)
     args: dict[str, Any] = {}
     for param in signature.params:
         if param.name in given:

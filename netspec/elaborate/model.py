@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from lark import Token, Tree
 
-from netspec.diagnostics import Diagnostics, Label, did_you_mean, suggest
+from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
+from netspec.elaborate.hints import ACTIVATIONS, CHAIN_ACTIVATION
 from netspec.elaborate.layers import LAYER_NAMES, SIGNATURES, LayerDefaults, bind, build
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
@@ -93,6 +94,8 @@ class ModelElaborator:
         self.warned_unused: set[tuple[int, int, str]] = set()
         # For each merge node, its inputs as the user named them, for diagnostics.
         self.input_names: dict[str, tuple[str, ...]] = {}
+        # For each node made inside a block: the chain of block uses that made it.
+        self.uses: dict[str, tuple[Use, ...]] = {}
 
     # -- entry point -------------------------------------------------------------------
 
@@ -337,9 +340,12 @@ class ModelElaborator:
             bound = bind(kind, call, span)
             op = build(bound, self.defaults)
         except c.Invalid as error:
-            self.diagnostics.error(
-                error.code, error.message, error.span, help=error.help_in(scope.constants)
-            )
+            for problem in error.each():
+                help = problem.help_in(scope.constants)
+                if problem.unknown_name in ACTIVATIONS:
+                    # conv2d(32, 3, relu): an activation passed as an argument.
+                    help = (CHAIN_ACTIVATION.format(kind=kind),)
+                self.diagnostics.error(problem.code, problem.message, problem.span, help=help)
             return None
         inputs: list[str] = [] if incoming is None else [incoming]
         if kind in MERGE_KINDS:
@@ -438,10 +444,14 @@ class ModelElaborator:
             self.taken.add(scope.prefix + name)
         inner = Scope(prefix=f"{scope.prefix}{prefix_name}.", constants=constants)
         self.block_stack.append(block.name)
+        outer_uses = self.diagnostics.uses
+        use = Use.model_construct(span=span, block=block.name, instance=inner.prefix[:-1])
+        self.diagnostics.uses = (*outer_uses, use)
         try:
             output = self._body(block.body, inner, incoming, allow_input=True)
         finally:
             self.block_stack.pop()
+            self.diagnostics.uses = outer_uses
         self._warn_unused(inner, output)
         return output
 
@@ -461,6 +471,8 @@ class ModelElaborator:
             )
             return None
         given: dict[str, Value] = dict(zip(names, args, strict=False))
+        failed = False
+        # Every unknown or repeated argument is reported before giving up on the call.
         for key, value, key_span in kwargs:
             if key not in names:
                 self.diagnostics.error(
@@ -470,11 +482,14 @@ class ModelElaborator:
                     help=did_you_mean(key, names)
                     or [f"its parameters: {', '.join(names) or 'none'}"],
                 )
-                return None
-            if key in given:
+                failed = True
+            elif key in given:
                 self.diagnostics.error("E003", f"argument '{key}' is given twice", key_span)
-                return None
-            given[key] = value
+                failed = True
+            else:
+                given[key] = value
+        if failed:
+            return None
         # Blocks see the file's constants, never the caller's parameters.
         constants = dict(self.global_constants)
         for param_name, default, param_span in block.params:
@@ -541,6 +556,8 @@ class ModelElaborator:
         self.taken.add(full)
         self.nodes.append(Node.model_construct(name=full, op=op, inputs=inputs))  # type: ignore[arg-type]
         self.spans[full] = span
+        if self.diagnostics.uses:
+            self.uses[full] = self.diagnostics.uses
         return full
 
     def _bind(self, scope: Scope, name: str, tensor: str | None, span: Span) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from lark import Tree
 
-from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
 from netspec.elaborate.layers import SIGNATURES, LayerDefaults
 from netspec.elaborate.model import BlockDef, ModelElaborator
@@ -31,7 +31,11 @@ class Elaborated:
     node_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     model_spans: dict[str, Span] = field(default_factory=dict)
     train_spans: dict[str, Span] = field(default_factory=dict)
+    # Per model with a train section: where each of its settings is written.
+    train_item_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     input_names: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Per model, per node made inside a block: the chain of block uses that made it.
+    node_uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
     # Where each model names its input (``x`` in ``model m(x: [784])``).
     input_spans: dict[str, Span] = field(default_factory=dict)
 
@@ -110,9 +114,13 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 try:
                     converted = c.regularize(value) if key == "regularize" else c.init_scheme(value)
                 except c.Invalid as error:
-                    diagnostics.error(
-                        error.code, error.message, error.span, help=error.help_in(constants)
-                    )
+                    for problem in error.each():
+                        diagnostics.error(
+                            problem.code,
+                            problem.message,
+                            problem.span,
+                            help=problem.help_in(constants),
+                        )
                     continue
                 if isinstance(converted, ir_init.LiteralValues):
                     diagnostics.error(
@@ -138,7 +146,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
     }
 
     if "regularize" in defaults:
-        for model_name, span, _, regularize, _ in train_results:
+        for model_name, span, _, regularize, _, _ in train_results:
             if regularize is not None:
                 diagnostics.error(
                     "E003",
@@ -159,7 +167,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
         )
 
     model_names = [m for m in result.model_spans]
-    for name, span, found, _, written in train_results:
+    for name, span, found, _, written, item_spans in train_results:
         if name not in result.model_spans:
             diagnostics.error(
                 "E002",
@@ -180,6 +188,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
             )
             continue
         result.train_spans[name] = span
+        result.train_item_spans[name] = item_spans
         # A setting written but rejected is reported already; only absent ones are missing.
         missing = [key for key in ("data", "loss", "optimizer") if key not in written]
         if not missing and any(key not in found for key in ("data", "loss", "optimizer")):
@@ -315,4 +324,5 @@ def _elaborate_model(
     result.models.append(model)
     result.node_spans[name] = spans
     result.input_names[name] = elaborator.input_names
+    result.node_uses[name] = elaborator.uses
     result.input_spans[name] = evaluator.span(input_token)

@@ -137,14 +137,20 @@ def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None
     ]
     pairs += list(kwargs)
     given: set[str] = set()
+    unknown = [
+        c.Invalid(
+            f"{name} has no argument '{key}'",
+            key_span,
+            did_you_mean(key, fields) or [f"its arguments: {', '.join(fields) or 'none'}"],
+            code="E004",
+        )
+        for key, _, key_span in pairs
+        if key not in fields
+    ]
+    if unknown:
+        # Every unknown argument of the call is reported, not only the first.
+        raise c.Invalid.all_of(unknown)
     for key, arg, key_span in pairs:
-        if key not in fields:
-            raise c.Invalid(
-                f"{name} has no argument '{key}'",
-                key_span,
-                did_you_mean(key, fields) or [f"its arguments: {', '.join(fields) or 'none'}"],
-                code="E004",
-            )
         if key in given:
             raise c.Invalid(f"argument '{key}' is given twice", key_span, code="E003")
         given.add(key)
@@ -229,6 +235,14 @@ def _optimizer(value: Value) -> Any:
         )
     if getattr(spec, "nesterov", False) and spec.momentum <= 0:
         raise c.Invalid("nesterov needs momentum > 0", value.span, code="E004")
+    if getattr(spec, "nesterov", False) and spec.dampening != 0:
+        # PyTorch's SGD refuses the combination: Nesterov's look-ahead assumes no dampening.
+        raise c.Invalid(
+            f"nesterov needs dampening = 0, found {spec.dampening:g}",
+            value.span,
+            ["drop dampening, or use momentum without nesterov"],
+            code="E004",
+        )
     return spec
 
 
@@ -267,6 +281,8 @@ class TrainResult(NamedTuple):
     regularize: Regularize | None
     # Every setting written, including those whose value was rejected (and reported).
     written: frozenset[str]
+    # Where each setting is written: the whole item, key and values.
+    item_spans: dict[str, Span]
 
 
 class TrainElaborator:
@@ -279,6 +295,7 @@ class TrainElaborator:
         name_token, *items = tree.children
         found: dict[str, Any] = {}
         seen: dict[str, Span] = {}
+        item_spans: dict[str, Span] = {}
         regularize: Regularize | None = None
         for item in items:
             key_token, *arg_trees = item.children
@@ -301,6 +318,7 @@ class TrainElaborator:
                 )
                 continue
             seen[key] = key_span
+            item_spans[key] = self.evaluator.span(item)
             args: list[Value] = []
             kwargs: list[tuple[str, Value, Span]] = []
             failed = False
@@ -342,11 +360,17 @@ class TrainElaborator:
                     )
                 found[key] = self._convert(key, args[0])
             except c.Invalid as error:
-                self.diagnostics.error(
-                    error.code, error.message, error.span, help=error.help_in(constants)
-                )
+                for problem in error.each():
+                    self.diagnostics.error(
+                        problem.code, problem.message, problem.span, help=problem.help_in(constants)
+                    )
         return TrainResult(
-            str(name_token), self.evaluator.span(name_token), found, regularize, frozenset(seen)
+            str(name_token),
+            self.evaluator.span(name_token),
+            found,
+            regularize,
+            frozenset(seen),
+            item_spans,
         )
 
     def _convert(self, key: str, value: Value) -> Any:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import os
 import re
-import tempfile
-from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import Span
+from netspec.syntax import tables
 
 # What the user typed, for each terminal the grammar names.
 _TERMINALS: dict[str, str] = {
@@ -42,36 +39,17 @@ _TERMINALS: dict[str, str] = {
 _KEYWORDS = ("netspec", "let", "defaults", "block", "model", "train", "input", "repeat")
 
 
-def _grammar_text() -> str:
-    return (importlib.resources.files("netspec.grammars") / "netspec.lark").read_text("utf-8")
-
-
-def _cache_path() -> str | None:
-    # Lark caches the built LALR tables keyed by a hash of the grammar; a per-user cache
-    # makes `netspec check` start in a few milliseconds instead of rebuilding the tables.
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    directory = os.path.join(base, "netspec")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory):
-            pass
-    except OSError:
-        return None
-    return os.path.join(directory, "grammar.lark.cache")
-
-
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, built once per process (and cached on disk between processes)."""
-    text = _grammar_text()
-    cache = _cache_path()
-    options = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
-    if cache is not None:
-        try:
-            return Lark(text, cache=cache, **options)  # type: ignore[arg-type]
-        except OSError:
-            pass
-    return Lark(text, **options)  # type: ignore[arg-type]
+    """The LALR parser, built once per process from the committed JSON tables.
+
+    No cache file is read or written: Lark's own cache is a pickle, which would run
+    whatever code a planted file holds (see netspec.syntax.tables).
+    """
+    text = tables.grammar_text()
+    committed = tables.committed_tables()
+    loaded = tables.load(committed, text) if committed is not None else None
+    return loaded if loaded is not None else tables.build(text)
 
 
 def span_of(meta_or_token: object, file: str) -> Span:
@@ -160,7 +138,9 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else "?"
         message = f"unexpected character {char!r}"
-        if char in "'":
+        if char in _LOOKALIKES:
+            help.append(_LOOKALIKES[char])
+        elif char in "'":
             help.append('strings are written in double quotes: "like this"')
         elif char == ";":
             help.append("statements need no ';': put each on its own line")
@@ -194,6 +174,8 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
             help.append("remove the trailing ','")
         elif token.type == "NUMBER" and "LSQB" in expected:
             help.append("input shapes are lists: model m(x: [784])")
+        elif token.type == "COMMA" and "RPAR" in expected:
+            help.extend(_comma_in_parentheses(text, token))
         width = max(1, len(str(token.value))) if token.type != "$END" else 1
         span = Span.model_construct(
             file=file, line=line, column=column, end_line=line, end_column=column + width
@@ -211,6 +193,45 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
 
 
 _CLOSERS = {"{": "}", "(": ")", "[": "]"}
+
+# Characters that word processors and other languages put where netspec wants ASCII.
+_LOOKALIKES: dict[str, str] = {
+    **dict.fromkeys("\u2192\u27f6\u2794\u279c\u21d2", "write the arrow as '->' (ASCII)"),
+    **dict.fromkeys("\u2212\u2013\u2014\u2010\u2011", "write the minus sign as '-' (ASCII)"),
+    **dict.fromkeys(
+        "\u201c\u201d\u201e\u00ab\u00bb",
+        'write strings in plain double quotes: "like this"',
+    ),
+    **dict.fromkeys(
+        "\u2018\u2019\u201a", 'strings are written in plain double quotes: "like this"'
+    ),
+    "\u00d7": "write multiplication as '*' (ASCII); a pair of sizes is a list: [3, 3]",
+    "\u00f7": "write division as '/' (ASCII)",
+    "\u00a0": "a non-breaking space: replace it with a plain space",
+    "\u3000": "a full-width space: replace it with a plain space",
+    "\uff0c": "write the comma as ',' (ASCII)",
+    "\u2026": "write three dots as separate characters, or remove them",
+}
+
+MODEL_INPUTS_HELP = (
+    "a model has exactly one input, written NAME: [DIMS] (or NAME: float64[DIMS]), "
+    "the shape of one sample; to feed several arrays, concatenate them into one input, "
+    "e.g. model m(x: [7]) for features of sizes 3 and 4"
+)
+TUPLE_HELP = "pairs and shapes are lists in netspec: write [3, 3], not (3, 3)"
+
+
+def _comma_in_parentheses(text: str, token: Token) -> list[str]:
+    """Help for a ',' where ')' was expected: a Python tuple, or a second model input."""
+    before = text[: token.start_pos or 0]
+    opened = _unclosed(before)
+    if opened is None or opened[2] != "(":
+        return []
+    line, column, _ = opened
+    start = sum(len(row) + 1 for row in before.split("\n")[: line - 1]) + column - 1
+    if re.search(r"\bmodel\s+[A-Za-z_][A-Za-z0-9_]*\s*$", before[:start]):
+        return [MODEL_INPUTS_HELP]
+    return [TUPLE_HELP]
 
 
 def _unclosed_help(text: str, file: str, labels: list[Label]) -> list[str]:

@@ -117,13 +117,6 @@ def test_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "is a directory" in capsys.readouterr().err
 
 
-def test_non_utf8_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "latin1.net"
-    path.write_bytes("# caf\xe9\n".encode("latin-1"))
-    assert main(["check", str(path)]) == 2
-    assert "not UTF-8" in capsys.readouterr().err
-
-
 def test_missing_file_beside_a_bad_one_still_exits_2(
     bad: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

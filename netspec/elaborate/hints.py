@@ -1,0 +1,86 @@
+"""Targeted help for argument names carried over from Keras and PyTorch.
+
+Edit distance alone gives poor advice for these: ``activation`` is closest to
+``dilation``, ``kernel_size`` to nothing useful. Each entry says what netspec writes
+instead; it is consulted before the did-you-mean suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+ACTIVATIONS = (
+    "relu",
+    "sigmoid",
+    "tanh",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "gelu",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "identity",
+    "step",
+)
+
+CHAIN_ACTIVATION = (
+    "netspec has no activation argument: chain the activation after the layer, "
+    "e.g. {kind}(...) -> relu"
+)
+INFERRED_INPUT = (
+    "netspec infers input sizes from the previous layer: drop {key} "
+    "(only the output size is written, e.g. {example})"
+)
+
+# Keras / PyTorch name -> the netspec argument that means the same, where there is one.
+_RENAMED: dict[str, str] = {
+    "kernel_size": "kernel",
+    "pool_size": "kernel",
+    "strides": "stride",
+    "dilation_rate": "dilation",
+    "out_channels": "filters",
+    "out_features": "units",
+    "use_bias": "bias",
+    "epsilon": "eps",
+    "rate": "p",
+    "kernel_initializer": "init",
+    "weight_init": "init",
+    "bias_initializer": "bias_init",
+    "kernel_regularizer": "regularize",
+    "dim": "axis",
+    "alpha": "negative_slope",
+    "units": "filters",
+    "filters": "units",
+}
+_INPUT_SIZES = ("in_channels", "in_features", "input_shape", "input_dim", "num_features")
+
+
+def foreign_argument(kind: str, key: str, names: Sequence[str], example: str) -> list[str]:
+    """Help for ``kind(key = ...)`` when ``key`` is a Keras or PyTorch habit, else []."""
+    if key == "activation":
+        return [CHAIN_ACTIVATION.format(kind=kind)]
+    if key in _INPUT_SIZES:
+        return [INFERRED_INPUT.format(key=key, example=example or f"{kind}(...)")]
+    if key == "inplace":
+        return ["netspec has no in-place operations: drop inplace"]
+    if key == "bias" and "bias" not in names:
+        if "affine" in names:
+            return ["batchnorm's scale and shift are switched together: affine = false"]
+        return [f"{kind} has no bias"]
+    if key == "padding_mode":
+        return ["padding is always with zeros in netspec: drop padding_mode"]
+    renamed = _RENAMED.get(key)
+    if renamed is not None and renamed in names:
+        return [f"netspec calls it '{renamed}': {kind}({renamed} = ...)"]
+    return []
+
+
+def quoted_word(found: str, choices: Sequence[str]) -> list[str]:
+    """Help for a word written as a string (``padding = "same"``): netspec has no quotes."""
+    if found in choices:
+        return [f"write it without quotes: {found}"]
+    lowered = found.lower()
+    if lowered in choices:
+        return [f"write it without quotes, in lower case: {lowered}"]
+    return []

@@ -298,10 +298,14 @@ def test_a_spec_without_a_standardised_csv_has_no_standardize_node() -> None:
 def test_a_standardised_csv_given_with_data_needs_the_node(
     run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The spec trains on xor: its model has no standardize node to keep the statistics.
-    spec = tmp_path / "xor.net"
+    # The spec trains on synthetic data: its model has no standardize node to keep the
+    # statistics.
+    spec = tmp_path / "linear.net"
     spec.write_text(
-        SPEC.replace('csv(path = "data.csv", target = "y", categorical = ["colour"])', "xor")
+        SPEC.replace(
+            'csv(path = "data.csv", target = "y", categorical = ["colour"])',
+            "linear(features = 6)",
+        )
     )
     source = f'csv(path = "{run.folder / "data.csv"}", target = "y", categorical = ["colour"])'
     code = main(["train", str(spec), "--data", source, "--out", str(tmp_path / "r"), "--quiet"])

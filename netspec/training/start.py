@@ -74,9 +74,10 @@ class Opening:
         checkpoints = self.run_dir / "checkpoints"
         rundir.probe_writable(self.run_dir)
         rundir.probe_writable(checkpoints)
-        with rundir.guarded("clean up", self.run_dir):
-            rundir.remove_temporaries(self.run_dir)
-            remove_unreferenced(checkpoints, self.state)
+        if self.resumed or self.lock.existed:  # else nothing here is a run's to remove
+            with rundir.guarded("clean up", self.run_dir):
+                rundir.remove_temporaries(self.run_dir)
+                remove_unreferenced(checkpoints, self.state)
         return self.run_dir
 
     def release(self) -> None:

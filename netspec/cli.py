@@ -233,7 +233,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from netspec.training import fit
+    from netspec.training import TrainingInterrupted, fit
 
     code, program = _program(args.file)
     if program is None:
@@ -261,12 +261,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             spec_path=args.file,
         )
+    except TrainingInterrupted as stop:
+        options = {"--model": args.model, "--backend": args.backend, "--device": args.device}
+        options.update({"--dtype": args.dtype, "--data-dir": args.data_dir})
+        print(f"netspec train: {stop.report(args.file, options, args.quiet)}", file=sys.stderr)
+        return 130
     except NetspecError as error:
         print(f"netspec train: error: {error}", file=sys.stderr)
+        return EXIT_SPEC
+    except OSError as error:  # the run directory turns its own into NetspecErrors; any other
+        # (a data cache that cannot be written, say) still gets one line, not a traceback
+        print(f"netspec train: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return EXIT_SPEC
     except KeyError as error:
         print(f"netspec train: error: {error.args[0]}", file=sys.stderr)
         return EXIT_USAGE
+    for note in result.notes if args.quiet else ():
+        print(f"netspec train: {note}", file=sys.stderr)
     print(_final_line(result.final) if result.final else "trained (no validation or test split)")
     print(f"run directory: {result.run_dir}")
     return EXIT_OK
@@ -290,6 +301,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.backend import get_backend
     from netspec.data import load_dataset, read_encoding
     from netspec.training import evaluate
+    from netspec.training.checkpoint import verify_if_checkpoint
     from netspec.training.options import parse_data_source
     from netspec.weights import check_weights, load_weights
 
@@ -304,6 +316,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"model '{model.name}' has no train section to say which data and loss to use"
             )
         source = parse_data_source(args.data) if args.data else spec.data
+        verify_if_checkpoint(Path(args.weights))
         weights = load_weights(args.weights)
         check_weights(model, weights, source=args.weights)
         compiled = get_backend(args.backend).compile(
@@ -360,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
+        print(f"netspec {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return EXIT_OK

@@ -1,7 +1,15 @@
 """The shared training loop: schedules, evaluation, checkpoints, the run directory."""
 
 from netspec.training.evaluate import Metrics, evaluate
-from netspec.training.loop import TrainingDiverged, TrainResult, fit
+from netspec.training.loop import TrainingDiverged, TrainingInterrupted, TrainResult, fit
 from netspec.training.schedule import learning_rate
 
-__all__ = ["Metrics", "TrainResult", "TrainingDiverged", "evaluate", "fit", "learning_rate"]
+__all__ = [
+    "Metrics",
+    "TrainResult",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "evaluate",
+    "fit",
+    "learning_rate",
+]

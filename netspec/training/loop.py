@@ -3,7 +3,7 @@ checkpoints and resume, for any backend (each supplies only a fused step)."""
 
 from __future__ import annotations
 
-import hashlib
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +17,9 @@ from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
-from netspec.training import rundir
-from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint
+from netspec.training import rundir, start
+from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.evaluate import CLASSIFICATION, evaluate
-from netspec.training.options import apply_overrides
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
 from netspec.training.schedule import learning_rate
@@ -35,6 +34,32 @@ class TrainingDiverged(NetspecError):
     """The loss or the gradients stopped being finite; the last good checkpoint is kept."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; ``epoch`` is that of its last complete checkpoint (None when
+    the run directory was not yet claimed, 0 when no epoch was committed)."""
+
+    def __init__(self, run_dir: Path | None, epoch: int | None) -> None:
+        super().__init__(run_dir, epoch)
+        self.run_dir = run_dir
+        self.epoch = epoch
+
+    def report(self, spec: str, options: dict[str, str | None], quiet: bool) -> str:
+        """What was saved, and the command (with ``options``, those not None) that continues."""
+        if self.run_dir is None or self.epoch is None:
+            return "interrupted before the run directory was set up; nothing was saved"
+        command = ["netspec", "train", spec, "--resume", str(self.run_dir)]
+        for flag, value in options.items():
+            command += [flag, value] if value is not None else []
+        command += ["--quiet"] if quiet else []
+        saved = (
+            f"the checkpoint of epoch {self.epoch} in {self.run_dir} is complete"
+            if self.epoch
+            else f"no epoch's checkpoint is complete in {self.run_dir}; resuming starts it "
+            "from epoch 1"
+        )
+        return f"interrupted; {saved}. Continue with:\n  {shlex.join(command)}"
+
+
 @dataclass
 class TrainResult:
     """What :func:`fit` returns: per-epoch metrics, the trained model, where it is saved."""
@@ -44,6 +69,7 @@ class TrainResult:
     run_dir: Path
     final: dict[str, float | None] = field(default_factory=dict)
     stopped_early: bool = False
+    notes: list[str] = field(default_factory=list)  # how the run directory was (re)used
 
 
 def dropout_seed(seed: int, epoch: int) -> int:
@@ -81,8 +107,11 @@ def fit(
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
-    ``stop_after`` ends the run after that many epochs of this call (as an interrupted
-    run would end), leaving a checkpoint to ``resume`` from.
+    ``resume`` continues a run with the settings it was started with: ``epochs`` may
+    change its length, the other overrides must agree with it. ``stop_after`` ends the
+    run after that many epochs of this call (as an interrupted run would end), leaving a
+    checkpoint to ``resume`` from. Ctrl-C raises :class:`TrainingInterrupted`, which says
+    which epoch's checkpoint is complete.
     """
     checked = program.model(model)
     section = program.train(checked.name)
@@ -91,61 +120,115 @@ def fit(
             f"model '{checked.name}' has no train section: add `train {checked.name} "
             "{ data ...  loss ...  optimizer ... }` to the spec"
         )
-    spec = apply_overrides(
-        section, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, data=data
-    )
-    spec_hash = hashlib.sha256(program.model_dump_json().encode()).hexdigest()
-    check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
-    dataset = load_dataset(
-        spec.data,
-        input_shape=checked.input.shape,
-        output_shape=checked.output_type.shape,
-        loss_kind=spec.loss.kind,
-        seed=spec.seed,
-        data_dir=data_dir,
-        dtype=dtype,
-        base_dir=str(Path(spec_path).parent) if spec_path else None,
-    )
-    _check_monitor(spec, dataset)
-    compiled = get_backend(backend).compile(checked, dtype=dtype, device=device, seed=spec.seed)  # type: ignore[arg-type]
-    set_input_statistics(checked, compiled, dataset)
-    step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
-
+    flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "data": data}
     if resume is not None:
-        run_dir = Path(resume)
-        state, weights, optimizer_state = load_checkpoint(run_dir / "checkpoints")
-        _check_resumable(state, backend=backend, dtype=dtype, spec_hash=spec_hash, run_dir=run_dir)
-        compiled.set_parameters(weights)
-        step.load_optimizer_state(optimizer_state)
+        opening = start.open_resume(checked, section, flags, resume, backend=backend, dtype=dtype)
     else:
-        run_dir = Path(out) if out is not None else rundir.default_run_dir(checked.name)
-        rundir.prepare_new(run_dir)
-        state = LoopState(
-            epoch=0, step=0, seed=spec.seed, backend=backend, dtype=dtype, spec_sha256=spec_hash
-        )
-        rundir.write_json(run_dir / "ir.json", program.model_dump(mode="json"))
-        rundir.write_json(
-            run_dir / "run.json",
-            {
-                "model": checked.name,
-                "spec": spec_path,
-                "spec_sha256": spec_hash,
-                "backend": backend,
-                "device": device,
-                "dtype": dtype,
-                "seed": spec.seed,
-                "train": spec.model_dump(mode="json"),
-                "data": dataset.describe(),
-                **run_record(dataset),
-                "versions": rundir.framework_versions(backend),
-            },
-        )
-    loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
+        opening = start.open_new(checked, section, flags, out)
+    loop: _Loop | None = None
     try:
-        loop.run(stop_after)
+        spec = opening.spec
+        check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
+        dataset = load_dataset(
+            spec.data,
+            input_shape=checked.input.shape,
+            output_shape=checked.output_type.shape,
+            loss_kind=spec.loss.kind,
+            seed=spec.seed,
+            data_dir=data_dir,
+            dtype=dtype,
+            base_dir=str(Path(spec_path).parent) if spec_path else None,
+        )
+        _check_monitor(spec, dataset)
+        compiled = get_backend(backend).compile(  # type: ignore[arg-type]
+            checked, dtype=dtype, device=device, seed=spec.seed
+        )
+        set_input_statistics(checked, compiled, dataset)
+        step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
+        run_dir = opening.claim(checked.name)
+        checkpoints = run_dir / "checkpoints"
+        rundir.check_free_space(run_dir, _checkpoint_bytes(compiled, step))
+        state = opening.state
+        if state is not None:
+            weights, optimizer_state = load_checkpoint(checkpoints, state)
+            compiled.set_parameters(weights)
+            step.load_optimizer_state(optimizer_state)
+        else:
+            state = _begin(program, checked, opening, dataset, backend, device, dtype, spec_path)
+        # From the committed state, so a line lost to a kill after a commit comes back.
+        rundir.write_metrics(run_dir / "metrics.jsonl", state.history)
+        loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
+        for note in opening.notes:
+            loop.progress.message(note)
+        try:
+            loop.run(stop_after)
+        finally:
+            loop.progress.close()
+        result = loop.finish()
+    except KeyboardInterrupt:
+        committed = loop.committed if loop is not None else _committed(opening)
+        raise TrainingInterrupted(opening.run_dir, committed) from None
     finally:
-        loop.progress.close()
-    return loop.finish()
+        opening.release()
+    result.notes = opening.notes
+    return result
+
+
+def _begin(
+    program: Program,
+    checked: CheckedModel,
+    opening: start.Opening,
+    dataset: Dataset,
+    backend: str,
+    device: str,
+    dtype: str,
+    spec_path: str | None,
+) -> LoopState:
+    """Record a new run (run.json first: it marks the directory as a run) and its state."""
+    assert opening.run_dir is not None, "claimed before it begins"
+    spec = opening.spec
+    rundir.write_json(
+        opening.run_dir / "run.json",
+        {
+            "format": rundir.RUN_FORMAT,
+            "model": checked.name,
+            "spec": spec_path,
+            "spec_sha256": opening.fingerprint,
+            "backend": backend,
+            "device": device,
+            "dtype": dtype,
+            "seed": spec.seed,
+            "train": spec.model_dump(mode="json"),
+            "data": dataset.describe(),
+            **run_record(dataset),
+            "versions": rundir.framework_versions(backend),
+        },
+    )
+    rundir.write_json(opening.run_dir / "ir.json", program.model_dump(mode="json"))
+    return LoopState(
+        epoch=0,
+        step=0,
+        backend=backend,
+        dtype=dtype,
+        spec_sha256=opening.fingerprint,
+        train=spec.model_dump(mode="json"),
+    )
+
+
+def _committed(opening: start.Opening) -> int | None:
+    """The epoch of the checkpoint a run stopped before its loop began can resume from."""
+    if opening.run_dir is None or opening.lock is None:
+        return None
+    return opening.state.epoch if opening.state is not None else 0
+
+
+def _checkpoint_bytes(compiled: CompiledModel, step: Any) -> int:
+    """About the most a run keeps on disk at once: two checkpoints (the committed one and
+    the one being written), the best and the final weights."""
+    weights = sum(np.asarray(a).nbytes for a in compiled.parameters().values())
+    weights += sum(np.asarray(a).nbytes for a in compiled.state().values())
+    optimizer = sum(np.asarray(a).nbytes for a in step.optimizer_state().values())
+    return 2 * (weights + optimizer) + 2 * weights + (1 << 20)
 
 
 def _check_monitor(spec: TrainSpec, dataset: Dataset) -> None:
@@ -167,21 +250,6 @@ def _check_monitor(spec: TrainSpec, dataset: Dataset) -> None:
         raise NetspecError(
             f"early_stopping monitors {rule.monitor}, but {spec.loss.kind} is a regression loss: "
             "monitor val_loss instead"
-        )
-
-
-def _check_resumable(
-    state: LoopState, *, backend: str, dtype: str, spec_hash: str, run_dir: Path
-) -> None:
-    if state.backend != backend or state.dtype != dtype:
-        raise NetspecError(
-            f"{run_dir} was trained with backend {state.backend} in {state.dtype}; resume it "
-            f"with --backend {state.backend} --dtype {state.dtype}"
-        )
-    if state.spec_sha256 != spec_hash:
-        raise NetspecError(
-            f"the spec has changed since {run_dir} was started (its IR hash differs); "
-            "start a new run instead of resuming"
         )
 
 
@@ -210,6 +278,8 @@ class _Loop:
         self.batches = num_batches(len(dataset.train), spec.batch_size)
         self.progress = Progress(spec.epochs, self.batches, enabled=show_progress)
         self.classify = spec.loss.kind in CLASSIFICATION
+        self.committed = state.epoch  # the epoch of the last checkpoint on disk
+        self._best: dict[str, np.ndarray] | None = None  # this epoch's, to save with it
 
     def run(self, stop_after: int | None) -> None:
         done = 0
@@ -265,8 +335,13 @@ class _Loop:
         self.progress.end_epoch(row)
         self._early_stopping(row)
         save_checkpoint(
-            self.checkpoints, self.state, self.compiled_arrays(), self.step.optimizer_state()
+            self.checkpoints,
+            self.state,
+            self.compiled_arrays(),
+            self.step.optimizer_state(),
+            best=self._best,
         )
+        self.committed, self._best = self.state.epoch, None
         rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
 
     def compiled_arrays(self) -> dict[str, np.ndarray]:
@@ -281,7 +356,7 @@ class _Loop:
         if _improved(value, self.state.best_value, rule.monitor, rule.min_delta):
             self.state.best_value, self.state.best_epoch, self.state.waited = value, row["epoch"], 0
             if rule.restore_best:
-                save_weights(self.checkpoints / "best.weights.safetensors", self.compiled_arrays())
+                self._best = self.compiled_arrays()
         else:
             self.state.waited += 1
             if self.state.waited >= rule.patience:
@@ -315,31 +390,36 @@ class _Loop:
 
     def finish(self) -> TrainResult:
         rule = self.spec.early_stopping
-        best = self.checkpoints / "best.weights.safetensors"
         if (
             rule is not None
             and rule.restore_best
-            and best.exists()
+            and self.state.best
             and self.state.best_epoch != self.state.epoch
         ):
+            # Verified against its digest, like every file a checkpoint names.
+            name = self.state.best
+            best = verify_file(self.checkpoints, name, self.state.sha256[name])
             self.compiled.set_parameters(load_weights(best))
             self.progress.message(f"restored the weights of epoch {self.state.best_epoch}")
-        save_weights(
-            self.run_dir / "weights.safetensors",
-            self.compiled_arrays(),
-            metadata={
-                "model": self.model.name,
-                "epochs": str(self.state.epoch),
-                **weights_metadata(self.data),
-            },
-        )
+        final_weights = self.run_dir / "weights.safetensors"
+        with rundir.guarded("write", final_weights):
+            save_weights(
+                final_weights,
+                self.compiled_arrays(),
+                metadata={
+                    "model": self.model.name,
+                    "epochs": str(self.state.epoch),
+                    **weights_metadata(self.data),
+                },
+            )
         restored = self.state.best_epoch if rule is not None and rule.restore_best else None
-        rundir.plot_curves(
-            self.run_dir / "curves.png",
-            self.state.history,
-            model=self.model.name,
-            best_epoch=restored,
-        )
+        with rundir.guarded("write", self.run_dir / "curves.png"):
+            rundir.plot_curves(
+                self.run_dir / "curves.png",
+                self.state.history,
+                model=self.model.name,
+                best_epoch=restored,
+            )
         final: dict[str, float | None] = {}
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
             if split is not None and len(split):

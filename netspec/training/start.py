@@ -1,0 +1,262 @@
+"""Starting or resuming a run: which directory, which settings, which checkpoint.
+
+A resumed run trains with the settings it started with (its train section after the
+command-line overrides, recorded in run.json and in every checkpoint); a flag that
+contradicts them is an error, except ``--epochs``, which may extend (or shorten, down to
+the epochs done) the run and is recorded. A directory whose run never committed a
+checkpoint holds nothing worth keeping: ``--resume`` and ``--out`` both start it anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from netspec.errors import NetspecError
+from netspec.ir import CheckedModel
+from netspec.ir.train import TrainSpec
+from netspec.training import rundir
+from netspec.training.checkpoint import (
+    STATE_FILE,
+    EpochsChange,
+    LoopState,
+    read_state,
+    remove_unreferenced,
+)
+from netspec.training.lock import LOCK_FILE, RunLock
+from netspec.training.options import apply_overrides, parse_data_source
+
+# The flags a resumed run must agree with, and the train section field each sets.
+_FIXED = (("batch_size", "--batch-size"), ("lr", "--lr"), ("seed", "--seed"), ("data", "--data"))
+
+
+def fingerprint(model: CheckedModel, section: TrainSpec) -> str:
+    """The SHA-256 of what a run's weights depend on: the checked model and the spec's train
+    section (but its epoch count), without source positions or file names, so that a copy
+    of the spec, another path to it or an added comment is the same spec."""
+    data = {
+        "model": model.model_dump(mode="json"),
+        "train": section.model_dump(mode="json", exclude={"epochs"}),
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Opening:
+    """A run about to train: its settings, its committed state (if any), its directory."""
+
+    spec: TrainSpec
+    fingerprint: str
+    run_dir: Path | None
+    state: LoopState | None = None
+    resumed: bool = False
+    notes: list[str] = field(default_factory=list)
+    lock: RunLock | None = None
+
+    def claim(self, model_name: str) -> Path:
+        """Create (for a new run) and lock the directory, check it can be written, and
+        clear what a killed run left: temporary files and unreferenced checkpoints."""
+        if self.run_dir is None:
+            self.run_dir = rundir.default_run_dir(model_name)
+        elif not self.resumed:
+            with rundir.guarded("create the run directory", self.run_dir):
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.lock is None:
+            self.lock = _lock(self.run_dir, self.notes)
+        if not self.resumed:  # again, now that no other run can start here
+            _check_new(self.run_dir, self.notes, earlier=self.lock.existed)
+        checkpoints = self.run_dir / "checkpoints"
+        rundir.probe_writable(self.run_dir)
+        rundir.probe_writable(checkpoints)
+        if self.resumed or self.lock.existed:  # else nothing here is a run's to remove
+            with rundir.guarded("clean up", self.run_dir):
+                rundir.remove_temporaries(self.run_dir)
+                remove_unreferenced(checkpoints, self.state)
+        return self.run_dir
+
+    def release(self) -> None:
+        """Unlock the directory (idempotent)."""
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _lock(run_dir: Path, notes: list[str]) -> RunLock:
+    lock = RunLock(run_dir)
+    if lock.previous_pid is not None:
+        notes.append(
+            f"process {lock.previous_pid}, which last trained in {run_dir}, is no longer "
+            "running; taking over its lock"
+        )
+    return lock
+
+
+def open_new(model: CheckedModel, section: TrainSpec, flags: dict[str, Any], out: Any) -> Opening:
+    """A new run with the spec's settings and the flags; ``out`` is checked, not created."""
+    run_dir = rundir.require_path(out, "--out") if out is not None else None
+    opening = Opening(apply_overrides(section, **flags), fingerprint(model, section), run_dir)
+    if run_dir is not None:
+        rundir.check_new_location(run_dir)
+        if run_dir.is_dir():
+            _check_new(run_dir, [], earlier=(run_dir / LOCK_FILE).exists())
+    return opening
+
+
+def _check_new(run_dir: Path, notes: list[str], *, earlier: bool) -> None:
+    """A new run may use an empty directory, the remains of a run that never committed a
+    checkpoint, or a directory of other files none of which it would overwrite. run.json
+    or (``earlier``) a lock file left by an earlier run mark a run directory."""
+    if rundir.read_run_record(run_dir) is not None or earlier:
+        if (run_dir / "checkpoints" / STATE_FILE).exists():
+            raise NetspecError(
+                f"{run_dir} already holds a training run; continue it with --resume {run_dir} "
+                "or choose another --out"
+            )
+        note = f"{run_dir} holds a run that never completed an epoch; starting a new run in it"
+        if note not in notes:
+            notes.append(note)
+        return
+    clashes = rundir.user_files(run_dir)
+    if clashes:
+        raise NetspecError(
+            f"--out {run_dir} already contains {', '.join(clashes)}, which a run would "
+            "overwrite; choose another --out or move them"
+        )
+
+
+def open_resume(
+    model: CheckedModel,
+    section: TrainSpec,
+    flags: dict[str, Any],
+    resume: Any,
+    *,
+    backend: str,
+    dtype: str,
+) -> Opening:
+    """Lock an existing run directory and restore its settings and committed state."""
+    run_dir = rundir.require_path(resume, "--resume")
+    if not run_dir.is_dir():
+        what = "is not a directory" if run_dir.exists() else "does not exist"
+        raise NetspecError(f"--resume {run_dir} {what}; name the directory of a training run")
+    fingerprint_now = fingerprint(model, section)
+    notes: list[str] = []
+    lock = _lock(run_dir, notes)
+    try:
+        opening = _restore(run_dir, section, flags, fingerprint_now, backend, dtype)
+    except BaseException:
+        lock.release()
+        raise
+    opening.lock = lock
+    opening.notes[:0] = notes
+    return opening
+
+
+def _restore(
+    run_dir: Path,
+    section: TrainSpec,
+    flags: dict[str, Any],
+    fingerprint_now: str,
+    backend: str,
+    dtype: str,
+) -> Opening:
+    state = read_state(run_dir / "checkpoints")
+    record = rundir.read_run_record(run_dir)
+    if state is None:
+        if record is None and not rundir.is_unused(run_dir):
+            raise NetspecError(
+                f"--resume {run_dir} is not a training run: it has no run.json and no "
+                f"checkpoints/{STATE_FILE}"
+            )
+        if record is None:
+            spec = apply_overrides(section, **flags)
+        else:
+            _check_same_run(record, run_dir, fingerprint_now, backend, dtype)
+            spec = _resolve(_recorded_spec(record.get("train"), run_dir / "run.json"), flags, 0)[0]
+        opening = Opening(spec, fingerprint_now, run_dir, resumed=True)
+        opening.notes.append(
+            f"{run_dir} has no committed checkpoint (the run stopped during its first epoch); "
+            "starting it from epoch 1"
+        )
+        return opening
+    _check_same_run(state.model_dump(), run_dir, fingerprint_now, backend, dtype)
+    recorded = _recorded_spec(state.train, run_dir / "checkpoints" / STATE_FILE)
+    if state.epoch > recorded.epochs:
+        raise NetspecError(
+            f"{run_dir / 'checkpoints' / STATE_FILE} is not a valid netspec checkpoint state: "
+            f"epoch {state.epoch} is beyond the run's {recorded.epochs} epochs"
+        )
+    spec, changed = _resolve(recorded, flags, state.epoch)
+    if changed:
+        state.epochs_changes.append(EpochsChange(after_epoch=state.epoch, epochs=spec.epochs))
+    state.train = spec.model_dump(mode="json")
+    return Opening(spec, fingerprint_now, run_dir, state=state, resumed=True)
+
+
+def _check_same_run(
+    record: dict[str, Any], run_dir: Path, fingerprint_now: str, backend: str, dtype: str
+) -> None:
+    if record.get("backend") != backend or record.get("dtype") != dtype:
+        raise NetspecError(
+            f"{run_dir} was trained with backend {record.get('backend')} in "
+            f"{record.get('dtype')}; resume it with --backend {record.get('backend')} "
+            f"--dtype {record.get('dtype')}"
+        )
+    if record.get("spec_sha256") != fingerprint_now:
+        raise NetspecError(
+            f"the spec has changed since {run_dir} was started (its model or train section "
+            "differs); start a new run instead of resuming"
+        )
+
+
+def _recorded_spec(data: Any, source: Path) -> TrainSpec:
+    try:
+        return TrainSpec.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise NetspecError(
+            f"{source} does not record valid train settings ({where}: {first['msg']})"
+        ) from None
+
+
+def _resolve(recorded: TrainSpec, flags: dict[str, Any], done: int) -> tuple[TrainSpec, bool]:
+    """The run's settings with ``--epochs`` applied; any other flag must agree with them."""
+    for name, flag in _FIXED:
+        value = flags.get(name)
+        if value is None:
+            continue
+        if name == "data" and isinstance(value, str):
+            value = parse_data_source(value)
+        if apply_overrides(recorded, **{name: value}) != recorded:
+            raise NetspecError(
+                f"{flag} {_show(name, flags[name])} contradicts the run, which was started with "
+                f"{name.replace('_', ' ')} {_show(name, _current(recorded, name))}; a resumed run "
+                f"keeps its settings: drop {flag}, or start a new run with --out"
+            )
+    epochs = flags.get("epochs")
+    if epochs is None or epochs == recorded.epochs:
+        return recorded, False
+    if epochs < done:
+        raise NetspecError(
+            f"--epochs {epochs} is fewer than the {done} epochs the run has already completed"
+        )
+    return apply_overrides(recorded, epochs=epochs), True
+
+
+def _current(spec: TrainSpec, name: str) -> Any:
+    return spec.optimizer.lr if name == "lr" else getattr(spec, name)
+
+
+def _show(name: str, value: Any) -> str:
+    if name != "data":
+        return str(value)
+    if isinstance(value, str):
+        return f'"{value}"'
+    fields = value.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
+    inner = ", ".join(f"{key} = {json.dumps(item)}" for key, item in fields.items())
+    return f'"{value.source}({inner})"' if inner else value.source

@@ -2,18 +2,19 @@
 to the uninterrupted run's weights bit for bit or starts afresh, saying so, and leaves no
 temporary or unreferenced file behind.
 
-Each run is a forked child whose ``os.replace`` and ``os.unlink`` (every atomic commit,
-every removal) report the operation to the parent and kill the process just before or
-just after the k-th one.
+Each run is a child process whose ``os.replace`` and ``os.unlink`` (every atomic commit,
+every removal) record the operation and kill the process just before or just after the
+k-th one. Children come from a fork server: a fresh interpreter, so that forking never
+copies the threads that torch or JAX started in the test process.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import signal
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,49 +25,60 @@ from netspec.ir import Program
 from netspec.training import fit, rundir
 from tests.training.conftest import LOCK_FILE, assert_same_weights
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+pytestmark = pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="needs a fork server"
+)
+
+
+def _skip_plot_and_fsync() -> None:
+    """The plot is not part of the state and costs more than the rest of a run; fsync
+    guards against power loss, not against a killed process (the kernel keeps its
+    writes), and would take most of this test's time."""
+    rundir.plot_curves = lambda path, history, **labels: False  # type: ignore[assignment]
+    os.fsync = lambda fd: None  # type: ignore[assignment]
+
+
+def _child(program: Program, out: Path, kill_at: int | None, after: bool, log: Path) -> None:
+    """Train, appending each file operation to ``log``; die at operation ``kill_at``."""
+    _skip_plot_and_fsync()
+    record = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    count = 0
+
+    def hook(real: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        def operation(*args: Any, **kwargs: Any) -> Any:
+            nonlocal count
+            count += 1
+            target = os.path.basename(os.fspath(args[1] if kind == "replace" else args[0]))
+            os.write(record, f"{kind} {target}\n".encode())
+            if count == kill_at and not after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            result = real(*args, **kwargs)
+            if count == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+
+        return operation
+
+    os.replace = hook(os.replace, "replace")  # type: ignore[assignment]
+    os.unlink = hook(os.unlink, "unlink")  # type: ignore[assignment]
+    fit(program, out=out, progress=False)
 
 
 def _run_child(program: Program, out: Path, kill_at: int | None, after: bool) -> list[str]:
-    """Train in a forked child killed at operation ``kill_at``; the operations it reached."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read)
-        count = 0
-
-        def hook(real: Callable[..., Any], kind: str) -> Callable[..., Any]:
-            def operation(*args: Any, **kwargs: Any) -> Any:
-                nonlocal count
-                count += 1
-                target = os.path.basename(os.fspath(args[1] if kind == "replace" else args[0]))
-                os.write(write, f"{kind} {target}\n".encode())
-                if count == kill_at and not after:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                result = real(*args, **kwargs)
-                if count == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                return result
-
-            return operation
-
-        try:
-            os.replace = hook(os.replace, "replace")  # type: ignore[assignment]
-            os.unlink = hook(os.unlink, "unlink")  # type: ignore[assignment]
-            fit(program, out=out, progress=False)
-        except BaseException:
-            traceback.print_exc()
-            os._exit(3)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as stream:
-        events = stream.read().splitlines()
-    _, status = os.waitpid(pid, 0)
-    expected = signal.SIGKILL if kill_at is not None else None
-    if expected is None:
-        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, events
+    """Train in a child killed at operation ``kill_at``; the operations it reached."""
+    log = out.with_name(out.name + ".operations")
+    context = multiprocessing.get_context("forkserver")
+    # Imported once in the server, not again in every child.
+    context.set_forkserver_preload([__name__, "netspec.backends.numpy"])
+    child = context.Process(target=_child, args=(program, out, kill_at, after, log))
+    child.start()
+    child.join()
+    events = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    if kill_at is None:
+        assert child.exitcode == 0, events
     else:
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == expected, events
+        assert child.exitcode == -signal.SIGKILL, events
     return events
 
 
@@ -92,9 +104,6 @@ def _assert_clean(run: Path) -> None:
 def test_a_kill_at_any_file_operation_loses_at_most_the_epoch_in_progress(
     tiny: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The plot is not part of the state and costs more than the rest of a run; fsync
-    # guards against power loss, not against a killed process (the kernel keeps its
-    # writes), and would take most of this test's time.
     monkeypatch.setattr(rundir, "plot_curves", lambda path, history, **labels: False)
     monkeypatch.setattr(os, "fsync", lambda fd: None)
     reference = fit(tiny, out=tmp_path / "reference", progress=False)

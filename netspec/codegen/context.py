@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -13,10 +14,32 @@ from netspec.ir import CheckedModel, Program, Span
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 
 
-def _safe(text: str) -> str:
-    """Text from a spec or a path, made inert inside a comment or a docstring."""
-    text = " ".join(text.split())
-    return text.replace("\\", "/").replace('"""', "'''")
+def _escape(char: str) -> str:
+    """A character that must not appear literally in generated source, as an escape.
+
+    Control and format characters (bidirectional overrides and isolates such as
+    U+202E, which can make an editor show code in another order than Python reads it:
+    "trojan source"), unpaired surrogates (a file name that is not UTF-8) and line or
+    paragraph separators all become ``\\uXXXX`` text.
+    """
+    if unicodedata.category(char) in _ESCAPED_CATEGORIES:
+        code = ord(char)
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
+
+
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def inert(text: str) -> str:
+    """Text from a spec or a path, made inert inside a comment or a docstring: one line,
+    no backslashes or triple quotes, and no invisible or reordering characters. Every
+    generator puts spec text into its output through this function."""
+    text = " ".join(text.split()).replace("\\", "/").replace('"""', "'''")
+    if text.isprintable():
+        return text
+    return "".join(_escape(char) for char in text)
+
 
 
 def identifier(name: str, taken: set[str] | None = None) -> str:
@@ -63,7 +86,7 @@ class CodegenContext:
         if span is None:
             return f"# {node}"
         file = self.spec_file if span.file == "<string>" else span.file
-        where = f"{_safe(PurePath(file).name)}:{span.line}"
+        where = f"{inert(PurePath(file).name)}:{span.line}"
         text = ""
         if 1 <= span.line <= len(self.source_lines):
             line = self.source_lines[span.line - 1]
@@ -73,11 +96,11 @@ class CodegenContext:
                 text = line[span.column - 1 :].strip()
         # A spec line never becomes code: it only appears after '#', newlines removed.
         text = " ".join(text.split())
-        return f"# {where} {_safe(text)}".rstrip()
+        return f"# {where} {inert(text)}".rstrip()
 
     def header(self, framework: str) -> str:
         """The module docstring: what it is, from which spec, and its hash."""
-        spec = _safe(self.spec_file)
+        spec = inert(self.spec_file)
         return (
             f'"""{self.class_name}: the model `{self.model.name}` of {PurePath(spec).name}, '
             f"compiled by netspec for {framework}.\n\n"

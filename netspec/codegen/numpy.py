@@ -30,7 +30,7 @@ from netspec.codegen._source import (
     shape_literal,
     text,
 )
-from netspec.codegen.context import CodegenContext, identifier
+from netspec.codegen.context import CodegenContext, identifier, inert
 from netspec.initializers import _orthogonal, fans
 from netspec.ir import CheckedModel, CheckedNode, explicit_pads
 from netspec.ir import init as schemes
@@ -752,7 +752,7 @@ def _class_source(context: CodegenContext, writer: _Writer) -> str:
 
 def _inert(value: str) -> str:
     """Spec text made safe inside a docstring: one line, no quotes or backslashes."""
-    return " ".join(value.split()).replace("\\", "/").replace('"', "'")
+    return inert(value).replace('"', "'")
 
 
 def _kernel_sources(used: set[str]) -> list[str]:

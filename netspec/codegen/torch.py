@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from netspec.codegen.context import CodegenContext, identifier
+from netspec.codegen.context import CodegenContext, identifier, inert
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, CheckedNode, explicit_pads
 from netspec.ir.ops import (
@@ -183,7 +183,7 @@ def _ints(values: Iterable[int]) -> str:
 
 def _inert(text: str) -> str:
     # IR names are grammar-checked identifiers with dots; this is a second line of defence.
-    return " ".join(text.split()).replace("\\", "/").replace('"""', "'''")
+    return inert(text)
 
 
 def _str(value: str) -> str:

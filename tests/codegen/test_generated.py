@@ -21,6 +21,7 @@ import ast
 import importlib.util
 import io
 import json
+import os
 import py_compile
 import shutil
 import site
@@ -503,3 +504,29 @@ def test_hostile_names_strings_and_paths_stay_inert(backend: str, tmp_path: Path
         assert done.returncode == 0, done.stderr
     assert not (tmp_path / "PWNED").exists()
     assert not any(p.name == "PWNED" for p in tmp_path.rglob("*"))
+
+
+# Characters that reorder or hide text in editors ("trojan source"): the bidirectional
+# embeddings, overrides and isolates, the directional marks, and the Arabic letter mark.
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+@pytest.mark.parametrize("backend", backend_params(_no_generator))
+def test_bidi_and_invisible_characters_are_escaped(backend: str, tmp_path: Path) -> None:
+    text = (
+        "netspec 1\nmodel m(x: [4]) {\n"
+        f"    dense(3, # {BIDI} \u200b\x1b[2J note\n"
+        "          bias = true) -> relu\n}\n"
+    )
+    # A file name that is not UTF-8 reaches the generator as lone surrogates.
+    spec = tmp_path / ("spec" + BIDI[4] + os.fsdecode(b"\xff") + ".net")
+    spec.write_text(text, encoding="utf-8")
+    program = netspec.load(spec)
+    source = generate(program, backend, source_file=str(spec), source_text=text)
+    source.encode("utf-8")  # writable as a UTF-8 file
+    for char in [*BIDI, "\u200b", "\x1b", "\udcff"]:
+        assert char not in source, f"U+{ord(char):04X} reached the generated module"
+    assert "\\u202e" in source and "note" in source  # escaped, and the comment kept
+    module = tmp_path / "module.py"
+    module.write_text(source, encoding="utf-8")
+    py_compile.compile(str(module), doraise=True)

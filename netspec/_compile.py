@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from netspec._validate import SEED_LIMIT, check_choice, check_seed, check_str, found
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.memory import check_memory
@@ -38,7 +39,7 @@ MISSING_VALUES = (
     "  help: pass the dict init() returned (or one loaded from a netspec weight file)"
 )
 BAD_SEED = (
-    "init() takes an integer seed >= 0 or a JAX key, got {got}\n"
+    "init() takes an integer seed in [0, 2**64) or a JAX key, got {got}\n"
     "  help: init(0) or init(jax.random.key(0))"
 )
 
@@ -54,13 +55,15 @@ def compile_model(
     seed: int = 0,
 ) -> Any:
     """See :func:`netspec.compile`."""
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise NetspecError(UNKNOWN_BACKEND.format(got=backend))
-    if dtype not in ("float32", "float64"):
-        raise NetspecError(f"unknown dtype {dtype!r}: expected 'float32' or 'float64'")
+    check_choice(dtype, "dtype", ("float32", "float64"))
+    check_str(device, "device")
+    check_str(model, "model", optional=True)
+    seed = check_seed(seed)
     checked = _checked_model(spec, model)
     check_memory(checked, dtype=dtype, device=device, backend=backend, spec=spec)
-    values = _values(checked, params)
+    values = _values(checked, params, dtype)
     if backend == "torch":
         _require("torch", backend)
         from netspec.backend import get_backend
@@ -105,24 +108,27 @@ def _checked_model(
 
 
 def _values(
-    model: CheckedModel, params: Mapping[str, np.ndarray] | str | os.PathLike[str] | None
+    model: CheckedModel,
+    params: Mapping[str, np.ndarray] | str | os.PathLike[str] | None,
+    dtype: str,
 ) -> dict[str, np.ndarray] | None:
+    """``params`` checked by :func:`netspec.weights.validate_weights`: every parameter
+    (state may be left out: it starts at its fill), float arrays of the IR's shapes."""
     if params is None:
         return None
-    from netspec.weights import check_weights, load_weights
+    from netspec.weights import load_weights, resolve_weights_path, validate_weights
 
     if isinstance(params, str | os.PathLike):
-        values = load_weights(params)
-        source = str(params)
-    else:
-        values = {name: np.asarray(value) for name, value in params.items()}
-        source = "params"
-    # State (running statistics) may be left out: it starts at its fill.
-    complete = dict(values)
-    for state in model.state:
-        complete.setdefault(state.name, np.full(state.shape, state.fill))
-    check_weights(model, complete, source=source)
-    return values
+        path = resolve_weights_path(params)
+        return validate_weights(
+            model, load_weights(path), dtype=dtype, source=str(path), require="params"
+        )
+    if not isinstance(params, Mapping):
+        raise NetspecError(
+            "params must be a dict of arrays by IR name, the path of a weight file or a "
+            f"run directory, or None; found {found(params)}"
+        )
+    return validate_weights(model, params, dtype=dtype, source="params", require="params")
 
 
 def _require(module: str, backend: str) -> None:
@@ -156,7 +162,7 @@ def _jax_functions(
         JAX key: ``key(n)`` gives the same arrays as ``n``), or the ``params`` given to
         ``netspec.compile``. Parameters and running statistics, as in weight files."""
         if given is not None:
-            values = {name: np.asarray(value, dtype=dtype) for name, value in given.items()}
+            values = dict(given)  # checked and cast by netspec.compile
             for state in model.state:
                 values.setdefault(state.name, np.full(state.shape, state.fill, dtype=dtype))
         else:
@@ -199,7 +205,7 @@ def _seed_of(seed: Any) -> int:
     if isinstance(seed, bool):
         raise NetspecError(BAD_SEED.format(got=repr(seed)))
     if isinstance(seed, int | np.integer):
-        if seed < 0:
+        if not 0 <= seed < SEED_LIMIT:
             raise NetspecError(BAD_SEED.format(got=seed))
         return int(seed)
     import jax

@@ -13,7 +13,9 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
+from netspec.ir import train as _train
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 
 BackendName = Literal["numpy", "torch", "jax"]
@@ -49,6 +51,10 @@ class CompiledModel(Protocol):
         input_grad: bool = False,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Mean loss of a batch and its gradient for every parameter (by name).
+
+        ``loss`` is a loss of the IR (``SoftmaxCrossEntropy()``...) or its name as a
+        spec writes it (``"softmax_cross_entropy"``, ``"mse"``...), see
+        :func:`resolve_loss`.
 
         With ``input_grad`` the result also holds the gradient for the input under the
         key ``"<input>"`` where ``<input>`` is the model's input name.
@@ -131,6 +137,37 @@ class Backend(Protocol):
         """Compile ``model``; initial weights come from ``params`` or are drawn by
         :func:`netspec.initializers.initial_params` with ``seed``."""
         ...
+
+
+LOSS_NAMES: dict[str, type] = {
+    "softmax_cross_entropy": _train.SoftmaxCrossEntropy,
+    "binary_cross_entropy": _train.BinaryCrossEntropy,
+    "mse": _train.MeanSquaredError,
+    "half_sse": _train.HalfSumSquaredError,
+    "l1": _train.MeanAbsoluteError,
+}
+_LOSS_TYPES = tuple(LOSS_NAMES.values())
+
+
+def resolve_loss(loss: object) -> LossSpec:
+    """A loss given to ``loss_and_grads``: an IR loss object as it is, or a spec's loss
+    name (default arguments); anything else is a NetspecError listing the names."""
+    if isinstance(loss, _LOSS_TYPES):
+        return loss  # type: ignore[return-value]
+    if isinstance(loss, str) and loss in LOSS_NAMES:
+        return LOSS_NAMES[loss]()  # type: ignore[no-any-return]
+    import difflib
+
+    shown = f"{loss!r}" if isinstance(loss, str) else f"a {type(loss).__name__}"
+    message = (
+        f"unknown loss {shown}: expected one of {', '.join(LOSS_NAMES)}, or a loss object "
+        "of netspec.ir.train such as SoftmaxCrossEntropy()"
+    )
+    if isinstance(loss, str):
+        close = difflib.get_close_matches(loss.lower(), list(LOSS_NAMES), n=1, cutoff=0.6)
+        if close:
+            message += f"\n  help: did you mean {close[0]!r}?"
+    raise NetspecError(message)
 
 
 def get_backend(name: str) -> Backend:

@@ -303,7 +303,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.training import evaluate
     from netspec.training.checkpoint import verify_if_checkpoint
     from netspec.training.options import parse_data_source
-    from netspec.weights import check_weights, load_weights
+    from netspec.weights import load_weights, resolve_weights_path, validate_weights
 
     code, program = _program(args.file)
     if program is None:
@@ -316,9 +316,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"model '{model.name}' has no train section to say which data and loss to use"
             )
         source = parse_data_source(args.data) if args.data else spec.data
-        verify_if_checkpoint(Path(args.weights))
-        weights = load_weights(args.weights)
-        check_weights(model, weights, source=args.weights)
+        path = resolve_weights_path(args.weights)  # a file, or a run directory
+        verify_if_checkpoint(path)
+        weights = validate_weights(
+            model, load_weights(path), dtype=args.dtype, source=str(path), require="all"
+        )
         compiled = get_backend(args.backend).compile(
             model, dtype=args.dtype, device=args.device, params=weights
         )
@@ -355,6 +357,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+OUT_OF_MEMORY = (
+    "netspec {command}: error: out of memory: the model's arrays (parameters, "
+    "activations or data) do not fit in this machine's memory\n"
+    "  help: `netspec summary SPEC` shows the parameter count and memory; use a smaller "
+    "model, a smaller --batch-size, or a machine with more memory"
+)
+
 COMMANDS = {
     "train": cmd_train,
     "eval": cmd_eval,
@@ -377,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except MemoryError:
+        # A model under the parameter limit can still be larger than this machine's
+        # memory; say so instead of printing a traceback.
+        print(OUT_OF_MEMORY.format(command=args.command), file=sys.stderr)
+        return EXIT_SPEC
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ process-wide x64 flag.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from typing import Literal
@@ -17,6 +16,8 @@ from typing import Literal
 import jax
 import numpy as np
 
+from netspec._validate import check_seed
+from netspec.backend import resolve_loss
 from netspec.backends.jax._graph import Lowered
 from netspec.backends.jax._losses import check_targets
 from netspec.backends.jax._programs import programs_for
@@ -27,6 +28,7 @@ from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.ir.ops import BatchNorm
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.weights import validate_weights
 
 Array = jax.Array
 DTypeName = Literal["float32", "float64"]
@@ -65,6 +67,7 @@ class JaxModel:
         self.seed(seed)
         missing = set(self._shapes) | set(self._state_shapes)
         if params is not None:
+            params = validate_weights(model, params, dtype=dtype, require="none")
             missing -= set(params)
         # Drawn only when something is missing; the draw order is fixed by the IR, so a
         # partial ``params`` does not change the values of the others.
@@ -103,6 +106,7 @@ class JaxModel:
         input_grad: bool = False,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Loss (data loss plus declared penalties) and its gradient for every param."""
+        loss = resolve_loss(loss)
         batch = self._batch(x, train)
         output_shape = (batch.shape[0], *self.ir.output_type.shape)
         targets = check_targets(loss, y, output_shape, self.dtype)
@@ -126,20 +130,9 @@ class JaxModel:
         return {spec.name: np.array(self._state[spec.name]) for spec in self.ir.state}
 
     def set_parameters(self, values: Mapping[str, np.ndarray]) -> None:
-        """Replace parameters and state by name; all are checked before any changes."""
-        checked: dict[str, np.ndarray] = {}
-        for name, value in values.items():
-            expected = self._shapes.get(name, self._state_shapes.get(name))
-            if expected is None:
-                raise NetspecError(_unknown_name(name, [*self._shapes, *self._state_shapes]))
-            array = np.asarray(value)
-            if array.shape != expected:
-                raise ShapeError(f"{name!r} must have shape {expected}, got {array.shape}")
-            if not (
-                np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-            ):
-                raise ShapeError(f"{name!r} must hold real numbers, got dtype {array.dtype}")
-            checked[name] = array.astype(self.dtype)
+        """Replace parameters and state by name, checked by
+        :func:`netspec.weights.validate_weights` before any changes."""
+        checked = validate_weights(self.ir, values, dtype=self.dtype, require="none")
         with precision_scope(self.dtype):
             placed = jax.device_put(checked, self._device)
         params, state = dict(self._params), dict(self._state)
@@ -149,12 +142,7 @@ class JaxModel:
 
     def seed(self, seed: int) -> None:
         """Restart the dropout stream from ``seed``."""
-        if (
-            isinstance(seed, bool)
-            or not isinstance(seed, int | np.integer)
-            or not (0 <= seed < 2**64)
-        ):
-            raise NetspecError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+        seed = check_seed(seed)
         # Built with 64-bit ints on so that seeds past 2**32 keep all their bits; the key
         # itself is two uint32 words, the same in either precision.
         with jax.enable_x64(True):
@@ -224,10 +212,3 @@ def _single_value_batchnorms(model: CheckedModel) -> list[str]:
             if math.prod(shape[1:]) == 1:
                 names.append(node.name)
     return names
-
-
-def _unknown_name(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    listed = ", ".join(known) if known else "none"
-    return f"unknown parameter {name!r} (the model has: {listed}){hint}"

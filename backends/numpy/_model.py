@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from netspec._validate import check_seed
+from netspec.backend import resolve_loss
 from netspec.backends.numpy import _activations as act
 from netspec.backends.numpy import _conv as conv
 from netspec.backends.numpy import _layers as layers
@@ -17,6 +19,7 @@ from netspec.errors import NetspecError, ShapeError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel, ParamSpec
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.weights import validate_weights
 
 KERNELS: dict[str, type[Kernel]] = {
     "dense": layers.DenseKernel,
@@ -82,7 +85,9 @@ class NumpyModel:
         self.dtype: Literal["float32", "float64"] = dtype
         self.device = "cpu"
         self._np_dtype = np.dtype(dtype)
-        self._rng = _rng(seed)
+        self._rng = _rng(check_seed(seed))
+        if params is not None:
+            params = validate_weights(ir, params, dtype=self._np_dtype, require="none")
         self._input = ir.input.name
         self._param_specs = {spec.name: spec for spec in ir.params}
         self._state_specs = {spec.name: spec for spec in ir.state}
@@ -151,9 +156,7 @@ class NumpyModel:
             )
         return x.astype(self._np_dtype, copy=False)
 
-    def _run(
-        self, x: np.ndarray, train: bool
-    ) -> tuple[dict[str, np.ndarray], list[Any]]:
+    def _run(self, x: np.ndarray, train: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
         ctx = Context(train=train, rng=self._rng, state=self._state)
         values: dict[str, np.ndarray] = {self._input: x}
         caches: list[Any] = []
@@ -185,8 +188,9 @@ class NumpyModel:
         input_grad: bool = False,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Data loss plus declared l1 / l2 penalties, and its gradient for every
-        parameter (and for the input under its name, with ``input_grad``)."""
-        pass_ = self.backprop(x, y, loss, train=train, input_grad=input_grad)
+        parameter (and for the input under its name, with ``input_grad``). ``loss`` is an
+        IR loss or its name (``"softmax_cross_entropy"``, ``"mse"``...)."""
+        pass_ = self.backprop(x, y, resolve_loss(loss), train=train, input_grad=input_grad)
         return pass_.data_loss + pass_.penalty, pass_.grads
 
     def backprop(
@@ -207,9 +211,7 @@ class NumpyModel:
                 continue  # the output does not depend on this node
             # Every node depends on the input, so with input_grad every edge is needed;
             # without it, only edges with parameters upstream.
-            need = tuple(
-                input_grad or self._has_params.get(name, False) for name in node.inputs
-            )
+            need = tuple(input_grad or self._has_params.get(name, False) for name in node.inputs)
             if not node.params and not any(need):
                 continue
             dxs = kernel.backward(dy, cache, self._params, need, grads)
@@ -259,33 +261,17 @@ class NumpyModel:
         return {name: value.copy() for name, value in self._state.items()}
 
     def set_parameters(self, values: dict[str, np.ndarray]) -> None:
-        """Replace parameters and state by name; shapes are checked, values are copied."""
-        unknown = [name for name in values if name not in self._params and name not in self._state]
-        if unknown:
-            known = ", ".join([*self._params, *self._state]) or "none"
-            raise NetspecError(
-                f"model {self.ir.name!r} has no parameter or state named "
-                f"{', '.join(map(repr, unknown))}; it has: {known}"
-            )
-        staged: list[tuple[np.ndarray, np.ndarray]] = []
-        for name, value in values.items():
-            target = self._params.get(name)
-            if target is None:
-                target = self._state[name]
-            array = np.asarray(value)
-            if array.shape != target.shape:
-                raise ShapeError(
-                    f"parameter {name!r} of model {self.ir.name!r} has shape "
-                    f"{target.shape}, got {array.shape}"
-                )
-            if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-                raise ShapeError(
-                    f"parameter {name!r} must be numeric ({self.dtype}), got dtype {array.dtype}"
-                )
-            staged.append((target, array))
+        """Replace parameters and state by name, checked by
+        :func:`netspec.weights.validate_weights` (names, float dtype, shape, finite);
+        values are copied, and a rejected dict changes nothing."""
+        checked = validate_weights(self.ir, values, dtype=self._np_dtype, require="none")
+        staged = [
+            (self._params[name] if name in self._params else self._state[name], array)
+            for name, array in checked.items()
+        ]
         # Copy only after every value passed, so a bad dict leaves the model unchanged.
         for target, array in staged:
-            np.copyto(target, array, casting="unsafe")
+            np.copyto(target, array)
 
     def param_arrays(self) -> Params:
         """The live parameter arrays (not copies), for the training step to update."""
@@ -303,4 +289,4 @@ class NumpyModel:
 
     def seed(self, seed: int) -> None:
         """Restart the model's own random stream (dropout masks) from ``seed``."""
-        self._rng = _rng(seed)
+        self._rng = _rng(check_seed(seed))

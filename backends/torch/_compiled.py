@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from netspec._validate import check_seed
+from netspec.backend import resolve_loss
 from netspec.backends.torch._device import device_name, ieee_float32, resolve_device, resolve_dtype
 from netspec.backends.torch._inputs import as_batch, as_targets, check_values
 from netspec.backends.torch._losses import data_loss, penalty
@@ -107,6 +109,7 @@ class TorchModel:
         name. The gradients are computed with ``torch.autograd.grad``, so the module's
         ``.grad`` fields are left alone.
         """
+        loss = resolve_loss(loss)
         batch = self._batch(x, train)
         output_shape = tuple(self.ir.output_type.shape)
         targets = as_targets(y, loss, output_shape, batch.shape[0], self._np_dtype)
@@ -148,7 +151,7 @@ class TorchModel:
 
     def seed(self, seed: int) -> None:
         """Restart the dropout stream from ``seed``."""
-        self.module.seed_dropout(seed)
+        self.module.seed_dropout(check_seed(seed))
 
     def train_step(
         self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
@@ -200,6 +203,7 @@ class TorchBackend:
         """
         if not isinstance(model, CheckedModel):
             raise NetspecError(NOT_CHECKED.format(got=type(model).__name__))
+        seed = check_seed(seed)
         torch_dtype = resolve_dtype(dtype)
         target = resolve_device(device)
         np_dtype = np.dtype(dtype)

@@ -7,7 +7,6 @@ batch never surfaces as a deep framework traceback.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 
@@ -16,6 +15,7 @@ import numpy as np
 from netspec.errors import NetspecError, ShapeError
 from netspec.ir import CheckedModel, Input
 from netspec.ir.train import LossSpec, SoftmaxCrossEntropy
+from netspec.weights import validate_weights
 
 # Integer and float arrays are accepted and cast to the model's dtype; booleans,
 # complex numbers, strings and objects are not numbers a network can take.
@@ -38,17 +38,6 @@ BAD_LABELS = (
 BAD_CLASS_WEIGHTS = (
     "softmax_cross_entropy has {count} class_weights, expected one per class ({classes})\n"
     "  help: give class_weights as many entries as the output has classes"
-)
-BAD_VALUE_SHAPE = (
-    "{kind} {name!r} has shape {got}, expected {expected}\n"
-    "  help: the shape comes from the spec; check the weight file matches this model"
-)
-BAD_VALUE_DTYPE = "{kind} {name!r} has dtype {got}, expected real numbers (cast to {dtype})"
-UNKNOWN_NAMES = "unknown parameter or state name(s): {names}\n  help: {help}"
-MISSING_NAMES = (
-    "missing parameter(s): {names}\n"
-    "  help: give a value for every parameter of the model, or pass params=None to draw "
-    "them from the seed"
 )
 
 
@@ -159,50 +148,13 @@ def check_values(
     *,
     complete: bool,
 ) -> dict[str, np.ndarray]:
-    """Parameter and state arrays checked by name and shape, cast to ``dtype``.
+    """Parameter and state arrays checked by :func:`netspec.weights.validate_weights`
+    (names, float dtype, shape, finite values) and cast to ``dtype``.
 
     With ``complete`` every parameter must be present (state may be left out: it starts
     at its fill value); otherwise any subset of names may be given.
     """
-    expected: dict[str, tuple[str, tuple[int, ...]]] = {}
-    for spec in model.params:
-        expected[spec.name] = ("parameter", tuple(spec.shape))
-    for state in model.state:
-        expected[state.name] = ("state", tuple(state.shape))
-    unknown = [name for name in values if name not in expected]
-    if unknown:
-        raise NetspecError(
-            UNKNOWN_NAMES.format(
-                names=", ".join(map(repr, unknown)), help=_names_help(unknown, list(expected))
-            )
-        )
-    if complete:
-        missing = [spec.name for spec in model.params if spec.name not in values]
-        if missing:
-            raise NetspecError(MISSING_NAMES.format(names=", ".join(map(repr, missing))))
-    checked: dict[str, np.ndarray] = {}
-    for name, value in values.items():
-        kind, shape = expected[name]
-        array = _as_array(value, f"{kind} {name!r}")
-        if array.dtype.kind not in _REAL_KINDS:
-            raise ShapeError(
-                BAD_VALUE_DTYPE.format(kind=kind, name=name, got=array.dtype, dtype=dtype)
-            )
-        if tuple(array.shape) != shape:
-            raise ShapeError(
-                BAD_VALUE_SHAPE.format(kind=kind, name=name, got=tuple(array.shape), expected=shape)
-            )
-        checked[name] = np.array(array, dtype=dtype)
-    return checked
-
-
-def _names_help(unknown: list[str], known: list[str]) -> str:
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        if close:
-            return f"did you mean {close[0]!r}?"
-    shown = ", ".join(map(repr, known[:6])) + (", ..." if len(known) > 6 else "")
-    return f"the model's names are {shown or 'none'}"
+    return validate_weights(model, values, dtype=dtype, require="params" if complete else "none")
 
 
 def _owned(array: np.ndarray, dtype: np.dtype) -> np.ndarray:

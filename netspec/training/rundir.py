@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import io
 import json
 import os
 import platform
@@ -219,10 +220,12 @@ def plot_curves(
     except ImportError:
         return False
     figure = curves_figure(history, model=model, run=path.parent.name, best_epoch=best_epoch)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=100)
+    # Rendered in memory and written like every other run file (atomically, with the
+    # mode an ordinary write would give).
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
     plt.close(figure)
-    temporary.replace(path)
+    atomic_write_bytes(path, image.getvalue())
     return True
 
 

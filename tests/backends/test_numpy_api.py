@@ -121,9 +121,9 @@ def test_given_parameters_replace_the_drawn_ones() -> None:
 def test_set_parameters_checks_names_and_shapes_and_is_all_or_nothing() -> None:
     compiled = BACKEND.compile(_small_cnn())
     before = compiled.parameters()
-    with pytest.raises(ShapeError, match=r"'n6.weight' .* has shape \(4, 48\), got \(48, 4\)"):
+    with pytest.raises(ShapeError, match=r"n6\.weight: expected shape \(4, 48\), found \(48, 4\)"):
         compiled.set_parameters({"n6.bias": np.ones(4), "n6.weight": np.ones((48, 4))})
-    with pytest.raises(NetspecError, match=r"no parameter or state named 'n6\.kernel'"):
+    with pytest.raises(NetspecError, match=r"unexpected: n6\.kernel"):
         compiled.set_parameters({"n6.kernel": np.ones(4)})
     after = compiled.parameters()
     for name in before:
@@ -250,5 +250,5 @@ def test_a_full_parameter_dict_of_the_wrong_shape_is_refused() -> None:
     model = _small_cnn()
     full = initial_params(model, seed=1)
     full["n6.weight"] = full["n6.weight"].T
-    with pytest.raises(ShapeError, match=r"'n6.weight' .* has shape \(4, 48\), got \(48, 4\)"):
+    with pytest.raises(ShapeError, match=r"n6\.weight: expected shape \(4, 48\), found \(48, 4\)"):
         BACKEND.compile(model, params=full)

@@ -287,11 +287,11 @@ def test_given_params_are_used_and_checked(small_cnn: CheckedModel) -> None:
     assert all(np.all(v == (1.0 if n.endswith("var") else 0.0)) for n, v in state.items())
 
     first = small_cnn.params[0].name
-    with pytest.raises(NetspecError, match=rf"missing parameter\(s\): '{first}'"):
+    with pytest.raises(NetspecError, match=rf"missing: {first}"):
         BACKEND.compile(small_cnn, params={k: v for k, v in params.items() if k != first})
-    with pytest.raises(ShapeError, match=rf"'{first}' has shape \(3,\), expected \(3, 2, 3, 3\)"):
+    with pytest.raises(ShapeError, match=rf"{first}: expected shape \(3, 2, 3, 3\), found \(3,\)"):
         BACKEND.compile(small_cnn, params={**params, first: np.zeros(3)})
-    with pytest.raises(NetspecError, match=rf"(?s)'{first[:-1]}'.*did you mean '{first}'"):
+    with pytest.raises(NetspecError, match=rf"{first[:-1]} \(did you mean {first}\?\)"):
         BACKEND.compile(small_cnn, params={**params, first[:-1]: params[first]})
 
 

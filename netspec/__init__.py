@@ -12,10 +12,44 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from netspec._validate import check_int, check_str, found
+from netspec.check.checker import DEFAULT_MAX_PARAMS
 from netspec.diagnostics import Diagnostic
 from netspec.errors import NetspecError, ShapeError
-from netspec.frontend import Analysis, analyze, load
+from netspec.frontend import Analysis
 from netspec.ir import CheckedModel, Program
+
+
+def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
+    """Read a .net file (a path) or spec text and return the checked program.
+
+    Raises :class:`NetspecError` carrying every diagnostic when the spec has errors (or
+    when the arguments are not a path or text and a positive ``max_params``); warnings
+    do not stop loading.
+    """
+    from netspec import frontend
+
+    if not isinstance(path_or_text, str | os.PathLike):
+        raise NetspecError(f"netspec.load takes a path or spec text, found {found(path_or_text)}")
+    return frontend.load(path_or_text, max_params=check_int(max_params, "max_params"))
+
+
+def analyze(
+    source: str, file: str = "<string>", *, max_params: int = DEFAULT_MAX_PARAMS
+) -> Analysis:
+    """Read spec text ``source`` completely and report every problem found; raises only
+    for arguments of the wrong kind (:class:`NetspecError`), never for a bad spec."""
+    from netspec import frontend
+
+    check_str(source, "source")
+    check_str(file, "file")
+    return frontend.analyze(source, file, max_params=check_int(max_params, "max_params"))
+
+
+TRAIN_OPTIONS = (
+    "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
+    "out", "resume", "progress", "model",
+)  # fmt: skip
 
 
 def train(spec: str | os.PathLike[str] | Program, **options: object) -> TrainResult:
@@ -23,20 +57,31 @@ def train(spec: str | os.PathLike[str] | Program, **options: object) -> TrainRes
 
     ``spec`` is a path, spec text or a loaded Program. Options: ``backend`` ("numpy",
     "torch", "jax"), ``device``, ``dtype``, ``epochs``, ``batch_size``, ``lr``, ``seed``,
-    ``data`` (e.g. "digits"), ``data_dir``, ``out`` (run directory), ``resume``,
-    ``progress`` and ``model`` (which model of the file).
+    ``data`` (a source such as "digits", or NumPy arrays: ``(x, y)`` or
+    ``{"train": (x, y), "test": (x, y)}``), ``data_dir``, ``out`` (run directory),
+    ``resume``, ``progress`` and ``model`` (which model of the file). Every option is
+    checked before any data is loaded; a bad one raises :class:`NetspecError`.
     """
+    from netspec._train_options import check_train_options
     from netspec.training import fit
 
+    checked = check_train_options(options, TRAIN_OPTIONS)
     path = None
     if isinstance(spec, Program):
         program = spec
-    else:
+    elif isinstance(spec, str | os.PathLike):
         program = load(spec)
-        text_or_path = str(spec)
+        text_or_path = os.fsdecode(spec)
         if "\n" not in text_or_path and text_or_path.endswith(".net"):
             path = text_or_path
-    return fit(program, spec_path=path, **options)  # type: ignore[arg-type]
+    else:
+        raise NetspecError(
+            f"netspec.train takes a path, spec text or a Program, found {type(spec).__name__}"
+        )
+    try:
+        return fit(program, spec_path=path, **checked)  # type: ignore[arg-type]
+    except MemoryError:
+        raise NetspecError(OUT_OF_MEMORY) from None
 
 
 def compile(
@@ -52,8 +97,9 @@ def compile(
     """A spec's model as a native object of ``backend``, for use in one's own code.
 
     ``spec`` is a path, spec text, a loaded Program or a CheckedModel (``model`` picks
-    one of several). Initial values are ``params`` (arrays by IR name, or the path of a
-    netspec weight file) or netspec's initializer with ``seed``. Returns:
+    one of several). Initial values are ``params`` (float arrays by IR name, the path of
+    a netspec weight file, or a run directory holding ``weights.safetensors``) or
+    netspec's initializer with ``seed`` (an integer in [0, 2**64)). Returns:
 
     - ``"torch"``: a ``torch.nn.Module`` (state_dict keys are the IR names) for a plain
       PyTorch training loop or ``torch.compile``;
@@ -62,14 +108,23 @@ def compile(
       ``new_params`` holding the moved batchnorm statistics (pure, jit-compiled);
     - ``"numpy"``: the NumPy backend's compiled model (``forward``, ``loss_and_grads``).
 
-    Errors (a bad spec, an unknown backend or model, weights that do not fit, a missing
-    framework) raise :class:`NetspecError`.
+    Errors (a bad spec, a bad argument, an unknown backend or model, weights that do not
+    fit, a missing framework) raise :class:`NetspecError`.
     """
     from netspec._compile import compile_model
 
-    return compile_model(
-        spec, backend, model=model, dtype=dtype, device=device, params=params, seed=seed
-    )
+    try:
+        return compile_model(
+            spec, backend, model=model, dtype=dtype, device=device, params=params, seed=seed
+        )
+    except MemoryError:
+        raise NetspecError(OUT_OF_MEMORY) from None
+
+
+OUT_OF_MEMORY = (
+    "out of memory: the model's arrays do not fit in this machine's memory\n"
+    "  help: netspec summary SPEC shows the parameter count; use a smaller model"
+)
 
 
 if TYPE_CHECKING:

@@ -158,7 +158,9 @@ def resolve_loss(loss: object) -> LossSpec:
         return LOSS_NAMES[loss]()  # type: ignore[no-any-return]
     import difflib
 
-    shown = f"{loss!r}" if isinstance(loss, str) else f"a {type(loss).__name__}"
+    from netspec._validate import found
+
+    shown = repr(loss) if isinstance(loss, str) else found(loss)
     message = (
         f"unknown loss {shown}: expected one of {', '.join(LOSS_NAMES)}, or a loss object "
         "of netspec.ir.train such as SoftmaxCrossEntropy()"

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from netspec.data import _checks as checks
+from netspec.data._arrays import ArrayData
 from netspec.data._encoding import CsvEncoding
 from netspec.data._images import load_digits_source, load_idx_source
 from netspec.data._raw import Raw
@@ -167,6 +168,7 @@ def load_dataset(
     dtype: str = "float32",
     base_dir: str | os.PathLike[str] | None = None,
     encoding: CsvEncoding | None = None,
+    arrays: ArrayData | None = None,
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -189,6 +191,9 @@ def load_dataset(
     csv and npz paths are looked up against ``base_dir`` (the spec file's directory),
     the working directory, then the data directories. Randomness comes from ``seed``
     alone, in separate streams for generation, the test split and the validation split.
+
+    ``arrays`` (NumPy arrays given to ``netspec.train``) take the place of the spec's
+    source; its options (``validation``, ``limit``, ``flatten``, ``one_hot``) still apply.
     """
     if dtype not in DTYPES:
         raise NetspecError(f"dtype {dtype!r} is not supported; expected one of {DTYPES}")
@@ -198,21 +203,25 @@ def load_dataset(
         raise NetspecError(UNKNOWN_LOSS.format(loss=loss_kind, known=", ".join(known)))
     input_shape = tuple(int(d) for d in input_shape)
     output_shape = tuple(int(d) for d in output_shape)
-    source = spec.source
+    source = "arrays" if arrays is not None else spec.source
     if spec.limit < 0:
         raise NetspecError(
             f"data {source}: limit = {spec.limit}, expected 0 (all samples) or a positive "
             "number of training samples"
         )
     classification = loss_kind in CLASSIFICATION_LOSSES
-    raw = _source(
-        spec,
-        classification=classification,
-        seed=seed,
-        data_dir=data_dir,
-        base_dir=base_dir,
-        dtype=dt,
-        encoding=encoding,
+    raw = (
+        arrays.raw(classification=classification, dtype=dt)
+        if arrays
+        else _source(
+            spec,
+            classification=classification,
+            seed=seed,
+            data_dir=data_dir,
+            base_dir=base_dir,
+            dtype=dt,
+            encoding=encoding,
+        )
     )
     if raw.kind == "targets" and classification:
         raise NetspecError(REGRESSION_SOURCE.format(source=source, loss=loss_kind))

@@ -13,6 +13,7 @@ import numpy as np
 
 from netspec.backend import CompiledModel, get_backend
 from netspec.data import Dataset, batches, load_dataset, num_batches
+from netspec.data._arrays import ArrayData
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.train import TrainSpec
@@ -120,7 +121,10 @@ def fit(
             f"model '{checked.name}' has no train section: add `train {checked.name} "
             "{ data ...  loss ...  optimizer ... }` to the spec"
         )
-    flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "data": data}
+    # NumPy arrays replace the spec's source; its data options still apply.
+    arrays = data if isinstance(data, ArrayData) else None
+    flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+             "data": None if arrays is not None else data}  # fmt: skip
     if resume is not None:
         opening = start.open_resume(checked, section, flags, resume, backend=backend, dtype=dtype)
     else:
@@ -138,6 +142,7 @@ def fit(
             data_dir=data_dir,
             dtype=dtype,
             base_dir=str(Path(spec_path).parent) if spec_path else None,
+            arrays=arrays,
         )
         _check_monitor(spec, dataset)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]

@@ -158,7 +158,7 @@ def test_batchnorm_with_one_value_per_channel_needs_two_samples() -> None:
 def test_set_parameters_checks_names_and_shapes() -> None:
     compiled = BACKEND.compile(inline((4,), SMALL))
     before = compiled.parameters()
-    with pytest.raises(ShapeError, match=r"dense_1\.weight: expected shape \(3, 4\), found \(4, 3\)"):
+    with pytest.raises(ShapeError, match=r"dense_1\.weight: expected shape \(3, 4\), found"):
         compiled.set_parameters({"dense_1.bias": np.ones(3),
                                  "dense_1.weight": np.ones((4, 3))})
     with pytest.raises(NetspecError, match=r"did you mean dense_1\.weight\?"):

@@ -30,6 +30,7 @@ from netspec.data._locate import (
     find_file,
 )
 from netspec.errors import NetspecError
+from netspec.weights import new_file_mode
 
 log = logging.getLogger("netspec.data")
 
@@ -191,6 +192,7 @@ def download(
         except OSError as exc:
             raise _offline(source, url, f"cannot create {directory}: {exc}", data_dir) from exc
         fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+        os.fchmod(fd, new_file_mode())  # mkstemp's 0600 would make the cache private
         os.close(fd)
         tmp = Path(tmp_name)
         try:

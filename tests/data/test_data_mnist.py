@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import os
+import stat
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -362,3 +363,20 @@ def test_verify_mnist_rejects_other_files(tmp_path: Path, make_idx_dir: MakeIdxD
     assert message.count("the sha256 of the decompressed content is") == 4
     with pytest.raises(NetspecError, match="none of train-images-idx3-ubyte"):
         verify_mnist(tmp_path / "empty")
+
+
+def test_downloaded_files_get_the_umask_mode(
+    monkeypatch: pytest.MonkeyPatch, no_network: Path, no_data_dir: None, tiny: Tiny
+) -> None:
+    served, raw = _mirror_files(tiny)
+    monkeypatch.setattr(urllib.request, "urlopen", FakeMirror(served))
+    monkeypatch.setattr(
+        dl, "MNIST_SHA256", {n: hashlib.sha256(d).hexdigest() for n, d in raw.items()}
+    )
+    old = os.umask(0o022)
+    try:
+        _load(MnistData())
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (no_network / "mnist").iterdir()}
+    assert modes == {f"{name}.gz": 0o644 for name in IDX_NAMES}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from netspec._validate import check_seed
 from netspec.backend import get_backend
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
@@ -191,6 +192,7 @@ def run_parity(
     """
     if len(backends) < 2:
         raise ValueError("parity needs at least two backends")
+    seed = check_seed(seed)  # the range every backend takes, before any work
     loss = loss or default_loss(model)
     train = (not has_dropout(model)) if train is None else train
     value_tol, grad_tol = tolerances or TOLERANCES[dtype]

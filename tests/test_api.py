@@ -14,7 +14,7 @@ import pytest
 
 import netspec
 from netspec.backend import get_backend
-from netspec.cli import EXIT_SPEC, main
+from netspec.cli import EXIT_SPEC, EXIT_USAGE, main
 from netspec.ir.train import SoftmaxCrossEntropy
 from tests.backends.conftest import backend_params
 
@@ -192,6 +192,14 @@ def test_cli_seed_out_of_range_is_an_error_on_every_backend(
         err = capsys.readouterr().err
         assert "--seed must be an integer in [0, 2**64), found 18446744073709551616" in err
         assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+def test_parity_seed_out_of_range_is_an_error(
+    seed: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["parity", DIGITS, "--backends", "numpy,numpy", "--seed", str(seed)]) == EXIT_USAGE
+    assert f"seed must be an integer in [0, 2**64), found {seed}" in capsys.readouterr().err
 
 
 def test_cli_reports_running_out_of_memory(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import mmap
 import os
 import stat
 import tempfile
@@ -158,7 +160,9 @@ def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
     return given
 
 
-def _read_regular(path: Path) -> bytes:
+def _read_regular(path: Path) -> np.ndarray:
+    """The file's bytes as a read-only uint8 array over a memory map: arrays are copied
+    out of it, so a large file is not held in memory twice."""
     # O_NONBLOCK: should the path have become a FIFO since it was checked, opening it
     # returns at once instead of waiting for a writer; fstat then refuses it.
     try:
@@ -166,16 +170,21 @@ def _read_regular(path: Path) -> bytes:
     except OSError as error:
         raise NetspecError(f"cannot read weight file {path}: {error.strerror}") from None
     with os.fdopen(handle, "rb") as stream:
-        mode = os.fstat(stream.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise NetspecError(f"{path} is {_kind_of(mode)}, expected a regular file")
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NetspecError(f"{path} is {_kind_of(info.st_mode)}, expected a regular file")
+        if info.st_size == 0:
+            return np.zeros(0, np.uint8)
         try:
-            return stream.read()
+            # The map outlives the descriptor; it is unmapped when the last view goes.
+            return np.frombuffer(
+                mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8
+            )
         except OSError as error:
             raise NetspecError(f"cannot read weight file {path}: {error.strerror}") from None
 
 
-def _parse_safetensors(data: bytes, path: Path) -> dict[str, np.ndarray]:
+def _parse_safetensors(data: np.ndarray, path: Path) -> dict[str, np.ndarray]:
     """The arrays of a safetensors file, by name, in its own dtypes (bfloat16 widened to
     float32, exactly); integer and boolean arrays are kept so the checks can name them."""
 
@@ -184,16 +193,16 @@ def _parse_safetensors(data: bytes, path: Path) -> dict[str, np.ndarray]:
 
     if len(data) < 8:
         raise bad(f"{len(data)} bytes, too short for the header")
-    size = int.from_bytes(data[:8], "little")
+    size = int.from_bytes(data[:8].tobytes(), "little")
     if size > len(data) - 8:
         raise bad(f"the header claims {size} bytes, the file has {len(data) - 8} after it")
     try:
-        header = json.loads(data[8 : 8 + size])
+        header = json.loads(data[8 : 8 + size].tobytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise bad(f"the header is not JSON ({error})") from None
     if not isinstance(header, dict):
         raise bad("the header is not a JSON object")
-    body = memoryview(data)[8 + size :]
+    body = data[8 + size :]
     arrays: dict[str, np.ndarray] = {}
     for name, entry in header.items():
         if name == "__metadata__":
@@ -208,7 +217,7 @@ def _parse_safetensors(data: bytes, path: Path) -> dict[str, np.ndarray]:
                 f"{name!r} has dtype {code}; expected a float dtype ({', '.join(FLOAT_DTYPES)})"
             )
         item = 2 if code == "BF16" else np.dtype(_FILE_DTYPES[code]).itemsize
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if min(shape, default=0) < 0 or not 0 <= start <= end <= len(body):
             raise bad(f"{name!r} lies outside the file")
         if end - start != count * item:
@@ -216,10 +225,10 @@ def _parse_safetensors(data: bytes, path: Path) -> dict[str, np.ndarray]:
         raw = body[start:end]
         if code == "BF16":
             # bfloat16 is the top half of a float32: widening is exact.
-            halves = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            halves = raw.view("<u2").astype(np.uint32) << 16
             arrays[name] = halves.view(np.float32).reshape(shape)
         else:
-            arrays[name] = np.frombuffer(raw, dtype=_FILE_DTYPES[code]).reshape(shape).copy()
+            arrays[name] = raw.view(_FILE_DTYPES[code]).reshape(shape).copy()
     return arrays
 
 

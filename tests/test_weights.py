@@ -197,6 +197,42 @@ def test_bfloat16_and_float16_files_load(tmp_path: Path, model: CheckedModel) ->
             np.testing.assert_array_equal(value, want)
 
 
+def test_files_round_trip_every_dtype_a_checkpoint_holds(tmp_path: Path) -> None:
+    # Optimizer state holds integer step counts (0-d) beside float buffers.
+    arrays = {
+        "step": np.array(7, np.int64),
+        "empty": np.zeros((0, 3), np.float32),
+        "w": np.arange(6, dtype=np.float64).reshape(2, 3),
+        "mask": np.array([True, False]),
+        "half": np.full(3, 0.5, np.float16),
+    }
+    save_weights(tmp_path / "a.safetensors", arrays)
+    loaded = load_weights(tmp_path / "a.safetensors")
+    assert set(loaded) == set(arrays)
+    for name, value in arrays.items():
+        assert loaded[name].dtype == value.dtype and loaded[name].shape == value.shape
+        np.testing.assert_array_equal(loaded[name], value)
+
+
+@pytest.mark.parametrize(
+    ("cut", "why"),
+    [
+        (5, "5 bytes, too short for the header"),
+        (40, "the header claims"),
+        (-4, r"'\S+' lies outside the file"),
+    ],
+)
+def test_a_damaged_file_is_named(tmp_path: Path, cut: int, why: str, model: CheckedModel) -> None:
+    path = tmp_path / "w.safetensors"
+    save_weights(path, initial_params(model))
+    data = path.read_bytes()
+    path.write_bytes(data[:cut])
+    with pytest.raises(
+        NetspecError, match=rf"w\.safetensors is not a readable safetensors file: {why}"
+    ):
+        load_weights(path)
+
+
 # -- one validation, every loader ---------------------------------------------------------
 
 FLOATS = "expected a float dtype (float16, bfloat16, float32, float64)"

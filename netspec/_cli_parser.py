@@ -234,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--weights",
         required=True,
-        metavar="FILE.safetensors",
-        help="the weights to evaluate (required)",
+        metavar="FILE_OR_RUN_DIR",
+        help="the weights to evaluate: a .safetensors file, or a run directory (its "
+        "weights.safetensors) (required)",
     )
     _backend_options(evaluate)
     evaluate.add_argument("--data", metavar="SOURCE", help="the data (default: the spec's)")

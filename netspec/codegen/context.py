@@ -41,7 +41,6 @@ def inert(text: str) -> str:
     return "".join(_escape(char) for char in text)
 
 
-
 def identifier(name: str, taken: set[str] | None = None) -> str:
     """A valid, non-keyword Python identifier for ``name`` (dots become underscores),
     made unique against ``taken`` (which it extends)."""

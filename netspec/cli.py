@@ -335,7 +335,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             base_dir=str(Path(args.file).parent),
             # A csv file is encoded as the model's training data was: same columns,
             # categories and class names (the statistics are in the weights).
-            encoding=read_encoding(args.weights),
+            encoding=read_encoding(path),
         )
     except NetspecError as error:
         print(f"netspec eval: error: {error}", file=sys.stderr)

@@ -188,6 +188,21 @@ def test_eval_gives_the_runs_test_loss(
     assert f"test: loss {run.test_loss:.4f} ({len(run.y)} samples)" in capsys.readouterr().out
 
 
+def test_eval_of_the_run_directory_uses_its_weights_encoding(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A file without one of the training categories: encoded afresh, it would give the
+    # model one input too few; encoded as in training (the weights' record), it fits.
+    other = run.folder / "no-green.csv"
+    _write_csv(other, run.features, np.where(run.colours == "green", "red", run.colours), run.y)
+    source = f'csv(path = "{other}", target = "y", categorical = ["colour"], test = 0.5)'
+    printed = []
+    for weights in (run.weights, run.run_dir):
+        assert main(["eval", str(run.spec), "--weights", str(weights), "--data", source]) == 0
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+
+
 def test_eval_on_another_file_uses_the_training_statistics(
     run: Run, capsys: pytest.CaptureFixture[str]
 ) -> None:

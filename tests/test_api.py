@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DIGITS = str(ROOT / "specs" / "digits.net")
 TINY = """\
 netspec 1
-model m(x: [4]) {
-    dense(3)
+model m(x: [2]) {
+    dense(2)
 }
 train m {
     data       xor
@@ -83,7 +83,7 @@ MISUSE: dict[str, tuple[Callable[[], object], str]] = {
     "compile-params-list": (_compile(params=[]), "params must be a dict of arrays by IR name"),
     "compile-params-int": (_compile(params=123), "found 123 (int)"),
     "compile-params-text-values": (
-        _compile(params={"dense_1.weight": "abc", "dense_1.bias": np.zeros(3)}),
+        _compile(params={"dense_1.weight": "abc", "dense_1.bias": np.zeros(2)}),
         "dense_1.weight: expected a float dtype",
     ),
     "compile-model-int": (_compile(model=3), "model must be a string or None, found 3"),
@@ -217,8 +217,8 @@ def test_cli_reports_running_out_of_memory(
 def test_loss_and_grads_takes_a_loss_name(backend: str) -> None:
     model = netspec.load(TINY).model()
     compiled = get_backend(backend).compile(model, dtype="float64", seed=3)
-    x = np.random.default_rng(1).normal(size=(5, 4))
-    y = np.array([0, 1, 2, 0, 1])
+    x = np.random.default_rng(1).normal(size=(5, 2))
+    y = np.array([0, 1, 1, 0, 1])
     by_object = compiled.loss_and_grads(x, y, SoftmaxCrossEntropy())
     by_name = compiled.loss_and_grads(x, y, "softmax_cross_entropy")
     assert by_name[0] == by_object[0]

@@ -10,10 +10,11 @@ from netspec.data import _checks as checks
 from netspec.data._arrays import ArrayData
 from netspec.data._encoding import CsvEncoding
 from netspec.data._images import load_digits_source, load_idx_source
+from netspec.data._npz import load_npz
 from netspec.data._raw import Raw
 from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
 from netspec.data._synthetic import linear, polynomial, spirals, xor
-from netspec.data._tabular import load_csv, load_npz
+from netspec.data._tabular import load_csv
 from netspec.data._types import Dataset, Split
 from netspec.errors import NetspecError
 from netspec.ir.train import (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +102,42 @@ def locate(source: str, data_dir: str | os.PathLike[str] | None) -> Located | No
         if located is not None:
             return located
     return None
+
+
+NOT_FOUND = (
+    "data {source}: file {path!r} not found\n"
+    "  searched:\n{searched}\n"
+    "  help: give an absolute path, or a path relative to the spec file, the working "
+    "directory or the data directory"
+)
+
+
+def resolve_path(
+    path: str, source: str, *, base_dir: str | os.PathLike[str] | None, data_dir: str | None
+) -> Path:
+    """An absolute path as is; a relative one against the spec's directory (base_dir),
+    the working directory, then the data directories, first existing wins."""
+    given = Path(path).expanduser()
+    if given.is_absolute():
+        candidates = [given]
+    else:
+        bases = [Path(base_dir)] if base_dir else []
+        bases.append(Path.cwd())
+        bases.extend(root for root in search_roots(data_dir) if root not in bases)
+        candidates = [base / given for base in bases]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise NetspecError(
+        NOT_FOUND.format(
+            source=source,
+            path=path,
+            searched="\n".join(f"    {c}" for c in candidates),
+        )
+    )
+
+
+def did_you_mean(name: str, options: Sequence[str]) -> str:
+    """A help line naming the closest of ``options`` to ``name``, or nothing."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"\n  help: did you mean {close[0]!r}?" if close else ""

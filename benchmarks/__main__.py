@@ -21,18 +21,28 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="netspec's benchmark suite: the machine and versions, one markdown "
         "table per group, then the goals, met or not. See docs/benchmarks.md.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="few repeats, small cases: the whole suite in about two minutes")
-    parser.add_argument("--only", metavar="GROUP",
-                        help=f"comma-separated groups among {', '.join(GROUPS)}")
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--quick",
+        action="store_true",
+        help="few repeats, small cases: the whole suite in about two minutes",
+    )
+    parser.add_argument(
+        "--only", metavar="GROUP", help=f"comma-separated groups among {', '.join(GROUPS)}"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
         help="threads for PyTorch and the NumPy BLAS (default 1, steadiest on a shared "
         "machine; 0 leaves each library's default). JAX's XLA pool cannot be limited "
         "from Python and keeps its default.",
     )
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="wall time (default) or process CPU time for the timed blocks")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall time (default) or process CPU time for the timed blocks",
+    )
     args = parser.parse_args(argv)
     if args.only:
         chosen = [g.strip() for g in args.only.split(",") if g.strip()]
@@ -76,10 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     print("## netspec benchmarks" + (" (--quick: few repeats, not for quoting)" if quick else ""))
     print()
     print(_timing.header())
-    threads = f"{args.threads} thread(s) for PyTorch and BLAS" if args.threads > 0 else (
-        "library defaults")
-    print(f"- settings: {threads}; JAX: XLA's default pool; {args.clock} clock; "
-          f"{'quick' if quick else 'full'} run")
+    threads = (
+        f"{args.threads} thread(s) for PyTorch and BLAS"
+        if args.threads > 0
+        else ("library defaults")
+    )
+    print(
+        f"- settings: {threads}; JAX: XLA's default pool; {args.clock} clock; "
+        f"{'quick' if quick else 'full'} run"
+    )
     print()
     goals = Goals()
     started = time.perf_counter()
@@ -97,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import limit
 
             lim = limit.run(
-                rounds=5 if quick else 31, block_s=block_s,
-                big_size=1024 if quick else 2048, big_rounds=2 if quick else 5,
+                rounds=5 if quick else 31,
+                block_s=block_s,
+                big_size=1024 if quick else 2048,
+                big_rounds=2 if quick else 5,
                 progress=progress,
             )
             print(limit.render(lim))
@@ -113,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import loop
 
             looped = loop.run(
-                rounds=1 if quick else 7, limits=(20000,) if quick else (20000, 0),
+                rounds=1 if quick else 7,
+                limits=(20000,) if quick else (20000, 0),
                 progress=progress,
             )
             print(loop.render(looped))
@@ -126,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             goals.gpu(result_gpu)
         print(f"\n({group}: {time.perf_counter() - group_start:.0f} s)\n", flush=True)
     print(goals.render())
-    print(f"\n- load average at the end: {_timing.load_average()}; "
-          f"total {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n- load average at the end: {_timing.load_average()}; "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

@@ -135,8 +135,9 @@ def alternate(
     return Pair(Spread.of(times[0]), Spread.of(times[1]), Spread.of(ratios), calls, rounds, noise)
 
 
-def repeat(fn: Block, *, rounds: int, block_s: float = 0.02, warmup: int = 2,
-           calls: int | None = None) -> tuple[Spread, int]:
+def repeat(
+    fn: Block, *, rounds: int, block_s: float = 0.02, warmup: int = 2, calls: int | None = None
+) -> tuple[Spread, int]:
     """Per-call time of one side alone (median over ``rounds`` blocks), and calls/block."""
     for _ in range(warmup):
         fn(1)

@@ -38,8 +38,11 @@ def run(stem: str, backend: str, runs_root: Path) -> dict[str, object]:
     out = runs_root / f"{stem}-{backend}"
     resume = out if (out / "checkpoints" / "state.json").exists() else None
     result = netspec.train(
-        ROOT / "specs" / f"{stem}.net", backend=backend, progress=False,
-        out=None if resume else out, resume=resume,
+        ROOT / "specs" / f"{stem}.net",
+        backend=backend,
+        progress=False,
+        out=None if resume else out,
+        resume=resume,
     )
     times = [row["epoch_time"] for row in result.history]
     return {

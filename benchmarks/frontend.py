@@ -129,20 +129,34 @@ def render(result: FrontendResult) -> str:
         rows.append(["python -c pass (interpreter start-up)", ms(result.startup), ""])
     if result.resnet:
         met = result.resnet.median < RESNET_GOAL
-        rows.append(["netspec check specs/resnet18.net", ms(result.resnet),
-                     f"< {RESNET_GOAL * 1e3:.0f} ms: {'met' if met else 'NOT met'}"])
+        rows.append(
+            [
+                "netspec check specs/resnet18.net",
+                ms(result.resnet),
+                f"< {RESNET_GOAL * 1e3:.0f} ms: {'met' if met else 'NOT met'}",
+            ]
+        )
     for layers, spread in sorted(result.deep.items()):
         goal = ""
         if layers == 10000:
             goal = f"< {DEEP_GOAL:.0f} s: {'met' if spread.median < DEEP_GOAL else 'NOT met'}"
         inner = result.analyze.get(layers)
-        rows.append([f"netspec check, generated spec of {layers} layers", ms(spread),
-                     ms(inner) if inner else "", goal])
+        rows.append(
+            [
+                f"netspec check, generated spec of {layers} layers",
+                ms(spread),
+                ms(inner) if inner else "",
+                goal,
+            ]
+        )
     for row in rows:
         if len(row) == 3:
             row.insert(2, "")
-    out = ["### frontend: netspec check as a whole process, ms (median [IQR])", "",
-           table(["case", "wall time, ms", "in-process analyze, ms", "goal"], rows)]
+    out = [
+        "### frontend: netspec check as a whole process, ms (median [IQR])",
+        "",
+        table(["case", "wall time, ms", "in-process analyze, ms", "goal"], rows),
+    ]
     linear = result.linear()
     if linear:
         out += ["", linear[1]]

@@ -52,12 +52,16 @@ class Goals:
         from benchmarks.frontend import DEEP_GOAL, RESNET_GOAL
 
         if result.resnet:
-            self.add(f"netspec check ResNet-18 < {RESNET_GOAL} s",
-                     f"{result.resnet.median * 1e3:.0f} ms", result.resnet.median < RESNET_GOAL)
+            self.add(
+                f"netspec check ResNet-18 < {RESNET_GOAL} s",
+                f"{result.resnet.median * 1e3:.0f} ms",
+                result.resnet.median < RESNET_GOAL,
+            )
         if 10000 in result.deep:
             deep = result.deep[10000].median
-            self.add(f"netspec check 10000 layers < {DEEP_GOAL:g} s", f"{deep:.2f} s",
-                     deep < DEEP_GOAL)
+            self.add(
+                f"netspec check 10000 layers < {DEEP_GOAL:g} s", f"{deep:.2f} s", deep < DEEP_GOAL
+            )
         linear = result.linear()
         if linear:
             self.add("front end time grows linearly with layers", linear[1], linear[0])
@@ -82,7 +86,8 @@ class Goals:
         for case in result.steps.cases:
             self.add(
                 f"{case.framework} {TITLES[case.net]} step on {case.label}: ratio <= {RATIO_GOAL}",
-                f"{case.step.ratio.median:.3f}", case.step.ratio.median <= RATIO_GOAL,
+                f"{case.step.ratio.median:.3f}",
+                case.step.ratio.median <= RATIO_GOAL,
             )
         for line in result.skipped:
             self.add("GPU rows", line, None)

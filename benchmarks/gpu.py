@@ -70,8 +70,13 @@ def run(
                     progress(f"gpu: {framework} {net} {label}")
                 result.steps.cases.append(
                     train_step.run_case(
-                        framework, net, rounds=rounds, block_s=block_s, device="cuda",
-                        label=label, allow_tf32=tf32 if framework == "torch" else None,
+                        framework,
+                        net,
+                        rounds=rounds,
+                        block_s=block_s,
+                        device="cuda",
+                        label=label,
+                        allow_tf32=tf32 if framework == "torch" else None,
                         calls=calls,
                     )
                 )

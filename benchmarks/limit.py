@@ -35,15 +35,25 @@ def gemm_flops(batch: int = B) -> int:
 def _operands(batch: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
-    return {"x": f(batch, D), "w1": f(H, D), "a1": f(batch, H), "w2": f(K, H),
-            "dz2": f(batch, K), "dz1": f(batch, H)}
+    return {
+        "x": f(batch, D),
+        "w1": f(H, D),
+        "a1": f(batch, H),
+        "w2": f(K, H),
+        "dz2": f(batch, K),
+        "dz1": f(batch, H),
+    }
 
 
 def numpy_gemms(batch: int = B) -> Callable[[int], None]:
     o = _operands(batch)
-    out = [np.empty((batch, H), np.float32), np.empty((batch, K), np.float32),
-           np.empty((K, H), np.float32), np.empty((H, D), np.float32),
-           np.empty((batch, H), np.float32)]
+    out = [
+        np.empty((batch, H), np.float32),
+        np.empty((batch, K), np.float32),
+        np.empty((K, H), np.float32),
+        np.empty((H, D), np.float32),
+        np.empty((batch, H), np.float32),
+    ]
 
     def block(n: int) -> None:
         for _ in range(n):
@@ -60,9 +70,13 @@ def torch_gemms(batch: int = B, device: str = "cpu") -> Callable[[int], None]:
     import torch
 
     o = {k: torch.from_numpy(v).to(device) for k, v in _operands(batch).items()}
-    out = [torch.empty((batch, H), device=device), torch.empty((batch, K), device=device),
-           torch.empty((K, H), device=device), torch.empty((H, D), device=device),
-           torch.empty((batch, H), device=device)]
+    out = [
+        torch.empty((batch, H), device=device),
+        torch.empty((batch, K), device=device),
+        torch.empty((K, H), device=device),
+        torch.empty((H, D), device=device),
+        torch.empty((batch, H), device=device),
+    ]
 
     def block(n: int) -> None:
         for _ in range(n):
@@ -185,7 +199,10 @@ def run(
         if progress:
             progress(f"limit: {backend} MLP step against its framework's GEMMs")
         result.steps[backend] = alternate(
-            _netspec_step(backend, batch), blocks[backend], rounds=rounds, block_s=block_s,
+            _netspec_step(backend, batch),
+            blocks[backend],
+            rounds=rounds,
+            block_s=block_s,
             calls=calls,
         )
     if big_size:
@@ -201,8 +218,12 @@ def run(
 def render(result: LimitResult) -> str:
     flops = gemm_flops(result.batch)
     rows = [
-        [name, f"{s.median * 1e3:.3f} [{s.q1 * 1e3:.3f}, {s.q3 * 1e3:.3f}]",
-         f"{flops / s.median / 1e9:.1f}", "fastest: the bound" if name == result.fastest else ""]
+        [
+            name,
+            f"{s.median * 1e3:.3f} [{s.q1 * 1e3:.3f}, {s.q3 * 1e3:.3f}]",
+            f"{flops / s.median / 1e9:.1f}",
+            "fastest: the bound" if name == result.fastest else "",
+        ]
         for name, s in result.bare.items()
     ]
     out = [
@@ -217,34 +238,54 @@ def render(result: LimitResult) -> str:
     ]
     rows = []
     for backend, pair in result.steps.items():
-        rows.append([
-            backend,
-            f"{pair.a.median * 1e3:.3f}",
-            f"{pair.b.median * 1e3:.3f}",
-            pair.ratio.fmt(digits=2),
-            f"{result.multiple(backend):.2f}",
-        ])
-    out.append(table(["backend", "step ms", "own framework's GEMMs ms (alternated)",
-                      "step / own GEMMs", "step / bound"], rows))
+        rows.append(
+            [
+                backend,
+                f"{pair.a.median * 1e3:.3f}",
+                f"{pair.b.median * 1e3:.3f}",
+                pair.ratio.fmt(digits=2),
+                f"{result.multiple(backend):.2f}",
+            ]
+        )
+    out.append(
+        table(
+            [
+                "backend",
+                "step ms",
+                "own framework's GEMMs ms (alternated)",
+                "step / own GEMMs",
+                "step / bound",
+            ],
+            rows,
+        )
+    )
     if result.steps:
         best, multiple = result.best()
         verdict = "met" if multiple <= BOUND_GOAL else "NOT met"
-        out += ["", f"best backend: {best}, {multiple:.2f}x the bound "
-                f"(goal <= {BOUND_GOAL}x: {verdict})"]
+        out += [
+            "",
+            f"best backend: {best}, {multiple:.2f}x the bound (goal <= {BOUND_GOAL}x: {verdict})",
+        ]
     if result.big:
         n = result.big_size
         rows = [
             [name, f"{s.median * 1e3:.1f}", f"{2 * n**3 / s.median / 1e9:.1f}"]
             for name, s in result.big.items()
         ]
-        out += ["", f"### limit: machine context, one {n}x{n} float32 GEMM", "",
-                table(["framework", "ms", "GFLOP/s"], rows)]
+        out += [
+            "",
+            f"### limit: machine context, one {n}x{n} float32 GEMM",
+            "",
+            table(["framework", "ms", "GFLOP/s"], rows),
+        ]
     for line in result.skipped:
         out.append(f"- skipped {line}")
     return "\n".join(out)
 
 
 def finite(result: LimitResult) -> bool:
-    return bool(result.bare) and all(s.finite() for s in result.bare.values()) and all(
-        p.ratio.finite() for p in result.steps.values()
+    return (
+        bool(result.bare)
+        and all(s.finite() for s in result.bare.values())
+        and all(p.ratio.finite() for p in result.steps.values())
     )

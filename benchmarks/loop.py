@@ -123,14 +123,19 @@ def data_source(limit: int) -> str:
     return f"mnist(flatten = true, validation = 0.1, limit = {limit})"
 
 
-def _direct(program: Any, backend: str, source: str, data_dir: str | None
-            ) -> tuple[Callable[[], float], int, int]:
+def _direct(
+    program: Any, backend: str, source: str, data_dir: str | None
+) -> tuple[Callable[[], float], int, int]:
     """A function timing the epoch's steps run directly; train and eval sample counts."""
     checked = program.model()
     spec = apply_overrides(program.train(checked.name), epochs=1, data=source)
     dataset = load_dataset(
-        spec.data, input_shape=checked.input.shape, output_shape=checked.output_type.shape,
-        loss_kind=spec.loss.kind, seed=spec.seed, data_dir=data_dir,
+        spec.data,
+        input_shape=checked.input.shape,
+        output_shape=checked.output_type.shape,
+        loss_kind=spec.loss.kind,
+        seed=spec.seed,
+        data_dir=data_dir,
     )
     made = list(batches(dataset.train, spec.batch_size, shuffle=True, seed=spec.seed, epoch=0))
     rate = learning_rate(spec.schedule, spec.optimizer.lr, 0)
@@ -179,8 +184,14 @@ def run(
                 direct()
                 with _instrumented([]):
                     loop_module.fit(
-                        program, backend=backend, epochs=1, data=source, data_dir=data_dir,
-                        out=Path(tmp) / "warm-up", progress=False, spec_path=str(SPEC),
+                        program,
+                        backend=backend,
+                        epochs=1,
+                        data=source,
+                        data_dir=data_dir,
+                        out=Path(tmp) / "warm-up",
+                        progress=False,
+                        spec_path=str(SPEC),
                     )
                 for index in range(rounds):
                     # Alternate which runs first, as the other groups do.
@@ -191,18 +202,30 @@ def run(
                             continue
                         with _instrumented(epochs):
                             loop_module.fit(
-                                program, backend=backend, epochs=1, data=source,
-                                data_dir=data_dir, out=Path(tmp) / f"run{index}",
-                                progress=False, spec_path=str(SPEC),
+                                program,
+                                backend=backend,
+                                epochs=1,
+                                data=source,
+                                data_dir=data_dir,
+                                out=Path(tmp) / f"run{index}",
+                                progress=False,
+                                spec_path=str(SPEC),
                             )
-            result.rows.append(LoopRow(
-                backend, limit, n_train, n_eval,
-                *(Spread.of([e[k] for e in epochs])
-                  for k in ("epoch", "train", "evaluation", "checkpoint")),
-                Spread.of(steps),
-                Spread.of([e["epoch"] / t for e, t in zip(epochs, steps, strict=True)]),
-                Spread.of([e["train"] / t for e, t in zip(epochs, steps, strict=True)]),
-            ))
+            result.rows.append(
+                LoopRow(
+                    backend,
+                    limit,
+                    n_train,
+                    n_eval,
+                    *(
+                        Spread.of([e[k] for e in epochs])
+                        for k in ("epoch", "train", "evaluation", "checkpoint")
+                    ),
+                    Spread.of(steps),
+                    Spread.of([e["epoch"] / t for e, t in zip(epochs, steps, strict=True)]),
+                    Spread.of([e["train"] / t for e, t in zip(epochs, steps, strict=True)]),
+                )
+            )
     return result
 
 
@@ -213,33 +236,50 @@ def render(result: LoopResult) -> str:
     rows = []
     for r in result.rows:
         verdict = "met" if r.overhead < OVERHEAD_GOAL else "NOT met"
-        rows.append([
-            r.backend,
-            f"{r.train_samples} train / {r.eval_samples} evaluated",
-            f"{r.steps.median:.3f}",
-            f"{r.train_phase.median:.3f} ({r.train_overhead:+.1%})",
-            f"{r.evaluation.median:.3f} ({r.evaluation.median / r.steps.median:+.1%})",
-            f"{r.checkpoint.median:.3f} ({r.checkpoint.median / r.steps.median:+.1%})",
-            f"{r.epoch.median:.3f}",
-            f"{r.overhead:+.1%} [{r.ratio.q1 - 1:+.1%}, {r.ratio.q3 - 1:+.1%}] ({verdict})",
-        ])
-    return "\n".join([
-        title,
-        "",
-        "seconds, medians (percentages relative to the steps run directly; the overheads "
-        "are medians [IQR] of each round's epoch / steps); the epoch = "
-        "the loop's training phase (shuffled batching, steps, statistics drains: its "
-        "epoch_time) + evaluation of the validation and test splits + checkpoint + the "
-        f"metrics file. Goal: overhead < {OVERHEAD_GOAL:.0%}.",
-        "",
-        table(["backend", "samples", "steps run directly", "loop's training phase",
-               "evaluation", "checkpoint", "whole epoch", "loop overhead"], rows),
-    ])
+        rows.append(
+            [
+                r.backend,
+                f"{r.train_samples} train / {r.eval_samples} evaluated",
+                f"{r.steps.median:.3f}",
+                f"{r.train_phase.median:.3f} ({r.train_overhead:+.1%})",
+                f"{r.evaluation.median:.3f} ({r.evaluation.median / r.steps.median:+.1%})",
+                f"{r.checkpoint.median:.3f} ({r.checkpoint.median / r.steps.median:+.1%})",
+                f"{r.epoch.median:.3f}",
+                f"{r.overhead:+.1%} [{r.ratio.q1 - 1:+.1%}, {r.ratio.q3 - 1:+.1%}] ({verdict})",
+            ]
+        )
+    return "\n".join(
+        [
+            title,
+            "",
+            "seconds, medians (percentages relative to the steps run directly; the overheads "
+            "are medians [IQR] of each round's epoch / steps); the epoch = "
+            "the loop's training phase (shuffled batching, steps, statistics drains: its "
+            "epoch_time) + evaluation of the validation and test splits + checkpoint + the "
+            f"metrics file. Goal: overhead < {OVERHEAD_GOAL:.0%}.",
+            "",
+            table(
+                [
+                    "backend",
+                    "samples",
+                    "steps run directly",
+                    "loop's training phase",
+                    "evaluation",
+                    "checkpoint",
+                    "whole epoch",
+                    "loop overhead",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def finite(result: LoopResult) -> bool:
     return all(
-        r.epoch.finite() and r.steps.finite() and r.evaluation.finite()
+        r.epoch.finite()
+        and r.steps.finite()
+        and r.evaluation.finite()
         and math.isfinite(r.overhead)
         for r in result.rows
     )

@@ -51,9 +51,7 @@ def _spread(values: list[float]) -> str:
     return f"{mid:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def compare(
-    name: str, batch: int, blocks: int, steps: int, clock: Callable[[], float]
-) -> None:
+def compare(name: str, batch: int, blocks: int, steps: int, clock: Callable[[], float]) -> None:
     """Print median times of netspec and the hand-written net, and their ratios."""
     model = netspec.load(SPECS[name]).model()
     compiled = BACKEND.compile(model, seed=0)
@@ -99,8 +97,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--blocks", type=int, default=41)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="cpu: process time, steadier on a shared machine")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: process time, steadier on a shared machine",
+    )
     args = parser.parse_args(argv)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads:

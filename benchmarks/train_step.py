@@ -120,8 +120,11 @@ def _netspec_side(
 
 def _reference_side(
     framework: str, net: str, params: dict[str, np.ndarray], device: str
-) -> tuple[Callable[[np.ndarray, np.ndarray], None], Callable[[], object],
-           Callable[[np.ndarray], np.ndarray]]:
+) -> tuple[
+    Callable[[np.ndarray, np.ndarray], None],
+    Callable[[], object],
+    Callable[[np.ndarray], np.ndarray],
+]:
     """(step(x, y), sync(), predict(x)) of the hand-written network."""
     if framework == "torch":
         import torch
@@ -232,13 +235,20 @@ def run_case(
                 ref_predict(xi)
 
         step_pair = alternate(
-            ours, theirs, rounds=rounds, block_s=block_s, calls=calls,
+            ours,
+            theirs,
+            rounds=rounds,
+            block_s=block_s,
+            calls=calls,
             twin=twins if twin else None,
         )
         infer_pair = None
         if infer_batch:
             infer_pair = alternate(
-                ours_infer, theirs_infer, rounds=max(3, rounds // 3), block_s=block_s,
+                ours_infer,
+                theirs_infer,
+                rounds=max(3, rounds // 3),
+                block_s=block_s,
                 calls=calls,
             )
     return CaseResult(
@@ -271,8 +281,13 @@ def run(
                 progress(f"train-step: {framework} {net}")
             result.cases.append(
                 run_case(
-                    framework, net, batch=(batches or {}).get(net), rounds=rounds,
-                    block_s=block_s, infer_batch=infer_batch, calls=calls,
+                    framework,
+                    net,
+                    batch=(batches or {}).get(net),
+                    rounds=rounds,
+                    block_s=block_s,
+                    infer_batch=infer_batch,
+                    calls=calls,
                 )
             )
     return result
@@ -287,17 +302,19 @@ def render(result: GroupResult, title: str = "train-step") -> str:
     for c in result.cases:
         goal, met = c.goal()
         speedup = 1 / c.step.ratio.median
-        rows.append([
-            f"{c.framework}{' ' + c.label if c.label else ''}",
-            f"{TITLES[c.net]} (batch {c.batch})",
-            REFERENCE[c.framework],
-            f"{_ms(c.step.a.median)} [{_ms(c.step.a.q1)}, {_ms(c.step.a.q3)}]",
-            f"{_ms(c.step.b.median)} [{_ms(c.step.b.q1)}, {_ms(c.step.b.q3)}]",
-            c.step.ratio.fmt(),
-            c.step.noise.fmt() if c.step.noise else "-",
-            f"{speedup:.2f}x",
-            f"{goal}: {'met' if met else 'NOT met'}",
-        ])
+        rows.append(
+            [
+                f"{c.framework}{' ' + c.label if c.label else ''}",
+                f"{TITLES[c.net]} (batch {c.batch})",
+                REFERENCE[c.framework],
+                f"{_ms(c.step.a.median)} [{_ms(c.step.a.q1)}, {_ms(c.step.a.q3)}]",
+                f"{_ms(c.step.b.median)} [{_ms(c.step.b.q1)}, {_ms(c.step.b.q3)}]",
+                c.step.ratio.fmt(),
+                c.step.noise.fmt() if c.step.noise else "-",
+                f"{speedup:.2f}x",
+                f"{goal}: {'met' if met else 'NOT met'}",
+            ]
+        )
     out = [
         f"### {title}: training step (forward + backward + SGD update), ms per step",
         "",
@@ -306,8 +323,17 @@ def render(result: GroupResult, title: str = "train-step") -> str:
         "hand-written step / the first, the ratio that noise alone gives.",
         "",
         table(
-            ["framework", "network", "hand-written reference", "netspec ms",
-             "reference ms", "ratio", "noise floor", "netspec speed-up", "goal"],
+            [
+                "framework",
+                "network",
+                "hand-written reference",
+                "netspec ms",
+                "reference ms",
+                "ratio",
+                "noise floor",
+                "netspec speed-up",
+                "goal",
+            ],
             rows,
         ),
     ]
@@ -315,26 +341,33 @@ def render(result: GroupResult, title: str = "train-step") -> str:
     for c in result.cases:
         if c.infer is None:
             continue
-        rows.append([
-            c.framework + (" " + c.label if c.label else ""),
-            TITLES[c.net],
-            f"{c.infer_batch / c.infer.a.median:,.0f}",
-            f"{c.infer_batch / c.infer.b.median:,.0f}",
-            f"{1 / c.infer.ratio.median:.2f} [{1 / c.infer.ratio.q3:.2f}, "
-            f"{1 / c.infer.ratio.q1:.2f}]",
-        ])
+        rows.append(
+            [
+                c.framework + (" " + c.label if c.label else ""),
+                TITLES[c.net],
+                f"{c.infer_batch / c.infer.a.median:,.0f}",
+                f"{c.infer_batch / c.infer.b.median:,.0f}",
+                f"{1 / c.infer.ratio.median:.2f} [{1 / c.infer.ratio.q3:.2f}, "
+                f"{1 / c.infer.ratio.q1:.2f}]",
+            ]
+        )
     if rows:
         out += [
             "",
             f"### {title}: inference throughput (batch {result.cases[0].infer_batch}, "
             "NumPy in and out), samples/s",
             "",
-            table(["framework", "network", "netspec", "reference",
-                   "netspec / reference throughput"], rows),
+            table(
+                ["framework", "network", "netspec", "reference", "netspec / reference throughput"],
+                rows,
+            ),
         ]
     blocks = sorted({(c.framework, c.net, c.step.calls, c.step.rounds) for c in result.cases})
-    out += ["", "steps per block / rounds: " + "; ".join(
-        f"{f} {n} {calls}/{rounds}" for f, n, calls, rounds in blocks)]
+    out += [
+        "",
+        "steps per block / rounds: "
+        + "; ".join(f"{f} {n} {calls}/{rounds}" for f, n, calls, rounds in blocks),
+    ]
     for line in result.skipped:
         out.append(f"- skipped {line}")
     return "\n".join(out)
@@ -342,7 +375,9 @@ def render(result: GroupResult, title: str = "train-step") -> str:
 
 def finite(result: GroupResult) -> bool:
     return all(
-        c.step.a.finite() and c.step.b.finite() and c.step.ratio.finite()
+        c.step.a.finite()
+        and c.step.b.finite()
+        and c.step.ratio.finite()
         and (c.infer is None or math.isfinite(c.infer.ratio.median))
         for c in result.cases
     )

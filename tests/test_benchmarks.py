@@ -76,10 +76,11 @@ def _fake_mnist(root: Path, train: int = 400, test: int = 50) -> None:
     folder.mkdir()
     rng = np.random.default_rng(0)
     for prefix, count in (("train", train), ("t10k", test)):
-        write_idx(folder / f"{prefix}-images-idx3-ubyte",
-                  rng.integers(0, 256, (count, 28, 28)).astype(np.uint8))
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte",
-                  (np.arange(count) % 10).astype(np.uint8))
+        write_idx(
+            folder / f"{prefix}-images-idx3-ubyte",
+            rng.integers(0, 256, (count, 28, 28)).astype(np.uint8),
+        )
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", (np.arange(count) % 10).astype(np.uint8))
 
 
 def test_loop_gives_finite_timings(tmp_path: Path) -> None:

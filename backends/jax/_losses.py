@@ -88,8 +88,7 @@ def check_targets(
         t = t.reshape(output_shape)
     if t.shape != output_shape:
         raise ShapeError(
-            f"{spec.kind} targets must have the output's shape {output_shape}, "
-            f"got {t.shape}"
+            f"{spec.kind} targets must have the output's shape {output_shape}, got {t.shape}"
         )
     return t.astype(dtype, copy=False)
 
@@ -116,8 +115,7 @@ def _check_classes(
             )
         if t.size and (t.min() < 0 or t.max() >= classes):
             raise ShapeError(
-                f"class indices must lie in [0, {classes}), got values from "
-                f"{t.min()} to {t.max()}"
+                f"class indices must lie in [0, {classes}), got values from {t.min()} to {t.max()}"
             )
         return t.astype(np.int32)
     if t.shape != output_shape:

@@ -73,8 +73,10 @@ def _adagrad(spec: Adagrad) -> Optimizer:
 
 def _rmsprop(spec: Rmsprop) -> Optimizer:
     alpha, mu, centered = spec.alpha, spec.momentum, spec.centered
-    names = ("square_avg",) + (("momentum_buffer",) if mu > 0 else ()) + (
-        ("grad_avg",) if centered else ()
+    names = (
+        ("square_avg",)
+        + (("momentum_buffer",) if mu > 0 else ())
+        + (("grad_avg",) if centered else ())
     )
 
     def update(p: Array, g: Array, s: Buffers, lr: Array, t: Array) -> tuple[Array, Buffers]:

@@ -48,9 +48,7 @@ class JaxTrainStep:
         self._rule = rule
         self._steps = 0
         with precision_scope(model.dtype):
-            self._buffers = {
-                name: rule.init(param) for name, param in model._params.items()
-            }
+            self._buffers = {name: rule.init(param) for name, param in model._params.items()}
         self._pending: list[Array] = []
         self._samples = 0
 
@@ -64,8 +62,13 @@ class JaxTrainStep:
         scalars = np.asarray(lr, dtype=model.dtype), np.asarray(self._steps, dtype=model.dtype)
         with precision_scope(model.dtype):
             params, state, buffers, stats = self._fused(
-                model._params, model._state, self._buffers, batch, targets,
-                *model._rng(True), *scalars,
+                model._params,
+                model._state,
+                self._buffers,
+                batch,
+                targets,
+                *model._rng(True),
+                *scalars,
             )
         model._params, model._state, self._buffers = params, state, buffers
         self._pending.append(stats)
@@ -139,8 +142,9 @@ def make_fused_step(
     data_loss = loss_function(loss)
     penalty = penalty_function(model)
     rule = optimizer(optimizer_spec)
-    max_norms = {s.name: s.regularize.max_norm for s in model.params
-                 if s.regularize.max_norm is not None}
+    max_norms = {
+        s.name: s.regularize.max_norm for s in model.params if s.regularize.max_norm is not None
+    }
     classify = loss.kind in CLASSIFICATION
 
     def total(params: Tree, state: Tree, x: Array, y: Array, rng: Array | None) -> Any:
@@ -152,8 +156,17 @@ def make_fused_step(
 
     grad_fn = jax.value_and_grad(total, has_aux=True)
 
-    def fused(params: Tree, state: Tree, buffers: dict[str, Tree], x: Array, y: Array,
-              key: Array, call: Array, lr: Array, t: Array) -> Any:
+    def fused(
+        params: Tree,
+        state: Tree,
+        buffers: dict[str, Tree],
+        x: Array,
+        y: Array,
+        key: Array,
+        call: Array,
+        lr: Array,
+        t: Array,
+    ) -> Any:
         rng = jax.random.fold_in(key, call) if lowered.random else None
         (value, (data, z, new_state)), grads = grad_fn(params, state, x, y, rng)
         # g * 0 is 0 where g is finite and NaN where it is not, so the sum is NaN exactly

@@ -35,9 +35,7 @@ class _Pointwise(Kernel):
     def grad(self, dy: np.ndarray, cache: Any) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         return self.fn(xs[0])
 
     def backward(
@@ -247,9 +245,7 @@ class PreluKernel(Kernel):
         self.bshape = channel_shape(rank) if self.per_channel else (1,) * (rank + 1)
         self.reduce = (0, *range(2, rank + 1)) if self.per_channel else None
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         a = params[self.names["weight"]].reshape(self.bshape)
         negative = np.minimum(x, 0)

@@ -118,9 +118,7 @@ class Conv2dKernel(Kernel):
         self.filters = op.filters
         self.k = (self.win.channels // op.groups) * op.kernel[0] * op.kernel[1]
         # A 1x1, stride 1, unpadded convolution is a matmul over channels: no columns.
-        self.pointwise = (
-            op.kernel == (1, 1) and op.stride == (1, 1) and not self.win.padded
-        )
+        self.pointwise = op.kernel == (1, 1) and op.stride == (1, 1) and not self.win.padded
         self._cols: np.ndarray | None = None
 
     def _columns(self, x: np.ndarray) -> np.ndarray:
@@ -134,9 +132,7 @@ class Conv2dKernel(Kernel):
         np.copyto(self._cols, win.windows(win.pad(x, 0.0)).transpose(0, 1, 4, 5, 2, 3))
         return self._cols.reshape(n, self.groups, self.k, win.out_h * win.out_w)
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         n = x.shape[0]
         cols = self._columns(x)
@@ -197,9 +193,7 @@ class MaxPoolKernel(Kernel):
         # Disjoint windows let the backward write each offset's share without adding.
         self.disjoint = op.stride[0] >= op.kernel[0] and op.stride[1] >= op.kernel[1]
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         # Branch-free passes over whole strided views; np.where / where= are several
         # times slower on random masks. `arg` moves only on a strictly greater value.
         xp = self.win.pad(xs[0], -np.inf)
@@ -251,9 +245,7 @@ class AvgPoolKernel(Kernel):
         self.win = _Window(in_shapes[0], op.kernel, op.stride, (1, 1), op.padding)
         self.scale = 1.0 / (op.kernel[0] * op.kernel[1])
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         win = self.win
         xp = win.pad(xs[0], 0.0)
         total = xp[(slice(None), slice(None), *win.offset(0, 0))].copy()
@@ -283,9 +275,7 @@ class AvgPoolKernel(Kernel):
 class GlobalAvgPoolKernel(Kernel):
     """Mean over H and W; the output takes the per-sample shape the checker gave it."""
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         return x.mean(axis=(2, 3)).reshape(x.shape[0], *self.out_shape), None
 

@@ -49,9 +49,7 @@ class Kernel(ABC):
         self.names = names
 
     @abstractmethod
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         """The node's output for a batch, and what ``backward`` needs (the cache)."""
 
     @abstractmethod

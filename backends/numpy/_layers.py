@@ -15,9 +15,7 @@ from netspec.ir.ops import BatchNorm, Concat, Dropout
 class DenseKernel(Kernel):
     """y = x W^T + b with W of shape [out, in]."""
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         y = x @ params[self.names["weight"]].T
         if "bias" in self.names:
@@ -65,9 +63,7 @@ class BatchNormKernel(Kernel):
         beta = params[self.names["bias"]].reshape(self.bshape)
         return xhat * gamma + beta
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         mean_name, var_name = self.names["running_mean"], self.names["running_var"]
         if not ctx.train:
@@ -123,9 +119,7 @@ class BatchNormKernel(Kernel):
 class StandardizeKernel(Kernel):
     """(x - mean) / std per element, with the node's fixed statistics (its state)."""
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         std = ctx.state[self.names["std"]]
         return (xs[0] - ctx.state[self.names["mean"]]) / std, std
 
@@ -152,9 +146,7 @@ class DropoutKernel(Kernel):
         assert isinstance(op, Dropout)
         self.p = op.p
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         if not ctx.train or self.p == 0.0:
             return x, None
@@ -182,9 +174,7 @@ class DropoutKernel(Kernel):
 class ReshapeKernel(Kernel):
     """flatten and reshape: the per-sample output shape comes from the checked IR."""
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         x = xs[0]
         return x.reshape(x.shape[0], *self.out_shape), None
 
@@ -213,9 +203,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 class AddKernel(Kernel):
     """Elementwise sum of any number of inputs."""
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         y = xs[0] + xs[1]
         for x in xs[2:]:
             y += x
@@ -235,9 +223,7 @@ class AddKernel(Kernel):
 class MultiplyKernel(Kernel):
     """Elementwise product of any number of inputs."""
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         y = xs[0] * xs[1]
         for x in xs[2:]:
             y *= x
@@ -281,9 +267,7 @@ class ConcatKernel(Kernel):
         sizes = [shape[per_sample_axis] for shape in in_shapes]
         self.splits = [int(v) for v in np.cumsum(sizes)[:-1]]
 
-    def forward(
-        self, xs: list[np.ndarray], params: Params, ctx: Context
-    ) -> tuple[np.ndarray, Any]:
+    def forward(self, xs: list[np.ndarray], params: Params, ctx: Context) -> tuple[np.ndarray, Any]:
         return np.concatenate(xs, axis=self.axis), None
 
     def backward(
@@ -296,4 +280,3 @@ class ConcatKernel(Kernel):
     ) -> list[np.ndarray | None]:
         parts = np.split(dy, self.splits, axis=self.axis)
         return [p if n else None for p, n in zip(parts, need, strict=True)]
-

@@ -30,9 +30,7 @@ def _regression_target(out: np.ndarray, y: np.ndarray, what: str) -> np.ndarray:
     # One output per sample: accept targets [N] for outputs [N, 1].
     if out.ndim == 2 and out.shape[1] == 1 and y.shape == out.shape[:1]:
         return y.astype(out.dtype, copy=False).reshape(out.shape)
-    raise ShapeError(
-        f"{what} targets must have the output's shape {out.shape}, got {y.shape}"
-    )
+    raise ShapeError(f"{what} targets must have the output's shape {out.shape}, got {y.shape}")
 
 
 def _softmax_cross_entropy(
@@ -96,9 +94,7 @@ def _binary_cross_entropy(out: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     return float(loss.mean()), grad
 
 
-def loss_and_grad(
-    out: np.ndarray, y: np.ndarray, spec: LossSpec
-) -> tuple[float, np.ndarray]:
+def loss_and_grad(out: np.ndarray, y: np.ndarray, spec: LossSpec) -> tuple[float, np.ndarray]:
     """The mean loss of a batch and its gradient with respect to the output ``out``."""
     n = out.shape[0]
     if np.asarray(y).shape[:1] != (n,):

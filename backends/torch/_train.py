@@ -295,9 +295,7 @@ def _step_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _hit_flags(
-    output: torch.Tensor, target: torch.Tensor, loss: LossSpec
-) -> torch.Tensor | None:
+def _hit_flags(output: torch.Tensor, target: torch.Tensor, loss: LossSpec) -> torch.Tensor | None:
     """Per-sample top-1 hits of a batch (bool) for classification losses; None otherwise."""
     if isinstance(loss, SoftmaxCrossEntropy):
         labels = target if target.dim() == output.dim() - 1 else target.argmax(dim=1)

@@ -159,10 +159,16 @@ def textbook_lenet(p: dict[str, np.ndarray]) -> TextbookNet:
     """LeNet-5 (specs/lenet5.net) as the book would write it."""
     f = _f64(p)
     layers: list[Any] = [
-        Convolution(f["conv2d_1.weight"], f["conv2d_1.bias"], 2), Relu(), Pooling(),
-        Convolution(f["conv2d_2.weight"], f["conv2d_2.bias"], 0), Relu(), Pooling(),
-        Affine(f["dense_1.weight"], f["dense_1.bias"]), Relu(),
-        Affine(f["dense_2.weight"], f["dense_2.bias"]), Relu(),
+        Convolution(f["conv2d_1.weight"], f["conv2d_1.bias"], 2),
+        Relu(),
+        Pooling(),
+        Convolution(f["conv2d_2.weight"], f["conv2d_2.bias"], 0),
+        Relu(),
+        Pooling(),
+        Affine(f["dense_1.weight"], f["dense_1.bias"]),
+        Relu(),
+        Affine(f["dense_2.weight"], f["dense_2.bias"]),
+        Relu(),
         Affine(f["dense_3.weight"], f["dense_3.bias"]),
     ]
     return TextbookNet(layers, ["conv2d_1", "conv2d_2", "dense_1", "dense_2", "dense_3"])
@@ -172,7 +178,8 @@ def textbook_mlp(p: dict[str, np.ndarray]) -> TextbookNet:
     """The MLP 784-256-10 (specs/mlp.net): the book's TwoLayerNet with ReLU."""
     f = _f64(p)
     layers: list[Any] = [
-        Affine(f["dense_1.weight"], f["dense_1.bias"]), Relu(),
+        Affine(f["dense_1.weight"], f["dense_1.bias"]),
+        Relu(),
         Affine(f["dense_2.weight"], f["dense_2.bias"]),
     ]
     return TextbookNet(layers, ["dense_1", "dense_2"])

@@ -34,6 +34,7 @@ UNSEEN = (
     "  help: drop or relabel the row: a model knows only the values of its training data"
 )
 
+
 def _parse_float(text: str) -> float | None:
     try:
         return float(text)

@@ -44,23 +44,34 @@ LOSSES: dict[str, tuple[LossSpec, np.ndarray, TorchLoss]] = {
     "ce_indices": (SoftmaxCrossEntropy(), INDICES, F.cross_entropy),
     "ce_probabilities": (SoftmaxCrossEntropy(), PROBS, F.cross_entropy),
     "ce_indices_weighted": (
-        SoftmaxCrossEntropy(class_weights=WEIGHTS), INDICES,
-        lambda y, t: F.cross_entropy(y, t, weight=torch.tensor(WEIGHTS, dtype=torch.float64))),
+        SoftmaxCrossEntropy(class_weights=WEIGHTS),
+        INDICES,
+        lambda y, t: F.cross_entropy(y, t, weight=torch.tensor(WEIGHTS, dtype=torch.float64)),
+    ),
     "ce_probabilities_weighted": (
-        SoftmaxCrossEntropy(class_weights=WEIGHTS), PROBS,
-        lambda y, t: F.cross_entropy(y, t, weight=torch.tensor(WEIGHTS, dtype=torch.float64))),
+        SoftmaxCrossEntropy(class_weights=WEIGHTS),
+        PROBS,
+        lambda y, t: F.cross_entropy(y, t, weight=torch.tensor(WEIGHTS, dtype=torch.float64)),
+    ),
     "bce_logits": (BinaryCrossEntropy(), BITS, F.binary_cross_entropy_with_logits),
     "bce_soft_targets": (BinaryCrossEntropy(), PROBS, F.binary_cross_entropy_with_logits),
     "mse": (MeanSquaredError(), REALS, F.mse_loss),
-    "half_sse": (HalfSumSquaredError(), REALS,
-                 lambda y, t: 0.5 * ((y - t) ** 2).sum() / y.shape[0]),
+    "half_sse": (
+        HalfSumSquaredError(),
+        REALS,
+        lambda y, t: 0.5 * ((y - t) ** 2).sum() / y.shape[0],
+    ),
     "l1": (MeanAbsoluteError(), REALS, F.l1_loss),
 }
 
 
 def torch_loss_and_grads(
-    values: dict[str, np.ndarray], x: np.ndarray, targets: np.ndarray, fn: TorchLoss,
-    l2: float = 0.0, l1: float = 0.0,
+    values: dict[str, np.ndarray],
+    x: np.ndarray,
+    targets: np.ndarray,
+    fn: TorchLoss,
+    l2: float = 0.0,
+    l1: float = 0.0,
 ) -> tuple[float, dict[str, np.ndarray]]:
     weight = torch.tensor(values["fc.weight"], requires_grad=True)
     bias = torch.tensor(values["fc.bias"], requires_grad=True)
@@ -103,7 +114,8 @@ def test_penalties_match_torch(l2: float, l1: float) -> None:
     compare(ours, torch_loss_and_grads(values, x, REALS, F.mse_loss, l2=l2, l1=l1))
     plain = BACKEND.compile(
         checked((FEATURES,), [Layer("fc", ir.Dense(units=CLASSES))]),
-        dtype="float64", params=values,
+        dtype="float64",
+        params=values,
     ).loss_and_grads(x, REALS, MeanSquaredError())
     w = values["fc.weight"]
     penalty = 0.5 * l2 * np.sum(w**2) + l1 * np.sum(np.abs(w))
@@ -124,8 +136,7 @@ def test_cross_entropy_by_hand() -> None:
     model = checked((2,), [Layer("id", ir.Identity())])
     compiled = BACKEND.compile(model, dtype="float64")
     x = np.array([[0.0, np.log(3.0)]])
-    loss, grads = compiled.loss_and_grads(x, np.array([1]), SoftmaxCrossEntropy(),
-                                          input_grad=True)
+    loss, grads = compiled.loss_and_grads(x, np.array([1]), SoftmaxCrossEntropy(), input_grad=True)
     assert loss == pytest.approx(-np.log(0.75), rel=1e-14)
     np.testing.assert_allclose(grads["x"], [[0.25, -0.25]], atol=1e-15)
 
@@ -141,8 +152,7 @@ def test_cross_entropy_by_hand() -> None:
         (BinaryCrossEntropy(), np.array(["a"] * N), "numbers"),
     ],
 )
-def test_bad_targets_raise_shape_error(spec: LossSpec, targets: np.ndarray, message: str
-                                       ) -> None:
+def test_bad_targets_raise_shape_error(spec: LossSpec, targets: np.ndarray, message: str) -> None:
     model = checked((FEATURES,), [Layer("fc", ir.Dense(units=CLASSES))])
     compiled = BACKEND.compile(model)
     with pytest.raises(ShapeError) as info:

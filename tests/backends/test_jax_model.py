@@ -41,8 +41,12 @@ def test_sigmoid_worked_example() -> None:
 
 @pytest.mark.parametrize(
     ("gate", "truth"),
-    [("and_gate", (0, 0, 0, 1)), ("nand_gate", (1, 1, 1, 0)), ("or_gate", (0, 1, 1, 1)),
-     ("xor_gate", (0, 1, 1, 0))],
+    [
+        ("and_gate", (0, 0, 0, 1)),
+        ("nand_gate", (1, 1, 1, 0)),
+        ("or_gate", (0, 1, 1, 1)),
+        ("xor_gate", (0, 1, 1, 0)),
+    ],
 )
 def test_logic_gates(gate: str, truth: tuple[int, ...]) -> None:
     compiled = BACKEND.compile(spec_model("logic_gates.net", gate))
@@ -71,8 +75,9 @@ def test_dtype_of_everything(dtype: str) -> None:
     x = images(2)
     assert compiled.forward(x).dtype == dtype
     assert all(v.dtype == dtype for v in compiled.trace(x).values())
-    loss, grads = compiled.loss_and_grads(x, np.array([1, 2]), SoftmaxCrossEntropy(),
-                                          input_grad=True)
+    loss, grads = compiled.loss_and_grads(
+        x, np.array([1, 2]), SoftmaxCrossEntropy(), input_grad=True
+    )
     assert isinstance(loss, float)
     assert all(g.dtype == dtype for g in grads.values())
     assert all(p.dtype == dtype for p in compiled.parameters().values())
@@ -129,18 +134,22 @@ SMALL = "dense(3)"
 
 @pytest.mark.parametrize(
     ("x", "received"),
-    [(np.zeros((2, 3)), "(2, 3)"),
-     (np.zeros((2, 4, 1)), "(2, 4, 1)"),
-     (np.zeros(4), "(4,)"),
-     (np.zeros((0, 4)), "(0, 4)"),
-     (np.zeros((2, 4), dtype=np.complex128), "complex128"),
-     (np.array([["a"] * 4]), "<U1")],
+    [
+        (np.zeros((2, 3)), "(2, 3)"),
+        (np.zeros((2, 4, 1)), "(2, 4, 1)"),
+        (np.zeros(4), "(4,)"),
+        (np.zeros((0, 4)), "(0, 4)"),
+        (np.zeros((2, 4), dtype=np.complex128), "complex128"),
+        (np.array([["a"] * 4]), "<U1"),
+    ],
 )
 def test_bad_batches_raise_shape_error(x: np.ndarray, received: str) -> None:
     compiled = BACKEND.compile(inline((4,), SMALL))
-    for call in (compiled.forward, compiled.trace,
-                 lambda x: compiled.loss_and_grads(x, np.zeros((len(x), 3)),
-                                                   MeanSquaredError())):
+    for call in (
+        compiled.forward,
+        compiled.trace,
+        lambda x: compiled.loss_and_grads(x, np.zeros((len(x), 3)), MeanSquaredError()),
+    ):
         with pytest.raises(ShapeError) as info:
             call(x)
         message = str(info.value)
@@ -159,8 +168,7 @@ def test_set_parameters_checks_names_and_shapes() -> None:
     compiled = BACKEND.compile(inline((4,), SMALL))
     before = compiled.parameters()
     with pytest.raises(ShapeError, match=r"dense_1\.weight: expected shape \(3, 4\), found"):
-        compiled.set_parameters({"dense_1.bias": np.ones(3),
-                                 "dense_1.weight": np.ones((4, 3))})
+        compiled.set_parameters({"dense_1.bias": np.ones(3), "dense_1.weight": np.ones((4, 3))})
     with pytest.raises(NetspecError, match=r"did you mean dense_1\.weight\?"):
         compiled.set_parameters({"dense_1.weights": np.ones((3, 4))})
     # Nothing was applied: a rejected call leaves every value as it was.
@@ -216,8 +224,9 @@ def test_masks_do_not_depend_on_dtype_or_eval_calls() -> None:
     x = np.ones((4, 200))
     single, double = dropout_model(), dropout_model(dtype="float64")
     double.forward(x)  # eval calls draw nothing and do not advance the stream
-    np.testing.assert_array_equal(single.forward(x, train=True) != 0,
-                                  double.forward(x, train=True) != 0)
+    np.testing.assert_array_equal(
+        single.forward(x, train=True) != 0, double.forward(x, train=True) != 0
+    )
 
 
 def test_each_dropout_layer_draws_its_own_mask() -> None:
@@ -255,17 +264,21 @@ def test_batchnorm_running_stats_follow_torch_over_steps() -> None:
     rng = np.random.default_rng(0)
     for _ in range(3):
         x = rng.normal(2.0, 3.0, size=(5, 3, 4, 4))
-        np.testing.assert_allclose(compiled.forward(x, train=True),
-                                   reference(torch.tensor(x)).detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(
+            compiled.forward(x, train=True), reference(torch.tensor(x)).detach().numpy(), atol=1e-12
+        )
     state = compiled.state()
-    np.testing.assert_allclose(state["batchnorm_1.running_mean"],
-                               reference.running_mean.numpy(), atol=1e-12)
-    np.testing.assert_allclose(state["batchnorm_1.running_var"],
-                               reference.running_var.numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        state["batchnorm_1.running_mean"], reference.running_mean.numpy(), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        state["batchnorm_1.running_var"], reference.running_var.numpy(), atol=1e-12
+    )
     reference.eval()
     x = rng.normal(size=(2, 3, 4, 4))
-    np.testing.assert_allclose(compiled.forward(x),
-                               reference(torch.tensor(x)).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        compiled.forward(x), reference(torch.tensor(x)).detach().numpy(), atol=1e-12
+    )
 
 
 def test_loss_and_grads_updates_state_only_in_training() -> None:
@@ -273,11 +286,13 @@ def test_loss_and_grads_updates_state_only_in_training() -> None:
     x, y = np.random.default_rng(0).normal(5.0, 1.0, size=(8, 3)), np.zeros((8, 3))
     initial = compiled.state()
     compiled.loss_and_grads(x, y, MeanSquaredError(), train=False)
-    np.testing.assert_array_equal(compiled.state()["batchnorm_1.running_mean"],
-                                  initial["batchnorm_1.running_mean"])
+    np.testing.assert_array_equal(
+        compiled.state()["batchnorm_1.running_mean"], initial["batchnorm_1.running_mean"]
+    )
     compiled.loss_and_grads(x, y, MeanSquaredError())
-    np.testing.assert_allclose(compiled.state()["batchnorm_1.running_mean"],
-                               0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(
+        compiled.state()["batchnorm_1.running_mean"], 0.1 * x.mean(0), rtol=1e-5
+    )
 
 
 def test_initial_params_come_from_netspec_initializers() -> None:
@@ -295,19 +310,20 @@ def test_partial_params_keep_the_seeded_rest() -> None:
     compiled = BACKEND.compile(model, seed=2, params={"dense_1.weight": fixed})
     expected = initial_params(model, seed=2)
     np.testing.assert_array_equal(compiled.parameters()["dense_1.weight"], fixed)
-    np.testing.assert_array_equal(compiled.parameters()["dense_2.weight"],
-                                  expected["dense_2.weight"])
+    np.testing.assert_array_equal(
+        compiled.parameters()["dense_2.weight"], expected["dense_2.weight"]
+    )
 
 
 def test_parameters_are_copies_and_set_parameters_round_trips() -> None:
     compiled = BACKEND.compile(inline((2, 4, 4), "conv2d(2, 3) -> batchnorm"))
     params = compiled.parameters()
     params["conv2d_1.weight"] += 1.0  # writable, and the model does not see it
-    assert not np.array_equal(compiled.parameters()["conv2d_1.weight"],
-                              params["conv2d_1.weight"])
+    assert not np.array_equal(compiled.parameters()["conv2d_1.weight"], params["conv2d_1.weight"])
     compiled.set_parameters({**params, "batchnorm_1.running_var": np.full(2, 4.0)})
-    np.testing.assert_array_equal(compiled.parameters()["conv2d_1.weight"],
-                                  params["conv2d_1.weight"].astype(np.float32))
+    np.testing.assert_array_equal(
+        compiled.parameters()["conv2d_1.weight"], params["conv2d_1.weight"].astype(np.float32)
+    )
     np.testing.assert_array_equal(compiled.state()["batchnorm_1.running_var"], [4.0, 4.0])
 
 
@@ -326,8 +342,9 @@ def test_jit_traces_once_per_shape() -> None:
     compiled = BACKEND.compile(inline((4,), "dense(8) -> relu -> dense(2)"))
     for batch in (5, 5, 5, 7, 7):
         compiled.forward(np.zeros((batch, 4), dtype=np.float32))
-        compiled.loss_and_grads(np.zeros((batch, 4)), np.zeros(batch, dtype=int),
-                                SoftmaxCrossEntropy())
+        compiled.loss_and_grads(
+            np.zeros((batch, 4)), np.zeros(batch, dtype=int), SoftmaxCrossEntropy()
+        )
     programs = compiled._programs
     assert programs.forward(False, False)._cache_size() == 2
     assert programs.step(SoftmaxCrossEntropy(), True, False)._cache_size() == 2

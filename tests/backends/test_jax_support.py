@@ -42,8 +42,7 @@ def checked(shape: tuple[int, ...], layers: Sequence[Layer]) -> CheckedModel:
     for layer in layers:
         nodes.append(Node(name=layer.name, op=layer.op, inputs=layer.inputs or (previous,)))
         previous = layer.name
-    model = Model(name="m", input=Input(name="x", shape=shape), nodes=tuple(nodes),
-                  output=previous)
+    model = Model(name="m", input=Input(name="x", shape=shape), nodes=tuple(nodes), output=previous)
     diagnostics = Diagnostics()
     result = check_model(model, {}, diagnostics)
     if result is None:

@@ -39,8 +39,10 @@ PENALTY = Regularize(l2=0.01, l1=0.002, max_norm=1.2)
 OPTIMIZERS: dict[str, tuple[OptimizerSpec, ClipSpec | None]] = {
     "sgd": (Sgd(lr=0.1), None),
     "sgd_momentum_dampening": (Sgd(lr=0.1, momentum=0.9, dampening=0.3), None),
-    "sgd_nesterov_clip_norm": (Sgd(lr=0.1, momentum=0.9, nesterov=True),
-                               ClipSpec(by="norm", threshold=0.5)),
+    "sgd_nesterov_clip_norm": (
+        Sgd(lr=0.1, momentum=0.9, nesterov=True),
+        ClipSpec(by="norm", threshold=0.5),
+    ),
     "adagrad": (Adagrad(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1), None),
     "rmsprop": (Rmsprop(lr=0.01), ClipSpec(by="value", threshold=0.05)),
     "rmsprop_centered_momentum": (Rmsprop(lr=0.01, momentum=0.8, centered=True), None),
@@ -52,9 +54,14 @@ OPTIMIZERS: dict[str, tuple[OptimizerSpec, ClipSpec | None]] = {
 
 
 def net() -> CheckedModel:
-    return checked((4,), [Layer("fc1", ir.Dense(units=5, regularize=PENALTY)),
-                          Layer("act", ir.Tanh()),
-                          Layer("fc2", ir.Dense(units=3, regularize=PENALTY))])
+    return checked(
+        (4,),
+        [
+            Layer("fc1", ir.Dense(units=5, regularize=PENALTY)),
+            Layer("act", ir.Tanh()),
+            Layer("fc2", ir.Dense(units=3, regularize=PENALTY)),
+        ],
+    )
 
 
 def batches(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -64,26 +71,48 @@ def batches(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def torch_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.optim.Optimizer:
     if isinstance(spec, Sgd):
-        return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum,
-                               dampening=spec.dampening, nesterov=spec.nesterov)
+        return torch.optim.SGD(
+            params,
+            lr=spec.lr,
+            momentum=spec.momentum,
+            dampening=spec.dampening,
+            nesterov=spec.nesterov,
+        )
     if isinstance(spec, Adagrad):
-        return torch.optim.Adagrad(params, lr=spec.lr, lr_decay=spec.lr_decay,
-                                   initial_accumulator_value=spec.initial_accumulator_value,
-                                   eps=spec.eps)
+        return torch.optim.Adagrad(
+            params,
+            lr=spec.lr,
+            lr_decay=spec.lr_decay,
+            initial_accumulator_value=spec.initial_accumulator_value,
+            eps=spec.eps,
+        )
     if isinstance(spec, Rmsprop):
-        return torch.optim.RMSprop(params, lr=spec.lr, alpha=spec.alpha, eps=spec.eps,
-                                   momentum=spec.momentum, centered=spec.centered)
+        return torch.optim.RMSprop(
+            params,
+            lr=spec.lr,
+            alpha=spec.alpha,
+            eps=spec.eps,
+            momentum=spec.momentum,
+            centered=spec.centered,
+        )
     if isinstance(spec, AdamW):
-        return torch.optim.AdamW(params, lr=spec.lr, betas=(spec.beta1, spec.beta2),
-                                 eps=spec.eps, weight_decay=spec.weight_decay,
-                                 amsgrad=spec.amsgrad)
+        return torch.optim.AdamW(
+            params,
+            lr=spec.lr,
+            betas=(spec.beta1, spec.beta2),
+            eps=spec.eps,
+            weight_decay=spec.weight_decay,
+            amsgrad=spec.amsgrad,
+        )
     assert isinstance(spec, Adam)
-    return torch.optim.Adam(params, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
-                            amsgrad=spec.amsgrad)
+    return torch.optim.Adam(
+        params, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps, amsgrad=spec.amsgrad
+    )
 
 
-def torch_training(values: dict[str, np.ndarray], spec: OptimizerSpec, clip: ClipSpec | None
-                   ) -> tuple[dict[str, torch.Tensor], torch.optim.Optimizer, list[float]]:
+def torch_training(
+    values: dict[str, np.ndarray], spec: OptimizerSpec, clip: ClipSpec | None
+) -> tuple[dict[str, torch.Tensor], torch.optim.Optimizer, list[float]]:
     p = {k: torch.tensor(v, requires_grad=True) for k, v in values.items()}
     opt = torch_optimizer(spec, list(p.values()))
     losses = []
@@ -123,13 +152,17 @@ def test_train_step_matches_torch_optim(name: str) -> None:
     theirs, opt, losses = torch_training(values, spec, clip)
 
     for key, value in compiled.parameters().items():
-        np.testing.assert_allclose(value, theirs[key].detach().numpy(), rtol=TOL, atol=TOL,
-                                   err_msg=f"{name}: {key}")
+        np.testing.assert_allclose(
+            value, theirs[key].detach().numpy(), rtol=TOL, atol=TOL, err_msg=f"{name}: {key}"
+        )
     state = step.optimizer_state()
     assert int(state.pop("step")) == STEPS
-    expected = {f"{key}.{buffer}": value.numpy()
-                for key, tensor in theirs.items()
-                for buffer, value in opt.state[tensor].items() if buffer != "step"}
+    expected = {
+        f"{key}.{buffer}": value.numpy()
+        for key, tensor in theirs.items()
+        for buffer, value in opt.state[tensor].items()
+        if buffer != "step"
+    }
     assert set(state) == set(expected)
     for key, value in state.items():
         np.testing.assert_allclose(value, expected[key], rtol=TOL, atol=TOL, err_msg=key)
@@ -179,8 +212,10 @@ def test_first_nonfinite_step_is_reported() -> None:
 
 def test_train_step_updates_the_models_state_and_resumes() -> None:
     model = inline((3,), "dense(4) -> batchnorm -> relu -> dense(2)")
-    data = [(np.random.default_rng(i).normal(2.0, 1.0, size=(5, 3)), np.array([0, 1, 0, 1, 1]))
-            for i in range(6)]
+    data = [
+        (np.random.default_rng(i).normal(2.0, 1.0, size=(5, 3)), np.array([0, 1, 0, 1, 1]))
+        for i in range(6)
+    ]
     straight = BACKEND.compile(model, dtype="float64", seed=1)
     step = straight.train_step(SoftmaxCrossEntropy(), Adam(lr=0.01))
     for x, y in data:
@@ -191,8 +226,9 @@ def test_train_step_updates_the_models_state_and_resumes() -> None:
     half = first.train_step(SoftmaxCrossEntropy(), Adam(lr=0.01))
     for x, y in data[:3]:
         half.step(x, y, 0.01)
-    resumed = BACKEND.compile(model, dtype="float64",
-                              params={**first.parameters(), **first.state()})
+    resumed = BACKEND.compile(
+        model, dtype="float64", params={**first.parameters(), **first.state()}
+    )
     rest = resumed.train_step(SoftmaxCrossEntropy(), Adam(lr=0.01))
     rest.load_optimizer_state(half.optimizer_state())
     for x, y in data[3:]:

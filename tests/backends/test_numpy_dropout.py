@@ -14,7 +14,9 @@ UNITS = 200_000
 
 def _dropout(p: float, seed: int = 0, dtype: str = "float32") -> NumpyModel:
     return BACKEND.compile(
-        build((UNITS,), ir.Dropout(p=p)), seed=seed, dtype=dtype  # type: ignore[arg-type]
+        build((UNITS,), ir.Dropout(p=p)),
+        seed=seed,
+        dtype=dtype,  # type: ignore[arg-type]
     )
 
 

@@ -45,8 +45,13 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
         lambda: build(
             (4, 7, 6),
             ir.Conv2d(
-                filters=4, kernel=(3, 2), stride=(2, 1), padding=((1, 2), (2, 0)),
-                dilation=(1, 2), groups=2, bias=False,
+                filters=4,
+                kernel=(3, 2),
+                stride=(2, 1),
+                padding=((1, 2), (2, 0)),
+                dilation=(1, 2),
+                groups=2,
+                bias=False,
             ),
         ),
         True,
@@ -85,7 +90,9 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
     (
         "add",
         lambda: build(
-            VEC, ("a", ir.Dense(units=7), ("x",)), ("b", ir.Tanh(), ("x",)),
+            VEC,
+            ("a", ir.Dense(units=7), ("x",)),
+            ("b", ir.Tanh(), ("x",)),
             ("m", ir.Add(), ("a", "b", "x")),
         ),
         True,
@@ -93,7 +100,9 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
     (
         "multiply",
         lambda: build(
-            VEC, ("a", ir.Dense(units=7), ("x",)), ("b", ir.Sigmoid(), ("x",)),
+            VEC,
+            ("a", ir.Dense(units=7), ("x",)),
+            ("b", ir.Sigmoid(), ("x",)),
             ("m", ir.Multiply(), ("a", "b", "x")),
         ),
         True,
@@ -101,7 +110,8 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
     (
         "concat_channels",
         lambda: build(
-            IMG, ("a", ir.Conv2d(filters=3, kernel=(3, 3), padding="same"), ("x",)),
+            IMG,
+            ("a", ir.Conv2d(filters=3, kernel=(3, 3), padding="same"), ("x",)),
             ("c", ir.Concat(axis=0), ("x", "a")),
         ),
         True,
@@ -109,7 +119,9 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
     (
         "concat_last_axis",
         lambda: build(
-            CUBE, ("a", ir.Elu(), ("x",)), ("c", ir.Concat(axis=-1), ("a", "x", "a")),
+            CUBE,
+            ("a", ir.Elu(), ("x",)),
+            ("c", ir.Concat(axis=-1), ("a", "x", "a")),
         ),
         True,
     ),
@@ -154,9 +166,7 @@ def test_backward_matches_central_differences(
     compiled.set_parameters(_perturbed_params(model, rng))
     if model.state:
         # Eval mode reads the running statistics: make them non-trivial.
-        compiled.set_parameters(
-            {s.name: rng.uniform(0.5, 1.5, s.shape) for s in model.state}
-        )
+        compiled.set_parameters({s.name: rng.uniform(0.5, 1.5, s.shape) for s in model.state})
     x = rng.standard_normal((3, *model.input.shape))
     target = rng.standard_normal((3, *model.output_type.shape))
     loss = MeanSquaredError()

@@ -84,8 +84,15 @@ def _loss(out: np.ndarray, y: np.ndarray, spec: LossSpec) -> float:
         (np.array([[2.0], [-1.0]]), np.array([0.5, 1.0]), MeanSquaredError(), (2.25 + 4) / 2),
     ],
     ids=[
-        "ce_int", "ce_int_weighted", "ce_probs", "ce_one_hot_weighted", "bce", "mse",
-        "half_sse", "l1", "mse_targets_per_sample",
+        "ce_int",
+        "ce_int_weighted",
+        "ce_probs",
+        "ce_one_hot_weighted",
+        "bce",
+        "mse",
+        "half_sse",
+        "l1",
+        "mse_targets_per_sample",
     ],
 )
 def test_loss_value_matches_the_hand_computation(
@@ -145,8 +152,13 @@ def test_penalties_add_half_l2_and_l1_on_declared_weights_only() -> None:
     total, grads = compiled.loss_and_grads(x, t, MeanSquaredError())
     data, plain_grads = plain.loss_and_grads(x, t, MeanSquaredError())
     assert total - data == pytest.approx(0.5 * 0.5 * (1 + 4 + 0 + 0.25 + 9 + 1) + 0.1 * 7.5)
-    assert_close("penalised weight gradient", grads["n0.weight"],
-                 plain_grads["n0.weight"] + 0.5 * w + 0.1 * np.sign(w), 1e-12, 1e-12)
+    assert_close(
+        "penalised weight gradient",
+        grads["n0.weight"],
+        plain_grads["n0.weight"] + 0.5 * w + 0.1 * np.sign(w),
+        1e-12,
+        1e-12,
+    )
     assert_close("bias gradient", grads["n0.bias"], plain_grads["n0.bias"], 0, 0)
 
 

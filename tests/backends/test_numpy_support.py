@@ -109,9 +109,7 @@ MODELS: Sequence[tuple[str, Callable[[], CheckedModel]]] = (
 
 
 @pytest.mark.parametrize(("label", "make"), MODELS, ids=[m[0] for m in MODELS])
-def test_trace_shapes_match_the_checked_ir(
-    label: str, make: Callable[[], CheckedModel]
-) -> None:
+def test_trace_shapes_match_the_checked_ir(label: str, make: Callable[[], CheckedModel]) -> None:
     model = make()
     compiled = BACKEND.compile(model)
     x = np.random.default_rng(0).standard_normal((5, *model.input.shape)).astype(np.float32)

@@ -45,20 +45,39 @@ def _torch_optimizer(spec: OptimizerSpec, params: list, lr: float):  # type: ign
     import torch
 
     if isinstance(spec, Sgd):
-        return torch.optim.SGD(params, lr=lr, momentum=spec.momentum,
-                               dampening=spec.dampening, nesterov=spec.nesterov)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=spec.momentum, dampening=spec.dampening, nesterov=spec.nesterov
+        )
     if isinstance(spec, Adagrad):
-        return torch.optim.Adagrad(params, lr=lr, lr_decay=spec.lr_decay, eps=spec.eps,
-                                   initial_accumulator_value=spec.initial_accumulator_value)
+        return torch.optim.Adagrad(
+            params,
+            lr=lr,
+            lr_decay=spec.lr_decay,
+            eps=spec.eps,
+            initial_accumulator_value=spec.initial_accumulator_value,
+        )
     if isinstance(spec, Rmsprop):
-        return torch.optim.RMSprop(params, lr=lr, alpha=spec.alpha, eps=spec.eps,
-                                   momentum=spec.momentum, centered=spec.centered)
+        return torch.optim.RMSprop(
+            params,
+            lr=lr,
+            alpha=spec.alpha,
+            eps=spec.eps,
+            momentum=spec.momentum,
+            centered=spec.centered,
+        )
     if isinstance(spec, AdamW):
-        return torch.optim.AdamW(params, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
-                                 weight_decay=spec.weight_decay, amsgrad=spec.amsgrad)
+        return torch.optim.AdamW(
+            params,
+            lr=lr,
+            betas=(spec.beta1, spec.beta2),
+            eps=spec.eps,
+            weight_decay=spec.weight_decay,
+            amsgrad=spec.amsgrad,
+        )
     assert isinstance(spec, Adam)
-    return torch.optim.Adam(params, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
-                            amsgrad=spec.amsgrad)
+    return torch.optim.Adam(
+        params, lr=lr, betas=(spec.beta1, spec.beta2), eps=spec.eps, amsgrad=spec.amsgrad
+    )
 
 
 OPTIMIZERS: list[tuple[str, OptimizerSpec, ClipSpec | None]] = [
@@ -110,8 +129,9 @@ def test_twenty_steps_match_torch_optim(
                     w.copy_(torch.renorm(w, 2, 0, s.regularize.max_norm))
     got = compiled.parameters()
     for name, want in params.items():
-        assert_close(f"{label}: {name} after {STEPS} steps", got[name],
-                     want.detach().numpy(), 1e-8, 1e-10)
+        assert_close(
+            f"{label}: {name} after {STEPS} steps", got[name], want.detach().numpy(), 1e-8, 1e-10
+        )
 
 
 def test_statistics_accumulate_until_drained() -> None:

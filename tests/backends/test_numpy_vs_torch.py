@@ -53,8 +53,14 @@ def _torch_op(op: Any, xs: list[Any], p: dict[str, Any], s: dict[str, Any], trai
         return x.mean(dim=(2, 3))
     if kind == "batchnorm":
         return F.batch_norm(
-            x, s["running_mean"], s["running_var"], p.get("weight"), p.get("bias"),
-            training=train, momentum=op.momentum, eps=op.eps,
+            x,
+            s["running_mean"],
+            s["running_var"],
+            p.get("weight"),
+            p.get("bias"),
+            training=train,
+            momentum=op.momentum,
+            eps=op.eps,
         )
     if kind in ("flatten", "reshape"):
         return x.reshape(x.shape[0], -1) if kind == "flatten" else x.reshape(x.shape[0], *op.shape)
@@ -166,16 +172,28 @@ CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
         "conv_stride_dilation_groups",
         lambda: build(
             IMG,
-            ir.Conv2d(filters=6, kernel=(3, 2), stride=(2, 1), padding=((0, 2), (1, 1)),
-                      dilation=(2, 1), groups=2),
+            ir.Conv2d(
+                filters=6,
+                kernel=(3, 2),
+                stride=(2, 1),
+                padding=((0, 2), (1, 1)),
+                dilation=(2, 1),
+                groups=2,
+            ),
         ),
     ),
-    ("conv_same_stride2", lambda: build(IMG, ir.Conv2d(filters=3, kernel=(4, 4), stride=(2, 2),
-                                                         padding="same"))),
-    ("maxpool_padded", lambda: build(IMG, ir.MaxPool(kernel=(3, 3), stride=(2, 2),
-                                                     padding=((1, 0), (1, 1))))),
-    ("avgpool_padded", lambda: build(IMG, ir.AvgPool(kernel=(3, 2), stride=(2, 2),
-                                                     padding=((1, 1), (0, 1))))),
+    (
+        "conv_same_stride2",
+        lambda: build(IMG, ir.Conv2d(filters=3, kernel=(4, 4), stride=(2, 2), padding="same")),
+    ),
+    (
+        "maxpool_padded",
+        lambda: build(IMG, ir.MaxPool(kernel=(3, 3), stride=(2, 2), padding=((1, 0), (1, 1)))),
+    ),
+    (
+        "avgpool_padded",
+        lambda: build(IMG, ir.AvgPool(kernel=(3, 2), stride=(2, 2), padding=((1, 1), (0, 1)))),
+    ),
     ("global_avgpool", lambda: build(IMG, ir.GlobalAvgPool())),
     ("batchnorm_image", lambda: build(IMG, ir.BatchNorm(momentum=0.2, eps=1e-3))),
     ("batchnorm_vector", lambda: build(VEC, ir.BatchNorm())),
@@ -183,8 +201,11 @@ CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
     (
         "merges",
         lambda: build(
-            VEC, ("a", ir.Dense(units=6), ("x",)), ("b", ir.Tanh(), ("x",)),
-            ("s", ir.Add(), ("a", "b")), ("m", ir.Multiply(), ("s", "x")),
+            VEC,
+            ("a", ir.Dense(units=6), ("x",)),
+            ("b", ir.Tanh(), ("x",)),
+            ("s", ir.Add(), ("a", "b")),
+            ("m", ir.Multiply(), ("s", "x")),
             ("c", ir.Concat(axis=-1), ("m", "a")),
         ),
     ),
@@ -243,8 +264,9 @@ def _compare(
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize(("label", "make"), CASES, ids=[c[0] for c in CASES])
 def test_float64_matches_pytorch(label: str, make: Callable[[], CheckedModel], train: bool) -> None:
-    _compare(make(), "float64", MeanSquaredError(), None, train, zlib.crc32(label.encode()),
-             1e-10, 1e-12)
+    _compare(
+        make(), "float64", MeanSquaredError(), None, train, zlib.crc32(label.encode()), 1e-10, 1e-12
+    )
 
 
 CNN = lambda: build(  # noqa: E731

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netspec.data._raw import Raw
+from netspec.data._raw import Raw, class_count, regression_targets
 from netspec.errors import NetspecError
 
 ACCEPTED = (
@@ -90,12 +90,8 @@ class ArrayData:
                 kind = "soft"
                 ys.append(y.astype(dtype))
             else:
-                ys.append(y.astype(dtype)[:, None] if y.ndim == 1 else y.astype(dtype))
-        num_classes = None
-        if kind == "labels":
-            num_classes = max(int(y.max()) + 1 if y.size else 0 for y in ys)
-        elif kind == "soft":
-            num_classes = int(ys[0].shape[1]) if ys[0].ndim == 2 else None
+                ys.append(regression_targets(y, dtype))
+        num_classes = class_count(kind, ys)
         return Raw(
             x=xs[0],
             y=ys[0],

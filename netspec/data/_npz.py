@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from netspec.data._locate import did_you_mean, resolve_path
-from netspec.data._raw import Raw
+from netspec.data._raw import Raw, class_count, regression_targets
 from netspec.data._values import check_array_values
 from netspec.errors import NetspecError
 from netspec.ir.train import NpzData
@@ -160,12 +160,8 @@ def load_npz(
             kind = "soft"
             ys.append(y.astype(dtype))
         else:
-            ys.append(y.astype(dtype)[:, None] if y.ndim == 1 else y.astype(dtype))
-    num_classes = None
-    if kind == "labels":
-        num_classes = max(int(y.max()) + 1 if y.size else 0 for y in ys)
-    elif kind == "soft":
-        num_classes = int(ys[0].shape[1]) if ys[0].ndim == 2 else None
+            ys.append(regression_targets(y, dtype))
+    num_classes = class_count(kind, ys)
     test = len(xs) > 1
     return Raw(
         x=xs[0],

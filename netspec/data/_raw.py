@@ -42,3 +42,19 @@ class Raw:
     # A class label as the file writes it and where, for messages about labels (csv).
     label_text: Callable[[int], str] | None = None
     true_params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def regression_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float targets with a feature axis: [N] becomes [N, 1]."""
+    targets = y.astype(dtype)
+    return targets[:, None] if targets.ndim == 1 else targets
+
+
+def class_count(kind: TargetKind, ys: list[np.ndarray]) -> int | None:
+    """How many classes the targets of every split show: the largest label + 1, or the
+    width of class-probability targets; None for regression targets."""
+    if kind == "labels":
+        return max(int(y.max()) + 1 if y.size else 0 for y in ys)
+    if kind == "soft":
+        return int(ys[0].shape[1]) if ys[0].ndim == 2 else None
+    return None

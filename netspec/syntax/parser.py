@@ -28,7 +28,9 @@ _TERMINALS: dict[str, str] = {
     "STAR": "'*'",
     "SLASH": "'/'",
     "PERCENT": "'%'",
-    "__ANON_0": "'->'",
+    "ARROW": "'->'",
+    "FLOORDIV": "'//'",
+    "POW": "'**'",
     "NAME": "a name",
     "NUMBER": "a number",
     "INT": "an integer",
@@ -64,7 +66,7 @@ def span_of(meta_or_token: object, file: str) -> Span:
     )
 
 
-_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_1", "__ANON_2"})
+_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "FLOORDIV", "POW"})
 _VALUE_STARTS = frozenset({"NUMBER", "NAME", "STRING", "LSQB", "LPAR", "MINUS", "PLUS"})
 
 

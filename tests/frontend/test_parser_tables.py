@@ -94,3 +94,21 @@ def test_a_planted_pickle_in_the_cache_directory_is_never_loaded(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert not marker.exists(), "a pickle from the cache directory was executed"
+
+
+def test_every_terminal_is_named_and_described_as_written() -> None:
+    """No terminal carries Lark's numbered anonymous name (``__ANON_n`` follows grammar
+    order), and each reads in a message as the user types it."""
+    from lark.lexer import PatternStr
+
+    from netspec.syntax.parser import _TERMINALS, _describe
+
+    lark_parser = parser()
+    for terminal in lark_parser.terminals:
+        if terminal.name in lark_parser.lexer_conf.ignore:
+            continue
+        assert not terminal.name.startswith("__"), f"{terminal.pattern} has no name"
+        if isinstance(terminal.pattern, PatternStr):
+            assert _describe({terminal.name}) == f"'{terminal.pattern.value}'"
+        else:
+            assert terminal.name in _TERMINALS

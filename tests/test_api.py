@@ -231,3 +231,17 @@ def test_loss_and_grads_takes_a_loss_name(backend: str) -> None:
         compiled.loss_and_grads(x, y, "Softmax_CrossEntropy")
     with pytest.raises(netspec.NetspecError, match=r"unknown loss 3 \(int\): expected one of"):
         compiled.loss_and_grads(x, y, 3)
+
+
+def test_train_result_names_only_the_training_loops_result() -> None:
+    """``netspec.training.TrainResult`` is public API; no other class takes its name."""
+    import ast
+
+    package = Path(netspec.__file__).parent
+    defined = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.ClassDef) and node.name == "TrainResult"
+    ]
+    assert defined == ["training/loop.py"]

@@ -274,7 +274,9 @@ def _early_stopping(
     return typed_call(t.EarlyStopping, "early_stopping", call)
 
 
-class TrainResult(NamedTuple):
+class TrainSection(NamedTuple):
+    """A train section as elaborated, before the checker turns it into a TrainSpec."""
+
     model: str
     span: Span
     found: dict[str, Any]
@@ -290,7 +292,7 @@ class TrainElaborator:
         self.evaluator = evaluator
         self.diagnostics = diagnostics
 
-    def elaborate(self, tree: Tree, constants: dict[str, Value]) -> TrainResult:
+    def elaborate(self, tree: Tree, constants: dict[str, Value]) -> TrainSection:
         """The model name, its span, the TrainSpec fields found, and the penalties."""
         name_token, *items = tree.children
         found: dict[str, Any] = {}
@@ -364,7 +366,7 @@ class TrainElaborator:
                     self.diagnostics.error(
                         problem.code, problem.message, problem.span, help=problem.help_in(constants)
                     )
-        return TrainResult(
+        return TrainSection(
             str(name_token),
             self.evaluator.span(name_token),
             found,

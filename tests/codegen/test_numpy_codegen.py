@@ -78,7 +78,7 @@ model all_ops(img: [4, 9, 8]) {
                -> gelu(approximate = tanh) -> softplus(beta = 2, threshold = 0.5) -> dropout(0)
     t = lambda -> dense(18, bias = false, init = uniform) -> batchnorm -> step
     c = concat(r, lambda, axis = -1) -> dropout(0.3) -> dense(18, init = xavier_uniform)
-        -> sigmoid -> identity
+        -> relu -> sigmoid -> identity
     multiply(c, t) -> add(c) -> dense(4, init = he_normal(mode = fan_out), bias = [1, 2, 3, 4])
         -> log_softmax
 }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from netspec.check.params import params_of, state_of
-from netspec.check.shapes import ShapeProblem, fmt, infer
 from netspec.diagnostics import Diagnostics, Label, Use
 from netspec.ir.graph import (
     CheckedModel,
@@ -17,6 +15,8 @@ from netspec.ir.graph import (
     TensorType,
 )
 from netspec.ir.init import LiteralValues
+from netspec.ops import OPS
+from netspec.ops.shapes import ShapeProblem, fmt
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 
@@ -58,8 +58,9 @@ def check_model(
             failed = True
             continue
         shapes = [t.shape for t in inputs if t is not None]
+        facts = OPS[node.op.kind]
         try:
-            inferred = infer(node.op, shapes)
+            shaped = facts.shape(node.op, shapes)
         except ShapeProblem as problem:
             labels = [
                 Label.model_construct(
@@ -87,24 +88,24 @@ def check_model(
             types[node.name] = None
             failed = True
             continue
-        node_params = params_of(node.name, inferred.op, shapes[0])
-        node_state = state_of(node.name, inferred.op, shapes[0])
+        node_params = facts.params(node.name, shaped.op, shapes[0])
+        node_state = facts.state(node.name, shaped.op, shapes[0])
         for spec in node_params:
             if not _literal_fits(spec, span, diagnostics, uses.get(node.name, ())):
                 failed = True
         params.extend(node_params)
         state.extend(node_state)
-        output = TensorType.model_construct(shape=inferred.shape, dtype=model.input.dtype)
+        output = TensorType.model_construct(shape=shaped.shape, dtype=model.input.dtype)
         types[node.name] = output
         checked.append(
             CheckedNode.model_construct(
                 name=node.name,
-                op=inferred.op,
+                op=shaped.op,
                 inputs=node.inputs,
                 output=output,
                 params=tuple(p.name for p in node_params),
                 state=tuple(s.name for s in node_state),
-                flops=inferred.flops,
+                flops=facts.flops(shaped.op, shapes, shaped.shape),
             )
         )
     if types.get(model.output) is None:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
-from netspec.ir.ops import AFFINE_KINDS
 from netspec.ir.train import TrainSpec
-
-# Ops that keep an affine map affine: an affine layer seen through these still composes
-# with the next one into a single affine map.
-_TRANSPARENT = frozenset({"identity", "dropout", "flatten", "reshape"})
+from netspec.ops import AFFINE_KINDS, KEEPS_AFFINE_KINDS
 
 
 def lint(
@@ -22,7 +18,9 @@ def lint(
     for node in model.nodes:
         if node.op.kind in AFFINE_KINDS and node.inputs:
             source = by_name.get(node.inputs[0])
-            while source is not None and source.op.kind in _TRANSPARENT:
+            # An affine layer seen through these still composes with the next one into
+            # a single affine map.
+            while source is not None and source.op.kind in KEEPS_AFFINE_KINDS:
                 source = by_name.get(source.inputs[0])
             if source is not None and source.op.kind in AFFINE_KINDS:
                 diagnostics.warning(

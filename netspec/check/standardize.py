@@ -4,11 +4,10 @@ answer wherever its weights are loaded."""
 
 from __future__ import annotations
 
-import math
-
-from netspec.ir.graph import CheckedModel, CheckedNode, StateSpec, TensorType
+from netspec.ir.graph import CheckedModel, CheckedNode, TensorType
 from netspec.ir.ops import Standardize
 from netspec.ir.train import CsvData, DataSpec, TrainSpec
+from netspec.ops import OPS
 
 NODE_NAME = "standardize"
 
@@ -51,20 +50,17 @@ def standardize_input(model: CheckedModel) -> CheckedModel:
     """
     name = _free_name(model)
     x, shape, dtype = model.input.name, tuple(model.input.shape), model.input.dtype
-    state = (
-        StateSpec.model_construct(
-            name=f"{name}.mean", node=name, attr="mean", shape=shape, fill=0.0
-        ),
-        StateSpec.model_construct(name=f"{name}.std", node=name, attr="std", shape=shape, fill=1.0),
-    )
+    op = Standardize.model_construct(kind="standardize")
+    facts = OPS[op.kind]
+    state = tuple(facts.state(name, op, shape))
     first = CheckedNode.model_construct(
         name=name,
-        op=Standardize.model_construct(kind="standardize"),
+        op=op,
         inputs=(x,),
         output=TensorType.model_construct(shape=shape, dtype=dtype),
         params=(),
         state=tuple(s.name for s in state),
-        flops=2 * math.prod(shape),
+        flops=facts.flops(op, [shape], shape),
     )
     nodes = [first]
     for node in model.nodes:

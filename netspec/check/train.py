@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from netspec.check.shapes import fmt
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.train import (
@@ -31,6 +30,7 @@ from netspec.ir.train import (
     TrainSpec,
     XorData,
 )
+from netspec.ops.shapes import fmt
 
 CLASSIFICATION = frozenset({"softmax_cross_entropy", "binary_cross_entropy"})
 DIGITS_SAMPLES = 1797  # scikit-learn's bundled digits

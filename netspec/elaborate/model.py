@@ -10,10 +10,11 @@ from lark import Token, Tree
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
 from netspec.elaborate.hints import ACTIVATIONS, CHAIN_ACTIVATION
-from netspec.elaborate.layers import LAYER_NAMES, SIGNATURES, LayerDefaults, bind, build
+from netspec.elaborate.layers import bind, build
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
-from netspec.ir.ops import MERGE_KINDS
+from netspec.ops import LAYER_NAMES, MERGE_KINDS, SIGNATURES
+from netspec.ops.signature import LayerDefaults
 
 MAX_NODES = 100_000
 MAX_REPEAT = 10_000

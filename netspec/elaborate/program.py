@@ -9,7 +9,6 @@ from lark import Tree
 
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
-from netspec.elaborate.layers import SIGNATURES, LayerDefaults
 from netspec.elaborate.model import BlockDef, ModelElaborator
 from netspec.elaborate.train import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
@@ -17,6 +16,8 @@ from netspec.ir import init as ir_init
 from netspec.ir.graph import Model, Span
 from netspec.ir.init import Regularize
 from netspec.ir.train import TrainSpec
+from netspec.ops import SIGNATURES
+from netspec.ops.signature import LayerDefaults
 
 LANGUAGE_VERSION = 1
 _DEFAULT_SETTINGS = ("init", "bias_init", "regularize")

@@ -1,13 +1,21 @@
-"""The learnable parameters and running state each op owns, in a stable order."""
+"""The learnable parameters and the state each op owns, in a stable order.
+
+A parameter rule takes the node's name, the resolved op and its first input's shape.
+Weights carry the op's penalties; biases, scales and slopes are never penalised.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from netspec.ir import ops
 from netspec.ir.graph import ParamSpec, StateSpec
 from netspec.ir.init import Constant, Regularize
 
 Shape = tuple[int, ...]
+ParamRule = Callable[[str, Any, Shape], list[ParamSpec]]
+StateRule = Callable[[str, Any, Shape], list[StateSpec]]
 _OFF = Regularize.model_construct()
 
 
@@ -23,6 +31,17 @@ def _param(node: str, attr: str, role: str, shape: Shape, init: Any, regularize:
     )
 
 
+def _state(node: str, attr: str, shape: Shape, fill: float) -> StateSpec:
+    return StateSpec.model_construct(
+        name=f"{node}.{attr}", node=node, attr=attr, shape=shape, fill=fill
+    )
+
+
+def none(node: str, op: Any, input_shape: Shape) -> list[Any]:
+    """Ops that own nothing."""
+    return []
+
+
 def _affine(node: str, op: Any, weight_shape: Shape, units: int) -> list[ParamSpec]:
     """An affine layer's weight (with the op's penalties) and optional bias (none)."""
     specs = [_param(node, "weight", "weight", weight_shape, op.weight_init, op.regularize)]
@@ -31,60 +50,45 @@ def _affine(node: str, op: Any, weight_shape: Shape, units: int) -> list[ParamSp
     return specs
 
 
-def params_of(node: str, op: Any, input_shape: Shape) -> list[ParamSpec]:
-    """Parameters of one node; weights carry the op's penalties, nothing else does."""
-    if op.kind == "dense":
-        return _affine(node, op, (op.units, input_shape[0]), op.units)
-    if op.kind == "conv2d":
-        kh, kw = op.kernel
-        return _affine(node, op, (op.filters, input_shape[0] // op.groups, kh, kw), op.filters)
-    if op.kind == "batchnorm" and op.affine:
-        channels = (input_shape[0],)
-        return [
-            ParamSpec.model_construct(
-                name=f"{node}.weight",
-                node=node,
-                attr="weight",
-                role="weight",
-                shape=channels,
-                init=op.weight_init,
-                regularize=_OFF,
-            ),
-            ParamSpec.model_construct(
-                name=f"{node}.bias",
-                node=node,
-                attr="bias",
-                role="bias",
-                shape=channels,
-                init=op.bias_init,
-                regularize=_OFF,
-            ),
-        ]
-    if op.kind == "prelu":
-        count = input_shape[0] if op.per_channel else 1
-        return [
-            ParamSpec.model_construct(
-                name=f"{node}.weight",
-                node=node,
-                attr="weight",
-                role="slope",
-                shape=(count,),
-                init=Constant.model_construct(value=op.init),
-                regularize=_OFF,
-            )
-        ]
-    return []
+def dense(node: str, op: ops.Dense, input_shape: Shape) -> list[ParamSpec]:
+    """weight [units, in], bias [units]."""
+    return _affine(node, op, (op.units, input_shape[0]), op.units)
 
 
-def state_of(node: str, op: Any, input_shape: Shape) -> list[StateSpec]:
-    if op.kind != "batchnorm":
+def conv2d(node: str, op: ops.Conv2d, input_shape: Shape) -> list[ParamSpec]:
+    """weight [filters, in / groups, kh, kw], bias [filters]."""
+    kh, kw = op.kernel
+    return _affine(node, op, (op.filters, input_shape[0] // op.groups, kh, kw), op.filters)
+
+
+def batchnorm(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[ParamSpec]:
+    """With ``affine``: a scale (``weight``) and a shift (``bias``) per channel."""
+    if not op.affine:
         return []
     channels = (input_shape[0],)
     return [
-        StateSpec.model_construct(
-            name=f"{node}.running_mean", node=node, attr="running_mean", shape=channels, fill=0.0
-        ),
-        StateSpec.model_construct(
-            name=f"{node}.running_var", node=node, attr="running_var", shape=channels, fill=1.0
-        ),
+        _param(node, "weight", "weight", channels, op.weight_init, _OFF),
+        _param(node, "bias", "bias", channels, op.bias_init, _OFF),
     ]
+
+
+def batchnorm_state(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[StateSpec]:
+    """The running statistics per channel, starting at mean 0 and variance 1."""
+    channels = (input_shape[0],)
+    return [
+        _state(node, "running_mean", channels, 0.0),
+        _state(node, "running_var", channels, 1.0),
+    ]
+
+
+def prelu(node: str, op: ops.Prelu, input_shape: Shape) -> list[ParamSpec]:
+    """One slope per channel, or one shared slope, starting at ``init``."""
+    count = input_shape[0] if op.per_channel else 1
+    init = Constant.model_construct(value=op.init)
+    return [_param(node, "weight", "slope", (count,), init, _OFF)]
+
+
+def standardize_state(node: str, op: ops.Standardize, input_shape: Shape) -> list[StateSpec]:
+    """Fixed feature statistics of the input's shape; the identity (0 and 1) until
+    training sets them from the training split."""
+    return [_state(node, "mean", input_shape, 0.0), _state(node, "std", input_shape, 1.0)]

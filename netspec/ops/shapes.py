@@ -1,7 +1,8 @@
-"""Shape inference for every op, on the IR alone (no backend is ever needed).
+"""Shape rules of the ops, on the IR alone (no backend is ever needed).
 
-Each rule takes the op and its input shapes and returns the output shape, the resolved
-op (explicit paddings) and the forward FLOPs per sample, or raises :class:`ShapeProblem`.
+Each rule takes the op and its per-sample input shapes and returns the output shape and
+the resolved op (explicit paddings, inferred reshape sizes), or raises
+:class:`ShapeProblem`. The registry (:mod:`netspec.ops.table`) names each op's rule.
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ class ShapeProblem(Exception):
 
 
 @dataclass(frozen=True)
-class Inferred:
+class Shaped:
+    """An op's output shape per sample, and the op with its geometry made explicit."""
+
     shape: Shape
     op: Any
-    flops: int
+
+
+ShapeRule = Callable[[Any, list[Shape]], Shaped]
 
 
 def fmt(shape: Shape) -> str:
@@ -112,7 +117,7 @@ def _window_out(
     return outs[0], outs[1]
 
 
-def _dense(op: ops.Dense, shapes: list[Shape]) -> Inferred:
+def dense(op: ops.Dense, shapes: list[Shape]) -> Shaped:
     (shape,) = shapes
     if len(shape) != 1:
         raise ShapeProblem(
@@ -121,11 +126,10 @@ def _dense(op: ops.Dense, shapes: list[Shape]) -> Inferred:
             notes=[f"flatten would give [{math.prod(shape)}]"],
             help=[f"insert flatten before dense: ... -> flatten -> dense({op.units})"],
         )
-    flops = 2 * shape[0] * op.units + (op.units if op.bias else 0)
-    return Inferred((op.units,), op, flops)
+    return Shaped((op.units,), op)
 
 
-def _conv(op: ops.Conv2d, shapes: list[Shape]) -> Inferred:
+def conv2d(op: ops.Conv2d, shapes: list[Shape]) -> Shaped:
     channels, height, width = _image("conv2d", shapes[0])
     if channels % op.groups or op.filters % op.groups:
         raise ShapeProblem(
@@ -139,13 +143,13 @@ def _conv(op: ops.Conv2d, shapes: list[Shape]) -> Inferred:
         )
     pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, op.dilation)
     out_h, out_w = _window_out("conv2d", (height, width), op.kernel, op.stride, pads, op.dilation)
-    per_output = 2 * (channels // op.groups) * op.kernel[0] * op.kernel[1] + (1 if op.bias else 0)
-    flops = per_output * op.filters * out_h * out_w
-    return Inferred((op.filters, out_h, out_w), op.model_copy(update={"padding": pads}), flops)
+    return Shaped((op.filters, out_h, out_w), op.model_copy(update={"padding": pads}))
 
 
-def _pool(kind: str) -> Callable[[Any, list[Shape]], Inferred]:
-    def rule(op: Any, shapes: list[Shape]) -> Inferred:
+def pool(kind: str) -> Callable[[Any, list[Shape]], Shaped]:
+    """The rule of a pooling op: an image in, fewer pixels out, the channels kept."""
+
+    def rule(op: Any, shapes: list[Shape]) -> Shaped:
         channels, height, width = _image(kind, shapes[0])
         pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, (1, 1))
         for axis in range(2):
@@ -157,30 +161,30 @@ def _pool(kind: str) -> Callable[[Any, list[Shape]], Inferred]:
                     help=["a window made only of padding has no value"],
                 )
         out_h, out_w = _window_out(kind, (height, width), op.kernel, op.stride, pads, (1, 1))
-        flops = channels * out_h * out_w * op.kernel[0] * op.kernel[1]
-        return Inferred((channels, out_h, out_w), op.model_copy(update={"padding": pads}), flops)
+        return Shaped((channels, out_h, out_w), op.model_copy(update={"padding": pads}))
 
     return rule
 
 
-def _global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape]) -> Inferred:
-    channels, height, width = _image("global_avgpool", shapes[0])
-    return Inferred((channels,), op, channels * height * width)
+def global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape]) -> Shaped:
+    channels, _, _ = _image("global_avgpool", shapes[0])
+    return Shaped((channels,), op)
 
 
-def _batchnorm(op: ops.BatchNorm, shapes: list[Shape]) -> Inferred:
+def batchnorm(op: ops.BatchNorm, shapes: list[Shape]) -> Shaped:
     (shape,) = shapes
     if len(shape) not in (1, 3):
         raise ShapeProblem(
             "E010",
             f"batchnorm needs a [features] or [channels, height, width] input, found {fmt(shape)}",
         )
-    return Inferred(shape, op, 4 * math.prod(shape))
+    return Shaped(shape, op)
 
 
-def _same_shape(op: Any, shapes: list[Shape]) -> Inferred:
+def same_shape(op: Any, shapes: list[Shape]) -> Shaped:
+    """The rule of an elementwise op of one input: the shape is kept."""
     (shape,) = shapes
-    return Inferred(shape, op, math.prod(shape) if op.kind not in ("identity", "dropout") else 0)
+    return Shaped(shape, op)
 
 
 def _axis(kind: str, axis: int, rank: int) -> int:
@@ -193,22 +197,18 @@ def _axis(kind: str, axis: int, rank: int) -> int:
     return axis % rank
 
 
-def _softmax(op: Any, shapes: list[Shape]) -> Inferred:
+def softmax(op: Any, shapes: list[Shape]) -> Shaped:
+    """softmax and log_softmax: the shape is kept; the axis must exist."""
     (shape,) = shapes
     _axis(op.kind, op.axis, len(shape))
-    return Inferred(shape, op, 3 * math.prod(shape))
+    return Shaped(shape, op)
 
 
-def _prelu(op: ops.Prelu, shapes: list[Shape]) -> Inferred:
-    (shape,) = shapes
-    return Inferred(shape, op, 2 * math.prod(shape))
+def flatten(op: ops.Flatten, shapes: list[Shape]) -> Shaped:
+    return Shaped((math.prod(shapes[0]),), op)
 
 
-def _flatten(op: ops.Flatten, shapes: list[Shape]) -> Inferred:
-    return Inferred((math.prod(shapes[0]),), op, 0)
-
-
-def _reshape(op: ops.Reshape, shapes: list[Shape]) -> Inferred:
+def reshape(op: ops.Reshape, shapes: list[Shape]) -> Shaped:
     (shape,) = shapes
     size = math.prod(shape)
     target = list(op.shape)
@@ -233,10 +233,11 @@ def _reshape(op: ops.Reshape, shapes: list[Shape]) -> Inferred:
             "E014",
             f"cannot reshape {fmt(shape)} ({size} values) to {fmt(tuple(target))} ({known} values)",
         )
-    return Inferred(tuple(target), op.model_copy(update={"shape": tuple(target)}), 0)
+    return Shaped(tuple(target), op.model_copy(update={"shape": tuple(target)}))
 
 
-def _elementwise(op: Any, shapes: list[Shape]) -> Inferred:
+def elementwise(op: Any, shapes: list[Shape]) -> Shaped:
+    """add and multiply: every input of one shape, which the output keeps."""
     first = shapes[0]
     for index, shape in enumerate(shapes[1:], start=1):
         if shape != first:
@@ -251,10 +252,10 @@ def _elementwise(op: Any, shapes: list[Shape]) -> Inferred:
                 else ["project one side with dense(...) to match"],
                 inputs_at_fault=(0, index),
             )
-    return Inferred(first, op, math.prod(first) * (len(shapes) - 1))
+    return Shaped(first, op)
 
 
-def _concat(op: ops.Concat, shapes: list[Shape]) -> Inferred:
+def concat(op: ops.Concat, shapes: list[Shape]) -> Shaped:
     rank = len(shapes[0])
     for index, shape in enumerate(shapes[1:], start=1):
         if len(shape) != rank:
@@ -274,36 +275,4 @@ def _concat(op: ops.Concat, shapes: list[Shape]) -> Inferred:
             )
     out = list(shapes[0])
     out[axis] = sum(s[axis] for s in shapes)
-    return Inferred(tuple(out), op, 0)
-
-
-RULES: dict[str, Callable[[Any, list[Shape]], Inferred]] = {
-    "dense": _dense,
-    "conv2d": _conv,
-    "maxpool": _pool("maxpool"),
-    "avgpool": _pool("avgpool"),
-    "global_avgpool": _global_avgpool,
-    "batchnorm": _batchnorm,
-    "dropout": _same_shape,
-    "flatten": _flatten,
-    "reshape": _reshape,
-    "add": _elementwise,
-    "multiply": _elementwise,
-    "concat": _concat,
-    "identity": _same_shape,
-    "step": _same_shape,
-    "sigmoid": _same_shape,
-    "tanh": _same_shape,
-    "relu": _same_shape,
-    "leaky_relu": _same_shape,
-    "prelu": _prelu,
-    "elu": _same_shape,
-    "gelu": _same_shape,
-    "softplus": _same_shape,
-    "softmax": _softmax,
-    "log_softmax": _softmax,
-}
-
-
-def infer(op: Any, shapes: list[Shape]) -> Inferred:
-    return RULES[op.kind](op, shapes)
+    return Shaped(tuple(out), op)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import netspec
 from netspec import NetspecError, analyze
 from netspec.diagnostics import CODES
-from netspec.elaborate.layers import LAYER_NAMES
+from netspec.ops import LAYER_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {p.name: p.read_text() for p in sorted((ROOT / "specs").glob("*.net"))}

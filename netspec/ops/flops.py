@@ -1,0 +1,54 @@
+"""Forward FLOPs per sample of each op, from the resolved op and its shapes.
+
+Each rule takes the op as the shape rule resolved it, the input shapes and the output
+shape. A multiply-add counts two; comparisons and copies count nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from netspec.ir import ops
+
+Shape = tuple[int, ...]
+FlopRule = Callable[[Any, list[Shape], Shape], int]
+
+
+def none(op: Any, shapes: list[Shape], out: Shape) -> int:
+    """Ops that only move values (identity, dropout at inference, flatten, concat)."""
+    return 0
+
+
+def per_output(count: int) -> FlopRule:
+    """``count`` FLOPs for every output value."""
+
+    def rule(op: Any, shapes: list[Shape], out: Shape) -> int:
+        return count * math.prod(out)
+
+    return rule
+
+
+def dense(op: ops.Dense, shapes: list[Shape], out: Shape) -> int:
+    return 2 * shapes[0][0] * op.units + (op.units if op.bias else 0)
+
+
+def conv2d(op: ops.Conv2d, shapes: list[Shape], out: Shape) -> int:
+    channels = shapes[0][0]
+    per_value = 2 * (channels // op.groups) * op.kernel[0] * op.kernel[1] + (1 if op.bias else 0)
+    return per_value * math.prod(out)
+
+
+def pool(op: Any, shapes: list[Shape], out: Shape) -> int:
+    """One FLOP per window cell per output value (max or sum)."""
+    return math.prod(out) * op.kernel[0] * op.kernel[1]
+
+
+def global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape], out: Shape) -> int:
+    return math.prod(shapes[0])
+
+
+def elementwise(op: Any, shapes: list[Shape], out: Shape) -> int:
+    """add and multiply: one FLOP per value for each input after the first."""
+    return math.prod(out) * (len(shapes) - 1)

@@ -15,14 +15,11 @@ from netspec.ir.graph import (
     explicit_pads,
 )
 from netspec.ir.init import INIT_SCHEMES, Init, Regularize
-from netspec.ir.ops import ACTIVATION_KINDS, AFFINE_KINDS, MERGE_KINDS, Op
+from netspec.ir.ops import Op
 from netspec.ir.train import TrainSpec
 
 __all__ = [
-    "ACTIVATION_KINDS",
-    "AFFINE_KINDS",
     "INIT_SCHEMES",
-    "MERGE_KINDS",
     "CheckedModel",
     "CheckedNode",
     "DType",

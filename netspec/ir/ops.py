@@ -200,22 +200,3 @@ Op = Annotated[
     | LogSoftmax,
     Field(discriminator="kind"),
 ]
-
-MERGE_KINDS: frozenset[str] = frozenset({"add", "multiply", "concat"})
-ACTIVATION_KINDS: frozenset[str] = frozenset(
-    {
-        "identity",
-        "step",
-        "sigmoid",
-        "tanh",
-        "relu",
-        "leaky_relu",
-        "prelu",
-        "elu",
-        "gelu",
-        "softplus",
-        "softmax",
-        "log_softmax",
-    }
-)
-AFFINE_KINDS: frozenset[str] = frozenset({"dense", "conv2d"})

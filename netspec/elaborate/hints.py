@@ -9,21 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-ACTIVATIONS = (
-    "relu",
-    "sigmoid",
-    "tanh",
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "gelu",
-    "softplus",
-    "softmax",
-    "log_softmax",
-    "identity",
-    "step",
-)
-
 CHAIN_ACTIVATION = (
     "netspec has no activation argument: chain the activation after the layer, "
     "e.g. {kind}(...) -> relu"

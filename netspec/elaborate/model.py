@@ -9,11 +9,11 @@ from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
-from netspec.elaborate.hints import ACTIVATIONS, CHAIN_ACTIVATION
+from netspec.elaborate.hints import CHAIN_ACTIVATION
 from netspec.elaborate.layers import bind, build
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
-from netspec.ops import LAYER_NAMES, MERGE_KINDS, SIGNATURES
+from netspec.ops import ACTIVATION_KINDS, LAYER_NAMES, MERGE_KINDS, SIGNATURES
 from netspec.ops.signature import LayerDefaults
 
 MAX_NODES = 100_000
@@ -343,7 +343,7 @@ class ModelElaborator:
         except c.Invalid as error:
             for problem in error.each():
                 help = problem.help_in(scope.constants)
-                if problem.unknown_name in ACTIVATIONS:
+                if problem.unknown_name in ACTIVATION_KINDS:
                     # conv2d(32, 3, relu): an activation passed as an argument.
                     help = (CHAIN_ACTIVATION.format(kind=kind),)
                 self.diagnostics.error(problem.code, problem.message, problem.span, help=help)
@@ -371,14 +371,6 @@ class ModelElaborator:
             node = self._add_node(scope, name, kind, op, tuple(inputs), span)
             self.input_names[node] = tuple(shown)
             return node
-        if kind == "dropout" and not 0.0 <= op.p <= 1.0:
-            self.diagnostics.error(
-                "E004",
-                f"dropout probability must be between 0 and 1, found {op.p:g}",
-                span,
-                help=["p is the fraction of units dropped: 0.5 drops half"],
-            )
-            return None
         if incoming == POISON:
             return POISON
         return self._add_node(scope, name, kind, op, tuple(inputs), span)

@@ -168,5 +168,16 @@ def validate_dense(args: dict[str, Any], given: Given, span: Span) -> None:
     _bias_init_needs_bias(args, given)
 
 
+def validate_dropout(args: dict[str, Any], given: Given, span: Span) -> None:
+    """p is a probability."""
+    if not 0.0 <= args["p"] <= 1.0:
+        raise c.Invalid(
+            f"dropout probability must be between 0 and 1, found {args['p']:g}",
+            span,
+            ["p is the fraction of units dropped: 0.5 drops half"],
+            code="E004",
+        )
+
+
 def validate_conv2d(args: dict[str, Any], given: Given, span: Span) -> None:
     _bias_init_needs_bias(args, given)

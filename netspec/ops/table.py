@@ -30,6 +30,7 @@ from netspec.ops.signature import (
     build_pool,
     validate_conv2d,
     validate_dense,
+    validate_dropout,
 )
 
 _NO_PADDING = ((0, 0), (0, 0))
@@ -157,7 +158,9 @@ _ENTRIES: tuple[OpFacts, ...] = (
     ),
     OpFacts(
         ops.Dropout,
-        Signature((Param("p", c.real, 0.5),), 1, build_fields(ops.Dropout, "p")),
+        Signature(
+            (Param("p", c.real, 0.5),), 1, build_fields(ops.Dropout, "p"), validate=validate_dropout
+        ),
         shape_rules.same_shape,
         flop_rules.none,
         summary=summary_rules.first_number("p"),

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from test_jax_support import Layer, checked, random_params
 
-from netspec.backends.jax import BACKEND, loss_function
-from netspec.errors import ShapeError
-from netspec.ir import Regularize
-from netspec.ir import ops as ir
-from netspec.ir.train import (
+jax = pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+jnp = jax.numpy
+F = torch.nn.functional
+
+from test_jax_support import Layer, checked, random_params  # noqa: E402
+
+from netspec.backends.jax import BACKEND, loss_function  # noqa: E402
+from netspec.errors import ShapeError  # noqa: E402
+from netspec.ir import Regularize  # noqa: E402
+from netspec.ir import ops as ir  # noqa: E402
+from netspec.ir.train import (  # noqa: E402
     BinaryCrossEntropy,
     HalfSumSquaredError,
     LossSpec,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import pytest
-import torch
-from test_jax_support import inline, random_params, spec_model
 
-from netspec.backend import CompiledModel, get_backend
-from netspec.backends.jax import BACKEND, JaxModel, build_apply, precision_scope
-from netspec.errors import NetspecError, ShapeError
-from netspec.initializers import initial_params
-from netspec.ir import CheckedModel
-from netspec.ir.train import MeanSquaredError, SoftmaxCrossEntropy
+jax = pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+
+from test_jax_support import inline, random_params, spec_model  # noqa: E402
+
+from netspec.backend import CompiledModel, get_backend  # noqa: E402
+from netspec.backends.jax import BACKEND, JaxModel, build_apply, precision_scope  # noqa: E402
+from netspec.errors import NetspecError, ShapeError  # noqa: E402
+from netspec.initializers import initial_params  # noqa: E402
+from netspec.ir import CheckedModel  # noqa: E402
+from netspec.ir.train import MeanSquaredError, SoftmaxCrossEntropy  # noqa: E402
 
 # -- worked values from the design notes (the project's specs) -----------------------
 

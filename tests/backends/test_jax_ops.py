@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jax
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from test_jax_support import Layer, checked, random_params
 
-from netspec.backends.jax import build_apply, precision_scope
-from netspec.ir import ops as ir
+jax = pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+F = torch.nn.functional
+
+from test_jax_support import Layer, checked, random_params  # noqa: E402
+
+from netspec.backends.jax import build_apply, precision_scope  # noqa: E402
+from netspec.ir import ops as ir  # noqa: E402
 
 TOL = 1e-10
 Tensors = dict[str, torch.Tensor]

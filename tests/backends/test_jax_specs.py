@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_jax_support import SPECS
 
-import netspec
-from netspec.backends.jax import BACKEND
+jax = pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+
+from test_jax_support import SPECS  # noqa: E402
+
+import netspec  # noqa: E402
+from netspec.backends.jax import BACKEND  # noqa: E402
 
 SLOW = {"resnet18"}  # 11.7 million weights at 224 x 224: seconds to draw and compile
 LEFT_OUT = {"vgg11"}

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from test_jax_support import Layer, checked, inline, random_params
 
-from netspec.backend import TrainStep
-from netspec.backends.jax import BACKEND
-from netspec.errors import NetspecError, ShapeError
-from netspec.ir import CheckedModel, Regularize
-from netspec.ir import ops as ir
-from netspec.ir.train import (
+jax = pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+F = torch.nn.functional
+
+from test_jax_support import Layer, checked, inline, random_params  # noqa: E402
+
+from netspec.backend import TrainStep  # noqa: E402
+from netspec.backends.jax import BACKEND  # noqa: E402
+from netspec.errors import NetspecError, ShapeError  # noqa: E402
+from netspec.ir import CheckedModel, Regularize  # noqa: E402
+from netspec.ir import ops as ir  # noqa: E402
+from netspec.ir.train import (  # noqa: E402
     Adagrad,
     Adam,
     AdamW,

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-import netspec
-from netspec.backend import CompiledModel, get_backend
-from netspec.backends.torch import BACKEND, TorchModel, ieee_float32, resolve_device
-from netspec.errors import NetspecError, ShapeError
-from netspec.initializers import initial_params
-from netspec.ir import CheckedModel
-from netspec.ir.train import (
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+
+import netspec  # noqa: E402
+from netspec.backend import CompiledModel, get_backend  # noqa: E402
+from netspec.backends.torch import BACKEND, TorchModel, ieee_float32, resolve_device  # noqa: E402
+from netspec.errors import NetspecError, ShapeError  # noqa: E402
+from netspec.initializers import initial_params  # noqa: E402
+from netspec.ir import CheckedModel  # noqa: E402
+from netspec.ir.train import (  # noqa: E402
     BinaryCrossEntropy,
     HalfSumSquaredError,
     LossSpec,

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-import netspec
-from netspec.backends.torch import BACKEND
-from netspec.errors import NetspecError
-from netspec.ir import CheckedModel
-from netspec.ir.train import Adam, SoftmaxCrossEntropy
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+
+import netspec  # noqa: E402
+from netspec.backends.torch import BACKEND  # noqa: E402
+from netspec.errors import NetspecError  # noqa: E402
+from netspec.ir import CheckedModel  # noqa: E402
+from netspec.ir.train import Adam, SoftmaxCrossEntropy  # noqa: E402
 
 pytestmark = [
     pytest.mark.cuda,

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-import netspec
-from netspec.backends.torch import BACKEND, NetspecModule, TorchModel
-from netspec.check.checker import check_model
-from netspec.diagnostics import Diagnostics
-from netspec.ir import CheckedModel, Input, Model, Node
-from netspec.ir import ops as ir
-from netspec.ir.train import MeanSquaredError
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+
+import netspec  # noqa: E402
+from netspec.backends.torch import BACKEND, NetspecModule, TorchModel  # noqa: E402
+from netspec.check.checker import check_model  # noqa: E402
+from netspec.diagnostics import Diagnostics  # noqa: E402
+from netspec.ir import CheckedModel, Input, Model, Node  # noqa: E402
+from netspec.ir import ops as ir  # noqa: E402
+from netspec.ir.train import MeanSquaredError  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 RNG = np.random.default_rng(1234)

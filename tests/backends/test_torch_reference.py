@@ -7,15 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-import netspec
-from benchmarks.references.torch_nets import LeNet5
-from netspec.backends.torch import BACKEND
-from netspec.ir import CheckedModel
-from netspec.ir.train import SoftmaxCrossEntropy
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+F = torch.nn.functional
+nn = torch.nn
+
+import netspec  # noqa: E402
+from benchmarks.references.torch_nets import LeNet5  # noqa: E402
+from netspec.backends.torch import BACKEND  # noqa: E402
+from netspec.ir import CheckedModel  # noqa: E402
+from netspec.ir.train import SoftmaxCrossEntropy  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import netspec
-from netspec.backend import TrainStep
-from netspec.backends.numpy import BACKEND as NUMPY
-from netspec.backends.torch import BACKEND
-from netspec.errors import NetspecError, ShapeError
-from netspec.ir import CheckedModel
-from netspec.ir.train import (
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install netspec[torch])")
+
+import netspec  # noqa: E402
+from netspec.backend import TrainStep  # noqa: E402
+from netspec.backends.numpy import BACKEND as NUMPY  # noqa: E402
+from netspec.backends.torch import BACKEND  # noqa: E402
+from netspec.errors import NetspecError, ShapeError  # noqa: E402
+from netspec.ir import CheckedModel  # noqa: E402
+from netspec.ir.train import (  # noqa: E402
     Adagrad,
     Adam,
     AdamW,

@@ -245,23 +245,29 @@ def test_an_unread_batchnorm_still_updates_its_statistics(tmp_path: Path) -> Non
 
 
 def test_dropout_draws_from_torchs_global_generator(tmp_path: Path) -> None:
-    program, _, cls = _generated(DIGITS, tmp_path, "digits")
+    # The dropout is the model's output, so what is measured is the generated module's
+    # own dropout: the dropped fraction, the scaling of what is kept, and its masks.
+    spec = "netspec 1\nmodel drop(x: [64]) { dense(512) -> dropout(0.25) }"
+    program, _, cls = _generated(spec, tmp_path, "drop")
     model = cls().double()
     model.load_state_dict(
         {k: torch.from_numpy(v) for k, v in initial_params(program.model(), 0, "float64").items()}
     )
     x = torch.randn(64, 64, dtype=torch.float64)
+    kept = model.eval()(x)  # eval: dropout is the identity
+    assert bool((kept != 0).all())
     model.train()
     torch.manual_seed(7)
     first = model(x)
     torch.manual_seed(7)
     assert torch.equal(model(x), first)  # the same global seed, the same masks
-    hidden = torch.relu(model.dense_1(x))
-    dropped = torch.nn.functional.dropout(hidden, 0.1, True)
-    # The dropped fraction of the units that were not already zero after relu: about p.
-    alive = hidden != 0
-    fraction = float((dropped == 0).logical_and(alive).sum() / alive.sum())
-    assert 0.05 < fraction < 0.15
+    torch.manual_seed(8)
+    assert not torch.equal(model(x), first)  # another seed, other masks
+    dropped = first == 0
+    # 32768 units, each dropped with p = 0.25: the fraction is 0.25 give or take 0.0024.
+    assert 0.23 < float(dropped.double().mean()) < 0.27
+    # What is kept is scaled by 1 / (1 - p), as torch.nn.functional.dropout does.
+    torch.testing.assert_close(first[~dropped], kept[~dropped] / 0.75, rtol=1e-12, atol=0)
     reference = netspec.compile(program, dtype="float64").eval()
     torch.testing.assert_close(model.eval()(x), reference(x), rtol=1e-12, atol=1e-12)
 

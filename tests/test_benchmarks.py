@@ -6,6 +6,7 @@ Timings here mean nothing; the test checks that every group produces finite figu
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import sys
@@ -100,7 +101,46 @@ def test_loop_without_data_says_it_skipped(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_gpu_group_runs_or_says_why_not(capsys: pytest.CaptureFixture[str]) -> None:
     result = gpu.run(nets=("mlp",), **TINY)
-    assert result.skipped or gpu.finite(result)
+    why = {"torch": gpu.torch_cuda(), "jax": gpu.jax_gpu()}
+    # Each framework either ran both settings on CUDA, with finite figures, or is listed
+    # as skipped with its reason; none is dropped silently.
+    assert result.skipped == [f"{name}: {reason}" for name, reason in why.items() if reason]
+    ran = [name for name, reason in why.items() if reason is None]
+    assert [(c.framework, c.label) for c in result.steps.cases] == [
+        (name, label) for name in ran for label, _ in gpu.SETTINGS
+    ]
+    assert gpu.finite(result)
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        assert ("torch" in ran) == torch.cuda.is_available()
     assert main(["--only", "gpu", "--threads", "0"]) == 0
     out = capsys.readouterr().out
     assert "machine:" in out and "### goals" in out
+    assert all(f"skipped {line}" in out for line in result.skipped)
+
+
+def test_gpu_group_runs_each_setting_of_each_framework_with_a_device(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without a CUDA device here, the group's bookkeeping is checked with the device
+    # probes saying yes and a stand-in for the measured row.
+    monkeypatch.setattr(gpu, "torch_cuda", lambda: None)
+    monkeypatch.setattr(gpu, "jax_gpu", lambda: None)
+    asked = []
+    measured = train_step.run_case("numpy", "mlp", batch=8, infer_batch=16, **TINY)
+
+    def fake_case(framework: str, net: str, **options: object) -> train_step.CaseResult:
+        asked.append((framework, net, options["device"], options["label"], options["allow_tf32"]))
+        return dataclasses.replace(measured, framework=framework, label=str(options["label"]))
+
+    monkeypatch.setattr(train_step, "run_case", fake_case)
+    result = gpu.run(nets=("mlp",), **TINY)
+    assert result.skipped == []
+    assert asked == [
+        (name, "mlp", "cuda", label, tf32 if name == "torch" else None)
+        for name in ("torch", "jax")
+        for label, tf32 in gpu.SETTINGS
+    ]
+    assert len(result.steps.cases) == 4 and gpu.finite(result)
+    assert "skipped" not in gpu.render(result)

@@ -19,17 +19,16 @@ from typing import Any, Literal
 
 import numpy as np
 
+from netspec._contract import unknown_name
 from netspec._validate import SEED_LIMIT, check_choice, check_seed, check_str, found
+from netspec.backend import BACKENDS as BACKEND_NAMES
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.memory import check_memory
 
 BACKENDS = ("torch", "jax", "numpy")
 
-UNKNOWN_BACKEND = (
-    "unknown backend {got!r}: expected one of torch, jax, numpy\n"
-    '  help: netspec.compile(spec, backend="torch")'
-)
+UNKNOWN_BACKEND_HELP = 'netspec.compile(spec, backend="torch")'
 MISSING_FRAMEWORK = (
     "backend {backend!r} needs {module}, which is not installed\n"
     "  help: pip install netspec[{backend}]"
@@ -56,7 +55,7 @@ def compile_model(
 ) -> Any:
     """See :func:`netspec.compile`."""
     if not isinstance(backend, str) or backend not in BACKENDS:
-        raise NetspecError(UNKNOWN_BACKEND.format(got=backend))
+        raise unknown_name("backend", backend, BACKEND_NAMES, help=UNKNOWN_BACKEND_HELP)
     check_choice(dtype, "dtype", ("float32", "float64"))
     check_str(device, "device")
     check_str(model, "model", optional=True)

@@ -13,13 +13,24 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from netspec.errors import NetspecError
+from netspec._contract import LOSS_NAMES, check_loss, unknown_name
 from netspec.ir import CheckedModel
-from netspec.ir import train as _train
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 
 BackendName = Literal["numpy", "torch", "jax"]
 BACKENDS: tuple[BackendName, ...] = ("numpy", "torch", "jax")
+
+__all__ = [
+    "BACKENDS",
+    "LOSS_NAMES",
+    "Backend",
+    "BackendName",
+    "CompiledModel",
+    "StepStats",
+    "TrainStep",
+    "get_backend",
+    "resolve_loss",
+]
 
 
 @runtime_checkable
@@ -139,42 +150,15 @@ class Backend(Protocol):
         ...
 
 
-LOSS_NAMES: dict[str, type] = {
-    "softmax_cross_entropy": _train.SoftmaxCrossEntropy,
-    "binary_cross_entropy": _train.BinaryCrossEntropy,
-    "mse": _train.MeanSquaredError,
-    "half_sse": _train.HalfSumSquaredError,
-    "l1": _train.MeanAbsoluteError,
-}
-_LOSS_TYPES = tuple(LOSS_NAMES.values())
-
-
 def resolve_loss(loss: object) -> LossSpec:
     """A loss given to ``loss_and_grads``: an IR loss object as it is, or a spec's loss
-    name (default arguments); anything else is a NetspecError listing the names."""
-    if isinstance(loss, _LOSS_TYPES):
-        return loss  # type: ignore[return-value]
-    if isinstance(loss, str) and loss in LOSS_NAMES:
-        return LOSS_NAMES[loss]()  # type: ignore[no-any-return]
-    import difflib
-
-    from netspec._validate import found
-
-    shown = repr(loss) if isinstance(loss, str) else found(loss)
-    message = (
-        f"unknown loss {shown}: expected one of {', '.join(LOSS_NAMES)}, or a loss object "
-        "of netspec.ir.train such as SoftmaxCrossEntropy()"
-    )
-    if isinstance(loss, str):
-        close = difflib.get_close_matches(loss.lower(), list(LOSS_NAMES), n=1, cutoff=0.6)
-        if close:
-            message += f"\n  help: did you mean {close[0]!r}?"
-    raise NetspecError(message)
+    name (default arguments); anything else is an UnknownNameError listing the names."""
+    return check_loss(loss)
 
 
 def get_backend(name: str) -> Backend:
     """Import ``netspec.backends.<name>`` on demand; torch and jax load only here."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKENDS)}")
+        raise unknown_name("backend", name, BACKENDS)
     module = importlib.import_module(f"netspec.backends.{name}")
     return module.BACKEND  # type: ignore[no-any-return]

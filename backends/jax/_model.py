@@ -9,13 +9,13 @@ process-wide x64 flag.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Literal
 
 import jax
 import numpy as np
 
+from netspec import _contract
 from netspec._validate import check_seed
 from netspec.backend import resolve_loss
 from netspec.backends.jax._graph import Lowered
@@ -23,10 +23,9 @@ from netspec.backends.jax._losses import check_targets
 from netspec.backends.jax._programs import programs_for
 from netspec.backends.jax._runtime import device_label, precision_scope, resolve_device
 from netspec.backends.jax._train import JaxTrainStep
-from netspec.errors import NetspecError, ShapeError
+from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
-from netspec.ir.ops import BatchNorm
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.weights import validate_weights
 
@@ -61,7 +60,6 @@ class JaxModel:
         self._lowered: Lowered = self._programs.lowered
         self._shapes = {spec.name: spec.shape for spec in model.params}
         self._state_shapes = {spec.name: spec.shape for spec in model.state}
-        self._small_batchnorm = _single_value_batchnorms(model)
         self._params: dict[str, Array] = {}
         self._state: dict[str, Array] = {}
         self.seed(seed)
@@ -109,6 +107,7 @@ class JaxModel:
         loss = resolve_loss(loss)
         batch = self._batch(x, train)
         output_shape = (batch.shape[0], *self.ir.output_type.shape)
+        y = _contract.check_targets(self.ir, y, loss, len(batch), self.dtype)
         targets = check_targets(loss, y, output_shape, self.dtype)
         fn = self._programs.step(loss, train, input_grad)
         with precision_scope(self.dtype):
@@ -156,6 +155,7 @@ class JaxModel:
 
         Steps for the same (loss, optimizer, clip) share one compiled program.
         """
+        loss, optimizer = _contract.check_loss(loss), _contract.check_optimizer(optimizer)
         fused, rule = self._programs.fused(
             loss, optimizer, clip, donate=self._device.platform != "cpu"
         )
@@ -164,32 +164,7 @@ class JaxModel:
     # -- internals ------------------------------------------------------------------
 
     def _batch(self, x: object, train: bool) -> np.ndarray:
-        array = np.asarray(x)
-        per_sample = self.ir.input.shape
-        expected = "(N, " + ", ".join(str(d) for d in per_sample) + ")"
-        if array.ndim != len(per_sample) + 1 or array.shape[1:] != per_sample:
-            raise ShapeError(
-                f"input {self.ir.input.name!r} expects a batch of shape {expected}, "
-                f"got {array.shape}"
-            )
-        if array.shape[0] == 0:
-            raise ShapeError(
-                f"input {self.ir.input.name!r} expects a batch of shape {expected} with "
-                f"N >= 1, got an empty batch {array.shape}"
-            )
-        # As every backend: real numbers (integer or float) are cast to the model's dtype.
-        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-            raise ShapeError(
-                f"input {self.ir.input.name!r} expects real numbers "
-                f"(cast to {self.dtype}), got dtype {array.dtype}"
-            )
-        if train and array.shape[0] == 1 and self._small_batchnorm:
-            raise ShapeError(
-                f"batchnorm {self._small_batchnorm[0]!r} in training mode needs more than "
-                f"one value per channel: the batch has shape {array.shape}; use a batch "
-                "of 2 or more, or train=False"
-            )
-        return array.astype(self.dtype, copy=False)
+        return _contract.check_batch(self.ir, x, self.dtype, train=train)
 
     def _rng(self, train: bool) -> tuple[Array, np.uint32]:
         # Advanced on every training call so that a seed fixes the whole mask sequence.
@@ -197,18 +172,3 @@ class JaxModel:
         if train:
             self._calls += 1
         return self._key, call
-
-
-def _single_value_batchnorms(model: CheckedModel) -> list[str]:
-    # Batchnorms whose input has one value per channel per sample: a batch of one would
-    # leave a single value to estimate a variance from.
-    names = []
-    for node in model.nodes:
-        if isinstance(node.op, BatchNorm):
-            source = node.inputs[0]
-            shape = (
-                model.input.shape if source == model.input.name else model.node(source).output.shape
-            )
-            if math.prod(shape[1:]) == 1:
-                names.append(node.name)
-    return names

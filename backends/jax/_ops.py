@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from netspec._contract import unsupported_op
 from netspec.ir import CheckedNode, explicit_pads
 from netspec.ir import ops as ir
 
@@ -55,7 +56,7 @@ def lower(node: CheckedNode) -> NodeFn:
         return _standardize
     lowering = _STATELESS.get(op.kind)
     if lowering is None:
-        raise NotImplementedError(f"the jax backend has no lowering for op kind {op.kind!r}")
+        raise unsupported_op("jax backend", op.kind)
     return _without_state(lowering(op, node))
 
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from netspec import _contract
 from netspec.backends.jax._graph import Lowered
 from netspec.backends.jax._losses import check_targets, loss_function, penalty_function
 from netspec.backends.jax._optim import Optimizer, optimizer
@@ -57,6 +58,7 @@ class JaxTrainStep:
         model = self._model
         batch = model._batch(x, True)
         output_shape = (batch.shape[0], *model.ir.output_type.shape)
+        y = _contract.check_targets(model.ir, y, self._loss, len(batch), model.dtype)
         targets = check_targets(self._loss, y, output_shape, model.dtype)
         self._steps += 1
         scalars = np.asarray(lr, dtype=model.dtype), np.asarray(self._steps, dtype=model.dtype)

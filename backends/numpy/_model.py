@@ -7,6 +7,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from netspec._contract import (
+    check_batch,
+    check_loss,
+    check_optimizer,
+    check_targets,
+    unsupported_op,
+)
 from netspec._validate import check_seed
 from netspec.backend import resolve_loss
 from netspec.backends.numpy import _activations as act
@@ -15,7 +22,7 @@ from netspec.backends.numpy import _layers as layers
 from netspec.backends.numpy._kernel import Context, Kernel, Params
 from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._train import NumpyTrainStep
-from netspec.errors import NetspecError, ShapeError
+from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel, ParamSpec
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
@@ -118,7 +125,7 @@ class NumpyModel:
         for node in self.ir.nodes:
             kind = node.op.kind
             if kind not in KERNELS:
-                raise NetspecError(f"the numpy backend has no kernel for op {kind!r}")
+                raise unsupported_op("numpy backend", kind)
             missing = [name for name in node.inputs if name not in shapes]
             if missing:
                 raise NetspecError(
@@ -140,21 +147,8 @@ class NumpyModel:
 
     # -- running the graph -------------------------------------------------------------
 
-    def _check_input(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
-        expected = self.ir.input.shape
-        if x.ndim != len(expected) + 1 or x.shape[1:] != expected or x.shape[0] < 1:
-            raise ShapeError(
-                f"model {self.ir.name!r} expects input {self._input!r} of shape "
-                f"(N, {', '.join(map(str, expected))}), got {x.shape}"
-            )
-        # As every backend: real numbers (integer or float) are cast to the model's dtype.
-        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-            raise ShapeError(
-                f"model {self.ir.name!r} expects real numbers for input {self._input!r} "
-                f"(cast to {self.dtype}), got dtype {x.dtype}"
-            )
-        return x.astype(self._np_dtype, copy=False)
+    def _check_input(self, x: Any, train: bool) -> np.ndarray:
+        return check_batch(self.ir, x, self._np_dtype, train=train)
 
     def _run(self, x: np.ndarray, train: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
         ctx = Context(train=train, rng=self._rng, state=self._state)
@@ -170,12 +164,12 @@ class NumpyModel:
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         """Run a batch [N, *input shape]; ``train`` enables dropout and batch statistics."""
-        values, _ = self._run(self._check_input(x), train)
+        values, _ = self._run(self._check_input(x, train), train)
         return values[self.ir.output]
 
     def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
         """Every node's output by node name."""
-        values, _ = self._run(self._check_input(x), train)
+        values, _ = self._run(self._check_input(x, train), train)
         return {node.name: values[node.name] for node in self.ir.nodes}
 
     def loss_and_grads(
@@ -198,7 +192,8 @@ class NumpyModel:
     ) -> Backprop:
         """One forward and backward pass; what ``loss_and_grads`` and the training step
         share. Gradients include the penalties' gradients."""
-        xb = self._check_input(x)
+        xb = self._check_input(x, train)
+        y = check_targets(self.ir, y, loss, len(xb), self._np_dtype)
         values, caches = self._run(xb, train)
         out = values[self.ir.output]
         data_loss, dout = loss_and_grad(out, y, loss)
@@ -285,7 +280,7 @@ class NumpyModel:
         self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
     ) -> NumpyTrainStep:
         """A fused training step on this model (docs/training.md)."""
-        return NumpyTrainStep(self, loss, optimizer, clip)
+        return NumpyTrainStep(self, check_loss(loss), check_optimizer(optimizer), clip)
 
     def seed(self, seed: int) -> None:
         """Restart the model's own random stream (dropout masks) from ``seed``."""

@@ -8,7 +8,6 @@ the chosen device.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Literal
@@ -16,28 +15,22 @@ from typing import Literal
 import numpy as np
 import torch
 
+from netspec._contract import check_batch, check_loss, check_optimizer, check_targets
 from netspec._validate import check_seed
 from netspec.backend import resolve_loss
 from netspec.backends.torch._device import device_name, ieee_float32, resolve_device, resolve_dtype
-from netspec.backends.torch._inputs import as_batch, as_targets, check_values
+from netspec.backends.torch._inputs import check_values
 from netspec.backends.torch._losses import data_loss, penalty
 from netspec.backends.torch._module import NetspecModule
 from netspec.backends.torch._train import TorchTrainStep
-from netspec.errors import NetspecError, ShapeError
+from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
-from netspec.ir.ops import BatchNorm
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 
 NOT_CHECKED = (
     "the torch backend compiles a CheckedModel, got {got}\n"
     "  help: pass program.model() (or program.model(name)) from netspec.load(...)"
-)
-EMPTY_BATCH = "batch for input {name!r} is empty (shape {got}); expected at least one sample"
-BATCHNORM_ONE = (
-    "batchnorm {node!r} in training mode needs more than one value per feature, "
-    "got a batch of 1 sample of shape {shape}\n"
-    "  help: use a batch of at least 2 samples, or train=False to use the running statistics"
 )
 
 
@@ -77,7 +70,6 @@ class TorchModel:
             for spec in ir.params
             if spec.regularize.l2 or spec.regularize.l1
         ]
-        self._single_value_batchnorms = _single_value_batchnorms(ir)
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         """The output for a batch [N, *input shape]."""
@@ -111,8 +103,7 @@ class TorchModel:
         """
         loss = resolve_loss(loss)
         batch = self._batch(x, train)
-        output_shape = tuple(self.ir.output_type.shape)
-        targets = as_targets(y, loss, output_shape, batch.shape[0], self._np_dtype)
+        targets = check_targets(self.ir, y, loss, batch.shape[0], self._np_dtype)
         with self._precision(), torch.enable_grad():
             self._set_mode(train)
             inputs = self._tensor(batch)
@@ -157,16 +148,10 @@ class TorchModel:
         self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
     ) -> TorchTrainStep:
         """A fused training step on this model (docs/training.md gives the math)."""
-        return TorchTrainStep(self, loss, optimizer, clip)
+        return TorchTrainStep(self, check_loss(loss), check_optimizer(optimizer), clip)
 
     def _batch(self, x: object, train: bool) -> np.ndarray:
-        batch = as_batch(x, self.ir.input, self._np_dtype)
-        if batch.shape[0] == 0:
-            raise ShapeError(EMPTY_BATCH.format(name=self.ir.input.name, got=batch.shape))
-        if train and batch.shape[0] == 1 and self._single_value_batchnorms:
-            node = self._single_value_batchnorms[0]
-            raise ShapeError(BATCHNORM_ONE.format(node=node, shape=tuple(self.ir.input.shape)))
-        return batch
+        return check_batch(self.ir, x, self._np_dtype, train=train)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self._device)
@@ -216,19 +201,6 @@ class TorchBackend:
         module = NetspecModule(model, values, dtype=torch_dtype, seed=seed).to(target)
         module.seed_dropout(seed)  # the generator moves to the module's device
         return TorchModel(model, module, dtype, target, allow_tf32=allow_tf32)
-
-
-def _single_value_batchnorms(model: CheckedModel) -> list[str]:
-    # Batchnorms whose input has one value per feature per sample: a batch of one
-    # sample gives them a variance of nothing, which torch refuses deep inside.
-    shapes = {model.input.name: tuple(model.input.shape)}
-    for node in model.nodes:
-        shapes[node.name] = tuple(node.output.shape)
-    return [
-        node.name
-        for node in model.nodes
-        if isinstance(node.op, BatchNorm) and math.prod(shapes[node.inputs[0]][1:]) == 1
-    ]
 
 
 def _gradients(total: torch.Tensor, wrt: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -1,6 +1,6 @@
 """The training losses and per-parameter penalties, in torch.
 
-Targets arrive already checked by :func:`._inputs.as_targets`: class indices are int64,
+Targets arrive already checked by :func:`netspec._contract.check_targets`: class indices are int64,
 everything else has the output's shape and dtype.
 """
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from netspec._contract import unsupported_op
 from netspec.backends.torch import _layers
 from netspec.ir import CheckedNode, explicit_pads
 from netspec.ir.ops import (
@@ -109,7 +110,7 @@ def build_function(node: CheckedNode) -> TensorFn:
         return functools.partial(F.softmax, dim=_batched_axis(op.axis))
     if isinstance(op, LogSoftmax):
         return functools.partial(F.log_softmax, dim=_batched_axis(op.axis))
-    raise NotImplementedError(f"the torch backend has no lowering for op {kind!r}")
+    raise unsupported_op("torch backend", kind)
 
 
 def _batched_axis(axis: int) -> int:

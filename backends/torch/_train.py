@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from netspec.backends.torch._inputs import as_targets
+from netspec._contract import check_targets
 from netspec.backends.torch._losses import data_loss, penalty
 from netspec.errors import NetspecError, ShapeError
 from netspec.ir.train import (
@@ -150,8 +150,7 @@ class TorchTrainStep:
         max_norm. Nothing is read back from the device."""
         model = self._model
         batch = model._batch(x, True)
-        output_shape = tuple(model.ir.output_type.shape)
-        targets = as_targets(y, self._loss, output_shape, batch.shape[0], model._np_dtype)
+        targets = check_targets(model.ir, y, self._loss, batch.shape[0], model._np_dtype)
         with model._precision(), torch.enable_grad():
             model._set_mode(True)
             target = model._tensor(targets)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 
+from netspec._contract import unknown_name
 from netspec.codegen.context import CodegenContext, context_for
-from netspec.errors import NetspecError
 from netspec.ir import Program
 
 TARGETS = ("torch", "jax", "numpy")
@@ -25,7 +25,7 @@ def generate(
 ) -> str:
     """The source of a standalone module for ``model`` of ``program`` on ``backend``."""
     if backend not in TARGETS:
-        raise NetspecError(f"unknown backend {backend!r}: expected one of {', '.join(TARGETS)}")
+        raise unknown_name("backend", backend, TARGETS)
     context = context_for(program, model, source_file=source_file, source_text=source_text)
     module = importlib.import_module(f"netspec.codegen.{backend}")
     return module.generate(context)  # type: ignore[no-any-return]

@@ -161,7 +161,7 @@ def test_bad_batches_raise_shape_error(x: np.ndarray, received: str) -> None:
 
 def test_batchnorm_with_one_value_per_channel_needs_two_samples() -> None:
     compiled = BACKEND.compile(inline((3,), "batchnorm"))
-    with pytest.raises(ShapeError, match="more than one value per channel"):
+    with pytest.raises(ShapeError, match="more than one value per feature"):
         compiled.forward(np.zeros((1, 3)), train=True)
     assert compiled.forward(np.ones((1, 3))).shape == (1, 3)  # eval is fine
 

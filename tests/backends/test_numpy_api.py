@@ -56,15 +56,15 @@ def test_unknown_dtype_is_refused() -> None:
 @pytest.mark.parametrize(
     ("shape", "dtype", "message"),
     [
-        ((4, 8, 8), np.float32, r"of shape \(N, 1, 8, 8\), got \(4, 8, 8\)"),
-        ((4, 1, 8, 9), np.float32, r"of shape \(N, 1, 8, 8\), got \(4, 1, 8, 9\)"),
-        ((0, 1, 8, 8), np.float32, r"got \(0, 1, 8, 8\)"),
+        ((4, 8, 8), np.float32, r"has shape \(4, 8, 8\), expected \(N, 1, 8, 8\)"),
+        ((4, 1, 8, 9), np.float32, r"has shape \(4, 1, 8, 9\), expected \(N, 1, 8, 8\)"),
+        ((0, 1, 8, 8), np.float32, r"empty \(shape \(0, 1, 8, 8\)\), expected \(N, 1, 8, 8\)"),
         (
             (4, 1, 8, 8),
             np.complex64,
-            r"real numbers for input 'x' \(cast to float32\), got dtype complex64",
+            r"input 'x' has dtype complex64, expected real numbers \(cast to float32\)",
         ),
-        ((4, 1, 8, 8), np.bool_, "got dtype bool"),
+        ((4, 1, 8, 8), np.bool_, "has dtype bool"),
     ],
     ids=["missing_channel", "wrong_width", "empty_batch", "complex", "booleans"],
 )
@@ -153,7 +153,7 @@ def test_batchnorm_running_statistics_move_as_pytorch() -> None:
 
 def test_batchnorm_training_needs_two_values_per_channel() -> None:
     compiled = BACKEND.compile(build((3,), ir.BatchNorm()))
-    with pytest.raises(ShapeError, match="more than one value per channel"):
+    with pytest.raises(ShapeError, match="more than one value per feature"):
         compiled.forward(np.ones((1, 3), dtype=np.float32), train=True)
     compiled.forward(np.ones((1, 3), dtype=np.float32), train=False)  # eval is fine
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -165,20 +166,20 @@ def test_penalties_add_half_l2_and_l1_on_declared_weights_only() -> None:
 @pytest.mark.parametrize(
     ("y", "spec", "message"),
     [
-        (np.array([0, 3]), SoftmaxCrossEntropy(), "out of range for 3 classes"),
-        (np.array([0, -1]), SoftmaxCrossEntropy(), "out of range"),
-        (np.array([0.0, 1.0]), SoftmaxCrossEntropy(), "must be integers of shape (2,)"),
-        (np.array([0, 1, 2]), SoftmaxCrossEntropy(), "batch size 2"),
-        (np.zeros((2, 2)), MeanSquaredError(), "must have the output's shape (2, 3)"),
-        (np.zeros((2, 3), dtype=bool), MeanSquaredError(), "must be numbers"),
+        (np.array([0, 3]), SoftmaxCrossEntropy(), "output has 3 classes"),
+        (np.array([0, -1]), SoftmaxCrossEntropy(), "whole numbers in [0, 3), got -1"),
+        (np.array([0.5, 1.0]), SoftmaxCrossEntropy(), "whole numbers in [0, 3), got 0.5"),
+        (np.array([0, 1, 2]), SoftmaxCrossEntropy(), "have shape (3,), expected (2,)"),
+        (np.zeros((2, 2)), MeanSquaredError(), "have shape (2, 2), expected (2, 3)"),
+        (np.zeros((2, 3), dtype=complex), MeanSquaredError(), "expected real numbers"),
     ],
-    ids=["label_too_big", "label_negative", "float_labels", "batch", "target_shape", "bool"],
+    ids=["label_too_big", "label_negative", "float_labels", "batch", "target_shape", "complex"],
 )
 def test_bad_targets_raise_shape_errors(y: np.ndarray, spec: LossSpec, message: str) -> None:
-    with pytest.raises(ShapeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ShapeError, match=re.escape(message)):
         _loss(LOGITS, y, spec)
 
 
 def test_class_weights_of_the_wrong_length_are_rejected() -> None:
-    with pytest.raises(NetspecError, match="2 class weights but the output has 3 classes"):
+    with pytest.raises(NetspecError, match=r"2 class_weights, expected one per class \(3\)"):
         _loss(LOGITS, np.array([0, 1]), SoftmaxCrossEntropy(class_weights=(1.0, 2.0)))

@@ -15,6 +15,22 @@ from netspec.frontend import Analysis, analyze_source
 from netspec.ir import CheckedModel, Program
 
 
+class UsageError(NetspecError):
+    """The command line asks for something the spec does not have (exit code 2)."""
+
+
+def _exit_code(error: NetspecError) -> int:
+    return EXIT_USAGE if isinstance(error, UsageError) else EXIT_SPEC
+
+
+def _model(program: Program, name: str | None) -> CheckedModel:
+    """``program.model(name)``, with a UsageError where the IR raises its KeyError."""
+    try:
+        return program.model(name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+
+
 def _read(path: str, max_params: int) -> Analysis | None:
     try:
         return analyze_source(Path(path), max_params=max_params)
@@ -96,15 +112,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _choose_model(program: Program, name: str | None) -> CheckedModel:
-    """The model ``--model`` names, or the only one; KeyError saying how to choose."""
+    """The model ``--model`` names, or the only one; a UsageError saying how to choose."""
     if name is None and len(program.models) != 1:
         names = ", ".join(m.name for m in program.models)
         if not names:
-            raise KeyError("the spec defines no model")
-        raise KeyError(
+            raise UsageError("the spec defines no model")
+        raise UsageError(
             f"the spec has {len(program.models)} models ({names}); choose one with --model NAME"
         )
-    return program.model(name)
+    return _model(program, name)
 
 
 def _write(command: str, output: str | None, text: str, what: str) -> int:
@@ -131,10 +147,10 @@ def cmd_ir(args: argparse.Namespace) -> int:
     what = "IR"
     if args.model is not None:
         try:
-            model = program.model(args.model)
-        except KeyError as error:
-            print(f"netspec ir: error: {error.args[0]}", file=sys.stderr)
-            return EXIT_USAGE
+            model = _model(program, args.model)
+        except NetspecError as error:
+            print(f"netspec ir: error: {error}", file=sys.stderr)
+            return _exit_code(error)
         prefix = f"{model.name}/"
         program = Program(
             version=program.version,
@@ -161,9 +177,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     try:
         model = _choose_model(analysis.program, args.model)
-    except KeyError as error:
-        return fail(error.args[0], EXIT_USAGE)
-    try:
         text = generate(
             analysis.program,
             args.backend,
@@ -175,8 +188,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         if not (error.name or "").startswith("netspec.codegen"):
             raise
         return fail(f"no {args.backend} code generator is installed here", EXIT_SPEC)
-    except (NetspecError, NotImplementedError) as error:
-        return fail(str(error), EXIT_SPEC)
+    except NetspecError as error:
+        return fail(str(error), _exit_code(error))
     return _write("compile", args.output, text, f"{args.backend} module for model {model.name}")
 
 
@@ -204,13 +217,13 @@ def cmd_parity(args: argparse.Namespace) -> int:
         why = f"unknown backend {unknown[0]!r}" if unknown else "name at least two backends"
         print(f"netspec parity: error: {why}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        models = program.models if args.model is None else (program.model(args.model),)
-    except KeyError as error:
-        print(f"netspec parity: error: {error.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
     train = None if args.mode == "auto" else args.mode == "train"
     reports = []
+    try:
+        models = program.models if args.model is None else (_model(program, args.model),)
+    except NetspecError as error:
+        print(f"netspec parity: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     for model in models:
         spec = program.train(model.name)
         try:
@@ -240,10 +253,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return code
     try:
         _choose_model(program, args.model)
-    except KeyError as error:
-        print(f"netspec train: error: {error.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
         result = fit(
             program,
             model=args.model,
@@ -268,14 +277,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     except NetspecError as error:
         print(f"netspec train: error: {error}", file=sys.stderr)
-        return EXIT_SPEC
+        return _exit_code(error)
     except OSError as error:  # the run directory turns its own into NetspecErrors; any other
         # (a data cache that cannot be written, say) still gets one line, not a traceback
         print(f"netspec train: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return EXIT_SPEC
-    except KeyError as error:
-        print(f"netspec train: error: {error.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
     for note in result.notes if args.quiet else ():
         print(f"netspec train: {note}", file=sys.stderr)
     print(_final_line(result.final) if result.final else "trained (no validation or test split)")
@@ -339,10 +345,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     except NetspecError as error:
         print(f"netspec eval: error: {error}", file=sys.stderr)
-        return EXIT_SPEC
-    except KeyError as error:
-        print(f"netspec eval: error: {error.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
+        return _exit_code(error)
     split, name = (data.test, "test") if data.test is not None else (data.validation, "validation")
     if split is None:
         print(

@@ -14,6 +14,7 @@ bit for bit. The module imports JAX and NumPy only (safetensors lazily).
 
 from __future__ import annotations
 
+from netspec._contract import unsupported_op
 from netspec.codegen._numpy_kernels import defined_names
 from netspec.codegen._source import number, text
 from netspec.codegen.context import CodegenContext, identifier
@@ -237,7 +238,7 @@ class _Writer:
             return f"jax.nn.softmax({x}, axis={_batch_axis(op.axis)})"
         if isinstance(op, ir.LogSoftmax):
             return f"jax.nn.log_softmax({x}, axis={_batch_axis(op.axis)})"
-        raise NotImplementedError(f"the jax generator has no code for op {op.kind!r}")
+        raise unsupported_op("jax generator", op.kind)
 
     def apply(self) -> str:
         model = self.model

@@ -19,6 +19,7 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
+from netspec._contract import unsupported_op
 from netspec.codegen._numpy_kernels import KERNELS, defined_names
 from netspec.codegen._source import (
     INDENT,
@@ -408,7 +409,7 @@ class _Writer:
             self.kernels.add("prelu")
             shape = self._prelu_shape(node, op)
             return [f"{target} = _prelu_forward({x}, {self.p(node, 'weight')}, {shape})"]
-        raise NotImplementedError(f"the numpy generator has no code for op {op.kind!r}")
+        raise unsupported_op("numpy generator", op.kind)
 
     def _prelu_shape(self, node: CheckedNode, op: ir.Prelu) -> tuple[int, ...]:
         rank = len(self.shapes[node.inputs[0]])
@@ -529,7 +530,7 @@ class _Writer:
                 f"{g}, {s}, {self.p(node, 'weight')}, {shape}, {axes})"
             )
             return _Backward([line], [_DX])
-        raise NotImplementedError(f"the numpy generator has no code for op {op.kind!r}")
+        raise unsupported_op("numpy generator", op.kind)
 
     # -- the methods --
 

@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from netspec._contract import unsupported_op
 from netspec.codegen.context import CodegenContext, identifier, inert
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, CheckedNode, explicit_pads
@@ -491,7 +492,7 @@ class _Writer:
         if isinstance(op, Softmax | LogSoftmax):
             axis = op.axis + 1 if op.axis >= 0 else op.axis
             return f"{self._fn(kind)}({a}, dim={_int(axis)})"
-        raise NetspecError(f"the torch generator has no lowering for op {kind!r}")
+        raise unsupported_op("torch generator", kind)
 
     def _pool(self, op: MaxPool | AvgPool, a: str) -> str:
         (top, bottom), (left, right) = explicit_pads(op.padding)

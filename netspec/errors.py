@@ -41,6 +41,20 @@ class NetspecError(Exception):
         self.diagnostics = diagnostics
         super().__init__("".join([what, *(HELP_PREFIX + line for line in self.help)]))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its attributes rather than by calling __init__ again, whose
+        # keyword-only arguments differ between subclasses (pickling, multiprocessing).
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(
+    cls: type[NetspecError], args: tuple[object, ...], state: dict[str, object]
+) -> NetspecError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ShapeError(NetspecError, ValueError):
     """An array given to a compiled model has the wrong shape, dtype or values."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from netspec.errors import NetspecError, ShapeError, UnknownNameError, UnsupportedOpError
@@ -33,3 +35,21 @@ def test_subclasses_are_also_the_builtin_a_caller_expects(
 ) -> None:
     assert isinstance(error, NetspecError) and isinstance(error, builtin)
     assert error.help == ()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NetspecError("bad spec\n  help: fix it"),
+        ShapeError("bad batch", help="reshape it"),
+        UnknownNameError("unknown loss 'x'", name="x", choices=("mse",), help="did you mean"),
+        UnsupportedOpError("no lowering", target="jax backend", kind="silu"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_errors_survive_pickling(error: NetspecError) -> None:
+    # Errors cross process boundaries (multiprocessing) as pickles.
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert (str(copy), copy.message, copy.help) == (str(error), error.message, error.help)
+    assert copy.__dict__ == error.__dict__

@@ -100,10 +100,7 @@ def _checked_model(
         from netspec.frontend import load
 
         spec = load(spec)
-    try:
-        return spec.model(model)
-    except KeyError as error:
-        raise NetspecError(str(error.args[0])) from None
+    return spec.model(model)
 
 
 def _values(

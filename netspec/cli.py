@@ -10,7 +10,7 @@ from pathlib import Path
 
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
-from netspec.errors import NetspecError
+from netspec.errors import NetspecError, UnknownNameError
 from netspec.frontend import Analysis, analyze_source
 from netspec.ir import CheckedModel, Program
 
@@ -24,11 +24,11 @@ def _exit_code(error: NetspecError) -> int:
 
 
 def _model(program: Program, name: str | None) -> CheckedModel:
-    """``program.model(name)``, with a UsageError where the IR raises its KeyError."""
+    """``program.model(name)``, with a UsageError where the spec has no such model."""
     try:
         return program.model(name)
-    except KeyError as error:
-        raise UsageError(error.args[0]) from None
+    except UnknownNameError as error:
+        raise UsageError(error.message) from None
 
 
 def _read(path: str, max_params: int) -> Analysis | None:

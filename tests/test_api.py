@@ -105,6 +105,7 @@ MISUSE: dict[str, tuple[Callable[[], object], str]] = {
     "train-dtype": (_train(dtype="float16"), "dtype must be one of 'float32', 'float64'"),
     "train-device-none": (_train(device=None), "device must be a string, found None"),
     "train-model-int": (_train(model=5), "model must be a string or None, found 5"),
+    "train-model-unknown": (_train(model="nope"), "no model named 'nope'; the program has: m"),
     "train-progress-text": (_train(progress="yes"), "progress must be True or False"),
     "train-out-int": (_train(out=5), "out must be a path (str or os.PathLike) or None"),
     "train-unknown-keyword": (

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from netspec.errors import UnknownNameError
 from netspec.ir._base import IRModel
 from netspec.ir.init import Init, Regularize
 from netspec.ir.ops import Op, Pads2d
@@ -141,16 +142,25 @@ class Program(IRModel):
     source_map: dict[str, Span] = Field(default_factory=dict)
 
     def model(self, name: str | None = None) -> CheckedModel:
+        """The model called ``name``, or the only one; UnknownNameError otherwise."""
         if name is None:
             if len(self.models) != 1:
                 names = ", ".join(m.name for m in self.models) or "none"
-                raise KeyError(f"the program has {len(self.models)} models ({names}); name one")
+                raise UnknownNameError(
+                    f"the program has {len(self.models)} models ({names}); name one",
+                    name=None,
+                    choices=[m.name for m in self.models],
+                )
             return self.models[0]
         for model in self.models:
             if model.name == name:
                 return model
         names = ", ".join(m.name for m in self.models) or "none"
-        raise KeyError(f"no model named {name!r}; the program has: {names}")
+        raise UnknownNameError(
+            f"no model named {name!r}; the program has: {names}",
+            name=name,
+            choices=[m.name for m in self.models],
+        )
 
     def train(self, model: str | None = None) -> TrainSpec | None:
         for spec in self.trains:

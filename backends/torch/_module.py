@@ -5,8 +5,10 @@ their node names ("res1.conv2d_1" lives at ``module.res1.conv2d_1``), so ``state
 keys are exactly the IR's parameter and state names. ``forward`` walks the nodes in
 order over a dict of live tensors and drops each tensor after its last reader.
 
-Once built, the module needs no netspec object: the walk is a tuple of ``Step`` tuples
-holding node names, functions or submodules, and plain numbers.
+Each node runs through the torch lowering table (``nn.LOWERINGS``), the same functions
+generated files carry. Once built, the module needs no IR object: the walk is a tuple of
+``Step`` tuples holding node names, functions with their static arguments bound, and
+the ``Tensors`` holders of parameters and state.
 """
 
 from __future__ import annotations

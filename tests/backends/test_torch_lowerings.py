@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import inspect
 import operator
-import typing
 
 import pytest
 
 import netspec
 from netspec.backends.torch import lowerings
 from netspec.codegen import generate
-from netspec.ir import ops as ir
+from netspec.ops import ir_kinds
 
 torch = pytest.importorskip("torch")
 
 from netspec.backends.torch import nn as torch_nn  # noqa: E402  (needs torch)
 
 # Every op kind of the IR union, derived from it rather than listed by hand.
-(UNION, *_) = typing.get_args(ir.Op)
-KINDS = sorted(cls.model_fields["kind"].default for cls in typing.get_args(UNION))
+KINDS = sorted(ir_kinds())
 
 EVERY_OP = """\
 netspec 1

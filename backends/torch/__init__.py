@@ -4,22 +4,34 @@
 :class:`TorchModel` (the :class:`netspec.backend.CompiledModel` contract); its
 ``.module`` is a plain :class:`NetspecModule` whose ``state_dict()`` keys are the IR's
 parameter and state names, ready for a user's own optimizer or ``torch.compile``.
+
+The names below load torch on first use, so that the code generator can read the
+torch-free ``lowerings`` table of this package without importing torch.
 """
 
-from netspec.backends.torch._compiled import TorchBackend, TorchModel
-from netspec.backends.torch._device import ieee_float32, resolve_device
-from netspec.backends.torch._module import NetspecModule, Step
-from netspec.backends.torch._train import TorchTrainStep
+from __future__ import annotations
 
-BACKEND = TorchBackend()
+import importlib
+from typing import Any
 
-__all__ = [
-    "BACKEND",
-    "NetspecModule",
-    "Step",
-    "TorchBackend",
-    "TorchModel",
-    "TorchTrainStep",
-    "ieee_float32",
-    "resolve_device",
-]
+_EXPORTS = {
+    "BACKEND": "_compiled",
+    "NetspecModule": "_module",
+    "Step": "_module",
+    "TorchBackend": "_compiled",
+    "TorchModel": "_compiled",
+    "TorchTrainStep": "_train",
+    "ieee_float32": "_device",
+    "resolve_device": "_device",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

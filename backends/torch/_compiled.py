@@ -234,3 +234,6 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     # On the CPU .numpy() shares memory with the tensor (a parameter, or the caller's
     # own batch through an identity node): hand back a copy the caller may keep.
     return array.copy() if tensor.device.type == "cpu" else array
+
+
+BACKEND = TorchBackend()

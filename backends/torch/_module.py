@@ -5,26 +5,29 @@ their node names ("res1.conv2d_1" lives at ``module.res1.conv2d_1``), so ``state
 keys are exactly the IR's parameter and state names. ``forward`` walks the nodes in
 order over a dict of live tensors and drops each tensor after its last reader.
 
-Once built, the module needs no netspec object: the walk is a tuple of ``Step`` tuples
-holding node names, functions or submodules, and plain numbers.
+Each node runs through the torch lowering table (``nn.LOWERINGS``), the same functions
+generated files carry. Once built, the module needs no IR object: the walk is a tuple of
+``Step`` tuples holding node names, functions with their static arguments bound, and
+the ``Tensors`` holders of parameters and state.
 """
 
 from __future__ import annotations
 
-import math
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from netspec.backends.torch import _layers, _ops
+from netspec._contract import unsupported_op
+from netspec.backends.torch.nn import LOWERINGS, Tensors
 from netspec.errors import ShapeError
 from netspec.initializers import initial_params
-from netspec.ir import CheckedModel
-from netspec.ir.ops import Dropout
+from netspec.ir import CheckedModel, CheckedNode
+from netspec.lowering import Lowering
 
 BAD_INPUT = (
     "input {name!r} got a batch of shape {got}, expected (N, {expected})\n"
@@ -37,17 +40,48 @@ NAME_CLASH = (
 
 
 class Step(NamedTuple):
-    """One node of the walk: ``out = fn(*inputs)``; ``free`` are dead after it.
+    """One node of the walk: ``out = fn(*inputs, **tensors of holder, ...)``.
 
-    Dropout nodes carry their rate in ``dropout`` and no function, since they draw from
-    the module's own generator and follow its training flag.
+    ``fn`` is the node's lowering with its static arguments bound; ``holder`` keeps the
+    node's parameters and state (``tensors`` names them), None for a node without;
+    ``training`` and ``generator`` say whether ``fn`` takes the module's mode and its
+    dropout generator; ``free`` are dead after this node.
     """
 
     name: str
-    fn: Callable[..., torch.Tensor] | None
+    fn: Callable[..., torch.Tensor]
     inputs: tuple[str, ...]
     free: tuple[str, ...]
-    dropout: float
+    holder: nn.Module | None
+    tensors: tuple[str, ...]
+    training: bool
+    generator: bool
+
+
+# Keyword arguments the module itself supplies to functions that name them.
+RUNTIME = ("training", "generator")
+
+
+def lower(node: CheckedNode) -> Lowering:
+    """The torch lowering of a node's op kind."""
+    lowering = LOWERINGS.get(node.op.kind)
+    if lowering is None:
+        raise unsupported_op("torch backend", node.op.kind)
+    return lowering
+
+
+def _keywords(fn: Callable[..., torch.Tensor]) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(fn).parameters)
+    except ValueError:  # a builtin without a signature takes none of ours
+        return frozenset()
+
+
+class Scope(nn.Module):
+    """A container for the layers of one block scope ("res1" in "res1.conv2d_1")."""
+
+    def extra_repr(self) -> str:
+        return "scope"
 
 
 class NetspecModule(nn.Module):
@@ -106,10 +140,14 @@ class NetspecModule(nn.Module):
         live = {self.input_name: x}
         for step in self.steps:
             args = [live[name] for name in step.inputs]
-            if step.fn is None:
-                live[step.name] = self._dropout(args[0], step.dropout)
-            else:
-                live[step.name] = step.fn(*args)
+            kwargs: dict[str, object] = {}
+            if step.holder is not None:
+                kwargs = {attr: getattr(step.holder, attr) for attr in step.tensors}
+            if step.training:
+                kwargs["training"] = self.training
+            if step.generator:
+                kwargs["generator"] = self._generator(x.device)
+            live[step.name] = step.fn(*args, **kwargs)
             if not keep:
                 for name in step.free:
                     del live[name]
@@ -129,23 +167,18 @@ class NetspecModule(nn.Module):
             self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
 
-    def _dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
-        # Inverted dropout with masks from this module's own generator, so that masks
-        # depend on the model's seed and not on torch's global random state.
-        if not self.training or p == 0.0:
-            return x
-        if p >= 1.0:
-            return x * 0.0
-        if not self.own_dropout_stream:
-            return F.dropout(x, p, training=True)
+    def _generator(self, device: torch.device) -> torch.Generator | None:
+        # Dropout masks from this module's own generator, so that they depend on the
+        # model's seed and not on torch's global random state; None means the global one.
+        if not self.own_dropout_stream or not self.training:
+            return None
         generator = self.generator
-        if generator is None or generator.device != x.device:
+        if generator is None or generator.device != device:
             # Made lazily on the tensors' device: a generator only serves its own device.
-            generator = torch.Generator(device=x.device)
+            generator = torch.Generator(device=device)
             generator.manual_seed(self.dropout_seed)
             self.generator = generator
-        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
-        return x * keep * (1.0 / (1.0 - p))
+        return generator
 
     def extra_repr(self) -> str:
         return f"input={self.input_name}{list(self.input_shape)}, nodes={len(self.steps)}"
@@ -159,22 +192,20 @@ def _tensor(value: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def _build_layers(model: CheckedModel, dtype: torch.dtype) -> dict[str, nn.Module]:
-    shapes: dict[str, dict[str, tuple[int, ...]]] = {}
+    # One holder per node with parameters or state, its tensors in the IR's order; the
+    # caller loads their values, so nothing is drawn here (torch's global random state
+    # stays untouched).
+    params: dict[str, dict[str, tuple[tuple[int, ...], float | None]]] = {}
+    state: dict[str, dict[str, tuple[tuple[int, ...], float]]] = {}
     for spec in model.params:
-        shapes.setdefault(spec.node, {})[spec.attr] = tuple(spec.shape)
-    for state in model.state:
-        shapes.setdefault(state.node, {})[state.attr] = tuple(state.shape)
-    layers: dict[str, nn.Module] = {}
-    for node in model.nodes:
-        if node.params or node.state:
-            layer = _ops.build_layer(node, shapes.get(node.name, {}), dtype)
-            if layer is None:
-                raise NotImplementedError(
-                    f"node {node.name!r} ({node.op.kind}) has parameters the torch backend "
-                    "does not know how to hold"
-                )
-            layers[node.name] = layer
-    return layers
+        params.setdefault(spec.node, {})[spec.attr] = (tuple(spec.shape), 0.0)
+    for item in model.state:
+        state.setdefault(item.node, {})[item.attr] = (tuple(item.shape), item.fill)
+    return {
+        node.name: Tensors(params.get(node.name, {}), state.get(node.name, {}), dtype=dtype)
+        for node in model.nodes
+        if node.params or node.state
+    }
 
 
 def _register_nested(root: nn.Module, layers: dict[str, nn.Module]) -> None:
@@ -189,7 +220,7 @@ def _register_nested(root: nn.Module, layers: dict[str, nn.Module]) -> None:
             prefix = ".".join(scopes[: depth + 1])
             child = parent._modules.get(part)
             if child is None:
-                child = place(prefix) if prefix in layers else _layers.Scope()
+                child = place(prefix) if prefix in layers else Scope()
                 if prefix not in layers:
                     _attach(parent, part, child, name)
             parent = child
@@ -235,10 +266,14 @@ def _plan(model: CheckedModel, layers: dict[str, nn.Module]) -> tuple[Step, ...]
         if node.name != model.output and node.name not in last_use:
             # Nobody reads this node (a dead branch); drop it at once.
             free = (*free, node.name)
-        if isinstance(node.op, Dropout):
-            steps.append(Step(node.name, None, node.inputs, free, float(node.op.p)))
-            continue
-        layer = layers.get(node.name)
-        fn = layer if layer is not None else _ops.build_function(node)
-        steps.append(Step(node.name, fn, node.inputs, free, math.nan))
+        lowering = lower(node)
+        wants = _keywords(lowering.fn)
+        holder = layers.get(node.name)
+        tensors: tuple[str, ...] = ()
+        if holder is not None:
+            tensors = tuple(holder._parameters) + tuple(holder._buffers)
+        fn = functools.partial(lowering.fn, **lowering.static(node))
+        steps.append(
+            Step(node.name, fn, node.inputs, free, holder, tensors, *(w in wants for w in RUNTIME))
+        )
     return tuple(steps)

@@ -1,14 +1,15 @@
 """The PyTorch generator: a checked model as a standalone, readable ``nn.Module`` file.
 
 The generated file imports torch only (safetensors lazily, inside its weight loader).
-Layers with parameters or state become attributes built in ``__init__``, nested along
-the dots of their node names in plain ``nn.Module()`` containers, so that the
-``state_dict()`` keys are exactly the IR's names and a netspec weight file loads
-strictly. ``forward`` is written out one line per node, each carrying the spec line it
-came from. The computation is that of the in-memory backend (``netspec.backends.torch``):
-the same torch calls with the same arguments, asymmetric padding through ``F.pad``,
-batchnorm through ``F.batch_norm`` without ``num_batches_tracked``, standardize as a
-small module whose buffers hold the input statistics.
+It computes what the in-memory backend computes by construction: both read the same
+table, ``netspec.backends.torch.lowerings`` (torch-free, so generating code imports no
+framework), and call the same functions. Each ``forward`` line is one call, ``y = fn(x,
+weight=self.conv.weight, stride=(1, 1), ...)``, carrying the node's spec line as a comment;
+``fn`` is torch's own callable (``F.relu``) or a function of ``backends/torch/nn.py``
+whose source the file carries, as it carries ``Tensors``, the holder of each node's
+parameters and state. Holders are nested along the dots of node names in plain
+``nn.Module()`` containers, so that ``state_dict()`` keys are exactly the IR's names
+and a netspec weight file loads strictly.
 
 Nothing from a spec is evaluated or pasted as code: numbers are written with ``repr`` of
 an ``int`` or a finite ``float``, names pass through :func:`identifier` (or are written
@@ -18,33 +19,29 @@ the context.
 
 from __future__ import annotations
 
+import ast
+import functools
 import keyword
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from netspec._contract import unsupported_op
+from netspec.backends.torch import lowerings
 from netspec.codegen.context import CodegenContext, identifier, inert
 from netspec.errors import NetspecError
-from netspec.ir import CheckedModel, CheckedNode, explicit_pads
-from netspec.ir.ops import (
-    AvgPool,
-    BatchNorm,
-    Concat,
-    Conv2d,
-    Dense,
-    Dropout,
-    Elu,
-    Gelu,
-    LeakyRelu,
-    LogSoftmax,
-    MaxPool,
-    Prelu,
-    Reshape,
-    Softmax,
-    Softplus,
-    Standardize,
-)
+from netspec.ir import CheckedModel, CheckedNode
+
+# The functions every op's arithmetic is written in, read as text: importing the module
+# would import torch.
+NN_SOURCE = Path(lowerings.__file__).with_name("nn.py")
+HOLDER = "Tensors"
+FUNCTIONAL = "torch.nn.functional."
+# Keyword arguments the generated module supplies itself, to functions that name them.
+RUNTIME = {"training": "self.training"}
+# Constant initialisers: such a parameter starts at its value; others are drawn.
+CONSTANT_INITS = {"zeros": 0.0, "ones": 1.0}
 
 # Attributes every nn.Module has (torch 2.x, and a few device methods newer versions
 # may add): a layer under such a name is kept in ``_modules["name"]``, where the
@@ -74,50 +71,6 @@ INDENT = "    "
 # A forward line with its comment longer than this gets the comment on a line above.
 LINE_LIMIT = 100
 
-BATCHNORM_CLASS = '''
-class {name}(nn.Module):
-    """Batch normalisation over axis 1, as torch.nn.BatchNorm1d / 2d with a fixed momentum,
-    but without the num_batches_tracked counter (unused with a fixed momentum), so that
-    state_dict() holds exactly netspec's names: weight, bias, running_mean, running_var."""
-
-    def __init__(self, features: int, momentum: float, eps: float, affine: bool = True):
-        super().__init__()
-        self.momentum = momentum
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(features)) if affine else None
-        self.bias = nn.Parameter(torch.zeros(features)) if affine else None
-        self.register_buffer("running_mean", torch.zeros(features))
-        self.register_buffer("running_var", torch.ones(features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # In training mode the running statistics move in place, with the unbiased
-        # batch variance, as in torch.nn.BatchNorm2d.
-        return {F}.batch_norm(
-            x,
-            self.running_mean,
-            self.running_var,
-            self.weight,
-            self.bias,
-            self.training,
-            self.momentum,
-            self.eps,
-        )
-'''
-
-STANDARDIZE_CLASS = '''
-class {name}(nn.Module):
-    """(x - mean) / std per input element, with the statistics of the training data as
-    buffers: in state_dict() under netspec's names (mean, std), never trained."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(shape))
-        self.register_buffer("std", torch.ones(shape))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-'''
-
 LOADER = '''
 def load_netspec_weights(module: nn.Module, path: str) -> nn.Module:
     """Load a netspec weight file (safetensors, keys are the spec's parameter and state
@@ -134,8 +87,9 @@ def load_netspec_weights(module: nn.Module, path: str) -> nn.Module:
 '''
 
 DOC_NOTES = """
-Weights: the layers start with PyTorch's default initialisation, not netspec's. The
-model of the spec is the class with netspec's weights loaded: a file written by
+Weights: parameters start at their constant initial value where the spec gives one,
+else uniform within +-1/sqrt(fan-in) (PyTorch's default for a layer), not netspec's
+draws. The model of the spec is the class with netspec's weights loaded: a file written by
 `netspec train` (runs/<run>/weights.safetensors), or initial weights saved with
 netspec.weights.save_weights(path, netspec.initializers.initial_params(model, seed)).
 state_dict() keys are the spec's names{names}, so
@@ -164,22 +118,23 @@ def generate(context: CodegenContext) -> str:
 # -- literals -------------------------------------------------------------------------
 
 
-def _int(value: int) -> str:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise NetspecError(f"expected an integer in the IR, found {value!r}")
-    return repr(int(value))
-
-
-def _float(value: float) -> str:
-    number = float(value)
-    if not math.isfinite(number):
-        raise NetspecError(f"cannot write the non-finite number {number!r} as a literal")
-    return repr(number)
-
-
-def _ints(values: Iterable[int]) -> str:
-    items = [_int(v) for v in values]
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+def _literal(value: Any) -> str:
+    """Python source for a static argument: ints, finite floats, bools, strings, None and
+    tuples of them; anything else is refused rather than pasted."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NetspecError(f"cannot write the non-finite number {value!r} as a literal")
+        return repr(float(value))
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, tuple):
+        items = [_literal(item) for item in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    raise NetspecError(f"cannot write {type(value).__name__} {value!r} as a literal")
 
 
 def _inert(text: str) -> str:
@@ -187,8 +142,73 @@ def _inert(text: str) -> str:
     return inert(text)
 
 
-def _str(value: str) -> str:
-    return repr(str(value))
+# -- the functions the file carries ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """A top-level function or class of nn.py: its source, the other definitions it
+    uses, and the names of its parameters."""
+
+    source: str
+    uses: tuple[str, ...]
+    parameters: frozenset[str]
+    defaults: dict[str, Any]
+    line: int
+
+
+@functools.cache
+def _definitions() -> dict[str, _Definition]:
+    text = NN_SOURCE.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    top = {
+        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+    found: dict[str, _Definition] = {}
+    for name, node in top.items():
+        uses = sorted(
+            {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in top} - {name}
+        )
+        parameters: frozenset[str] = frozenset()
+        defaults: dict[str, Any] = {}
+        if isinstance(node, ast.FunctionDef):
+            args = node.args
+            parameters = frozenset(a.arg for a in (*args.args, *args.kwonlyargs))
+            defaults = {
+                a.arg: ast.literal_eval(d)
+                for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+                if d is not None
+            }
+        segment = ast.get_source_segment(text, node)
+        if segment is None:
+            raise NetspecError(f"cannot read the source of {name!r} in {NN_SOURCE}")
+        found[name] = _Definition(segment, tuple(uses), parameters, defaults, node.lineno)
+    return found
+
+
+def _carried(names: set[str]) -> list[str]:
+    """``names`` and every definition they use, in nn.py's order."""
+    definitions = _definitions()
+    closed: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name not in closed:
+            closed.add(name)
+            stack.extend(definitions[name].uses)
+    return sorted(closed, key=lambda name: definitions[name].line)
+
+
+def _parameters(name: str) -> frozenset[str]:
+    # torch's own callables take none of the runtime keywords.
+    return _definitions()[name].parameters if "." not in name else frozenset()
+
+
+def _lowering(node: CheckedNode) -> tuple[str, lowerings.Static]:
+    entry = lowerings.CALLS.get(node.op.kind)
+    if entry is None:
+        raise unsupported_op("torch generator", node.op.kind)
+    return entry
 
 
 # -- where layers live ------------------------------------------------------------------
@@ -216,7 +236,7 @@ def _attribute_safe(part: str, reserved: frozenset[str]) -> bool:
 def _child(parent: str, part: str, reserved: frozenset[str]) -> str:
     if _attribute_safe(part, reserved):
         return f"{parent}.{part}"
-    return f"{parent}._modules[{_str(part)}]"
+    return f"{parent}._modules[{_literal(part)}]"
 
 
 # -- the writer -------------------------------------------------------------------------
@@ -228,22 +248,15 @@ class _Writer:
         self.model: CheckedModel = context.model
         self.functional = "F" if context.class_name != "F" else "functional"
         self.uses_functional = False
-        self.uses_batchnorm = False
-        # The helper class's name, unless the model's class took it.
-        self.batchnorm = "BatchNorm" if context.class_name != "BatchNorm" else "BatchNormLayer"
-        self.uses_standardize = False
-        self.standardize = (
-            "Standardize" if context.class_name != "Standardize" else "StandardizeLayer"
-        )
-        self.shapes: dict[str, dict[str, tuple[int, ...]]] = {}
-        for spec in self.model.params:
-            self.shapes.setdefault(spec.node, {})[spec.attr] = tuple(spec.shape)
-        for state in self.model.state:
-            self.shapes.setdefault(state.node, {})[state.attr] = tuple(state.shape)
+        # The holder class's name, unless the model's class took it.
+        self.holder = HOLDER if context.class_name != HOLDER else f"{HOLDER}Layer"
+        self.calls = {node.name: _lowering(node) for node in self.model.nodes}
+        self.own = {name for name, _ in self.calls.values() if "." not in name}
         self.root = _Holder("self", MODULE_ATTRIBUTES)
-        self.layers: dict[str, str] = {}  # node name -> expression reaching its layer
+        self.layers: dict[str, str] = {}  # node name -> expression reaching its holder
         self.init_lines: list[str] = []
-        taken = set(RESERVED_LOCALS) | {self.functional}
+        # Locals must not shadow the module's imports or the functions the file carries.
+        taken = set(RESERVED_LOCALS) | {self.functional} | set(_carried(self.own))
         self.names: dict[str, str] = {}
         self.names[self.model.input.name] = identifier(self.model.input.name, taken)
         for node in self.model.nodes:
@@ -256,11 +269,12 @@ class _Writer:
             if node.params or node.state:
                 self._place(node)
         forward = self._forward()
-        parts = [self._docstring(), self._imports()]
-        if self.uses_batchnorm:
-            parts.append(BATCHNORM_CLASS.format(name=self.batchnorm, F=self.functional))
-        if self.uses_standardize:
-            parts.append(STANDARDIZE_CLASS.format(name=self.standardize))
+        carried = [_definitions()[name].source for name in _carried(self.own)]
+        if self.layers:
+            holder = _definitions()[HOLDER].source
+            carried.insert(0, holder.replace(f"class {HOLDER}(", f"class {self.holder}(", 1))
+        parts = [self._docstring(), self._imports("\n".join(carried))]
+        parts.extend(f"\n{text}\n" for text in carried)
         parts.append(self._class(self.init_lines, forward))
         parts.append(LOADER)
         return "\n".join(parts).rstrip() + "\n"
@@ -274,20 +288,21 @@ class _Writer:
         listed = _inert(", ".join(keys[:2]) + (", ..." if len(keys) > 2 else ""))
         names = f" ({listed})" if keys else ""
         notes = DOC_NOTES.format(cls=self.context.class_name, shape=shape, names=names)
-        if any(isinstance(node.op, Dropout) for node in self.model.nodes):
+        if any("generator" in _parameters(name) for name in self.own):
             notes += DROPOUT_NOTE
         return header[: -len('"""')] + notes + '"""\n'
 
-    def _imports(self) -> str:
-        functional = self.uses_functional or self.uses_batchnorm
+    def _imports(self, carried: str) -> str:
         # In the order isort (ruff's I001) wants.
-        lines = ["import torch"]
-        if functional and self.functional == "F":
+        lines = ["import math"] if "math." in carried else []
+        lines.append("")
+        lines.append("import torch")
+        if self.uses_functional and self.functional == "F":
             lines.append("import torch.nn.functional as F")
         lines.append("from torch import nn")
-        if functional and self.functional != "F":
+        if self.uses_functional and self.functional != "F":
             lines.append(f"from torch.nn import {self.functional}")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines).lstrip("\n") + "\n"
 
     def _class(self, init: list[str], forward: list[str]) -> str:
         model = self.model
@@ -305,7 +320,7 @@ class _Writer:
             *init,
             "",
             f"{INDENT}def forward(self, {x}: torch.Tensor) -> torch.Tensor:",
-            f"{INDENT * 2}if tuple({x}.shape[1:]) != {_ints(shape)}:",
+            f"{INDENT * 2}if tuple({x}.shape[1:]) != {_literal(shape)}:",
             f"{INDENT * 3}raise ValueError(",
             f'{INDENT * 4}f"expected a batch of shape (N, {expected}), got {{tuple({x}.shape)}}"',
             f"{INDENT * 3})",
@@ -314,7 +329,7 @@ class _Writer:
         ]
         return "\n".join(lines)
 
-    # -- __init__: the layers -----------------------------------------------------------
+    # -- __init__: the holders of parameters and state ------------------------------------
 
     def _place(self, node: CheckedNode) -> None:
         parent = self.root
@@ -336,52 +351,26 @@ class _Writer:
                 f"{leaf!r} is already a block scope there"
             )
         expression = _child(parent.expression, leaf, parent.reserved)
-        # A layer may also hold a block scope below it: its own attributes are reserved.
+        # A holder may also hold a block scope below it: its tensors' names are reserved.
         layer = _Holder(expression, MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES)
         parent.children[leaf] = layer
         self.layers[node.name] = expression
-        statement = f"{INDENT * 2}{expression} = {self._layer(node)}"
+        statement = f"{INDENT * 2}{expression} = {self._holder(node)}"
         self.init_lines.extend(self._with_comment(statement, node.name))
 
-    def _layer(self, node: CheckedNode) -> str:
-        op = node.op
-        shapes = self.shapes.get(node.name, {})
-        if isinstance(op, Dense):
-            out_features, in_features = shapes["weight"]
-            bias = "" if "bias" in shapes else ", bias=False"
-            return f"nn.Linear({_int(in_features)}, {_int(out_features)}{bias})"
-        if isinstance(op, Conv2d):
-            filters, per_group, kh, kw = shapes["weight"]
-            (top, bottom), (left, right) = explicit_pads(op.padding)
-            args = [_int(per_group * op.groups), _int(filters), _ints((kh, kw))]
-            if tuple(op.stride) != (1, 1):
-                args.append(f"stride={_ints(op.stride)}")
-            if top == bottom and left == right and (top, left) != (0, 0):
-                args.append(f"padding={_ints((top, left))}")
-            if tuple(op.dilation) != (1, 1):
-                args.append(f"dilation={_ints(op.dilation)}")
-            if op.groups != 1:
-                args.append(f"groups={_int(op.groups)}")
-            if "bias" not in shapes:
-                args.append("bias=False")
-            return f"nn.Conv2d({', '.join(args)})"
-        if isinstance(op, BatchNorm):
-            self.uses_batchnorm = True
-            (features,) = shapes["running_mean"]
-            affine = "" if "weight" in shapes else ", affine=False"
-            return (
-                f"{self.batchnorm}({_int(features)}, momentum={_float(op.momentum)}, "
-                f"eps={_float(op.eps)}{affine})"
-            )
-        if isinstance(op, Standardize):
-            self.uses_standardize = True
-            return f"{self.standardize}({_ints(shapes['mean'])})"
-        if isinstance(op, Prelu):
-            (slopes,) = shapes["weight"]
-            return f"nn.PReLU({_int(slopes)}, init={_float(op.init)})"
-        raise NetspecError(
-            f"node {node.name!r} ({op.kind}) has parameters the torch generator cannot hold"
-        )
+    def _holder(self, node: CheckedNode) -> str:
+        params = [
+            f"{_literal(spec.attr)}: ({_literal(tuple(spec.shape))}, {_literal(_fill(spec.init))})"
+            for spec in self.model.params
+            if spec.node == node.name
+        ]
+        state = [
+            f"{_literal(item.attr)}: ({_literal(tuple(item.shape))}, {_literal(float(item.fill))})"
+            for item in self.model.state
+            if item.node == node.name
+        ]
+        text = f"{self.holder}({{{', '.join(params)}}}"
+        return text + (f", {{{', '.join(state)}}})" if state else ")")
 
     # -- forward: one line per node ---------------------------------------------------
 
@@ -408,13 +397,17 @@ class _Writer:
         return lines
 
     def _needed(self) -> set[str]:
-        # Nodes whose value reaches the output or a batchnorm (whose running statistics
-        # change in training mode, as in the in-memory backend, which runs every node).
+        # Nodes whose value reaches the output or a node whose state moves in training
+        # mode (running statistics), as in the in-memory backend, which runs every node.
         model = self.model
         by_name = {node.name: node for node in model.nodes}
         needed: set[str] = set()
-        roots = [model.output] + [n.name for n in model.nodes if isinstance(n.op, BatchNorm)]
-        stack = [name for name in roots if name in by_name]
+        moving = [
+            node.name
+            for node in model.nodes
+            if node.state and "training" in _parameters(self.calls[node.name][0])
+        ]
+        stack = [name for name in [model.output, *moving] if name in by_name]
         while stack:
             name = stack.pop()
             if name in needed:
@@ -430,99 +423,42 @@ class _Writer:
             return [f"{statement}  {comment}"]
         return [f"{indent}{comment}", statement]
 
-    def _fn(self, name: str) -> str:
-        self.uses_functional = True
-        return f"{self.functional}.{name}"
+    def _callable(self, name: str) -> str:
+        if name.startswith(FUNCTIONAL):
+            self.uses_functional = True
+            return f"{self.functional}.{name.removeprefix(FUNCTIONAL)}"
+        return name
 
     def _expression(self, node: CheckedNode) -> str:
-        op = node.op
-        args = [self.names[name] for name in node.inputs]
-        a = args[0] if args else ""
-        kind = op.kind
-        if isinstance(op, Conv2d):
-            (top, bottom), (left, right) = explicit_pads(op.padding)
-            layer = self.layers[node.name]
-            if top == bottom and left == right:
-                return f"{layer}({a})"
-            return f"{layer}({self._fn('pad')}({a}, {_ints((left, right, top, bottom))}))"
-        if isinstance(op, Dense | BatchNorm | Prelu | Standardize):
-            return f"{self.layers[node.name]}({a})"
-        if isinstance(op, MaxPool | AvgPool):
-            return self._pool(op, a)
-        if kind == "global_avgpool":
-            keep = ", keepdim=True" if len(node.output.shape) > 1 else ""
-            return f"{a}.mean(dim=(2, 3){keep})"
-        if kind == "flatten":
-            return f"torch.flatten({a}, 1)"
-        if isinstance(op, Reshape):
-            dims = ", ".join(_int(d) for d in node.output.shape)
-            return f"{a}.reshape({a}.shape[0], {dims})"
-        if kind == "add":
-            return " + ".join(args)
-        if kind == "multiply":
-            return " * ".join(args)
-        if isinstance(op, Concat):
-            axis = op.axis + 1 if op.axis >= 0 else op.axis
-            return f"torch.cat({_tuple_of(args)}, dim={_int(axis)})"
-        if isinstance(op, Dropout):
-            return f"{self._fn('dropout')}({a}, p={_float(op.p)}, training=self.training)"
-        if kind == "identity":
-            return a
-        if kind == "step":
-            return f"({a} > 0).to({a}.dtype)"
-        if kind == "sigmoid":
-            return f"torch.sigmoid({a})"
-        if kind == "tanh":
-            return f"torch.tanh({a})"
-        if kind == "relu":
-            return f"{self._fn('relu')}({a})"
-        if isinstance(op, LeakyRelu):
-            return f"{self._fn('leaky_relu')}({a}, negative_slope={_float(op.negative_slope)})"
-        if isinstance(op, Elu):
-            return f"{self._fn('elu')}({a}, alpha={_float(op.alpha)})"
-        if isinstance(op, Gelu):
-            if op.approximate == "tanh":
-                return f'{self._fn("gelu")}({a}, approximate="tanh")'
-            return f"{self._fn('gelu')}({a})"
-        if isinstance(op, Softplus):
-            return (
-                f"{self._fn('softplus')}({a}, beta={_float(op.beta)}, "
-                f"threshold={_float(op.threshold)})"
-            )
-        if isinstance(op, Softmax | LogSoftmax):
-            axis = op.axis + 1 if op.axis >= 0 else op.axis
-            return f"{self._fn(kind)}({a}, dim={_int(axis)})"
-        raise unsupported_op("torch generator", kind)
-
-    def _pool(self, op: MaxPool | AvgPool, a: str) -> str:
-        (top, bottom), (left, right) = explicit_pads(op.padding)
-        kernel, stride = tuple(op.kernel), tuple(op.stride)
-        name = "max_pool2d" if isinstance(op, MaxPool) else "avg_pool2d"
-        symmetric = (
-            top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2
-        )
-        if symmetric:
-            padding = f", padding={_ints((top, left))}" if (top, left) != (0, 0) else ""
-            return f"{self._fn(name)}({a}, {_ints(kernel)}, {_ints(stride)}{padding})"
-        # Asymmetric (or wide) padding first, then the pool with none: -inf for max
-        # (a pad never wins), 0 for average (padded cells count in the divisor).
-        fill = ", value=-torch.inf" if isinstance(op, MaxPool) else ""
-        padded = f"{self._fn('pad')}({a}, {_ints((left, right, top, bottom))}{fill})"
-        return f"{self._fn(name)}({padded}, {_ints(kernel)}, {_ints(stride)})"
+        """The node's call: inputs, its tensors, runtime keywords, static arguments."""
+        name, static = self.calls[node.name]
+        args = [self.names[i] for i in node.inputs]
+        layer = self.layers.get(node.name)
+        if layer is not None:
+            attrs = [p.attr for p in self.model.params if p.node == node.name]
+            attrs += [s.attr for s in self.model.state if s.node == node.name]
+            args += [f"{attr}={layer}.{attr}" for attr in attrs]
+        parameters = _parameters(name)
+        args += [f"{key}={value}" for key, value in RUNTIME.items() if key in parameters]
+        # Arguments equal to the function's own defaults are left out, as a person would.
+        defaults = _definitions()[name].defaults if "." not in name else {}
+        args += [
+            f"{key}={_literal(value)}"
+            for key, value in static(node).items()
+            if key not in defaults or defaults[key] != value
+        ]
+        return f"{self._callable(name)}({', '.join(args)})"
 
 
-# Attributes of the generated layer objects (nn.Linear, nn.Conv2d, BatchNorm, nn.PReLU,
-# Standardize):
-# a block scope nested under a layer must not take these names.
-# fmt: off
-_LAYER_ATTRIBUTES = frozenset((
-    "weight", "bias", "running_mean", "running_var", "in_features", "out_features",
-    "in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-    "padding_mode", "output_padding", "transposed", "momentum", "eps", "num_parameters",
-    "init", "features", "reset_parameters", "mean", "std",
-))
-# fmt: on
+def _fill(init: Any) -> float | None:
+    """A parameter's starting value in the generated file: its constant, or None (drawn)."""
+    if init.scheme in CONSTANT_INITS:
+        return CONSTANT_INITS[init.scheme]
+    return float(init.value) if init.scheme == "constant" else None
 
 
-def _tuple_of(items: list[str]) -> str:
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+# Attributes of the generated holders: a block scope nested under one must not take
+# these names.
+_LAYER_ATTRIBUTES = frozenset(
+    ("weight", "bias", "running_mean", "running_var", "mean", "std", "slope")
+)

@@ -108,18 +108,25 @@ def test_lenet5_reads_as_a_hand_written_module(tmp_path: Path) -> None:
         program, "torch", source_file="specs/lenet5.net", source_text=LENET.read_text()
     )
     assert "class Lenet5(nn.Module):" in source
-    assert "self.conv2d_1 = nn.Conv2d(1, 6, (5, 5), padding=(2, 2))" in source
-    assert "self.dense_1 = nn.Linear(400, 120)  # lenet5.net:10 dense(120)" in source
+    assert (
+        "        # lenet5.net:10 dense(120)\n"
+        "        self.dense_1 = Tensors({'weight': ((120, 400), None), 'bias': ((120,), 0.0)})\n"
+    ) in source
+    assert (
+        "conv2d_1 = conv2d(x, weight=self.conv2d_1.weight, bias=self.conv2d_1.bias, "
+        "pads=((2, 2), (2, 2)))"
+    ) in source
     assert "relu_1 = F.relu(conv2d_1)  # lenet5.net:7 relu" in source
-    assert "maxpool_1 = F.max_pool2d(relu_1, (2, 2), (2, 2))  # lenet5.net:7 maxpool(2)" in source
-    assert "flatten_1 = torch.flatten(maxpool_2, 1)" in source
+    assert "maxpool_1 = maxpool(relu_1, kernel=(2, 2), stride=(2, 2))" in source
+    assert "flatten_1 = torch.flatten(maxpool_2, start_dim=1)  # lenet5.net:9 flatten" in source
+    assert "def conv2d(" in source and "def maxpool(" in source  # carried, as in netspec
     assert source.rstrip().endswith("return module")
     # One line per node in forward, each with its spec reference.
     forward = source.split("def forward(self, x: torch.Tensor)")[-1].split("\n\n\n")[0]
     for node in program.model().nodes:
         assert f"    {node.name} = " in forward
     assert "import numpy" not in source and "netspec" not in source.split('"""')[2]
-    assert "class BatchNorm" not in source  # helpers only when used
+    assert "def batchnorm" not in source  # carried functions only when used
     path = tmp_path / "lenet5.py"
     path.write_text(source)
     _ruff(path)
@@ -128,17 +135,20 @@ def test_lenet5_reads_as_a_hand_written_module(tmp_path: Path) -> None:
 def test_only_the_helpers_a_model_uses_are_emitted(tmp_path: Path) -> None:
     program = netspec.load("netspec 1\nmodel tiny(x: [3]) { dense(2) }")
     source = generate(program, "torch")
-    assert "functional" not in source and "BatchNorm" not in source
+    assert "def batchnorm" not in source and "def conv2d" not in source
+    assert "dense_1 = F.linear(x, weight=self.dense_1.weight, bias=self.dense_1.bias)" in source
     path = tmp_path / "tiny.py"
     path.write_text(source)
     _ruff(path)
 
 
 def test_class_names_that_clash_with_the_files_own_names(tmp_path: Path) -> None:
-    # A model named f would shadow `F`; one named batch_norm the batchnorm helper.
+    # A model named f would shadow `F`; one named tensors the holder class; nodes named
+    # like a carried function would shadow it in forward.
     for spec, name in [
         ("netspec 1\nmodel f(x: [3]) { dense(2) -> relu }", "f_model"),
-        ("netspec 1\nmodel batch_norm(x: [3]) { dense(2) -> batchnorm -> relu }", "bn_model"),
+        ("netspec 1\nmodel tensors(x: [3]) { dense(2) -> batchnorm -> relu }", "holder_model"),
+        ("netspec 1\nmodel m(dropout: [3]) { dense(2) -> relu -> dropout(0.5) }", "shadow"),
     ]:
         program, _, cls = _generated(spec, tmp_path, name)
         _ruff(tmp_path / f"{name}.py")
@@ -159,9 +169,15 @@ def test_the_reserved_attribute_names_cover_this_torch() -> None:
         return {n for n in set(dir(obj)) | set(vars(obj)) if not n.startswith("_")}
 
     assert public(torch.nn.Module()) <= MODULE_ATTRIBUTES
-    layers = [torch.nn.Linear(2, 2), torch.nn.Conv2d(2, 2, 1), torch.nn.PReLU(2)]
-    for layer in layers:
-        assert public(layer) <= MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES, type(layer).__name__
+    # Every tensor a node can hold, in the holder the generated file carries.
+    from netspec.backends.torch.nn import Tensors
+
+    program = netspec.load(TRAINABLE)
+    model = program.model()
+    params = {spec.attr: ((1,), 0.0) for spec in model.params}
+    state = {item.attr: ((1,), 0.0) for item in model.state}
+    assert {"weight", "bias", "running_mean", "running_var"} <= set(params) | set(state)
+    assert public(Tensors(params, state)) <= MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES
 
 
 def test_non_finite_numbers_are_refused() -> None:

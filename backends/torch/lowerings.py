@@ -1,0 +1,97 @@
+"""Which torch function computes each op kind, and the static arguments a node gives it.
+
+Torch-free, so that the code generator reads it without importing torch. A bare name is
+a function of ``nn.py`` (where each op's arithmetic is written once); a dotted name is
+torch's own callable. ``nn.LOWERINGS`` resolves the names into
+:class:`netspec.lowering.Lowering` entries for the in-memory module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from netspec.ir import CheckedNode, explicit_pads
+from netspec.lowering import no_static
+
+Static = Callable[[CheckedNode], dict[str, Any]]
+
+
+def batched_axis(axis: int) -> int:
+    """A per-sample axis of the IR (0 = channels or features) on a batched tensor."""
+    return axis + 1 if axis >= 0 else axis
+
+
+def _conv(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {
+        "stride": tuple(op.stride),
+        "pads": explicit_pads(op.padding),
+        "dilation": tuple(op.dilation),
+        "groups": op.groups,
+    }
+
+
+def _pool(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {
+        "kernel": tuple(op.kernel),
+        "stride": tuple(op.stride),
+        "pads": explicit_pads(op.padding),
+    }
+
+
+def _fields(*names: str) -> Static:
+    """The op's own fields under their IR names."""
+
+    def static(node: CheckedNode) -> dict[str, Any]:
+        return {name: getattr(node.op, name) for name in names}
+
+    return static
+
+
+def _dim(node: CheckedNode) -> dict[str, Any]:
+    return {"dim": batched_axis(node.op.axis)}
+
+
+def _keepdim(node: CheckedNode) -> dict[str, Any]:
+    return {"keepdim": len(node.output.shape) > 1}
+
+
+def _shape(node: CheckedNode) -> dict[str, Any]:
+    return {"shape": tuple(node.output.shape)}
+
+
+def _flatten(node: CheckedNode) -> dict[str, Any]:
+    return {"start_dim": 1}
+
+
+F = "torch.nn.functional."
+
+CALLS: dict[str, tuple[str, Static]] = {
+    "dense": (F + "linear", no_static),
+    "conv2d": ("conv2d", _conv),
+    "maxpool": ("maxpool", _pool),
+    "avgpool": ("avgpool", _pool),
+    "global_avgpool": ("global_avgpool", _keepdim),
+    "batchnorm": ("batchnorm", _fields("momentum", "eps")),
+    "dropout": ("dropout", _fields("p")),
+    "flatten": ("torch.flatten", _flatten),
+    "reshape": ("reshape", _shape),
+    "add": ("add", no_static),
+    "multiply": ("multiply", no_static),
+    "concat": ("concat", _dim),
+    "identity": ("identity", no_static),
+    "standardize": ("standardize", no_static),
+    "step": ("step", no_static),
+    "sigmoid": ("torch.sigmoid", no_static),
+    "tanh": ("torch.tanh", no_static),
+    "relu": (F + "relu", no_static),
+    "leaky_relu": (F + "leaky_relu", _fields("negative_slope")),
+    "prelu": (F + "prelu", no_static),
+    "elu": (F + "elu", _fields("alpha")),
+    "gelu": (F + "gelu", _fields("approximate")),
+    "softplus": (F + "softplus", _fields("beta", "threshold")),
+    "softmax": (F + "softmax", _dim),
+    "log_softmax": (F + "log_softmax", _dim),
+}

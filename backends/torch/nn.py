@@ -1,0 +1,230 @@
+"""Every op's PyTorch arithmetic, written once, and the table that maps op kinds to it.
+
+``LOWERINGS[op.kind]`` is a :class:`netspec.lowering.Lowering`. Both the in-memory module
+(``_module.py``) and the code generator (``netspec/codegen/torch.py``) read it, so the two
+compute the same thing by construction: the module calls these functions, and generated
+files carry their source (or name torch's own callable, ``framework_name``).
+
+Calling convention, for a node ``n`` with lowering ``L``::
+
+    L.fn(*inputs, **tensors, **L.static(n), [training=...], [generator=...])
+
+- ``inputs`` are the node's input tensors, batched ([N, *per-sample shape]);
+- ``tensors`` are the node's parameters and state, keyword arguments named by their IR
+  attribute (``weight``, ``bias``, ``running_mean``, ``running_var``, ``mean``, ``std``);
+  an absent one (a dense layer without bias) is left to the function's default;
+- ``static`` gives plain Python values fixed by the spec (ints, floats, bools, strings,
+  tuples), already in the function's terms (explicit pads, batched axes);
+- ``training`` (the module's mode) is passed to functions that name it; ``generator``
+  (the module's own dropout stream, or None for torch's global one) likewise.
+
+Functions here are self-contained: they use only ``math`` and ``torch``, the imports
+every generated file has, and reach torch's functional API as ``torch.nn.functional``
+so that a generated class named ``F`` cannot shadow it.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from netspec.backends.torch.lowerings import CALLS
+from netspec.lowering import Lowering
+
+
+class Tensors(nn.Module):
+    """The parameters and state of one node, under netspec's names (``weight``, ``bias``,
+    ``running_mean``...), so that ``state_dict()`` keys are the IR's names.
+
+    ``params`` and ``state`` map each name to (shape, fill): a float fills the tensor
+    with that value, None draws it uniformly within +-1/sqrt(fan-in), PyTorch's default
+    for a layer's weight. Real values come from netspec's weights (``load_state_dict``).
+    """
+
+    def __init__(
+        self,
+        params: dict[str, tuple[tuple[int, ...], float | None]],
+        state: dict[str, tuple[tuple[int, ...], float]] | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, (shape, fill) in params.items():
+            tensor = torch.empty(shape, dtype=dtype)
+            if fill is None:
+                bound = 1.0 / math.sqrt(max(1, math.prod(shape[1:])))
+                torch.nn.init.uniform_(tensor, -bound, bound)
+            else:
+                torch.nn.init.constant_(tensor, fill)
+            self.register_parameter(name, nn.Parameter(tensor))
+        for name, (shape, fill) in (state or {}).items():
+            self.register_buffer(name, torch.full(shape, fill, dtype=dtype))
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={tuple(t.shape)}" for name, t in self.state_dict().items())
+
+
+# -- the ops ------------------------------------------------------------------------------
+
+
+def conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: tuple[int, int] = (1, 1),
+    pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
+) -> torch.Tensor:
+    """2-D convolution with explicit, possibly asymmetric, zero padding."""
+    (top, bottom), (left, right) = pads
+    padding = (top, left)
+    if top != bottom or left != right:
+        # torch pads both sides equally; asymmetric ("same" with a stride) goes first.
+        x = torch.nn.functional.pad(x, (left, right, top, bottom))
+        padding = (0, 0)
+    return torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def _pool_padding(
+    pads: tuple[tuple[int, int], tuple[int, int]], kernel: tuple[int, int]
+) -> tuple[int, int] | None:
+    # torch pools pad both sides equally, and at most half the kernel: (top, left) then,
+    # else None, and the caller pads beforehand.
+    (top, bottom), (left, right) = pads
+    if top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2:
+        return (top, left)
+    return None
+
+
+def maxpool(
+    x: torch.Tensor,
+    *,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+) -> torch.Tensor:
+    """Max pooling; padded cells are -inf, so they never win."""
+    padding = _pool_padding(pads, kernel)
+    if padding is None:
+        (top, bottom), (left, right) = pads
+        x = torch.nn.functional.pad(x, (left, right, top, bottom), value=-math.inf)
+        padding = (0, 0)
+    return torch.nn.functional.max_pool2d(x, kernel, stride, padding)
+
+
+def avgpool(
+    x: torch.Tensor,
+    *,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
+) -> torch.Tensor:
+    """Average pooling; padded cells count in the divisor, however they are padded."""
+    padding = _pool_padding(pads, kernel)
+    if padding is None:
+        (top, bottom), (left, right) = pads
+        x = torch.nn.functional.pad(x, (left, right, top, bottom))
+        padding = (0, 0)
+    return torch.nn.functional.avg_pool2d(x, kernel, stride, padding, count_include_pad=True)
+
+
+def global_avgpool(x: torch.Tensor, *, keepdim: bool) -> torch.Tensor:
+    """The mean over the spatial axes of [N, C, H, W]."""
+    return x.mean(dim=(2, 3), keepdim=keepdim)
+
+
+def batchnorm(
+    x: torch.Tensor,
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    *,
+    training: bool,
+    momentum: float,
+    eps: float,
+) -> torch.Tensor:
+    """Batch normalisation over axis 1, as torch.nn.BatchNorm with a fixed momentum but
+    without the num_batches_tracked counter (unused with a fixed momentum). In training
+    mode the running statistics move in place, with the unbiased batch variance."""
+    return torch.nn.functional.batch_norm(
+        x, running_mean, running_var, weight, bias, training, momentum, eps
+    )
+
+
+def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / std per element, with fixed statistics of the training data."""
+    return (x - mean) / std
+
+
+def dropout(
+    x: torch.Tensor, *, p: float, training: bool, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Inverted dropout; masks come from ``generator``, or from torch's global generator
+    (F.dropout) when it is None. The identity outside training."""
+    if not training or p == 0.0:
+        return x
+    if p >= 1.0:
+        return x * 0.0
+    if generator is None:
+        return torch.nn.functional.dropout(x, p, training=True)
+    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+    return x * keep * (1.0 / (1.0 - p))
+
+
+def reshape(x: torch.Tensor, *, shape: tuple[int, ...]) -> torch.Tensor:
+    """Each sample to ``shape`` (the batch axis stays)."""
+    return x.reshape((x.shape[0], *shape))
+
+
+def add(*xs: torch.Tensor) -> torch.Tensor:
+    """The elementwise sum of two or more tensors."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
+
+
+def multiply(*xs: torch.Tensor) -> torch.Tensor:
+    """The elementwise product of two or more tensors."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = total * x
+    return total
+
+
+def concat(*xs: torch.Tensor, dim: int) -> torch.Tensor:
+    """The tensors joined along the batched axis ``dim``."""
+    return torch.cat(xs, dim=dim)
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself."""
+    return x
+
+
+def step(x: torch.Tensor) -> torch.Tensor:
+    """1 where x > 0, else 0; a comparison has no gradient path, so the gradient is 0."""
+    return (x > 0).to(x.dtype)
+
+
+# -- the table -----------------------------------------------------------------------------
+
+
+def _resolve(name: str) -> Callable[..., Any]:
+    # A bare name is a function of this module; a dotted one is torch's own callable.
+    if "." not in name:
+        return globals()[name]  # type: ignore[no-any-return]
+    return operator.attrgetter(name.removeprefix("torch."))(torch)  # type: ignore[no-any-return]
+
+
+LOWERINGS: dict[str, Lowering] = {
+    kind: Lowering(_resolve(name), static, framework_name=name if "." in name else None)
+    for kind, (name, static) in CALLS.items()
+}

@@ -14,59 +14,39 @@ float64 models run each call inside ``jax.enable_x64(True)`` (thread-local, rest
 exit) rather than switching on 64-bit types for the whole process; see
 :mod:`netspec.backends.jax._runtime`. Users of the pure functions do the same:
 ``with precision_scope("float64"): apply(...)``.
+
+The names below load JAX on first use, so that the code generator can read the JAX-free
+``lowerings`` table of this package without importing JAX.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import importlib
+from typing import Any
 
-import numpy as np
+_EXPORTS = {
+    "BACKEND": "_backend",
+    "ApplyFn": "_graph",
+    "JaxBackend": "_backend",
+    "JaxModel": "_model",
+    "JaxTrainStep": "_train",
+    "TraceFn": "_graph",
+    "build_apply": "_graph",
+    "build_trace": "_graph",
+    "check_targets": "_losses",
+    "loss_function": "_losses",
+    "penalty_function": "_losses",
+    "precision_scope": "_runtime",
+    "resolve_device": "_runtime",
+}
 
-from netspec.backends.jax._graph import ApplyFn, TraceFn, build_apply, build_trace
-from netspec.backends.jax._losses import check_targets, loss_function, penalty_function
-from netspec.backends.jax._model import JaxModel
-from netspec.backends.jax._runtime import precision_scope, resolve_device
-from netspec.backends.jax._train import JaxTrainStep
-from netspec.ir import CheckedModel
-
-
-class JaxBackend:
-    """:class:`netspec.backend.Backend` for JAX."""
-
-    name: Literal["jax"] = "jax"
-
-    def compile(
-        self,
-        model: CheckedModel,
-        *,
-        dtype: Literal["float32", "float64"] = "float32",
-        device: str = "cpu",
-        seed: int = 0,
-        params: dict[str, np.ndarray] | None = None,
-    ) -> JaxModel:
-        """Compile ``model`` for ``device`` ('cpu', 'cuda', 'gpu', 'auto' or 'kind:index').
-
-        Initial weights come from ``params`` or are drawn by
-        :func:`netspec.initializers.initial_params` with ``seed``, which also seeds the
-        dropout stream. Asking for a GPU when JAX has none raises NetspecError.
-        """
-        return JaxModel(model, dtype=dtype, device=device, seed=seed, params=params)
+__all__ = sorted(_EXPORTS)
 
 
-BACKEND = JaxBackend()
-
-__all__ = [
-    "BACKEND",
-    "ApplyFn",
-    "JaxBackend",
-    "JaxModel",
-    "JaxTrainStep",
-    "TraceFn",
-    "build_apply",
-    "build_trace",
-    "check_targets",
-    "loss_function",
-    "penalty_function",
-    "precision_scope",
-    "resolve_device",
-]
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -7,33 +7,38 @@ nodes happens at trace time; under ``jax.jit`` it leaves one fused XLA program.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import jax
 
-from netspec.backends.jax._ops import Array, NodeFn, lower, uses_randomness
-from netspec.ir import CheckedModel
+from netspec.backends.jax.lowerings import call, conventions, moved_state
+from netspec.backends.jax.nn import LOWERINGS
+from netspec.ir import CheckedModel, CheckedNode
 
+Array = jax.Array
 Tree = Mapping[str, Array]
 
 
 @dataclass(frozen=True)
 class _Step:
-    """One node ready to run: its function and where its arrays live in the pytrees."""
+    """One node ready to run: its function, static arguments and where its arrays live."""
 
     name: str
     inputs: tuple[str, ...]
-    fn: NodeFn
+    fn: Callable[..., Any]
+    static: dict[str, Any]
     params: tuple[tuple[str, str], ...]  # (attribute, full name)
     state: tuple[tuple[str, str], ...]
-    random: bool
+    train: bool  # the function takes the training flag
+    random: bool  # the function takes the model's key and the node's index
+    moves: tuple[str, ...]  # the state attributes it returns after its output
 
 
 @dataclass(frozen=True)
 class Lowered:
-    """Every node of a model lowered, in topological order."""
+    """Every node of a model with its lowering from ``nn.LOWERINGS``, in topological order."""
 
     input: str
     output: str
@@ -54,38 +59,54 @@ class Lowered:
         rng: Array | None,
         keep: bool = False,
     ) -> tuple[dict[str, Array], dict[str, Array]]:
-        """Node outputs (all with ``keep``, else only the output) and the new state."""
+        """Node outputs (all with ``keep``, else only the output) and the new state.
+
+        Each node is ``fn(*inputs, **params, **state, **static)`` plus the extra
+        arguments of the calling convention in ``lowerings``' docstring.
+        """
         values: dict[str, Array] = {self.input: x}
         new_state = dict(state)
         for index, step in enumerate(self.steps):
-            key = None
-            if step.random and train:
-                if rng is None:
-                    raise ValueError(
-                        f"node {step.name!r} is a dropout: training mode needs rng=<jax key>"
-                    )
-                # One key per node, fixed by its position, so masks do not depend on
-                # which other nodes draw.
-                key = jax.random.fold_in(rng, index)
-            out, updates = step.fn(
-                [values[name] for name in step.inputs],
-                {attr: params[name] for attr, name in step.params},
-                {attr: state[name] for attr, name in step.state},
-                train=train,
-                key=key,
-            )
+            kwargs = {attr: params[name] for attr, name in step.params}
+            kwargs.update({attr: state[name] for attr, name in step.state})
+            kwargs.update(step.static)
+            if step.train:
+                kwargs["train"] = train
+            if step.random:
+                kwargs.update(rng=rng, index=index)
+            out = step.fn(*(values[name] for name in step.inputs), **kwargs)
+            if step.moves:
+                out, *moved = out
+                for (_, name), value in zip(step.state, moved, strict=True):
+                    new_state[name] = value
             values[step.name] = out
-            for attr, name in step.state:
-                if attr in updates:
-                    new_state[name] = updates[attr]
         if keep:
             del values[self.input]
             return values, new_state
         return {self.output: values[self.output]}, new_state
 
 
+def _step(
+    node: CheckedNode, params: tuple[tuple[str, str], ...], state: tuple[tuple[str, str], ...]
+) -> _Step:
+    name, _ = call(node.op.kind)
+    lowering = LOWERINGS[node.op.kind]
+    extra = conventions(name)
+    return _Step(
+        name=node.name,
+        inputs=node.inputs,
+        fn=lowering.fn,
+        static=lowering.static(node),
+        params=params,
+        state=state,
+        train="train" in extra,
+        random="rng" in extra,
+        moves=moved_state(name, node),
+    )
+
+
 def lower_model(model: CheckedModel) -> Lowered:
-    """Lower every node of ``model`` once; the result only holds static op data."""
+    """Look up every node of ``model`` once; the result only holds static op data."""
     params: dict[str, list[tuple[str, str]]] = {}
     for spec in model.params:
         params.setdefault(spec.node, []).append((spec.attr, spec.name))
@@ -93,14 +114,7 @@ def lower_model(model: CheckedModel) -> Lowered:
     for spec in model.state:
         state.setdefault(spec.node, []).append((spec.attr, spec.name))
     steps = tuple(
-        _Step(
-            name=node.name,
-            inputs=node.inputs,
-            fn=lower(node),
-            params=tuple(params.get(node.name, ())),
-            state=tuple(state.get(node.name, ())),
-            random=uses_randomness(node),
-        )
+        _step(node, tuple(params.get(node.name, ())), tuple(state.get(node.name, ())))
         for node in model.nodes
     )
     return Lowered(input=model.input.name, output=model.output, steps=steps)

@@ -30,6 +30,21 @@ def text(value: str) -> str:
     return repr(value)
 
 
+def literal(value: object) -> str:
+    """Python source for a static argument of an op function: numbers (inf and nan spelt
+    out), strings, None and tuples of them; anything else is refused, never pasted."""
+    if isinstance(value, tuple):
+        items = [literal(item) for item in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, str):
+        return text(value)
+    if value is None:
+        return "None"
+    if isinstance(value, bool | int | float):
+        return number(value)
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a literal")
+
+
 def shape_literal(shape: tuple[int, ...]) -> str:
     """``(3,)``, ``(2, 3)``: a tuple literal of ints."""
     items = ", ".join(str(int(d)) for d in shape)

@@ -17,6 +17,7 @@ forward-only programs compile in about 3 s of CPU time on each side).
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import py_compile
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ from test_numpy_codegen import (
     start_clean,
 )
 
+from netspec.codegen._source import literal
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.ir.train import MeanSquaredError
@@ -47,6 +49,7 @@ from netspec.weights import save_weights
 
 jax = pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
 from netspec.backends.jax import BACKEND, build_apply, precision_scope  # noqa: E402
+from netspec.backends.jax.nn import LOWERINGS  # noqa: E402
 
 # Models whose gradients are compared too (see the module docstring).
 GRADIENTS = {"all_ops"}
@@ -197,17 +200,41 @@ def test_modules_hold_only_what_they_use_and_import_only_jax_and_numpy(run: Run)
         assert not dead, f"{case_id}: generated functions nothing calls: {sorted(dead)}"
         assert imported <= {"jax", "numpy", "math", "safetensors"}, f"{case_id}: {imported}"
     everything = run.files["all_ops"].read_text()
-    for piece in (
-        "lax.conv_general_dilated",
-        "lax.reduce_window",
-        "erf(",
-        "_batchnorm(",
-        "_dropout(",
-        "_softplus(",
-        "feature_group_count=3",
-    ):
-        assert piece in everything
-    assert "_batchnorm" not in run.files["mlp"].read_text()
+    # Each node calls its lowering from nn.LOWERINGS: JAX's own callable by name, or a
+    # function of nn whose source the module carries, exactly as written there.
+    every = "".join(path.read_text() for path in run.files.values())
+    for kind, lowering in LOWERINGS.items():
+        if lowering.framework_name is not None:
+            name = lowering.framework_name.replace("jax.numpy.", "jnp.")
+            assert f" = {name}(" in every, kind
+        else:
+            assert f" = {lowering.fn.__name__}(" in every, kind
+            assert inspect.getsource(lowering.fn) in every, kind
+    assert "groups=3" in everything  # static arguments written out
+    assert "def batchnorm(" not in run.files["mlp"].read_text()  # only what the model uses
+
+
+@pytest.mark.parametrize(
+    ("value", "source"),
+    [
+        ((1, 2), "(1, 2)"),
+        ((3,), "(3,)"),
+        (((0, 1), (2, 3)), "((0, 1), (2, 3))"),
+        (float("inf"), 'float("inf")'),
+        (0.1, "0.1"),
+        (True, "True"),
+        ("tanh", '"tanh"'),
+        (None, "None"),
+    ],
+)
+def test_static_arguments_are_written_as_literals(value: object, source: str) -> None:
+    assert literal(value) == source
+    assert eval(source, {"float": float}) == value  # it reads back as the same value
+
+
+def test_other_static_arguments_are_refused() -> None:
+    with pytest.raises(TypeError, match="cannot write list"):
+        literal([1, 2])
 
 
 # -- the module's own behaviour, in process (it never imports netspec) ------------------

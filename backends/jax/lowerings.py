@@ -1,0 +1,144 @@
+"""Which JAX function computes each op kind, and the static arguments a node gives it.
+
+JAX-free, so that the code generator reads it without importing JAX. A bare name is a
+function of ``nn.py`` (where each op's arithmetic is written once); a dotted name is
+JAX's own callable. ``nn.LOWERINGS`` resolves the names into
+:class:`netspec.lowering.Lowering` entries for the in-memory backend.
+
+The calling convention, for a node with batched inputs ``xs``::
+
+    fn(*xs, **params, **state, **static(node), [train=...], [rng=..., index=...])
+
+``params`` and ``state`` are the node's arrays by attribute (``weight``, ``running_mean``);
+``train`` goes to functions that take it, and ``rng`` (the model's key for this call,
+None in evaluation) with ``index`` (the node's position in the model) to those that draw
+random numbers. A function that takes both state and ``train`` moves its state in
+training: it returns the output and the new value of each state argument, in the node's
+state order; every other function returns the output alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netspec._contract import unsupported_op
+from netspec.ir import CheckedNode, explicit_pads
+from netspec.lowering import no_static
+
+Static = Callable[[CheckedNode], dict[str, Any]]
+NN_SOURCE = Path(__file__).with_name("nn.py")
+
+
+def batched_axis(axis: int) -> int:
+    """A per-sample IR axis as an axis of the batch: a non-negative one moves past N."""
+    return axis + 1 if axis >= 0 else axis
+
+
+def _window(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {"kernel": op.kernel, "stride": op.stride, "padding": explicit_pads(op.padding)}  # type: ignore[union-attr]
+
+
+def _conv2d(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {
+        "stride": op.stride,  # type: ignore[union-attr]
+        "padding": explicit_pads(op.padding),  # type: ignore[union-attr]
+        "dilation": op.dilation,  # type: ignore[union-attr]
+        "groups": op.groups,  # type: ignore[union-attr]
+    }
+
+
+def _fields(*names: str) -> Static:
+    """The op's own fields under their IR names."""
+    return lambda node: {name: getattr(node.op, name) for name in names}
+
+
+def _axis(node: CheckedNode) -> dict[str, Any]:
+    return {"axis": batched_axis(node.op.axis)}  # type: ignore[union-attr]
+
+
+def _shape(node: CheckedNode) -> dict[str, Any]:
+    # The checked output shape already resolves any -1 of a reshape.
+    return {"shape": node.output.shape}
+
+
+CALLS: dict[str, tuple[str, Static]] = {
+    "dense": ("dense", no_static),
+    "conv2d": ("conv2d", _conv2d),
+    "maxpool": ("maxpool", _window),
+    "avgpool": ("avgpool", _window),
+    "global_avgpool": ("global_avgpool", no_static),
+    "flatten": ("reshape", _shape),
+    "reshape": ("reshape", _shape),
+    "add": ("add", no_static),
+    "multiply": ("multiply", no_static),
+    "concat": ("concat", _axis),
+    "identity": ("identity", no_static),
+    "step": ("step", no_static),
+    # jax.nn.relu has PyTorch's gradient 0 at 0 (jnp.maximum(x, 0) would give 0.5).
+    "relu": ("jax.nn.relu", no_static),
+    "sigmoid": ("jax.nn.sigmoid", no_static),
+    "tanh": ("jax.numpy.tanh", no_static),
+    "leaky_relu": ("leaky_relu", _fields("negative_slope")),
+    "prelu": ("prelu", _fields("per_channel")),
+    # jax.nn.elu keeps exp away from large x and has PyTorch's gradient (alpha) at 0.
+    "elu": ("jax.nn.elu", _fields("alpha")),
+    "gelu": ("gelu", _fields("approximate")),
+    "softplus": ("softplus", _fields("beta", "threshold")),
+    "softmax": ("jax.nn.softmax", _axis),
+    "log_softmax": ("jax.nn.log_softmax", _axis),
+    "standardize": ("standardize", no_static),
+    "batchnorm": ("batchnorm", _fields("momentum", "eps")),
+    "dropout": ("dropout", _fields("p")),
+}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level function of ``nn.py``: its source and its parameter names."""
+
+    source: str
+    parameters: frozenset[str]
+
+
+@functools.cache
+def definitions() -> dict[str, Definition]:
+    """Every top-level function of ``nn.py``, read from its source (JAX is not imported)."""
+    text = NN_SOURCE.read_text(encoding="utf-8")
+    found = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef):
+            args = node.args
+            names = frozenset(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
+            found[node.name] = Definition(ast.get_source_segment(text, node) or "", names)
+    return found
+
+
+def call(kind: str, target: str = "jax backend") -> tuple[str, Static]:
+    """(function name, static) of an op kind; an unknown kind is an UnsupportedOpError
+    naming it and the ``target`` that asked ("jax backend", "jax generator")."""
+    found = CALLS.get(kind)
+    if found is None:
+        raise unsupported_op(target, kind)
+    return found
+
+
+def conventions(name: str) -> frozenset[str]:
+    """Which of the convention's extra arguments the function ``name`` takes: ``train``,
+    ``rng`` (which comes with ``index``). JAX's own callables take neither."""
+    if "." in name:
+        return frozenset()
+    return definitions()[name].parameters & {"train", "rng"}
+
+
+def moved_state(name: str, node: CheckedNode) -> tuple[str, ...]:
+    """The state attributes the node's function returns after its output (in training)."""
+    if "train" not in conventions(name):
+        return ()
+    return tuple(full.rpartition(".")[2] for full in node.state)

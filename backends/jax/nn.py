@@ -1,0 +1,249 @@
+"""Every IR op in JAX, written once: the in-memory backend and the generated module both
+call these functions.
+
+``LOWERINGS`` maps each op kind to a :class:`netspec.lowering.Lowering`. Its ``fn`` is a
+top-level function of this module (self-contained: it reads only ``math``, ``jax``,
+``jnp`` and ``lax``, which a generated module imports too, so the generator copies its
+source) or one of JAX's own callables (``framework_name``, which the generator names).
+Semantics are those of docs/language.md section 4, which follow PyTorch: NCHW layouts,
+OIHW conv weights, [out, in] dense weights, maxpool padding with -inf, avgpool counting
+padded cells, batchnorm with PyTorch's running-statistics rule, inverted dropout.
+
+The calling convention is in :mod:`netspec.backends.jax.lowerings`, which names the
+function of each op kind and its static arguments without importing JAX.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from netspec.backends.jax.lowerings import CALLS, Static
+from netspec.lowering import Lowering
+
+# -- affine ------------------------------------------------------------------------------
+
+
+def dense(x: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -> jax.Array:
+    """x W^T (+ b), at full precision: on GPUs JAX's default may use TF32 for float32."""
+    y = jnp.matmul(x, weight.T, precision=lax.Precision.HIGHEST)
+    return y if bias is None else y + bias
+
+
+def conv2d(
+    x: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    *,
+    stride: tuple[int, int],
+    padding: tuple[tuple[int, int], tuple[int, int]],
+    dilation: tuple[int, int],
+    groups: int,
+) -> jax.Array:
+    """A grouped, dilated NCHW convolution with OIHW weights and explicit pads."""
+    y = lax.conv_general_dilated(
+        x,
+        weight,
+        window_strides=stride,
+        padding=padding,
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=groups,
+        precision=lax.Precision.HIGHEST,
+    )
+    return y if bias is None else y + bias[None, :, None, None]
+
+
+# -- pools and shapes --------------------------------------------------------------------
+
+
+def maxpool(
+    x: jax.Array,
+    *,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[tuple[int, int], tuple[int, int]],
+) -> jax.Array:
+    """Max over each window; padded cells hold -inf, so they never win (as in PyTorch)."""
+    pads = ((0, 0), (0, 0), *padding)
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *kernel), (1, 1, *stride), pads)
+
+
+def avgpool(
+    x: jax.Array,
+    *,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[tuple[int, int], tuple[int, int]],
+) -> jax.Array:
+    """Mean over each window, zero padding counted in (PyTorch's count_include_pad)."""
+    pads = ((0, 0), (0, 0), *padding)
+    total = lax.reduce_window(x, 0.0, lax.add, (1, 1, *kernel), (1, 1, *stride), pads)
+    return total / (kernel[0] * kernel[1])
+
+
+def global_avgpool(x: jax.Array) -> jax.Array:
+    """[N, C, H, W] -> [N, C]: the mean of each channel."""
+    return jnp.mean(x, axis=tuple(range(2, x.ndim)))
+
+
+def reshape(x: jax.Array, *, shape: tuple[int, ...]) -> jax.Array:
+    """Each sample to ``shape`` (flatten is a reshape to one axis)."""
+    return x.reshape((x.shape[0], *shape))
+
+
+def add(*xs: jax.Array) -> jax.Array:
+    """The sum of the inputs, left to right."""
+    y = xs[0]
+    for x in xs[1:]:
+        y = y + x
+    return y
+
+
+def multiply(*xs: jax.Array) -> jax.Array:
+    """The elementwise product of the inputs, left to right."""
+    y = xs[0]
+    for x in xs[1:]:
+        y = y * x
+    return y
+
+
+def concat(*xs: jax.Array, axis: int) -> jax.Array:
+    """The inputs joined along ``axis`` of the batch."""
+    return jnp.concatenate(xs, axis=axis)
+
+
+# -- activations -------------------------------------------------------------------------
+
+
+def identity(x: jax.Array) -> jax.Array:
+    """x itself."""
+    return x
+
+
+def step(x: jax.Array) -> jax.Array:
+    """1 where x > 0, else 0. A comparison has no derivative path: the gradient is 0."""
+    return (x > 0).astype(x.dtype)
+
+
+def leaky_relu(x: jax.Array, *, negative_slope: float) -> jax.Array:
+    """x where x > 0 strictly, so that at 0 the gradient is the slope, as PyTorch's."""
+    return jnp.where(x > 0, x, x * negative_slope)
+
+
+def prelu(x: jax.Array, weight: jax.Array, *, per_channel: bool) -> jax.Array:
+    """Leaky ReLU with a learnt slope: one, or one per channel (axis 1 of the batch)."""
+    slope = weight
+    if per_channel:
+        slope = weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 2))
+    return jnp.where(x > 0, x, slope * x)
+
+
+def gelu(x: jax.Array, *, approximate: str) -> jax.Array:
+    """GELU: the erf form as PyTorch writes it, or JAX's tanh approximation."""
+    if approximate == "tanh":
+        return jax.nn.gelu(x, approximate=True)
+    return 0.5 * x * (1.0 + lax.erf(x * math.sqrt(0.5)))
+
+
+def softplus(x: jax.Array, *, beta: float, threshold: float) -> jax.Array:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch).
+
+    exp only sees the other side, so neither branch can overflow and put a NaN into the
+    gradient through jnp.where.
+    """
+    scaled = x * beta
+    above = scaled > threshold
+    safe = jnp.where(above, 0.0, scaled)
+    return jnp.where(above, x, jnp.log1p(jnp.exp(safe)) / beta)
+
+
+# -- state and randomness ----------------------------------------------------------------
+
+
+def standardize(x: jax.Array, *, mean: jax.Array, std: jax.Array) -> jax.Array:
+    """(x - mean) / std per element; the statistics are fixed: no gradient reaches them."""
+    return (x - lax.stop_gradient(mean)) / lax.stop_gradient(std)
+
+
+def batchnorm(
+    x: jax.Array,
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    *,
+    running_mean: jax.Array,
+    running_var: jax.Array,
+    train: bool,
+    momentum: float,
+    eps: float,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Batch normalisation per feature ([N, F]) or per channel ([N, C, H, W]).
+
+    Training normalises with the batch mean and biased variance and returns the running
+    statistics moved towards the mean and the unbiased variance (PyTorch's rule);
+    evaluation uses the running statistics and returns them unchanged.
+    Returns (y, running_mean, running_var).
+    """
+    axes = (0, *range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if train:
+        count = x.size // x.shape[1]
+        if count < 2:
+            # PyTorch refuses this too: the unbiased variance divides by count - 1.
+            raise ValueError(
+                "batchnorm in training needs more than one value per channel, got input "
+                f"shape {x.shape}; use a batch of 2 or more, or train=False"
+            )
+        mean = jnp.mean(x, axis=axes)
+        centred = x - mean.reshape(shape)
+        var = jnp.mean(centred * centred, axis=axes)  # biased: used to normalise
+        unbiased = lax.stop_gradient(var) * (count / (count - 1))
+        running_mean = (1 - momentum) * running_mean + momentum * lax.stop_gradient(mean)
+        running_var = (1 - momentum) * running_var + momentum * unbiased
+    else:
+        mean, var = running_mean, running_var
+        centred = x - mean.reshape(shape)
+    y = centred * lax.rsqrt(var + eps).reshape(shape)
+    if weight is not None:
+        y = y * weight.reshape(shape) + bias.reshape(shape)
+    return y, running_mean, running_var
+
+
+def dropout(x: jax.Array, *, p: float, train: bool, rng: jax.Array | None, index: int) -> jax.Array:
+    """Inverted dropout in training: keep where a float32 uniform u >= p, scale by
+    1 / (1 - p); the identity in evaluation. The node folds its position in the model
+    into ``rng``, so its masks do not depend on which other nodes draw. Uniforms are
+    float32 whatever the model's dtype, so float32 and float64 models drop the same units.
+    """
+    if not train or p == 0.0:
+        return x
+    if p >= 1.0:
+        return jnp.zeros_like(x)
+    if rng is None:
+        raise ValueError(
+            "dropout in training mode needs a random key: apply(..., rng=jax.random.key(0))"
+        )
+    keep = jax.random.uniform(jax.random.fold_in(rng, index), x.shape, dtype=jnp.float32) >= p
+    return x * (keep.astype(x.dtype) / (1.0 - p))
+
+
+# -- the table ---------------------------------------------------------------------------
+
+
+def _resolve(name: str, static: Static) -> Lowering:
+    """A function of this module by bare name, or JAX's own callable by dotted path."""
+    if "." not in name:
+        return Lowering(fn=globals()[name], static=static)
+    target: Any = jax
+    for part in name.split(".")[1:]:
+        target = getattr(target, part)
+    return Lowering(fn=target, static=static, framework_name=name)
+
+
+LOWERINGS: dict[str, Lowering] = {
+    kind: _resolve(name, static) for kind, (name, static) in CALLS.items()
+}

@@ -8,7 +8,6 @@ kernel's name to its source and the kernels it calls, so a module carries only w
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 
 from netspec.backends.numpy import _activations, _conv, _erf
@@ -403,8 +402,3 @@ KERNELS: dict[str, tuple[Callable[[], str], tuple[str, ...]]] = {
     "softplus": (lambda: _SOFTPLUS, ()),
     "prelu": (lambda: _PRELU, ()),
 }
-
-
-def defined_names(source: str) -> set[str]:
-    """The names of the functions a piece of generated source defines."""
-    return set(re.findall(r"^def (\w+)\(", source, flags=re.MULTILINE))

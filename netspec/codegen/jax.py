@@ -15,18 +15,18 @@ bit for bit. The module imports JAX and NumPy only (safetensors lazily).
 from __future__ import annotations
 
 from netspec._contract import unsupported_op
-from netspec.codegen._numpy_kernels import defined_names
-from netspec.codegen._source import number, text
-from netspec.codegen.context import CodegenContext, identifier
-from netspec.codegen.numpy import (
+from netspec.codegen._shared import (
     RESERVED,
     constants_source,
+    defined_names,
     imports_for,
     init_source,
     tidy,
     weights_source,
     wrap,
 )
+from netspec.codegen._source import number, text
+from netspec.codegen.context import CodegenContext, identifier
 from netspec.ir import CheckedNode, explicit_pads
 from netspec.ir import ops as ir
 

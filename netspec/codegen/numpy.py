@@ -9,227 +9,36 @@ self-contained functions (erf, the chunked weight gradient, sigmoid, log_softmax
 copied with ``inspect.getsource``, the rest are the same formulas written as plain
 functions; only the kernels the model uses are emitted. The module imports NumPy only.
 
-The parts every generator that draws NumPy weights needs (``number``, ``init_source``,
-``weights_source``, ``RESERVED``) are shared with :mod:`netspec.codegen.jax`.
+The parts every generator that draws NumPy weights needs (constants, the weight loader,
+``init``, reserved names, tidying) live in :mod:`netspec.codegen._shared`.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netspec._contract import unsupported_op
-from netspec.codegen._numpy_kernels import KERNELS, defined_names
-from netspec.codegen._source import (
-    INDENT,
-    WIDTH,
-    function_source,
-    number,
-    packed,
-    sequence,
-    shape_literal,
-    text,
+from netspec.codegen._numpy_kernels import KERNELS
+from netspec.codegen._shared import (
+    RESERVED as _SHARED_RESERVED,
 )
+from netspec.codegen._shared import (
+    constants_source,
+    defined_names,
+    imports_for,
+    init_source,
+    tidy,
+    weights_source,
+    wrap,
+)
+from netspec.codegen._source import INDENT, number, text
 from netspec.codegen.context import CodegenContext, identifier, inert
-from netspec.initializers import _orthogonal, fans
-from netspec.ir import CheckedModel, CheckedNode, explicit_pads
-from netspec.ir import init as schemes
+from netspec.ir import CheckedNode, explicit_pads
 from netspec.ir import ops as ir
 
-# Names the generated functions read or bind themselves, so never given to a node: the
-# imports and module constants, the locals, builtins (a node called `dict` must not
-# shadow it), `_` (the value of nodes nothing reads) and l / O / I, which E741 rejects.
-# The names of the helper functions are added below, where they are defined.
-# fmt: off
-_RESERVED_BASE = frozenset({
-    "np", "math", "jax", "jnp", "lax", "erf", "sliding_window_view", "HIGHEST", "MODEL",
-    "INPUT_SHAPE", "OUTPUT_SHAPE", "PARAM_SHAPES", "STATE_SHAPES", "init", "apply",
-    "load_netspec_weights", "self", "params", "state", "saved", "new_params", "grads",
-    "grad_output", "train", "rng", "seed", "dtype", "x", "dx", "parts", "key", "real", "_",
-    "l", "O", "I",
-}) | frozenset(dir(builtins))
-# fmt: on
-
-# -- shared: constants, the weight loader and the initialiser ------------------------------
-
-
-def constants_source(model: CheckedModel) -> str:
-    """Module constants: the model's name, shapes and every array's name and shape."""
-    lines = [
-        f"MODEL = {text(model.name)}",
-        "# Shapes are per sample; a batch adds a leading axis N.",
-        f"INPUT_SHAPE = {shape_literal(model.input.shape)}",
-        f"OUTPUT_SHAPE = {shape_literal(model.output_type.shape)}",
-        "# The arrays of the model by IR name, the keys of netspec weight files, in IR order.",
-    ]
-    for title, specs in (("PARAM_SHAPES", model.params), ("STATE_SHAPES", model.state)):
-        if not specs:
-            lines.append(f"{title} = {{}}")
-            continue
-        lines.append(f"{title} = {{")
-        lines += [f"    {text(spec.name)}: {shape_literal(spec.shape)}," for spec in specs]
-        lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def weights_source() -> str:
-    """``_check_weights`` and ``load_netspec_weights``; safetensors is imported lazily."""
-    return '''
-def _check_weights(arrays, source):
-    """Raise ValueError naming every missing, unexpected or misshapen array."""
-    expected = {**PARAM_SHAPES, **STATE_SHAPES}
-    problems = [f"missing {name}" for name in expected if name not in arrays]
-    problems += [f"unexpected {name}" for name in arrays if name not in expected]
-    problems += [
-        f"{name} has shape {tuple(arrays[name].shape)}, expected {shape}"
-        for name, shape in expected.items()
-        if name in arrays and tuple(arrays[name].shape) != shape
-    ]
-    if problems:
-        raise ValueError(
-            f"{source} do not fit model {MODEL!r}: " + "; ".join(problems)
-        )
-
-
-def load_netspec_weights(path):
-    """The parameters and state of a netspec weight file, by IR name, as NumPy arrays.
-
-    netspec writes weights as safetensors (``netspec train``, ``netspec.weights``); reading
-    them needs the safetensors package, which is imported here only.
-    """
-    try:
-        from safetensors.numpy import load_file
-    except ImportError as error:
-        raise ImportError(
-            "load_netspec_weights reads safetensors files and needs the safetensors "
-            "package: pip install safetensors"
-        ) from error
-    arrays = load_file(str(path))
-    _check_weights(arrays, f"the weights in {path}")
-    return {name: arrays[name] for name in (*PARAM_SHAPES, *STATE_SHAPES)}
-'''
-
-
-@dataclass
-class InitSource:
-    """The generated ``init`` function and the module-level code it needs."""
-
-    function: str
-    needs_math: bool = False
-    helpers: list[str] = field(default_factory=list)
-
-
-def _draw(init: object, shape: tuple[int, ...]) -> tuple[list[str], str, bool]:
-    """Lines before, the expression drawing one parameter (float64), whether math is used.
-
-    Every expression is the one netspec.initializers.draw evaluates, with the fans filled
-    in, so that the same generator state gives the same bits.
-    """
-    size = shape_literal(shape)
-    fan_in, fan_out = fans(shape)
-    if isinstance(init, schemes.Zeros):
-        return [], f"np.zeros({size})", False
-    if isinstance(init, schemes.Ones):
-        return [], f"np.ones({size})", False
-    if isinstance(init, schemes.Constant):
-        return [], f"np.full({size}, {number(init.value)}, dtype=np.float64)", False
-    if isinstance(init, schemes.Normal):
-        return [], f"rng.normal({number(init.mean)}, {number(init.std)}, size={size})", False
-    if isinstance(init, schemes.Uniform):
-        return [], f"rng.uniform({number(init.low)}, {number(init.high)}, size={size})", False
-    if isinstance(init, schemes.XavierNormal):
-        std = f"std = {number(init.gain)} * math.sqrt(2.0 / ({fan_in} + {fan_out}))"
-        return [std], f"rng.normal(0.0, std, size={size})", True
-    if isinstance(init, schemes.XavierUniform):
-        bound = f"bound = {number(init.gain)} * math.sqrt(6.0 / ({fan_in} + {fan_out}))"
-        return [bound], f"rng.uniform(-bound, bound, size={size})", True
-    if isinstance(init, schemes.HeNormal):
-        fan = fan_in if init.mode == "fan_in" else fan_out
-        return [f"std = math.sqrt(2.0 / {fan})"], f"rng.normal(0.0, std, size={size})", True
-    if isinstance(init, schemes.HeUniform):
-        fan = fan_in if init.mode == "fan_in" else fan_out
-        return [f"bound = math.sqrt(6.0 / {fan})"], f"rng.uniform(-bound, bound, size={size})", True
-    if isinstance(init, schemes.LecunNormal):
-        return [f"std = math.sqrt(1.0 / {fan_in})"], f"rng.normal(0.0, std, size={size})", True
-    if isinstance(init, schemes.Orthogonal):
-        return [], f"{number(init.gain)} * _orthogonal({size}, rng)", False
-    if isinstance(init, schemes.LiteralValues):
-        values = sequence("values = ", [number(v) for v in init.values], 4)
-        return values, f"np.asarray(values, dtype=np.float64).reshape({size})", False
-    raise NotImplementedError(f"no code for the init scheme {init!r}")
-
-
-def _describe(init: object, shape: tuple[int, ...]) -> str:
-    """The fans a scheme reads, for a comment; empty for schemes that read none."""
-    if not isinstance(
-        init,
-        schemes.XavierNormal
-        | schemes.XavierUniform
-        | schemes.HeNormal
-        | schemes.HeUniform
-        | schemes.LecunNormal,
-    ):
-        return ""
-    fan_in, fan_out = fans(shape)
-    return f"{init.scheme}: fan_in = {fan_in}, fan_out = {fan_out}"
-
-
-def init_source(context: CodegenContext, returns: str = "NumPy arrays") -> InitSource:
-    """``init(seed=0, dtype="float32")``: netspec's initial weights, bit for bit."""
-    model = context.model
-    body: list[str] = []
-    uses_rng = needs_math = orthogonal = False
-    last_node = None
-    for spec in model.params:
-        if spec.node != last_node:
-            body.append(context.comment(spec.node))
-            last_node = spec.node
-        before, expr, uses_math = _draw(spec.init, spec.shape)
-        needs_math |= uses_math
-        uses_rng |= "rng" in expr
-        orthogonal |= isinstance(spec.init, schemes.Orthogonal)
-        described = _describe(spec.init, spec.shape)
-        if described:
-            body.append(f"# {described}")
-        body += before
-        if " * " in expr:
-            expr = f"({expr})"
-        body.append(f"arrays[{text(spec.name)}] = {expr}.astype(dtype)")
-    for state in model.state:
-        body.append(
-            f"arrays[{text(state.name)}] = np.full({shape_literal(state.shape)}, "
-            f"{number(state.fill)}, dtype=dtype)"
-        )
-    setup = ["rng = np.random.Generator(np.random.PCG64(seed))"] if uses_rng else []
-    lines = [
-        'def init(seed=0, dtype="float32"):',
-        '    """netspec\'s initial parameters and state for ``seed``, by IR name.',
-        "",
-        "    netspec draws initial weights once, with NumPy (netspec.initializers): one",
-        "    numpy.random.Generator(PCG64(seed)) consumed parameter by parameter in IR order,",
-        "    values drawn in float64, then cast to ``dtype``. This function makes the same",
-        "    draws in the same order with the same formulas, so its arrays are bit-identical",
-        "    to netspec's for the same seed and dtype; state starts at its fill.",
-        f"    Returns {returns}.",
-        '    """',
-        *(f"    {line}" for line in setup),
-        "    arrays = {}",
-        *(f"    {line}" for line in wrap(body, 4)),
-        "    return arrays",
-    ]
-    helpers = [function_source(_orthogonal)] if orthogonal else []
-    return InitSource("\n".join(lines) + "\n", needs_math=needs_math, helpers=helpers)
-
-
-# -- the kernels, as source ----------------------------------------------------------------
-
-
-RESERVED = (
-    _RESERVED_BASE
-    | {name for source, _ in KERNELS.values() for name in defined_names(source())}
-    | {"_check_weights", "_orthogonal"}
-)
+RESERVED = _SHARED_RESERVED | {
+    name for source, _ in KERNELS.values() for name in defined_names(source())
+}
 
 
 def _conv_geometry(op: ir.Conv2d) -> str:
@@ -621,47 +430,6 @@ class _Writer:
         return ["def backward(self, grad_output):", *_indent(doc + setup + body)]
 
 
-def wrap(lines: list[str], indent: int) -> list[str]:
-    """Lines of the form ``target = f(args)`` longer than the width, with their arguments
-    packed onto continuation lines; other lines as they are."""
-    out: list[str] = []
-    for line in lines:
-        split = _split_call(line) if indent + len(line) > WIDTH else None
-        if split is None:
-            out.append(line)
-            continue
-        head, args = split
-        out += [f"{head}(", *(f"    {row}" for row in packed(args, indent + 4)), ")"]
-    return out
-
-
-def _split_call(line: str) -> tuple[str, list[str]] | None:
-    """(``target = f``, [arguments]) when ``line`` is one call ending the line."""
-    start = line.find("(", line.find(" = ") + 1 if " = " in line else 0)
-    if start <= 0 or not line.endswith(")") or line.lstrip().startswith("#"):
-        return None
-    depth, args, begin, quote = 0, [], start + 1, ""
-    for index in range(start, len(line)):
-        char = line[index]
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-            if depth == 0 and index != len(line) - 1:
-                return None
-        elif char == "," and depth == 1:
-            args.append(line[begin:index].strip())
-            begin = index + 1
-    tail = line[begin:-1].strip()
-    if tail:
-        args.append(tail)
-    return line[:start], args
-
-
 def _indent(lines: list[str], levels: int = 1) -> list[str]:
     pad = INDENT * levels
     return [f"{pad}{line}" if line else "" for line in lines]
@@ -798,53 +566,3 @@ def generate(context: CodegenContext) -> str:
     return tidy(
         context.header("NumPy") + "\n" + imports_for(body) + "\n" + "\n".join(usage) + "\n\n" + body
     )
-
-
-# name -> (import line, section: 0 standard library, 1 third party), in isort's order.
-_IMPORTS = {
-    "math": ("import math", 0),
-    "jax": ("import jax", 1),
-    "jnp": ("import jax.numpy as jnp", 1),
-    "np": ("import numpy as np", 1),
-    "lax": ("from jax import lax", 1),
-    "erf": ("from jax.scipy.special import erf", 1),
-    "sliding_window_view": ("from numpy.lib.stride_tricks import sliding_window_view", 1),
-}
-
-
-def imports_for(code: str) -> str:
-    """The import block for the modules ``code`` reads and does not define itself."""
-    tree = ast.parse(code)
-    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
-    read = {
-        node.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    }
-    sections: tuple[list[str], list[str]] = ([], [])
-    for name, (line, section) in _IMPORTS.items():
-        if name in read and name not in defined:
-            sections[section].append(line)
-    return "\n\n".join("\n".join(block) for block in sections if block) + "\n"
-
-
-def tidy(source: str) -> str:
-    """Trailing spaces stripped, at most two blank lines in a row, exactly two before a
-    top-level def or class (unless a comment sits right above it), one final newline."""
-    out: list[str] = []
-    blanks = 0
-    for raw in source.splitlines():
-        line = raw.rstrip()
-        if not line:
-            blanks += 1
-            continue
-        if out:
-            count = min(blanks, 2)
-            top_level = not line.startswith((" ", ")", "]", "}"))
-            definition = line.startswith(("def ", "class ")) and not out[-1].startswith("#")
-            if definition or (top_level and out[-1].startswith(" ") and blanks):
-                count = 2
-            out.extend([""] * count)
-        blanks = 0
-        out.append(line)
-    return "\n".join(out) + "\n"

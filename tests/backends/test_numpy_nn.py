@@ -46,3 +46,13 @@ def test_carried_functions_read_only_what_a_generated_module_has() -> None:
         # Attribute names (np.exp's exp) appear in co_names too: keep globals only.
         free = {name for name in free if name in scope and name not in dir(__builtins__)}
         assert not free, f"{fn.__name__} reads {sorted(free)}, which generated code lacks"
+
+
+def test_every_init_scheme_has_a_draw_function() -> None:
+    from netspec import initializers
+    from netspec.ir import init
+
+    union = typing.get_args(typing.get_args(init.Init)[0])
+    schemes = {cls.model_fields["scheme"].default for cls in union}
+    drawn = {name.removeprefix("draw_") for name in dir(initializers) if name.startswith("draw_")}
+    assert schemes == drawn

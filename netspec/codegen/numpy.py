@@ -29,26 +29,16 @@ from netspec.codegen._shared import (
     constants_source,
     imports_for,
     init_source,
+    literal,
     tidy,
     weights_source,
     wrap,
 )
-from netspec.codegen._source import number, text
+from netspec.codegen._source import text
 from netspec.codegen.context import CodegenContext, identifier
 from netspec.ir import CheckedNode
-from netspec.ir import ops as ir
 
 RESERVED = _SHARED_RESERVED | every_name()
-
-
-def literal(value: Any) -> str:
-    """Python source for a static argument: numbers, strings, and tuples of them."""
-    if isinstance(value, tuple):
-        items = [literal(item) for item in value]
-        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    if isinstance(value, str):
-        return text(value)
-    return number(value)
 
 
 def _call(fn: Callable[..., Any], positional: list[str], keywords: dict[str, str]) -> str:
@@ -210,7 +200,8 @@ def generate(context: CodegenContext) -> str:
     writer = _Writer(context)
     # Writing the methods first collects the functions they call.
     forward, backward = writer.forward_method(), writer.backward_method()
-    dropout = any(isinstance(node.op, ir.Dropout) for node in model.nodes)
+    # The class owns a mask generator when some node's function draws from one.
+    dropout = any("rng" in arguments(LOWERINGS[n.op.kind].fn, {"rng": 0}) for n in model.nodes)
     initializer = init_source(context)
     body = "".join(
         [

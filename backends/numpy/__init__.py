@@ -1,4 +1,4 @@
-"""The NumPy backend: hand-written forward and backward kernels, float32 or float64, CPU.
+"""The NumPy backend: hand-written forward and backward functions, float32 or float64, CPU.
 
 ``BACKEND.compile(model)`` turns a checked IR into a :class:`NumpyModel`, which implements
 :class:`netspec.backend.CompiledModel`; its ``train_step`` is a :class:`NumpyTrainStep`.
@@ -13,8 +13,9 @@ import numpy as np
 from netspec.backend import BackendName
 from netspec.backends.numpy._erf import erf
 from netspec.backends.numpy._losses import loss_and_grad
-from netspec.backends.numpy._model import KERNELS, NumpyModel
+from netspec.backends.numpy._model import NumpyModel
 from netspec.backends.numpy._train import NumpyTrainStep, hits
+from netspec.backends.numpy.nn import LOWERINGS
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
 
@@ -54,7 +55,7 @@ BACKEND = NumpyBackend()
 
 __all__ = [
     "BACKEND",
-    "KERNELS",
+    "LOWERINGS",
     "NumpyBackend",
     "NumpyModel",
     "NumpyTrainStep",

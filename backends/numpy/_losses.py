@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netspec.backends.numpy._activations import log_softmax, sigmoid
+from netspec.backends.numpy.nn import log_softmax_values, logistic
 from netspec.errors import NetspecError, ShapeError
 from netspec.ir.train import (
     BinaryCrossEntropy,
@@ -50,7 +50,7 @@ def _softmax_cross_entropy(
                 f"but the output has {classes} classes"
             )
         weights = np.asarray(spec.class_weights, dtype=out.dtype)
-    logp = log_softmax(out, axis=1)
+    logp = log_softmax_values(out, axis=1)
     p = np.exp(logp)
     y = np.asarray(y)
     if y.shape == (n,) and np.issubdtype(y.dtype, np.integer):
@@ -90,7 +90,7 @@ def _binary_cross_entropy(out: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     t = _regression_target(out, y, "binary_cross_entropy")
     # max(z, 0) - z t + log(1 + exp(-|z|)): the stable form of BCEWithLogits.
     loss = np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))
-    grad = (sigmoid(out) - t) * (1.0 / out.size)
+    grad = (logistic(out) - t) * (1.0 / out.size)
     return float(loss.mean()), grad
 
 

@@ -1,4 +1,4 @@
-"""The compiled NumPy model: runs the kernels over the DAG, forward and reverse."""
+"""The compiled NumPy model: interprets the lowering table over the DAG, forward and reverse."""
 
 from __future__ import annotations
 
@@ -16,45 +16,65 @@ from netspec._contract import (
 )
 from netspec._validate import check_seed
 from netspec.backend import resolve_loss
-from netspec.backends.numpy import _activations as act
-from netspec.backends.numpy import _conv as conv
-from netspec.backends.numpy import _layers as layers
-from netspec.backends.numpy._kernel import Context, Kernel, Params
 from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._train import NumpyTrainStep
-from netspec.errors import NetspecError
+from netspec.backends.numpy.nn import LOWERINGS, arguments
+from netspec.errors import NetspecError, ShapeError
 from netspec.initializers import initial_params
-from netspec.ir import CheckedModel, ParamSpec
+from netspec.ir import CheckedModel, CheckedNode, ParamSpec
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.lowering import Lowering
 from netspec.weights import validate_weights
 
-KERNELS: dict[str, type[Kernel]] = {
-    "dense": layers.DenseKernel,
-    "conv2d": conv.Conv2dKernel,
-    "maxpool": conv.MaxPoolKernel,
-    "avgpool": conv.AvgPoolKernel,
-    "global_avgpool": conv.GlobalAvgPoolKernel,
-    "batchnorm": layers.BatchNormKernel,
-    "standardize": layers.StandardizeKernel,
-    "dropout": layers.DropoutKernel,
-    "flatten": layers.ReshapeKernel,
-    "reshape": layers.ReshapeKernel,
-    "add": layers.AddKernel,
-    "multiply": layers.MultiplyKernel,
-    "concat": layers.ConcatKernel,
-    "identity": act.IdentityKernel,
-    "step": act.StepKernel,
-    "sigmoid": act.SigmoidKernel,
-    "tanh": act.TanhKernel,
-    "relu": act.ReluKernel,
-    "leaky_relu": act.LeakyReluKernel,
-    "prelu": act.PreluKernel,
-    "elu": act.EluKernel,
-    "gelu": act.GeluKernel,
-    "softplus": act.SoftplusKernel,
-    "softmax": act.SoftmaxKernel,
-    "log_softmax": act.LogSoftmaxKernel,
-}
+Params = dict[str, np.ndarray]
+
+
+@dataclass
+class _Step:
+    """One node ready to run: its lowering and the arguments fixed at compile time.
+
+    ``params`` and ``state`` pair an argument name with the array's full name, looked up
+    at each call (the training step updates the arrays); ``static`` holds the rest.
+    """
+
+    node: CheckedNode
+    lowering: Lowering
+    static: dict[str, Any]
+    params: list[tuple[str, str]]
+    state: list[tuple[str, str]]
+    train: bool
+    rng: bool
+    workspace: dict[Any, np.ndarray] | None
+    back_static: dict[str, Any]
+    back_params: list[tuple[str, str]]
+    need_dx: bool
+
+
+def _step(node: CheckedNode, names: dict[str, tuple[str, bool]]) -> _Step:
+    """``names`` maps the node's attributes to (full name, is state)."""
+    lowering = LOWERINGS[node.op.kind]
+    assert lowering.backward is not None
+    try:
+        static = lowering.static(node)
+    except ValueError as error:  # unresolved padding: an unchecked IR
+        raise NetspecError(f"node {node.name!r}: {error}") from error
+    marks = {"train": True, "rng": True, "workspace": True, "need_dx": True}
+    arrays = {attr: name for attr, name in names.items()}
+    fwd = arguments(lowering.fn, {**static, **arrays, **marks})
+    back = arguments(lowering.backward, {**static, **arrays, **marks})
+    return _Step(
+        node,
+        lowering,
+        static={k: v for k, v in fwd.items() if k in static},
+        params=[(k, v[0]) for k, v in fwd.items() if k in arrays and not v[1]],
+        state=[(k, v[0]) for k, v in fwd.items() if k in arrays and v[1]],
+        train="train" in fwd,
+        rng="rng" in fwd,
+        workspace={} if "workspace" in fwd else None,
+        back_static={k: v for k, v in back.items() if k in static},
+        back_params=[(k, v[0]) for k, v in back.items() if k in arrays and not v[1]],
+        need_dx="need_dx" in back,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,9 +96,10 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 class NumpyModel:
-    """A checked model compiled to NumPy kernels; see :class:`netspec.backend.CompiledModel`.
+    """A checked model run by the NumPy lowerings; see :class:`netspec.backend.CompiledModel`.
 
-    Not thread-safe: kernels reuse their im2col and padding buffers between calls.
+    Not thread-safe: each node's workspace keeps its im2col and padding buffers between
+    calls.
     """
 
     def __init__(
@@ -98,7 +119,7 @@ class NumpyModel:
         self._input = ir.input.name
         self._param_specs = {spec.name: spec for spec in ir.params}
         self._state_specs = {spec.name: spec for spec in ir.state}
-        self._kernels = self._build_kernels()
+        self._steps = self._build_steps()
         # A node needs a gradient when it, or anything upstream of it, has parameters.
         self._has_params: dict[str, bool] = {}
         for node in ir.nodes:
@@ -119,31 +140,24 @@ class NumpyModel:
         if params is not None:
             self.set_parameters(params)
 
-    def _build_kernels(self) -> list[Kernel]:
-        shapes: dict[str, tuple[int, ...]] = {self._input: self.ir.input.shape}
-        kernels: list[Kernel] = []
+    def _build_steps(self) -> list[_Step]:
+        seen = {self._input}
+        steps: list[_Step] = []
         for node in self.ir.nodes:
             kind = node.op.kind
-            if kind not in KERNELS:
+            if kind not in LOWERINGS:
                 raise unsupported_op("numpy backend", kind)
-            missing = [name for name in node.inputs if name not in shapes]
+            missing = [name for name in node.inputs if name not in seen]
             if missing:
                 raise NetspecError(
                     f"node {node.name!r} reads {', '.join(map(repr, missing))}, which no "
                     "earlier node produces; the IR must be checked and in topological order"
                 )
-            names = {
-                spec.attr: spec.name
-                for spec in (*self.ir.params, *self.ir.state)
-                if spec.node == node.name
-            }
-            in_shapes = tuple(shapes[name] for name in node.inputs)
-            try:
-                kernels.append(KERNELS[kind](node, in_shapes, names))
-            except ValueError as error:  # unresolved padding: an unchecked IR
-                raise NetspecError(f"node {node.name!r}: {error}") from error
-            shapes[node.name] = node.output.shape
-        return kernels
+            names = {s.attr: (s.name, False) for s in self.ir.params if s.node == node.name}
+            names |= {s.attr: (s.name, True) for s in self.ir.state if s.node == node.name}
+            steps.append(_step(node, names))
+            seen.add(node.name)
+        return steps
 
     # -- running the graph -------------------------------------------------------------
 
@@ -151,14 +165,26 @@ class NumpyModel:
         return check_batch(self.ir, x, self._np_dtype, train=train)
 
     def _run(self, x: np.ndarray, train: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
-        ctx = Context(train=train, rng=self._rng, state=self._state)
         values: dict[str, np.ndarray] = {self._input: x}
         caches: list[Any] = []
-        for kernel in self._kernels:
-            y, cache = kernel.forward(
-                [values[name] for name in kernel.node.inputs], self._params, ctx
-            )
-            values[kernel.node.name] = y
+        for step in self._steps:
+            node = step.node
+            kwargs = dict(step.static)
+            for attr, name in step.params:
+                kwargs[attr] = self._params[name]
+            for attr, name in step.state:
+                kwargs[attr] = self._state[name]  # batchnorm moves these in place
+            if step.train:
+                kwargs["train"] = train
+            if step.rng:
+                kwargs["rng"] = self._rng
+            if step.workspace is not None:
+                kwargs["workspace"] = step.workspace
+            try:
+                y, cache = step.lowering.fn(*[values[name] for name in node.inputs], **kwargs)
+            except ValueError as error:  # a batch the op cannot take
+                raise ShapeError(f"{node.op.kind} {node.name!r}: {error}") from error
+            values[node.name] = y
             caches.append(cache)
         return values, caches
 
@@ -199,8 +225,8 @@ class NumpyModel:
         data_loss, dout = loss_and_grad(out, y, loss)
         pending: dict[str, np.ndarray] = {self.ir.output: dout}
         grads: Params = {}
-        for kernel, cache in zip(reversed(self._kernels), reversed(caches), strict=True):
-            node = kernel.node
+        for step, cache in zip(reversed(self._steps), reversed(caches), strict=True):
+            node = step.node
             dy = pending.pop(node.name, None)
             if dy is None:
                 continue  # the output does not depend on this node
@@ -209,10 +235,20 @@ class NumpyModel:
             need = tuple(input_grad or self._has_params.get(name, False) for name in node.inputs)
             if not node.params and not any(need):
                 continue
-            dxs = kernel.backward(dy, cache, self._params, need, grads)
-            for name, dx in zip(node.inputs, dxs, strict=True):
-                if dx is not None:
-                    # Not in place: a kernel may hand back its own dy unchanged.
+            kwargs = dict(step.back_static)
+            for attr, name in step.back_params:
+                kwargs[attr] = self._params[name]
+            if step.need_dx:
+                kwargs["need_dx"] = any(need)
+            assert step.lowering.backward is not None
+            back = step.lowering.backward(dy, cache, **kwargs)
+            back = back if isinstance(back, tuple) else (back,)
+            count = len(node.inputs)
+            for (_, name), grad in zip(step.back_params, back[count:], strict=True):
+                grads[name] = grad
+            for name, dx, needed in zip(node.inputs, back[:count], need, strict=True):
+                if dx is not None and needed:
+                    # Not in place: a lowering may hand back its own dy unchanged.
                     pending[name] = dx if name not in pending else pending[name] + dx
         result: dict[str, np.ndarray] = {}
         penalty = 0.0

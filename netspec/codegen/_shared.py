@@ -10,11 +10,15 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from netspec import initializers
 from netspec.codegen._source import (
     WIDTH,
     function_source,
+    literal,
     number,
     packed,
     sequence,
@@ -22,9 +26,8 @@ from netspec.codegen._source import (
     text,
 )
 from netspec.codegen.context import CodegenContext
-from netspec.initializers import _orthogonal, fans
+from netspec.initializers import drawer, fans
 from netspec.ir import CheckedModel
-from netspec.ir import init as schemes
 
 # imports and module constants, the locals, builtins (a node called `dict` must not
 # shadow it), `_` (the value of nodes nothing reads) and l / O / I, which E741 rejects.
@@ -39,7 +42,11 @@ _RESERVED_BASE = frozenset({
 # fmt: on
 
 # The helpers every such module defines; a generator adds the names of its own functions.
-RESERVED = _RESERVED_BASE | {"_check_weights", "_orthogonal"}
+RESERVED = (
+    _RESERVED_BASE
+    | {"_check_weights", "fans"}
+    | {name for name in dir(initializers) if name.startswith("draw_")}
+)
 
 
 def defined_names(source: str) -> set[str]:
@@ -116,88 +123,47 @@ class InitSource:
     helpers: list[str] = field(default_factory=list)
 
 
-def _draw(init: object, shape: tuple[int, ...]) -> tuple[list[str], str, bool]:
-    """Lines before, the expression drawing one parameter (float64), whether math is used.
-
-    Every expression is the one netspec.initializers.draw evaluates, with the fans filled
-    in, so that the same generator state gives the same bits.
-    """
-    size = shape_literal(shape)
-    fan_in, fan_out = fans(shape)
-    if isinstance(init, schemes.Zeros):
-        return [], f"np.zeros({size})", False
-    if isinstance(init, schemes.Ones):
-        return [], f"np.ones({size})", False
-    if isinstance(init, schemes.Constant):
-        return [], f"np.full({size}, {number(init.value)}, dtype=np.float64)", False
-    if isinstance(init, schemes.Normal):
-        return [], f"rng.normal({number(init.mean)}, {number(init.std)}, size={size})", False
-    if isinstance(init, schemes.Uniform):
-        return [], f"rng.uniform({number(init.low)}, {number(init.high)}, size={size})", False
-    if isinstance(init, schemes.XavierNormal):
-        std = f"std = {number(init.gain)} * math.sqrt(2.0 / ({fan_in} + {fan_out}))"
-        return [std], f"rng.normal(0.0, std, size={size})", True
-    if isinstance(init, schemes.XavierUniform):
-        bound = f"bound = {number(init.gain)} * math.sqrt(6.0 / ({fan_in} + {fan_out}))"
-        return [bound], f"rng.uniform(-bound, bound, size={size})", True
-    if isinstance(init, schemes.HeNormal):
-        fan = fan_in if init.mode == "fan_in" else fan_out
-        return [f"std = math.sqrt(2.0 / {fan})"], f"rng.normal(0.0, std, size={size})", True
-    if isinstance(init, schemes.HeUniform):
-        fan = fan_in if init.mode == "fan_in" else fan_out
-        return [f"bound = math.sqrt(6.0 / {fan})"], f"rng.uniform(-bound, bound, size={size})", True
-    if isinstance(init, schemes.LecunNormal):
-        return [f"std = math.sqrt(1.0 / {fan_in})"], f"rng.normal(0.0, std, size={size})", True
-    if isinstance(init, schemes.Orthogonal):
-        return [], f"{number(init.gain)} * _orthogonal({size}, rng)", False
-    if isinstance(init, schemes.LiteralValues):
-        values = sequence("values = ", [number(v) for v in init.values], 4)
-        return values, f"np.asarray(values, dtype=np.float64).reshape({size})", False
-    raise NotImplementedError(f"no code for the init scheme {init!r}")
-
-
-def _describe(init: object, shape: tuple[int, ...]) -> str:
-    """The fans a scheme reads, for a comment; empty for schemes that read none."""
-    if not isinstance(
-        init,
-        schemes.XavierNormal
-        | schemes.XavierUniform
-        | schemes.HeNormal
-        | schemes.HeUniform
-        | schemes.LecunNormal,
-    ):
-        return ""
-    fan_in, fan_out = fans(shape)
-    return f"{init.scheme}: fan_in = {fan_in}, fan_out = {fan_out}"
+def _draw(init: Any, shape: tuple[int, ...]) -> tuple[list[str], str, Callable[..., Any]]:
+    """Lines before, the call drawing one parameter (float64), and the function called:
+    the one :func:`netspec.initializers.draw` calls, so the same generator state gives
+    the same bits. A long argument (literal values) gets a line of its own."""
+    fn, fields = drawer(init)
+    before: list[str] = []
+    args = [shape_literal(shape), "rng"]
+    for name, value in fields.items():
+        source = literal(value)
+        if len(source) > 40 and isinstance(value, tuple | list):
+            before += sequence(f"{name} = ", [literal(item) for item in value], 4)
+            source = name
+        args.append(f"{name}={source}")
+    return before, f"{fn.__name__}({', '.join(args)})", fn
 
 
 def init_source(context: CodegenContext, returns: str = "NumPy arrays") -> InitSource:
-    """``init(seed=0, dtype="float32")``: netspec's initial weights, bit for bit."""
+    """``init(seed=0, dtype="float32")``: netspec's initial weights, bit for bit. The
+    draws are calls to :mod:`netspec.initializers`' own functions, carried as helpers."""
     model = context.model
     body: list[str] = []
-    uses_rng = needs_math = orthogonal = False
+    used: list[Callable[..., Any]] = []
     last_node = None
     for spec in model.params:
         if spec.node != last_node:
             body.append(context.comment(spec.node))
             last_node = spec.node
-        before, expr, uses_math = _draw(spec.init, spec.shape)
-        needs_math |= uses_math
-        uses_rng |= "rng" in expr
-        orthogonal |= isinstance(spec.init, schemes.Orthogonal)
-        described = _describe(spec.init, spec.shape)
-        if described:
-            body.append(f"# {described}")
+        before, call, fn = _draw(spec.init, spec.shape)
+        if "fans" in fn.__code__.co_names:
+            fan_in, fan_out = fans(spec.shape)
+            body.append(f"# {spec.init.scheme}: fan_in = {fan_in}, fan_out = {fan_out}")
+        if fn not in used:
+            used.append(fn)
         body += before
-        if " * " in expr:
-            expr = f"({expr})"
-        body.append(f"arrays[{text(spec.name)}] = {expr}.astype(dtype)")
+        body.append(f"arrays[{text(spec.name)}] = {call}.astype(dtype)")
     for state in model.state:
         body.append(
             f"arrays[{text(state.name)}] = np.full({shape_literal(state.shape)}, "
             f"{number(state.fill)}, dtype=dtype)"
         )
-    setup = ["rng = np.random.Generator(np.random.PCG64(seed))"] if uses_rng else []
+    setup = ["rng = np.random.Generator(np.random.PCG64(seed))"] if used else []
     lines = [
         'def init(seed=0, dtype="float32"):',
         '    """netspec\'s initial parameters and state for ``seed``, by IR name.',
@@ -205,7 +171,7 @@ def init_source(context: CodegenContext, returns: str = "NumPy arrays") -> InitS
         "    netspec draws initial weights once, with NumPy (netspec.initializers): one",
         "    numpy.random.Generator(PCG64(seed)) consumed parameter by parameter in IR order,",
         "    values drawn in float64, then cast to ``dtype``. This function makes the same",
-        "    draws in the same order with the same formulas, so its arrays are bit-identical",
+        "    draws in the same order with the same functions, so its arrays are bit-identical",
         "    to netspec's for the same seed and dtype; state starts at its fill.",
         f"    Returns {returns}.",
         '    """',
@@ -214,7 +180,9 @@ def init_source(context: CodegenContext, returns: str = "NumPy arrays") -> InitS
         *(f"    {line}" for line in wrap(body, 4)),
         "    return arrays",
     ]
-    helpers = [function_source(_orthogonal)] if orthogonal else []
+    needs_fans = any("fans" in fn.__code__.co_names for fn in used)
+    helpers = [function_source(fn) for fn in ([fans] if needs_fans else []) + used]
+    needs_math = any("math" in fn.__code__.co_names for fn in (*used, fans))
     return InitSource("\n".join(lines) + "\n", needs_math=needs_math, helpers=helpers)
 
 

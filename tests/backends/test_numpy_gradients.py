@@ -239,7 +239,7 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum() -> None:
 def test_conv_weight_gradient_does_not_depend_on_the_chunking(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from netspec.backends.numpy import _conv
+    from netspec.backends.numpy import nn_conv as _conv
 
     model = build((4, 6, 6), ir.Conv2d(filters=4, kernel=(3, 3), groups=2))
     compiled = compile64(model)

@@ -1,0 +1,476 @@
+"""Every op of the IR in NumPy, forward and backward: the only place their arithmetic lives.
+
+``LOWERINGS`` maps an op kind to a :class:`netspec.lowering.Lowering`. The in-memory
+backend (``_model.py``) interprets it node by node, and the NumPy code generator prints a
+call to the same functions on one line per node and copies their source into the
+generated module, so both run the same code.
+
+The calling convention, for a node with inputs ``xs``:
+
+- ``y, cache = fn(*xs, **arguments)`` and ``grads = backward(dy, cache, **arguments)``,
+  where each function receives the subset of these arguments its signature names: the
+  node's parameters and state by attribute (``weight=``, ``bias=``, ``running_mean=``...),
+  the static values ``static(node)`` gives (ints, floats, tuples: printable with
+  ``repr``), ``train`` (the pass is a training pass), ``rng`` (the model's dropout
+  generator), ``workspace`` (a dict kept per node between calls, for buffers worth
+  reusing; generated code passes none) and, for the backward of an op with parameters,
+  ``need_dx`` (False when the input gradient is not wanted).
+- ``backward`` returns the gradient of each input, then that of each parameter it was
+  given, in the order of its signature: one array alone when that is the only one.
+- Functions are self-contained: they read only ``np``, ``math``, ``sliding_window_view``,
+  module constants and each other, so that generated code can carry their source.
+
+Conventions at the kinks (docs/semantics.md): relu'(0) = 0; leaky_relu'(0) and prelu'(0)
+are the negative slope; elu'(0) = alpha; step' = 0 everywhere. Every formula keeps the
+input's dtype; exact GELU evaluates erf in float64 (Cody) and rounds once to the model
+dtype. The hot piecewise ones (relu, leaky_relu, prelu) multiply by 0/1 masks rather than
+call ``np.where``: its branchy inner loop is about ten times slower on random signs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+import numpy as np
+
+from netspec.backends.numpy._erf import erf
+from netspec.backends.numpy.nn_conv import (
+    avgpool,
+    avgpool_backward,
+    conv2d,
+    conv2d_backward,
+    global_avgpool,
+    global_avgpool_backward,
+    maxpool,
+    maxpool_backward,
+)
+from netspec.ir import CheckedNode, explicit_pads
+from netspec.ir import ops as ir
+from netspec.lowering import Lowering, no_static
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_TANH_C = 0.044715
+
+# -- dense, normalisation, dropout ------------------------------------------------------------
+
+
+def dense(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
+) -> tuple[np.ndarray, Any]:
+    """y = x W^T + b with W of shape [out, in]."""
+    y = x @ weight.T
+    if bias is not None:
+        y += bias
+    return y, x
+
+
+def dense_backward(
+    dy: np.ndarray,
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    need_dx: bool = True,
+) -> tuple:
+    """(dx, dweight[, dbias]); dx None unless ``need_dx``."""
+    dx = dy @ weight if need_dx else None
+    return (dx, dy.T @ x) if bias is None else (dx, dy.T @ x, dy.sum(axis=0))
+
+
+def batchnorm(
+    x: np.ndarray,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    *,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    train: bool,
+    momentum: float,
+    eps: float,
+) -> tuple[np.ndarray, Any]:
+    """Batch normalisation per feature ([N, F]) or per channel ([N, C, H, W]).
+
+    Training normalises with the batch mean and biased variance and moves the running
+    statistics in place, towards the mean and the unbiased variance (PyTorch's rule);
+    evaluation uses the running statistics.
+    """
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if not train:
+        invstd = 1.0 / np.sqrt(running_var + eps)
+        xhat = (x - running_mean.reshape(shape)) * invstd.reshape(shape)
+    else:
+        count = x.size // x.shape[1]
+        if count < 2:
+            raise ValueError(
+                "batchnorm in training needs more than one value per channel, got input "
+                f"shape {x.shape}; use a batch of 2 or more, or train=False"
+            )
+        mean = x.mean(axis=axes)
+        centred = x - mean.reshape(shape)
+        var = np.mean(centred * centred, axis=axes)
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat = centred * invstd.reshape(shape)
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * mean
+        running_var *= 1.0 - momentum
+        running_var += (momentum * count / (count - 1)) * var
+    y = xhat if weight is None else xhat * weight.reshape(shape) + bias.reshape(shape)
+    return y, (xhat, invstd, train)
+
+
+def batchnorm_backward(
+    dy: np.ndarray,
+    cache: Any,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    need_dx: bool = True,
+) -> Any:
+    """(dx, dweight, dbias) with affine, else dx."""
+    xhat, invstd, batch_stats = cache
+    axes = (0, *range(2, dy.ndim))
+    shape = (1, -1) + (1,) * (dy.ndim - 2)
+    dparams = ()
+    dxhat = dy
+    if weight is not None:
+        dparams = (np.sum(dy * xhat, axis=axes), dy.sum(axis=axes))
+        dxhat = dy * weight.reshape(shape)
+    if not need_dx:
+        dx = None
+    elif not batch_stats:
+        dx = dxhat * invstd.reshape(shape)
+    else:
+        # The batch mean and variance depend on x too: project out their two directions.
+        count = dy.size // dy.shape[1]
+        mean_d = dxhat.sum(axis=axes).reshape(shape) * (1.0 / count)
+        mean_dx = np.sum(dxhat * xhat, axis=axes).reshape(shape) * (1.0 / count)
+        dx = (dxhat - mean_d - xhat * mean_dx) * invstd.reshape(shape)
+    return (dx, *dparams) if dparams else dx
+
+
+def standardize(x: np.ndarray, *, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, Any]:
+    """(x - mean) / std per element, with the node's fixed statistics (its state)."""
+    return (x - mean) / std, std
+
+
+def standardize_backward(dy: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    return dy / cache
+
+
+def dropout(x: np.ndarray, *, p: float, train: bool, rng: Any) -> tuple[np.ndarray, Any]:
+    """Inverted dropout: (y, scale), scale None when it is the identity (evaluation, p 0).
+
+    A unit is kept when a float32 uniform draw u in [0, 1) has u >= p; kept units are
+    scaled by 1 / (1 - p). The masks come from the model's own generator.
+    """
+    if not train or p == 0.0:
+        return x, None
+    if p >= 1.0:
+        scale = np.zeros_like(x)
+    else:
+        keep = rng.random(x.shape, dtype=np.float32) >= np.float32(p)
+        scale = keep.astype(x.dtype)
+        scale *= 1.0 / (1.0 - p)
+    return x * scale, scale
+
+
+def dropout_backward(dy: np.ndarray, scale: Any) -> np.ndarray:
+    """dy through the kept units, scaled as they were; the identity in evaluation."""
+    return dy if scale is None else dy * scale
+
+
+# -- shape ops and merges -------------------------------------------------------------------
+
+
+def reshape(x: np.ndarray, *, shape: tuple) -> tuple[np.ndarray, Any]:
+    """flatten and reshape: ``shape`` is the per-sample output shape from the checked IR."""
+    return x.reshape(x.shape[0], *shape), x.shape[1:]
+
+
+def reshape_backward(dy: np.ndarray, in_shape: tuple) -> np.ndarray:
+    return dy.reshape(dy.shape[0], *in_shape)
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape`` over the axes that broadcasting had stretched."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def add(*xs: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Elementwise sum of any number of inputs."""
+    y = xs[0] + xs[1]
+    for x in xs[2:]:
+        y += x
+    return y, [x.shape for x in xs]
+
+
+def add_backward(dy: np.ndarray, shapes: list) -> tuple:
+    return tuple(_unbroadcast(dy, shape) for shape in shapes)
+
+
+def multiply(*xs: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Elementwise product of any number of inputs."""
+    y = xs[0] * xs[1]
+    for x in xs[2:]:
+        y *= x
+    return y, xs
+
+
+def multiply_backward(dy: np.ndarray, xs: tuple) -> tuple:
+    """Each input's gradient is dy times the product of the others (not y / x: x may
+    hold zeros)."""
+    out = []
+    for i, x in enumerate(xs):
+        g = dy
+        for j, other in enumerate(xs):
+            if j != i:
+                g = g * other
+        out.append(_unbroadcast(g, x.shape))
+    return tuple(out)
+
+
+def concat(*xs: np.ndarray, axis: int) -> tuple[np.ndarray, Any]:
+    """Concatenation along a batch axis; the cache is where dy splits."""
+    splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return np.concatenate(xs, axis=axis), [int(s) for s in splits]
+
+
+def concat_backward(dy: np.ndarray, splits: list, *, axis: int) -> tuple:
+    return tuple(np.split(dy, splits, axis=axis))
+
+
+# -- activations ------------------------------------------------------------------------------
+
+
+def identity(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    return x, None
+
+
+def identity_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
+    return dy
+
+
+def step(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Heaviside: 1 where x > 0 else 0 (0 at 0); the gradient is zero everywhere."""
+    return (x > 0).astype(x.dtype), None
+
+
+def step_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
+    return np.zeros_like(dy)
+
+
+def logistic(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)); for x very negative exp overflows to inf and the result is the
+    correct limit 0, so the overflow is expected and silenced."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    y = logistic(x)
+    return y, y
+
+
+def sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return dy * y * (1.0 - y)
+
+
+def tanh(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    y = np.tanh(x)
+    return y, y
+
+
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return dy * (1.0 - y * y)
+
+
+def relu(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    y = np.maximum(x, 0)
+    return y, y
+
+
+def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # As PyTorch: the gradient passes where the output is > 0, so relu'(0) = 0.
+    return dy * (y > 0)
+
+
+def leaky_relu(x: np.ndarray, *, slope: float) -> tuple[np.ndarray, Any]:
+    # Exactly x for x > 0 and slope * x otherwise: one of the two terms is 0.
+    return np.maximum(x, 0) + slope * np.minimum(x, 0), x > 0
+
+
+def leaky_relu_backward(dy: np.ndarray, positive: np.ndarray, *, slope: float) -> np.ndarray:
+    return dy * positive + (dy * slope) * ~positive
+
+
+def prelu(x: np.ndarray, weight: np.ndarray, *, per_channel: bool) -> tuple[np.ndarray, Any]:
+    """max(0, x) + a min(0, x) with a learnable slope ``a``: one per channel (axis 0 of
+    the sample) or one shared. As PyTorch, x = 0 takes the slope branch."""
+    shape = (1, -1) + (1,) * (x.ndim - 2) if per_channel else (1,) * x.ndim
+    negative = np.minimum(x, 0)
+    return np.maximum(x, 0) + weight.reshape(shape) * negative, (negative, x > 0)
+
+
+def prelu_backward(
+    dy: np.ndarray, cache: Any, weight: np.ndarray, *, per_channel: bool, need_dx: bool = True
+) -> tuple:
+    """(dx, dweight); dx None unless ``need_dx``."""
+    negative, positive = cache
+    shape = (1, -1) + (1,) * (dy.ndim - 2) if per_channel else (1,) * dy.ndim
+    axes = (0, *range(2, dy.ndim)) if per_channel else None
+    dweight = np.sum(negative * dy, axis=axes).reshape(weight.shape)
+    if not need_dx:
+        return None, dweight
+    return dy * positive + (dy * weight.reshape(shape)) * ~positive, dweight
+
+
+def elu(x: np.ndarray, *, alpha: float) -> tuple[np.ndarray, Any]:
+    """x where x > 0, else alpha (e^x - 1)."""
+    negative = np.expm1(np.minimum(x, 0)) * alpha
+    return np.where(x > 0, x, negative), (x, negative)
+
+
+def elu_backward(dy: np.ndarray, cache: Any, *, alpha: float) -> np.ndarray:
+    # d/dx alpha (e^x - 1) = alpha e^x = negative + alpha; at x = 0 this is alpha.
+    x, negative = cache
+    return np.where(x > 0, dy, dy * (negative + alpha))
+
+
+def gelu(x: np.ndarray, *, approximate: str) -> tuple[np.ndarray, Any]:
+    """x Phi(x) exactly, Phi(x) = (1 + erf(x / sqrt(2))) / 2 with erf in float64 rounded
+    once to the dtype of x; or PyTorch's tanh approximation,
+    x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2."""
+    if approximate == "tanh":
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_C * x * x * x))
+        return 0.5 * x * (1.0 + t), (x, t)
+    cdf = (0.5 * (1.0 + erf(x.astype(np.float64) * _INV_SQRT_2))).astype(x.dtype)
+    return x * cdf, (x, cdf)
+
+
+def gelu_backward(dy: np.ndarray, cache: Any, *, approximate: str) -> np.ndarray:
+    """Phi(x) + x phi(x), phi the standard normal density; or the tanh form's derivative."""
+    x, s = cache
+    if approximate == "tanh":
+        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_C * x * x)
+        return dy * (0.5 * (1.0 + s) + 0.5 * x * (1.0 - s * s) * du)
+    pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return dy * (s + x * pdf)
+
+
+def softplus(x: np.ndarray, *, beta: float, threshold: float) -> tuple[np.ndarray, Any]:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch)."""
+    bx = x * beta
+    linear = bx > threshold
+    # exp only sees clipped values, so the linear region cannot overflow.
+    z = np.exp(np.minimum(bx, threshold))
+    return np.where(linear, x, np.log1p(z) * (1.0 / beta)), (linear, z)
+
+
+def softplus_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
+    linear, z = cache
+    return np.where(linear, dy, dy * z / (z + 1.0))
+
+
+def softmax(x: np.ndarray, *, axis: int) -> tuple[np.ndarray, Any]:
+    """exp(x - max) / sum(exp(x - max)) along a batch axis."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e, e
+
+
+def softmax_backward(dy: np.ndarray, y: np.ndarray, *, axis: int) -> np.ndarray:
+    return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
+
+
+def log_softmax_values(x: np.ndarray, axis: int) -> np.ndarray:
+    """x - logsumexp(x) along ``axis``, shifted by the maximum for stability."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(x: np.ndarray, *, axis: int) -> tuple[np.ndarray, Any]:
+    y = log_softmax_values(x, axis)
+    return y, y
+
+
+def log_softmax_backward(dy: np.ndarray, y: np.ndarray, *, axis: int) -> np.ndarray:
+    return dy - np.exp(y) * dy.sum(axis=axis, keepdims=True)
+
+
+def arguments(fn: Any, available: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``available`` that ``fn`` names, in the order of its signature."""
+    names = inspect.signature(fn).parameters
+    return {name: available[name] for name in names if name in available}
+
+
+# -- the table --------------------------------------------------------------------------------
+
+
+def batch_axis(axis: int) -> int:
+    """A per-sample axis (0 = channels / features, negative from the end) on a batch."""
+    return axis + 1 if axis >= 0 else axis
+
+
+def _axis(node: CheckedNode) -> dict[str, Any]:
+    return {"axis": batch_axis(node.op.axis)}  # type: ignore[union-attr]
+
+
+def _window(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    assert isinstance(op, ir.Conv2d | ir.MaxPool | ir.AvgPool)
+    if isinstance(op, ir.Conv2d):
+        geometry = {"stride": op.stride, "dilation": op.dilation, "groups": op.groups}
+        return {**geometry, "pads": explicit_pads(op.padding)}
+    return {"kernel": op.kernel, "stride": op.stride, "pads": explicit_pads(op.padding)}
+
+
+def _out_shape(node: CheckedNode) -> dict[str, Any]:
+    return {"shape": node.output.shape}
+
+
+def _fields(*names: str, **renamed: str) -> Any:
+    """``static`` reading op fields: ``names`` as they are, ``renamed`` as arg=field."""
+    pairs = {**{name: name for name in names}, **renamed}
+    return lambda node: {arg: getattr(node.op, field) for arg, field in pairs.items()}
+
+
+def _pair(fn: Any, backward: Any, static: Any = no_static) -> Lowering:
+    return Lowering(fn=fn, static=static, backward=backward)
+
+
+LOWERINGS: dict[str, Lowering] = {
+    "dense": _pair(dense, dense_backward),
+    "conv2d": _pair(conv2d, conv2d_backward, _window),
+    "maxpool": _pair(maxpool, maxpool_backward, _window),
+    "avgpool": _pair(avgpool, avgpool_backward, _window),
+    "global_avgpool": _pair(global_avgpool, global_avgpool_backward, _out_shape),
+    "batchnorm": _pair(batchnorm, batchnorm_backward, _fields("momentum", "eps")),
+    "standardize": _pair(standardize, standardize_backward),
+    "dropout": _pair(dropout, dropout_backward, _fields("p")),
+    "flatten": _pair(reshape, reshape_backward, _out_shape),
+    "reshape": _pair(reshape, reshape_backward, _out_shape),
+    "add": _pair(add, add_backward),
+    "multiply": _pair(multiply, multiply_backward),
+    "concat": _pair(concat, concat_backward, _axis),
+    "identity": _pair(identity, identity_backward),
+    "step": _pair(step, step_backward),
+    "sigmoid": _pair(sigmoid, sigmoid_backward),
+    "tanh": _pair(tanh, tanh_backward),
+    "relu": _pair(relu, relu_backward),
+    "leaky_relu": _pair(leaky_relu, leaky_relu_backward, _fields(slope="negative_slope")),
+    "prelu": _pair(prelu, prelu_backward, _fields("per_channel")),
+    "elu": _pair(elu, elu_backward, _fields("alpha")),
+    "gelu": _pair(gelu, gelu_backward, _fields("approximate")),
+    "softplus": _pair(softplus, softplus_backward, _fields("beta", "threshold")),
+    "softmax": _pair(softmax, softmax_backward, _axis),
+    "log_softmax": _pair(log_softmax, log_softmax_backward, _axis),
+}

@@ -1,0 +1,102 @@
+"""The class of a generated NumPy module: construction, input checks and the methods."""
+
+from __future__ import annotations
+
+from netspec.codegen._source import INDENT
+from netspec.codegen.context import CodegenContext, inert
+
+
+def indent(lines: list[str], levels: int = 1) -> list[str]:
+    """``lines`` indented by ``levels``; blank lines stay empty."""
+    pad = INDENT * levels
+    return [f"{pad}{line}" if line else "" for line in lines]
+
+
+def class_source(
+    context: CodegenContext, forward: list[str], backward: list[str], dropout: bool
+) -> str:
+    """The model's class: construction and input checks around the ``forward`` and
+    ``backward`` methods written node by node; ``dropout`` gives it a mask generator."""
+    model = context.model
+    shape = ", ".join(["N", *(str(d) for d in model.input.shape)])
+    out_shape = ", ".join(["N", *(str(d) for d in model.output_type.shape)])
+    lines = [
+        f"class {context.class_name}:",
+        f'    """The model ``{_inert(model.name)}`` in NumPy: ``forward`` and a hand-written',
+        "    ``backward``.",
+        "",
+        f'    ``{context.class_name}(weights=None, *, seed=0, dtype="float32")`` takes the',
+        "    parameters and state by IR name (from ``load_netspec_weights(path)`` or",
+        "    ``init(seed)``); without them it draws netspec's initial weights for ``seed``.",
+        "    All arithmetic happens in ``dtype`` (float32 or float64).",
+        f"    ``forward(x, train=False)`` maps a batch [{shape}] to [{out_shape}];",
+        "    ``backward(grad_output)`` then returns the parameter gradients by IR name and",
+        "    the input gradient. ``params`` and ``state`` hold the arrays by IR name.",
+    ]
+    if dropout:
+        lines += [
+            "    Dropout masks come from the model's own generator, seeded by ``seed`` (as",
+            "    netspec's NumPy backend: the same seed gives the same masks).",
+        ]
+    lines += [
+        '    """',
+        "",
+        '    def __init__(self, weights=None, *, seed=0, dtype="float32"):',
+        "        self.dtype = np.dtype(dtype)",
+        "        if self.dtype not in (np.float32, np.float64):",
+        '            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")',
+        "        if weights is None:",
+        "            weights = init(seed, self.dtype)",
+        '        _check_weights(weights, "the weights given")',
+        "        self.params = {",
+        "            name: np.array(weights[name], dtype=self.dtype) for name in PARAM_SHAPES",
+        "        }",
+        "        self.state = {",
+        "            name: np.array(weights[name], dtype=self.dtype) for name in STATE_SHAPES",
+        "        }",
+    ]
+    if dropout:
+        lines.append("        self.seed(seed)")
+    lines += [
+        "        self._saved = None",
+        "",
+    ]
+    if dropout:
+        lines += [
+            "    def seed(self, seed):",
+            '        """Restart the dropout stream (a stream distinct from init\'s)."""',
+            f"        self._rng = np.random.Generator(np.random.PCG64([seed, {0x64726F70:#x}]))",
+            "",
+        ]
+    lines += [
+        "    def _batch(self, x):",
+        "        x = np.asarray(x)",
+        "        if x.ndim != len(INPUT_SHAPE) + 1 or x.shape[1:] != INPUT_SHAPE or not len(x):",
+        "            raise ValueError(",
+        '                f"{MODEL} expects a batch of shape (N, *{INPUT_SHAPE}), N >= 1, "',
+        '                f"got {x.shape}"',
+        "            )",
+        "        real = np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)",
+        "        if not real:",
+        '            raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
+        "        return x.astype(self.dtype, copy=False)",
+        "",
+        "    def _grad_output(self, grad_output):",
+        "        grad_output = np.asarray(grad_output, dtype=self.dtype)",
+        "        if grad_output.shape[1:] != OUTPUT_SHAPE:",
+        "            raise ValueError(",
+        '                f"grad_output must have the output\'s shape (N, *{OUTPUT_SHAPE}), "',
+        '                f"got {grad_output.shape}"',
+        "            )",
+        "        return grad_output",
+        "",
+        *indent(forward),
+        "",
+        *indent(backward),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _inert(value: str) -> str:
+    """Spec text made safe inside a docstring: one line, no quotes or backslashes."""
+    return inert(value).replace('"', "'")

@@ -132,7 +132,7 @@ def _draw(init: Any, shape: tuple[int, ...]) -> tuple[list[str], str, Callable[.
     args = [shape_literal(shape), "rng"]
     for name, value in fields.items():
         source = literal(value)
-        if len(source) > 40 and isinstance(value, tuple | list):
+        if len(source) > 40 and isinstance(value, tuple):
             before += sequence(f"{name} = ", [literal(item) for item in value], 4)
             source = name
         args.append(f"{name}={source}")

@@ -33,7 +33,7 @@ def text(value: str) -> str:
 def literal(value: object) -> str:
     """Python source for a static argument of an op function: numbers (inf and nan spelt
     out), strings, None and tuples of them; anything else is refused, never pasted."""
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple):
         items = [literal(item) for item in value]
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
     if isinstance(value, str):

@@ -83,6 +83,7 @@ CALLS: dict[str, tuple[str, Static]] = {
     "step": ("step", no_static),
     # jax.nn.relu has PyTorch's gradient 0 at 0 (jnp.maximum(x, 0) would give 0.5).
     "relu": ("jax.nn.relu", no_static),
+    "silu": ("jax.nn.silu", no_static),
     "sigmoid": ("jax.nn.sigmoid", no_static),
     "tanh": ("jax.numpy.tanh", no_static),
     "leaky_relu": ("leaky_relu", _fields("negative_slope")),

@@ -293,6 +293,16 @@ def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return dy * (1.0 - y * y)
 
 
+def silu(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    s = logistic(x)
+    return x * s, (x, s)
+
+
+def silu_backward(dy: np.ndarray, saved: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    x, s = saved
+    return dy * s * (1.0 + x * (1.0 - s))
+
+
 def relu(x: np.ndarray) -> tuple[np.ndarray, Any]:
     y = np.maximum(x, 0)
     return y, y
@@ -466,6 +476,7 @@ LOWERINGS: dict[str, Lowering] = {
     "sigmoid": _pair(sigmoid, sigmoid_backward),
     "tanh": _pair(tanh, tanh_backward),
     "relu": _pair(relu, relu_backward),
+    "silu": _pair(silu, silu_backward),
     "leaky_relu": _pair(leaky_relu, leaky_relu_backward, _fields(slope="negative_slope")),
     "prelu": _pair(prelu, prelu_backward, _fields("per_channel")),
     "elu": _pair(elu, elu_backward, _fields("alpha")),

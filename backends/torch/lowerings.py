@@ -87,6 +87,7 @@ CALLS: dict[str, tuple[str, Static]] = {
     "sigmoid": ("torch.sigmoid", no_static),
     "tanh": ("torch.tanh", no_static),
     "relu": (F + "relu", no_static),
+    "silu": (F + "silu", no_static),
     "leaky_relu": (F + "leaky_relu", _fields("negative_slope")),
     "prelu": (F + "prelu", no_static),
     "elu": (F + "elu", _fields("alpha")),

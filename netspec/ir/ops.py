@@ -133,6 +133,12 @@ class Relu(IRModel):
     kind: Literal["relu"] = "relu"
 
 
+class Silu(IRModel):
+    """x * sigmoid(x), also called swish."""
+
+    kind: Literal["silu"] = "silu"
+
+
 class LeakyRelu(IRModel):
     kind: Literal["leaky_relu"] = "leaky_relu"
     negative_slope: float = 0.01
@@ -191,6 +197,7 @@ Op = Annotated[
     | Sigmoid
     | Tanh
     | Relu
+    | Silu
     | LeakyRelu
     | Prelu
     | Elu

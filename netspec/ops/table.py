@@ -230,6 +230,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
     _activation(ops.Sigmoid),
     _activation(ops.Tanh),
     _activation(ops.Relu),
+    _activation(ops.Silu),
     OpFacts(
         ops.LeakyRelu,
         Signature(

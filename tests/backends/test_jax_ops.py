@@ -213,6 +213,7 @@ CASES = {
     ),
     "elu": Case(one(ir.Elu(alpha=0.7)), (6,), lambda x, p: F.elu(x, 0.7), zeros=True),
     "gelu": Case(one(ir.Gelu()), (6,), lambda x, p: F.gelu(x), zeros=True),
+    "silu": Case(one(ir.Silu()), (6,), lambda x, p: F.silu(x), zeros=True),
     "gelu_tanh": Case(
         one(ir.Gelu(approximate="tanh")),
         (6,),

@@ -129,6 +129,7 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
     ("sigmoid", lambda: build(CUBE, ir.Sigmoid()), True),
     ("tanh", lambda: build(CUBE, ir.Tanh()), True),
     ("relu", lambda: build(CUBE, ir.Relu()), True),
+    ("silu", lambda: build(CUBE, ir.Silu()), True),
     ("leaky_relu", lambda: build(CUBE, ir.LeakyRelu(negative_slope=0.2)), True),
     ("prelu_shared", lambda: build(CUBE, ir.Prelu(init=0.3)), True),
     ("prelu_per_channel_image", lambda: build(IMG, ir.Prelu(per_channel=True)), True),

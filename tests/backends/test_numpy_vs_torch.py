@@ -79,6 +79,7 @@ def _torch_op(op: Any, xs: list[Any], p: dict[str, Any], s: dict[str, Any], trai
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
         "relu": F.relu,
+        "silu": F.silu,
     }
     if kind in simple:
         return simple[kind](x)
@@ -213,6 +214,7 @@ CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
     ("sigmoid", lambda: build(VEC, ir.Sigmoid())),
     ("tanh", lambda: build(VEC, ir.Tanh())),
     ("relu", lambda: build(VEC, ir.Relu())),
+    ("silu", lambda: build(VEC, ir.Silu())),
     ("leaky_relu", lambda: build(VEC, ir.LeakyRelu(negative_slope=0.05))),
     ("prelu_shared", lambda: build(IMG, ir.Prelu())),
     ("prelu_per_channel", lambda: build(IMG, ir.Prelu(per_channel=True))),

@@ -28,7 +28,7 @@ model every(x: [4, 8, 8]) {
     c = x -> maxpool(3, stride = 2, padding = same) -> identity -> step -> leaky_relu(0.2)
     m = multiply(a, b, c)
     s = add(a, b, c)
-    concat(m, s) -> sigmoid -> tanh -> relu -> elu(0.7) -> gelu -> softplus(beta = 2)
+    concat(m, s) -> sigmoid -> tanh -> relu -> silu -> elu(0.7) -> gelu -> softplus(beta = 2)
     global_avgpool -> reshape(2, 4) -> softmax(axis = 1) -> log_softmax -> flatten -> dense(3)
 }
 """

@@ -178,6 +178,7 @@ ACTIVATIONS = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0),
+    "silu": lambda x: x / (1 + np.exp(-x)),
     "leaky_relu(negative_slope = 0.2)": lambda x: np.where(x > 0, x, 0.2 * x),
     "elu(alpha = 0.7)": lambda x: np.where(x > 0, x, 0.7 * (np.exp(x) - 1)),
     "gelu": lambda x: 0.5 * x * (1 + ERF(x / math.sqrt(2))),

@@ -72,7 +72,7 @@ model all_ops(img: [4, 9, 8]) {
              -> maxpool(2, stride = 1, padding = [[1, 0], [0, 1]]) -> concat(dict)
              -> log_softmax(axis = 0)
     unused = q -> dropout(0.4) -> global_avgpool
-    r = dict -> global_avgpool -> reshape(2, 3) -> softmax(axis = -1) -> reshape(6) -> tanh
+    r = dict -> global_avgpool -> reshape(2, 3) -> softmax(axis = -1) -> reshape(6) -> silu -> tanh
              -> prelu
     lambda = q -> conv2d(3, 3, padding = same, stride = 2, init = xavier_normal(gain = 0.5))
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))

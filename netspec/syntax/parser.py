@@ -178,6 +178,8 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
             help.append("input shapes are lists: model m(x: [784])")
         elif token.type == "COMMA" and "RPAR" in expected:
             help.extend(_comma_in_parentheses(text, token))
+        elif token.type == "EQUAL":
+            help.extend(_train_setting_called(text, token))
         width = max(1, len(str(token.value))) if token.type != "$END" else 1
         span = Span.model_construct(
             file=file, line=line, column=column, end_line=line, end_column=column + width
@@ -234,6 +236,25 @@ def _comma_in_parentheses(text: str, token: Token) -> list[str]:
     if re.search(r"\bmodel\s+[A-Za-z_][A-Za-z0-9_]*\s*$", before[:start]):
         return [MODEL_INPUTS_HELP]
     return [TUPLE_HELP]
+
+
+def _train_setting_called(text: str, token: Token) -> list[str]:
+    """Help for `early_stopping(monitor = val_loss)` in a train section, written as a
+    Keras call: a setting takes its arguments after its name, without parentheses."""
+    before = text[: token.start_pos or 0]
+    opened = _unclosed(before)
+    if opened is None or opened[2] != "(":
+        return []
+    line, column, _ = opened
+    row = text.split("\n")[line - 1]
+    setting = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*", row[: column - 1])
+    sections = list(re.finditer(r"\b(train|model|block)\s+[A-Za-z_][A-Za-z0-9_]*", before))
+    if setting is None or not sections or sections[-1].group(1) != "train":
+        return []
+    arguments = row[column:].split("#", 1)[0].strip().removesuffix(")").strip()
+    return [
+        f"a train setting takes its arguments without parentheses: {setting.group(1)} {arguments}"
+    ]
 
 
 def _unclosed_help(text: str, file: str, labels: list[Label]) -> list[str]:

@@ -115,6 +115,28 @@ def test_tuple_kernel_says_to_write_a_list() -> None:
     assert "[3, 3]" in helps(d)
 
 
+def test_a_train_setting_written_as_a_call_says_to_drop_the_parentheses() -> None:
+    spec = (
+        "model m(x: [4]) { dense(2) }\n"
+        "train m {\n"
+        "    data xor\n"
+        "    early_stopping(monitor = val_loss, patience = 3)\n"
+        "}\n"
+    )
+    (d,) = diagnose(spec)
+    assert (d.code, at(d)) == ("E001", "4:28")
+    assert helps(d) == (
+        "a train setting takes its arguments without parentheses: "
+        "early_stopping monitor = val_loss, patience = 3"
+    )
+
+
+def test_an_equals_sign_in_a_layer_call_gets_no_train_setting_help() -> None:
+    (d,) = diagnose("model m(x: [4]) { dense((units = 2)) }")
+    assert d.code == "E001"
+    assert not any("train setting" in h for h in helps(d))
+
+
 def test_two_model_inputs_say_what_a_model_input_is() -> None:
     (d,) = diagnose("model m(a: [3], b: [4]) { dense(1) }")
     assert (d.code, at(d)) == ("E001", "1:15")

@@ -21,8 +21,7 @@ The names below load JAX on first use, so that the code generator can read the J
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from netspec._lazy import lazy_exports
 
 _EXPORTS = {
     "BACKEND": "_backend",
@@ -43,10 +42,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

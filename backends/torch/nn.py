@@ -91,15 +91,18 @@ def conv2d(
     return torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation, groups)
 
 
-def _pool_padding(
-    pads: tuple[tuple[int, int], tuple[int, int]], kernel: tuple[int, int]
-) -> tuple[int, int] | None:
-    # torch pools pad both sides equally, and at most half the kernel: (top, left) then,
-    # else None, and the caller pads beforehand.
+def _pool_input(
+    x: torch.Tensor,
+    pads: tuple[tuple[int, int], tuple[int, int]],
+    kernel: tuple[int, int],
+    fill: float,
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The pool's input and its own padding. torch pools pad both sides equally, and at
+    most half the kernel; other pads are applied here first, with ``fill``."""
     (top, bottom), (left, right) = pads
     if top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2:
-        return (top, left)
-    return None
+        return x, (top, left)
+    return torch.nn.functional.pad(x, (left, right, top, bottom), value=fill), (0, 0)
 
 
 def maxpool(
@@ -110,11 +113,7 @@ def maxpool(
     pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
 ) -> torch.Tensor:
     """Max pooling; padded cells are -inf, so they never win."""
-    padding = _pool_padding(pads, kernel)
-    if padding is None:
-        (top, bottom), (left, right) = pads
-        x = torch.nn.functional.pad(x, (left, right, top, bottom), value=-math.inf)
-        padding = (0, 0)
+    x, padding = _pool_input(x, pads, kernel, -math.inf)
     return torch.nn.functional.max_pool2d(x, kernel, stride, padding)
 
 
@@ -126,11 +125,7 @@ def avgpool(
     pads: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0)),
 ) -> torch.Tensor:
     """Average pooling; padded cells count in the divisor, however they are padded."""
-    padding = _pool_padding(pads, kernel)
-    if padding is None:
-        (top, bottom), (left, right) = pads
-        x = torch.nn.functional.pad(x, (left, right, top, bottom))
-        padding = (0, 0)
+    x, padding = _pool_input(x, pads, kernel, 0.0)
     return torch.nn.functional.avg_pool2d(x, kernel, stride, padding, count_include_pad=True)
 
 

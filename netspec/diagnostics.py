@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "E021": "limit exceeded",
     "E022": "bad model structure",
     "E023": "unsupported language version",
+    "E024": "import failed",
     "E030": "bad train section",
     "E031": "train section does not fit its model or data",
     "W001": "affine layers compose",

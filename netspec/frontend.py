@@ -12,11 +12,12 @@ from netspec.check.lint import lint
 from netspec.check.standardize import standardize_input, trained_standardized
 from netspec.check.train import check_train
 from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
+from netspec.elaborate.imports import Importer
 from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
 from netspec.ir.graph import CheckedModel, Program, Span
 from netspec.syntax.parser import parse
-from netspec.syntax.text import warn_bidi_controls
+from netspec.syntax.text import decode, warn_bidi_controls
 
 BOM = "\ufeff"
 
@@ -29,13 +30,15 @@ class Analysis:
     source: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     program: Program | None = None
+    # The text of every file read (imported ones too), by the name its spans carry.
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
     def render(self, *, color: bool = False) -> str:
-        return render_all(self.diagnostics, {self.file: self.source}, color=color)
+        return render_all(self.diagnostics, {**self.sources, self.file: self.source}, color=color)
 
 
 def analyze(
@@ -59,13 +62,14 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
     # columns are counted without it, as editors show them.
     source = source.removeprefix(BOM)
     diagnostics = Diagnostics()
-    analysis = Analysis(file=file, source=source)
+    analysis = Analysis(file=file, source=source, sources={file: source})
     warn_bidi_controls(source, file, diagnostics)
     tree = parse(source, file, diagnostics)
     if tree is None:
         analysis.diagnostics = diagnostics.items
         return analysis
-    elaborated = elaborate(tree, file, diagnostics)
+    importer = Importer(diagnostics, analysis.sources, file)
+    elaborated = elaborate(tree, file, diagnostics, importer)
     trains = {spec.model: spec for spec in elaborated.trains}
     checked: list[CheckedModel] = []
     source_map: dict[str, Span] = {}
@@ -107,12 +111,15 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             Span.model_construct(file=file, line=1, column=1, end_line=1, end_column=2),
             help=["model name(x: [784]) { dense(10) }"],
         )
-    # Errors first in file order, then warnings: the reader fixes errors first.
+    # Errors first in file order (the analysed file, then the imported ones in the order
+    # they were read), then warnings: the reader fixes errors first.
     unique = merge_uses(diagnostics.items)
+    files = {name: index for index, name in enumerate(analysis.sources)}
     analysis.diagnostics = sorted(
         unique,
         key=lambda d: (
             not d.is_error,
+            files.get(d.span.file, len(files)) if d.span else 0,
             d.span.line if d.span else 0,
             d.span.column if d.span else 0,
         ),
@@ -176,37 +183,14 @@ def _read(path_or_text: str | os.PathLike[str]) -> tuple[str, str, Diagnostic | 
     return str(path_or_text), "<string>", None
 
 
-def decode(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
-    """The text of a spec file, and an E008 diagnostic at the first byte that is not UTF-8.
-
-    The text returned with a problem has U+FFFD in place of each bad byte, so the
-    diagnostic renders with its source line like any other.
-    """
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        line_start = data.rfind(b"\n", 0, error.start) + 1
-        column = len(data[line_start : error.start].decode("utf-8")) + 1
-        span = Span.model_construct(
-            file=file, line=line, column=column, end_line=line, end_column=column + 1
-        )
-        diagnostics = Diagnostics()
-        diagnostics.error(
-            "E008",
-            f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded "
-            f"({error.reason})",
-            span,
-            label="not UTF-8",
-            notes=["netspec reads spec files as UTF-8"],
-            help=["save the file as UTF-8 (most editors offer it under 'encoding')"],
-        )
-        return data.decode("utf-8", errors="replace"), diagnostics.items[0]
-
-
-def _failure(file: str, diagnostics: list[Diagnostic], source: str) -> str:
+def _failure(
+    file: str,
+    diagnostics: list[Diagnostic],
+    source: str,
+    sources: dict[str, str] | None = None,
+) -> str:
     errors = sum(1 for d in diagnostics if d.is_error)
-    rendered = render_all(diagnostics, {file: source})
+    rendered = render_all(diagnostics, {**(sources or {}), file: source})
     return f"{file}: {errors} error{'s' if errors != 1 else ''}\n{rendered}"
 
 
@@ -233,7 +217,7 @@ def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_
     analysis = analyze_source(path_or_text, max_params=max_params)
     if analysis.program is None:
         raise NetspecError(
-            _failure(analysis.file, analysis.diagnostics, analysis.source),
+            _failure(analysis.file, analysis.diagnostics, analysis.source, analysis.sources),
             tuple(analysis.diagnostics),
         )
     return analysis.program

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,10 @@ def test_wheel_installs_and_checks_a_spec_outside_the_repo(tmp_path: Path) -> No
         cwd=tmp_path,
     )
     (wheel,) = wheels.glob("netspec-*.whl")
+    # The standard library is package data: resnet18.net below imports std.resnet.
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    for module in ("resnet", "vgg", "inception"):
+        assert f"netspec/std/{module}.net" in shipped, sorted(shipped)
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"

@@ -29,12 +29,26 @@ MAX_EXPANSIONS = 100_000
 POISON = "<error>"
 
 
-@dataclass(frozen=True)
+@dataclass
+class BlockEnv:
+    """What a block's body sees: the names of the file that defines it (its constants,
+    its blocks, imported ones included), read with that file's evaluator."""
+
+    evaluator: Evaluator
+    blocks: dict[str, BlockDef]
+    constants: dict[str, Value]
+    # Namespaces of imports that failed ("" for an import without one): a use of a name
+    # they would have given is not reported again as unknown.
+    failed_imports: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, eq=False)
 class BlockDef:
     name: str
     params: tuple[tuple[str, Tree | None, Span], ...]
     body: Tree
     span: Span
+    env: BlockEnv | None = None
 
 
 class _Abort(Exception):
@@ -79,8 +93,10 @@ class ModelElaborator:
         blocks: Mapping[str, BlockDef],
         defaults: LayerDefaults,
         global_constants: dict[str, Value],
+        failed_imports: set[str] | None = None,
     ) -> None:
         self.global_constants = global_constants
+        self.failed_imports = failed_imports or set()
         self.evaluator = evaluator
         self.diagnostics = diagnostics
         self.blocks = blocks
@@ -88,7 +104,9 @@ class ModelElaborator:
         self.nodes: list[Node] = []
         self.spans: dict[str, Span] = {}
         self.taken: set[str] = set()
-        self.block_stack: list[str] = []
+        # The blocks being expanded, outermost first; compared by identity, since two
+        # files may each define a block of the same name.
+        self.block_stack: list[BlockDef] = []
         self.expansions = 0
         # How many times the current body runs: the product of the enclosing repeats.
         self.repeat_factor = 1
@@ -319,6 +337,9 @@ class ModelElaborator:
             return self._layer(head, call, span, scope, incoming, name)
         if head in self.blocks:
             return self._block(self.blocks[head], call, span, scope, incoming, name)
+        namespace = head.rsplit(".", 1)[0] if "." in head else ""
+        if namespace in self.failed_imports:
+            return None  # the failed import is reported; its names are not unknown too
         candidates = [*LAYER_NAMES, *self.blocks, *scope.visible_tensors()]
         self.diagnostics.error(
             "E002",
@@ -407,10 +428,9 @@ class ModelElaborator:
         incoming: str | None,
         name: str | None,
     ) -> str | None:
-        if block.name in self.block_stack:
-            cycle = " -> ".join(
-                [*self.block_stack[self.block_stack.index(block.name) :], block.name]
-            )
+        if any(outer is block for outer in self.block_stack):
+            first = next(i for i, outer in enumerate(self.block_stack) if outer is block)
+            cycle = " -> ".join([*(b.name for b in self.block_stack[first:]), block.name])
             self.diagnostics.error(
                 "E020",
                 f"block '{block.name}' uses itself: {cycle}",
@@ -426,6 +446,28 @@ class ModelElaborator:
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
             self.diagnostics.error("E021", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", span)
             raise _Abort
+        # The block's body, and its parameters' defaults, read the names of the file that
+        # defines it, which for an imported block is not the file that uses it.
+        outer_env = (self.evaluator, self.blocks, self.global_constants, self.failed_imports)
+        if block.env is not None:
+            self.evaluator = block.env.evaluator
+            self.blocks = block.env.blocks
+            self.global_constants = block.env.constants
+            self.failed_imports = block.env.failed_imports
+        try:
+            return self._expand_block(block, call, span, scope, incoming, name)
+        finally:
+            self.evaluator, self.blocks, self.global_constants, self.failed_imports = outer_env
+
+    def _expand_block(
+        self,
+        block: BlockDef,
+        call: CallValue | None,
+        span: Span,
+        scope: Scope,
+        incoming: str | None,
+        name: str | None,
+    ) -> str | None:
         constants = self._block_arguments(block, call, span, scope)
         if constants is None:
             return None
@@ -436,7 +478,7 @@ class ModelElaborator:
         if name is not None:
             self.taken.add(scope.prefix + name)
         inner = Scope(prefix=f"{scope.prefix}{prefix_name}.", constants=constants)
-        self.block_stack.append(block.name)
+        self.block_stack.append(block)
         outer_uses = self.diagnostics.uses
         use = Use.model_construct(span=span, block=block.name, instance=inner.prefix[:-1])
         self.diagnostics.uses = (*outer_uses, use)

@@ -9,7 +9,8 @@ from lark import Tree
 
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
-from netspec.elaborate.model import BlockDef, ModelElaborator
+from netspec.elaborate.imports import Importer, Origin
+from netspec.elaborate.model import BlockDef, BlockEnv, ModelElaborator
 from netspec.elaborate.train import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir import init as ir_init
@@ -39,23 +40,62 @@ class Elaborated:
     node_uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
     # Where each model names its input (``x`` in ``model m(x: [784])``).
     input_spans: dict[str, Span] = field(default_factory=dict)
+    # The blocks and constants the file defines itself: what importing it gives.
+    blocks: dict[str, BlockDef] = field(default_factory=dict)
+    constants: dict[str, Value] = field(default_factory=dict)
 
 
-def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
+def elaborate(
+    tree: Tree,
+    file: str,
+    diagnostics: Diagnostics,
+    importer: Importer | None = None,
+    *,
+    library: bool = False,
+) -> Elaborated:
+    """Elaborate a parsed file. As a ``library`` (a file being imported) only its imports,
+    constants and blocks are read: its defaults, models and train sections are its own."""
     evaluator = Evaluator(file, diagnostics)
+    if importer is None:
+        importer = Importer(diagnostics, {}, file)
+    items = [item for item in tree.children if isinstance(item, Tree)]
+    imported = importer.bind([i for i in items if i.data == "import_def"], file, evaluator)
+    env = imported.env
+    result = _elaborate(
+        items,
+        evaluator,
+        diagnostics,
+        imported.block_origins,
+        imported.constant_origins,
+        env,
+        library,
+    )
+    return result
+
+
+def _elaborate(
+    items: list[Tree],
+    evaluator: Evaluator,
+    diagnostics: Diagnostics,
+    block_origins: dict[str, Origin],
+    constant_origins: dict[str, Origin],
+    env: BlockEnv,
+    library: bool,
+) -> Elaborated:
     result = Elaborated()
-    constants: dict[str, Value] = {}
+    # Imported names first; a local definition of the same name is an error (reported at
+    # the import) and then wins, so that the file's own uses mean what they say.
+    constants = env.constants
     constant_spans: dict[str, Span] = {}
-    blocks: dict[str, BlockDef] = {}
     defaults: dict[str, Any] = {}
     default_spans: dict[str, Span] = {}
     model_trees: list[Tree] = []
     train_trees: list[Tree] = []
 
-    for item in tree.children:
-        if not isinstance(item, Tree):
-            continue
+    for item in items:
         kind = item.data
+        if library and kind in ("defaults", "model_def", "train_def"):
+            continue  # an imported file offers its blocks and constants only
         if kind == "version":
             version = int(str(item.children[0]))
             if version != LANGUAGE_VERSION:
@@ -69,7 +109,9 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
             name_token, expr = item.children
             name = str(name_token)
             span = evaluator.span(name_token)
-            if name in constants:
+            if name in constant_origins:
+                _clash("constant", name, constant_origins.pop(name), span, diagnostics)
+            elif name in constants:
                 diagnostics.error(
                     "E003",
                     f"constant '{name}' is already defined",
@@ -85,6 +127,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
             if value is not None:
                 constants[name] = value
                 constant_spans[name] = span
+                result.constants[name] = value
         elif kind == "defaults":
             for setting in item.children:
                 key_token, expr = setting.children
@@ -134,7 +177,9 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 defaults[key] = converted
                 default_spans[key] = span
         elif kind == "block_def":
-            _collect_block(item, evaluator, diagnostics, blocks)
+            defined = _collect_block(item, env, diagnostics, block_origins)
+            if defined is not None:
+                result.blocks[defined.name] = defined
         elif kind == "model_def":
             model_trees.append(item)
         elif kind == "train_def":
@@ -163,9 +208,7 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
                 )
 
     for model_tree in model_trees:
-        _elaborate_model(
-            model_tree, evaluator, diagnostics, blocks, constants, defaults, penalties, result
-        )
+        _elaborate_model(model_tree, env, diagnostics, constants, defaults, penalties, result)
 
     model_names = [m for m in result.model_spans]
     for name, span, found, _, written, item_spans in train_results:
@@ -208,9 +251,22 @@ def elaborate(tree: Tree, file: str, diagnostics: Diagnostics) -> Elaborated:
     return result
 
 
+def _clash(kind: str, name: str, origin: Origin, span: Span, diagnostics: Diagnostics) -> None:
+    """An imported name that the file defines too: reported at the import."""
+    diagnostics.error(
+        "E003",
+        f"{kind} '{name}' imported from {origin.file} is also defined in this file",
+        origin.span,
+        labels=[Label.model_construct(span=span, message=f"'{name}' is defined here")],
+        help=["rename one, or give the import a namespace: import ... as NAME"],
+    )
+
+
 def _collect_block(
-    item: Tree, evaluator: Evaluator, diagnostics: Diagnostics, blocks: dict[str, BlockDef]
-) -> None:
+    item: Tree, env: BlockEnv, diagnostics: Diagnostics, origins: dict[str, Origin]
+) -> BlockDef | None:
+    evaluator = env.evaluator
+    blocks = env.blocks
     name_token, *rest = item.children
     name = str(name_token)
     span = evaluator.span(name_token)
@@ -223,15 +279,17 @@ def _collect_block(
             span,
             help=[f"rename it, e.g. {name}_block"],
         )
-        return
-    if name in blocks:
+        return None
+    if name in origins:
+        _clash("block", name, origins.pop(name), span, diagnostics)
+    elif name in blocks:
         diagnostics.error(
             "E003",
             f"block '{name}' is already defined",
             span,
             labels=[Label.model_construct(span=blocks[name].span, message="first defined here")],
         )
-        return
+        return None
     params: list[tuple[str, Tree | None, Span]] = []
     seen: set[str] = set()
     if params_tree is not None:
@@ -253,19 +311,21 @@ def _collect_block(
                 )
             seen.add(param_name)
             params.append((param_name, default, param_span))
-    blocks[name] = BlockDef(name=name, params=tuple(params), body=body, span=span)
+    block = BlockDef(name=name, params=tuple(params), body=body, span=span, env=env)
+    blocks[name] = block
+    return block
 
 
 def _elaborate_model(
     tree: Tree,
-    evaluator: Evaluator,
+    env: BlockEnv,
     diagnostics: Diagnostics,
-    blocks: dict[str, BlockDef],
     constants: dict[str, Value],
     defaults: dict[str, Any],
     penalties: dict[str, Regularize],
     result: Elaborated,
 ) -> None:
+    evaluator = env.evaluator
     name_token, input_token, input_type, body = tree.children
     name = str(name_token)
     span = evaluator.span(name_token)
@@ -315,7 +375,9 @@ def _elaborate_model(
         bias_init=defaults.get("bias_init", builtin.bias_init),
         regularize=defaults.get("regularize", penalties.get(name, Regularize.model_construct())),
     )
-    elaborator = ModelElaborator(evaluator, diagnostics, blocks, layer_defaults, constants)
+    elaborator = ModelElaborator(
+        evaluator, diagnostics, env.blocks, layer_defaults, constants, env.failed_imports
+    )
     built = elaborator.elaborate(
         name, str(input_token), shape, dtype, body, constants, evaluator.span(input_token)
     )

@@ -32,13 +32,14 @@ _TERMINALS: dict[str, str] = {
     "FLOORDIV": "'//'",
     "POW": "'**'",
     "NAME": "a name",
+    "QNAME": "a name",
     "NUMBER": "a number",
     "INT": "an integer",
     "STRING": "a string",
     "$END": "the end of the file",
 }
 
-_KEYWORDS = ("netspec", "let", "defaults", "block", "model", "train", "input", "repeat")
+_KEYWORDS = ("netspec", "import", "let", "defaults", "block", "model", "train", "input", "repeat")
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,6 +147,8 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
             help.append('strings are written in double quotes: "like this"')
         elif char == ";":
             help.append("statements need no ';': put each on its own line")
+        elif char == "." and re.search(r"[A-Za-z_]\w*\s*$", text[: error.pos_in_stream]):
+            help.append("a qualified name has no spaces around its '.': std.resnet, b.res")
         elif char == "." and column > 1:
             help.append("numbers need a digit before the point: 0.5, not .5")
         span = Span.model_construct(

@@ -1,0 +1,1 @@
+"""netspec's standard library: blocks written in the language, imported as ``import std.NAME``."""

@@ -195,7 +195,16 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = Fal
         by_line: dict[tuple[str, int], list[tuple[Span, str, str]]] = {}
         for mark in shown:
             by_line.setdefault((mark[0].file, mark[0].line), []).append(mark)
-        for (file, number), line_marks in sorted(by_line.items()):
+        # The primary span's file first; a line of another file (an imported block's
+        # body, or the use of a block from another file) is headed by that file's name.
+        primary = span.file if span is not None else shown[0][0].file
+        shown_file = primary
+        for (file, number), line_marks in sorted(
+            by_line.items(), key=lambda item: (item[0][0] != primary, item[0])
+        ):
+            if file != shown_file:
+                lines.append(f"{blue}{gutter}:::{reset} {file}")
+                shown_file = file
             source_lines = sources[file].splitlines()
             if not 1 <= number <= len(source_lines):
                 continue

@@ -242,16 +242,11 @@ class Importer:
         )
 
     def _cycle(self, position: int, shown: str, span: Span) -> None:
+        # The imports on the way are noted by _load, one "in FILE, imported at" each.
         chain = [file for _, file, _ in self.reading[position:]]
-        notes = [
-            f"{file} is imported at {at.file}:{at.line}:{at.column}"
-            for _, file, at in self.reading[position + 1 :]
-            if at is not None
-        ]
         self.diagnostics.error(
             "E024",
             "import cycle: " + " -> ".join([*chain, shown]),
             span,
-            notes=notes,
             help=["move the blocks both files need into a third file that both import"],
         )

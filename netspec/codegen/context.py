@@ -87,7 +87,9 @@ class CodegenContext:
         file = self.spec_file if span.file == "<string>" else span.file
         where = f"{inert(PurePath(file).name)}:{span.line}"
         text = ""
-        if 1 <= span.line <= len(self.source_lines):
+        # The text is known for the spec's own lines; a node made by an imported block
+        # has its span in the imported file, named but not quoted.
+        if span.file in (self.spec_file, "<string>") and 1 <= span.line <= len(self.source_lines):
             line = self.source_lines[span.line - 1]
             if span.end_line == span.line:
                 text = line[span.column - 1 : span.end_column - 1]

@@ -236,6 +236,28 @@ def test_an_unreadable_file_is_reported_at_the_import(tmp_path: Path) -> None:
     assert d.message.endswith(": Permission denied")
 
 
+def test_a_read_error_is_reported_at_the_import_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same path as a file the user may not read, for any user (root reads them all).
+    write(
+        tmp_path, {"lib.net": RES, "main.net": 'import "lib.net"\nmodel m(x: [2]) { dense(1) }\n'}
+    )
+    read_bytes = Path.read_bytes
+
+    def refuse(path: Path) -> bytes:
+        if path.name == "lib.net":
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    d = only(check(tmp_path / "main.net"), "E024")
+    assert (where(d), d.message) == (
+        ("main.net", 1, 1),
+        f'cannot import "lib.net": cannot read {tmp_path / "lib.net"}: Permission denied',
+    )
+
+
 def test_a_file_that_is_not_utf8_is_reported_in_it_with_the_import(tmp_path: Path) -> None:
     (tmp_path / "lib.net").write_bytes(b"let a = 1\n# caf\xe9\n")
     write(tmp_path, {"main.net": 'import "lib.net"\nmodel m(x: [2]) { dense(1) }\n'})
@@ -479,3 +501,21 @@ def test_inception_block_concatenates_its_branches() -> None:
 def test_std_modules_can_be_imported_under_a_namespace() -> None:
     checked = conv_net("std.resnet as r", "r.basic(8) -> r.basic(8)", "[8, 6, 6]")
     assert [n.name for n in checked.nodes][-1] == "basic_2.relu_2"
+
+
+def test_generated_code_quotes_only_lines_of_the_compiled_spec(tmp_path: Path) -> None:
+    from netspec.codegen import generate
+
+    write(tmp_path, {"blocks.net": RES, "main.net": USE_RES})
+    analysis = check(tmp_path / "main.net")
+    assert analysis.program is not None
+    text = generate(
+        analysis.program,
+        "numpy",
+        model="m",
+        source_file=analysis.file,
+        source_text=analysis.source,
+    )
+    # The block's nodes are located in blocks.net; main.net's line 3 is not quoted for them.
+    comments = {line.strip() for line in text.splitlines() if "blocks.net:" in line}
+    assert comments == {"# blocks.net:3", "# blocks.net:4"}

@@ -44,7 +44,11 @@ class Analysis:
 def analyze(
     source: str, file: str = "<string>", *, max_params: int = DEFAULT_MAX_PARAMS
 ) -> Analysis:
-    """Read ``source`` completely and report every problem found; never raises for a bad spec."""
+    """Read ``source`` completely and report every problem found; never raises for a bad spec.
+
+    Its imports are relative to the folder of ``file``; for the default ``<string>``,
+    relative to the current directory.
+    """
     # Elaboration allocates many small objects that all stay alive until the end; the
     # cyclic collector would scan them again and again (half the time of a 100,000-node
     # model) and can find nothing to free. It is paused for the duration.
@@ -210,6 +214,9 @@ def analyze_source(
 
 def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
     """Read a .net file (a path) or spec text and return the checked program.
+
+    A file's imports are relative to its folder; spec text imports relative to the
+    current directory.
 
     Raises :class:`netspec.NetspecError` carrying every diagnostic when the spec has
     errors; warnings do not stop loading.

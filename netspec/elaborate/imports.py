@@ -155,6 +155,10 @@ class Importer:
         if key in self.libraries:
             return self.libraries[key]
         try:
+            # A device or a pipe (/dev/zero, a FIFO) would never end or never answer.
+            if Path(shown).exists() and not (Path(shown).is_file() or Path(shown).is_dir()):
+                self._cannot(written, span, f"{shown} is not a regular file", file)
+                return None
             data = Path(shown).read_bytes()
         except FileNotFoundError:
             self._cannot(written, span, f"there is no file {shown}", file)

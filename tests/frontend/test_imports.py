@@ -220,6 +220,14 @@ def test_a_directory_is_reported_at_the_import(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_is_refused_without_reading_it() -> None:
+    text = 'import "/dev/zero"\nmodel m(x: [2]) { dense(1) }\n'
+    (d,) = analyze(text, "t.net").diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("E024", 1, 1)
+    assert d.message == 'cannot import "/dev/zero": /dev/zero is not a regular file'
+
+
 @pytest.mark.skipif(
     os.name != "posix" or os.geteuid() == 0, reason="needs a user whom file permissions bind"
 )

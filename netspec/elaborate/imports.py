@@ -16,7 +16,7 @@ from pathlib import Path
 from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics, Label, did_you_mean
-from netspec.elaborate.model import BlockDef, BlockEnv
+from netspec.elaborate.blocks import BlockDef, BlockEnv
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir.graph import Span
 from netspec.syntax.parser import parse

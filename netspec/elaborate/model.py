@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
+from netspec.elaborate.blocks import BlockDef, Scope, block_arguments
 from netspec.elaborate.hints import CHAIN_ACTIVATION
 from netspec.elaborate.layers import bind, build
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
@@ -29,60 +29,8 @@ MAX_EXPANSIONS = 100_000
 POISON = "<error>"
 
 
-@dataclass
-class BlockEnv:
-    """What a block's body sees: the names of the file that defines it (its constants,
-    its blocks, imported ones included), read with that file's evaluator."""
-
-    evaluator: Evaluator
-    blocks: dict[str, BlockDef]
-    constants: dict[str, Value]
-    # Namespaces of imports that failed ("" for an import without one): a use of a name
-    # they would have given is not reported again as unknown.
-    failed_imports: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True, eq=False)
-class BlockDef:
-    name: str
-    params: tuple[tuple[str, Tree | None, Span], ...]
-    body: Tree
-    span: Span
-    env: BlockEnv | None = None
-
-
 class _Abort(Exception):
     """A limit was hit: the model's elaboration stops after reporting it."""
-
-
-@dataclass
-class Scope:
-    """Names visible while elaborating one body (a model, a block instance, a repeat)."""
-
-    prefix: str
-    constants: dict[str, Value]
-    parent: Scope | None = None
-    tensors: dict[str, str] = field(default_factory=dict)
-    defined_at: dict[str, Span] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
-    counters: dict[str, int] = field(default_factory=dict)
-
-    def lookup(self, name: str) -> str | None:
-        scope: Scope | None = self
-        while scope is not None:
-            if name in scope.tensors:
-                scope.used.add(name)
-                return scope.tensors[name]
-            scope = scope.parent
-        return None
-
-    def visible_tensors(self) -> list[str]:
-        names: list[str] = []
-        scope: Scope | None = self
-        while scope is not None:
-            names.extend(scope.tensors)
-            scope = scope.parent
-        return names
 
 
 class ModelElaborator:
@@ -468,7 +416,9 @@ class ModelElaborator:
         incoming: str | None,
         name: str | None,
     ) -> str | None:
-        constants = self._block_arguments(block, call, span, scope)
+        constants = block_arguments(
+            block, call, span, self.evaluator, self.diagnostics, self.global_constants
+        )
         if constants is None:
             return None
         self._expand(span)
@@ -489,63 +439,6 @@ class ModelElaborator:
             self.diagnostics.uses = outer_uses
         self._warn_unused(inner, output)
         return output
-
-    def _block_arguments(
-        self, block: BlockDef, call: CallValue | None, span: Span, scope: Scope
-    ) -> dict[str, Value] | None:
-        args = call.args if call else ()
-        kwargs = call.kwargs if call else ()
-        names = [p[0] for p in block.params]
-        if len(args) > len(names):
-            self.diagnostics.error(
-                "E004",
-                f"block '{block.name}' takes {len(names)} argument"
-                f"{'s' if len(names) != 1 else ''}, found {len(args)}",
-                args[len(names)].span,
-                labels=[Label.model_construct(span=block.span, message="defined here")],
-            )
-            return None
-        given: dict[str, Value] = dict(zip(names, args, strict=False))
-        failed = False
-        # Every unknown or repeated argument is reported before giving up on the call.
-        for key, value, key_span in kwargs:
-            if key not in names:
-                self.diagnostics.error(
-                    "E004",
-                    f"block '{block.name}' has no parameter '{key}'",
-                    key_span,
-                    help=did_you_mean(key, names)
-                    or [f"its parameters: {', '.join(names) or 'none'}"],
-                )
-                failed = True
-            elif key in given:
-                self.diagnostics.error("E003", f"argument '{key}' is given twice", key_span)
-                failed = True
-            else:
-                given[key] = value
-        if failed:
-            return None
-        # Blocks see the file's constants, never the caller's parameters.
-        constants = dict(self.global_constants)
-        for param_name, default, param_span in block.params:
-            if param_name in given:
-                constants[param_name] = given[param_name]
-            elif default is not None:
-                value = self.evaluator.evaluate(default, constants)
-                if value is None:
-                    return None
-                constants[param_name] = value
-            else:
-                self.diagnostics.error(
-                    "E005",
-                    f"block '{block.name}' needs the argument '{param_name}'",
-                    span,
-                    labels=[
-                        Label.model_construct(span=param_span, message="parameter declared here")
-                    ],
-                )
-                return None
-        return constants
 
     # -- naming and bookkeeping --------------------------------------------------------
 

@@ -9,8 +9,9 @@ from lark import Tree
 
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
+from netspec.elaborate.blocks import BlockDef, BlockEnv
 from netspec.elaborate.imports import Importer, Origin
-from netspec.elaborate.model import BlockDef, BlockEnv, ModelElaborator
+from netspec.elaborate.model import ModelElaborator
 from netspec.elaborate.train import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir import init as ir_init

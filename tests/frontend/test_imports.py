@@ -481,6 +481,42 @@ def test_resnet18_from_std_has_its_published_parameter_count() -> None:
     assert checked.parameter_count == 11_689_512
 
 
+STEM = """\
+    conv2d(64, 7, stride = 2, padding = 3, bias = false) -> batchnorm -> relu
+    maxpool(3, stride = 2, padding = 1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "count"),
+    [
+        # torchvision's resnet34: 21,797,672 parameters.
+        (
+            "repeat 3 { basic(64) }\n down(128)\n repeat 3 { basic(128) }\n"
+            " down(256)\n repeat 5 { basic(256) }\n down(512)\n repeat 2 { basic(512) }",
+            21_797_672,
+        ),
+        # torchvision's resnet50: 25,557,032 parameters.
+        (
+            "bottleneck_down(64, stride = 1)\n repeat 2 { bottleneck(64) }\n"
+            " bottleneck_down(128)\n repeat 3 { bottleneck(128) }\n"
+            " bottleneck_down(256)\n repeat 5 { bottleneck(256) }\n"
+            " bottleneck_down(512)\n repeat 2 { bottleneck(512) }",
+            25_557_032,
+        ),
+    ],
+    ids=["resnet34", "resnet50"],
+)
+def test_deeper_resnets_from_std_have_torchvisions_parameter_counts(body: str, count: int) -> None:
+    text = (
+        f"import std.resnet\nmodel r(x: [3, 224, 224]) {{\n{STEM} {body}\n"
+        "    global_avgpool\n    dense(1000)\n}\n"
+    )
+    checked = model(text)
+    assert checked.parameter_count == count
+    assert checked.node(checked.output).output.shape == (1000,)
+
+
 def test_std_resnet_blocks_give_the_ir_of_the_same_blocks_written_inline() -> None:
     inline = (STD_DIR / "resnet.net").read_text()
     body = "basic(64) -> down(128) -> bottleneck_down(32) -> bottleneck(32)"

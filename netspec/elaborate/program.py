@@ -61,17 +61,15 @@ def elaborate(
         importer = Importer(diagnostics, {}, file)
     items = [item for item in tree.children if isinstance(item, Tree)]
     imported = importer.bind([i for i in items if i.data == "import_def"], file, evaluator)
-    env = imported.env
-    result = _elaborate(
+    return _elaborate(
         items,
         evaluator,
         diagnostics,
         imported.block_origins,
         imported.constant_origins,
-        env,
+        imported.env,
         library,
     )
-    return result
 
 
 def _elaborate(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import keyword
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -65,6 +67,18 @@ def class_name(model: str) -> str:
     return identifier(name if not name[0].isdigit() else f"Model{name}")
 
 
+@functools.lru_cache(maxsize=64)
+def _same_file(a: str, b: str) -> bool:
+    """Whether two spec file names are one file (a span may name it by another path
+    than the one the generated code is labelled with); by name where either is gone."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return PurePath(a).name == PurePath(b).name
+
+
 @dataclass(frozen=True)
 class CodegenContext:
     """The input of a generator.
@@ -89,7 +103,8 @@ class CodegenContext:
         text = ""
         # The text is known for the spec's own lines; a node made by an imported block
         # has its span in the imported file, named but not quoted.
-        if span.file in (self.spec_file, "<string>") and 1 <= span.line <= len(self.source_lines):
+        own = span.file == "<string>" or _same_file(span.file, self.spec_file)
+        if own and 1 <= span.line <= len(self.source_lines):
             line = self.source_lines[span.line - 1]
             if span.end_line == span.line:
                 text = line[span.column - 1 : span.end_column - 1]

@@ -1,5 +1,6 @@
-"""Imports: files relative to the importing file, the standard library, and every
-diagnostic an import can give, at its exact location."""
+"""Imports: files relative to the importing file, namespaces, what an imported file
+gives, and every diagnostic an import can give, at its exact location. The standard
+library's blocks are tested in test_std_library.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from netspec import analyze, load
 from netspec.cli import main
 from netspec.diagnostics import Diagnostic
 from netspec.frontend import Analysis, analyze_source
-from netspec.ir.graph import CheckedModel
 
 RES = """\
 block res(c) {
@@ -44,13 +44,6 @@ def only(analysis: Analysis, code: str) -> Diagnostic:
 def where(diagnostic: Diagnostic) -> tuple[str, int, int]:
     assert diagnostic.span is not None
     return (Path(diagnostic.span.file).name, diagnostic.span.line, diagnostic.span.column)
-
-
-def model(text: str, name: str = "t.net") -> CheckedModel:
-    analysis = analyze(dedent(text), name)
-    assert analysis.program is not None, analysis.render()
-    (checked,) = analysis.program.models
-    return checked
 
 
 # -- importing files -----------------------------------------------------------------------

@@ -41,7 +41,8 @@ from netspec.diagnostics import Diagnostic
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.graph import Span
-from netspec.ir.train import Adagrad, Adam, AdamW, OptimizerSpec, Rmsprop, Sgd, TrainSpec
+from netspec.ir.train import OptimizerSpec, TrainSpec
+from netspec.optimizers import buffer_names
 
 ITEMSIZE = {"float32": 4, "float64": 8}
 DRAW_ITEMSIZE = 8  # initial values are drawn in float64, then cast
@@ -55,23 +56,8 @@ def optimizer_slots(optimizer: OptimizerSpec | None) -> tuple[int, str]:
     """How many buffers the optimizer keeps per parameter value, and which."""
     if optimizer is None:
         return 0, "no optimizer"
-    if isinstance(optimizer, Sgd):
-        if optimizer.momentum != 0.0:
-            return 1, "sgd with momentum: momentum_buffer"
-        return 0, "sgd without momentum keeps none"
-    if isinstance(optimizer, Adagrad):
-        return 1, "adagrad: sum"
-    if isinstance(optimizer, Rmsprop):
-        names = ["square_avg"]
-        if optimizer.centered:
-            names.append("grad_avg")
-        if optimizer.momentum > 0.0:
-            names.append("momentum_buffer")
-        return len(names), "rmsprop: " + ", ".join(names)
-    if isinstance(optimizer, Adam | AdamW):
-        names = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if optimizer.amsgrad else [])
-        return len(names), f"{optimizer.kind}: " + ", ".join(names)
-    raise TypeError(f"unknown optimizer {optimizer!r}")
+    names = buffer_names(optimizer)
+    return len(names), f"{optimizer.kind}: " + (", ".join(names) or "no buffers")
 
 
 @dataclass(frozen=True)

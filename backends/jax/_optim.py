@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from netspec.ir.train import Adagrad, Adam, AdamW, OptimizerSpec, Rmsprop, Sgd
+from netspec.ir.train import OptimizerSpec
+from netspec.optimizers import buffer_fill, buffer_names
 
 Array = jax.Array
 Buffers = dict[str, Array]
@@ -24,31 +26,22 @@ Update = Callable[[Array, Array, Buffers, Array, Array], tuple[Array, Buffers]]
 
 @dataclass(frozen=True)
 class Optimizer:
-    """Buffer names and their starting fill, and the update rule."""
+    """An optimizer's settings and update rule; its buffers are netspec.optimizers'."""
 
-    buffers: tuple[str, ...]
-    fill: float
+    spec: OptimizerSpec
     update: Update
 
+    @property
+    def buffers(self) -> tuple[str, ...]:
+        """The buffer names per parameter (PyTorch's)."""
+        return buffer_names(self.spec)
+
     def init(self, param: Array) -> Buffers:
-        """Fresh buffers for one parameter."""
-        return {name: jnp.full_like(param, self.fill) for name in self.buffers}
+        """Fresh buffers for one parameter, at their starting fill."""
+        return {name: jnp.full_like(param, buffer_fill(self.spec)) for name in self.buffers}
 
 
-def optimizer(spec: OptimizerSpec) -> Optimizer:
-    """The optimizer for an optimizer spec of the train section."""
-    if isinstance(spec, Sgd):
-        return _sgd(spec)
-    if isinstance(spec, Adagrad):
-        return _adagrad(spec)
-    if isinstance(spec, Rmsprop):
-        return _rmsprop(spec)
-    if isinstance(spec, Adam | AdamW):
-        return _adam(spec)
-    raise TypeError(f"unknown optimizer {spec!r}")
-
-
-def _sgd(spec: Sgd) -> Optimizer:
+def _sgd(spec: Any) -> Update:
     mu, tau, nesterov = spec.momentum, spec.dampening, spec.nesterov
 
     def update(p: Array, g: Array, s: Buffers, lr: Array, t: Array) -> tuple[Array, Buffers]:
@@ -59,25 +52,20 @@ def _sgd(spec: Sgd) -> Optimizer:
         step = g + mu * b if nesterov else b
         return p - lr * step, {"momentum_buffer": b}
 
-    return Optimizer(("momentum_buffer",) if spec.momentum != 0.0 else (), 0.0, update)
+    return update
 
 
-def _adagrad(spec: Adagrad) -> Optimizer:
+def _adagrad(spec: Any) -> Update:
     def update(p: Array, g: Array, s: Buffers, lr: Array, t: Array) -> tuple[Array, Buffers]:
         lr_t = lr / (1.0 + (t - 1) * spec.lr_decay)
         total = s["sum"] + g * g
         return p - lr_t * g / (jnp.sqrt(total) + spec.eps), {"sum": total}
 
-    return Optimizer(("sum",), spec.initial_accumulator_value, update)
+    return update
 
 
-def _rmsprop(spec: Rmsprop) -> Optimizer:
+def _rmsprop(spec: Any) -> Update:
     alpha, mu, centered = spec.alpha, spec.momentum, spec.centered
-    names = (
-        ("square_avg",)
-        + (("momentum_buffer",) if mu > 0 else ())
-        + (("grad_avg",) if centered else ())
-    )
 
     def update(p: Array, g: Array, s: Buffers, lr: Array, t: Array) -> tuple[Array, Buffers]:
         new: Buffers = {"square_avg": alpha * s["square_avg"] + (1.0 - alpha) * g * g}
@@ -91,13 +79,11 @@ def _rmsprop(spec: Rmsprop) -> Optimizer:
             return p - lr * new["momentum_buffer"], new
         return p - lr * scaled, new
 
-    return Optimizer(names, 0.0, update)
+    return update
 
 
-def _adam(spec: Adam | AdamW) -> Optimizer:
+def _adam(spec: Any, decay: float = 0.0) -> Update:
     beta1, beta2, eps, amsgrad = spec.beta1, spec.beta2, spec.eps, spec.amsgrad
-    decay = spec.weight_decay if isinstance(spec, AdamW) else 0.0
-    names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
 
     def update(p: Array, g: Array, s: Buffers, lr: Array, t: Array) -> tuple[Array, Buffers]:
         if decay:
@@ -113,4 +99,19 @@ def _adam(spec: Adam | AdamW) -> Optimizer:
         denom = jnp.sqrt(v) / jnp.sqrt(1.0 - beta2**t) + eps
         return p - step_size * m / denom, new
 
-    return Optimizer(names, 0.0, update)
+    return update
+
+
+# Each kind's update, made from the spec's settings.
+OPTIMIZERS: dict[str, Callable[[Any], Update]] = {
+    "sgd": _sgd,
+    "adagrad": _adagrad,
+    "rmsprop": _rmsprop,
+    "adam": _adam,
+    "adamw": lambda spec: _adam(spec, spec.weight_decay),
+}
+
+
+def optimizer(spec: OptimizerSpec) -> Optimizer:
+    """The optimizer for an optimizer spec of the train section."""
+    return Optimizer(spec, OPTIMIZERS[spec.kind](spec))

@@ -19,9 +19,9 @@ from netspec.backends.jax._graph import Lowered
 from netspec.backends.jax._losses import check_targets, loss_function, penalty_function
 from netspec.backends.jax._optim import Optimizer, optimizer
 from netspec.backends.jax._runtime import precision_scope
-from netspec.errors import NetspecError, ShapeError
 from netspec.ir import CheckedModel
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.optimizers import check_optimizer_state, pack_state
 from netspec.train_stats import Stats
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 Array = jax.Array
 Tree = dict[str, Array]
-
-CLASSIFICATION = ("softmax_cross_entropy", "binary_cross_entropy")
 
 
 class JaxTrainStep:
@@ -91,44 +89,28 @@ class JaxTrainStep:
         return stats
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
-        """Buffers as ``<param>.<buffer>`` (PyTorch's buffer names), plus ``step``."""
-        state = {
-            f"{spec.name}.{buffer}": np.array(self._buffers[spec.name][buffer])
-            for spec in self._model.ir.params
-            for buffer in self._rule.buffers
-        }
-        state["step"] = np.array(self._steps, dtype=np.int64)
-        return state
+        """Buffers as ``<param>.<buffer>``, plus ``step`` (netspec.optimizers)."""
+        buffers = self._buffers if self._steps else {}
+        return pack_state(self._steps, jax.tree.map(np.array, buffers))
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
-        """Restore buffers saved by :meth:`optimizer_state`; names and shapes are checked."""
-        expected = self.optimizer_state()
-        missing = sorted(set(expected) - set(state))
-        unknown = sorted(set(state) - set(expected))
-        if missing or unknown:
-            raise NetspecError(
-                "optimizer state does not fit this optimizer: "
-                f"missing {missing or 'nothing'}, unknown {unknown or 'nothing'}"
-            )
-        for name, value in state.items():
-            if np.shape(value) != expected[name].shape:
-                raise ShapeError(
-                    f"optimizer state {name!r} must have shape {expected[name].shape}, "
-                    f"got {np.shape(value)}"
-                )
-        dtype = self._model.dtype
-        with precision_scope(dtype):
+        """Restore buffers saved by :meth:`optimizer_state`, checked by check_optimizer_state."""
+        model, rule = self._model, self._rule
+        shapes = {spec.name: tuple(spec.shape) for spec in model.ir.params}
+        step, found = check_optimizer_state(state, rule.spec, shapes, model.ir.name)
+        with precision_scope(model.dtype):
             self._buffers = {
-                spec.name: {
+                name: {
                     buffer: jax.device_put(
-                        np.asarray(state[f"{spec.name}.{buffer}"], dtype=dtype),
-                        self._model._device,
+                        np.asarray(found[name][buffer], model.dtype), model._device
                     )
-                    for buffer in self._rule.buffers
+                    for buffer in rule.buffers
                 }
-                for spec in self._model.ir.params
+                if step
+                else rule.init(param)  # step 0: the buffers' starting fill
+                for name, param in model._params.items()
             }
-        self._steps = int(np.asarray(state["step"]))
+        self._steps = step
 
 
 def make_fused_step(
@@ -147,7 +129,7 @@ def make_fused_step(
     max_norms = {
         s.name: s.regularize.max_norm for s in model.params if s.regularize.max_norm is not None
     }
-    classify = loss.kind in CLASSIFICATION
+    hits_of = HITS[loss.kind]
 
     def total(params: Tree, state: Tree, x: Array, y: Array, rng: Array | None) -> Any:
         outputs, new_state = lowered.run(params, state, x, train=True, rng=rng)
@@ -186,7 +168,7 @@ def make_fused_step(
             )
             if name in max_norms:
                 new_params[name] = _renorm(new_params[name], max_norms[name])
-        hits = _hits(z, y, loss.kind) if classify else jnp.zeros((), jnp.int32)
+        hits = hits_of(z, y)
         # The statistics travel as one array of the loss's dtype (hits are exact in
         # float32 up to 2**24 per batch), so that drain() makes one transfer per step.
         stats = jnp.stack([data * x.shape[0], hits.astype(data.dtype), finite.astype(data.dtype)])
@@ -215,10 +197,26 @@ def _renorm(w: Array, limit: float) -> Array:
     return jnp.where(norms > limit, w * (limit / (norms + 1e-7)), w)
 
 
-def _hits(z: Array, y: Array, kind: str) -> Array:
-    if kind == "softmax_cross_entropy":
-        labels = y if jnp.issubdtype(y.dtype, jnp.integer) else jnp.argmax(y, axis=1)
-        return jnp.sum(jnp.argmax(z, axis=1) == labels).astype(jnp.int32)
-    # Binary: a sample is a hit when every one of its outputs is on the target's side.
+def _class_hits(z: Array, y: Array) -> Array:
+    labels = y if jnp.issubdtype(y.dtype, jnp.integer) else jnp.argmax(y, axis=1)
+    return jnp.sum(jnp.argmax(z, axis=1) == labels).astype(jnp.int32)
+
+
+def _binary_hits(z: Array, y: Array) -> Array:
+    # A sample is a hit when every one of its outputs is on the target's side.
     right = (z > 0) == (y > 0.5)
     return jnp.sum(jnp.all(right.reshape(right.shape[0], -1), axis=1)).astype(jnp.int32)
+
+
+def _no_hits(z: Array, y: Array) -> Array:
+    return jnp.zeros((), jnp.int32)  # regression: no top-1 to count
+
+
+# Top-1 hits of a batch, traced into the fused step, by loss kind.
+HITS: dict[str, Callable[[Array, Array], Array]] = {
+    "softmax_cross_entropy": _class_hits,
+    "binary_cross_entropy": _binary_hits,
+    "mse": _no_hits,
+    "half_sse": _no_hits,
+    "l1": _no_hits,
+}

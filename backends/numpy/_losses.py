@@ -7,18 +7,16 @@ than a chain through softmax and log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from netspec.backends.numpy.nn import log_softmax_values, logistic
 from netspec.errors import NetspecError, ShapeError
-from netspec.ir.train import (
-    BinaryCrossEntropy,
-    HalfSumSquaredError,
-    LossSpec,
-    MeanAbsoluteError,
-    MeanSquaredError,
-    SoftmaxCrossEntropy,
-)
+from netspec.ir.train import LossSpec, SoftmaxCrossEntropy
+
+Result = tuple[float, np.ndarray]
 
 
 def _regression_target(out: np.ndarray, y: np.ndarray, what: str) -> np.ndarray:
@@ -86,7 +84,7 @@ def _softmax_cross_entropy(
     )
 
 
-def _binary_cross_entropy(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _binary_cross_entropy(out: np.ndarray, y: np.ndarray, spec: object) -> Result:
     t = _regression_target(out, y, "binary_cross_entropy")
     # max(z, 0) - z t + log(1 + exp(-|z|)): the stable form of BCEWithLogits.
     loss = np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))
@@ -94,24 +92,37 @@ def _binary_cross_entropy(out: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     return float(loss.mean()), grad
 
 
-def loss_and_grad(out: np.ndarray, y: np.ndarray, spec: LossSpec) -> tuple[float, np.ndarray]:
+def _mse(out: np.ndarray, y: np.ndarray, spec: object) -> Result:
+    diff = out - _regression_target(out, y, "mse")
+    return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
+
+
+def _half_sse(out: np.ndarray, y: np.ndarray, spec: object) -> Result:
+    diff = out - _regression_target(out, y, "half_sse")
+    n = out.shape[0]
+    return float(0.5 * np.sum(diff * diff) / n), diff * (1.0 / n)
+
+
+def _l1(out: np.ndarray, y: np.ndarray, spec: object) -> Result:
+    diff = out - _regression_target(out, y, "l1")
+    return float(np.mean(np.abs(diff))), np.sign(diff) * (1.0 / diff.size)
+
+
+# (output, targets, the loss spec) -> (mean loss, its gradient for the output), by kind.
+LOSSES: dict[str, Callable[[np.ndarray, np.ndarray, Any], Result]] = {
+    "softmax_cross_entropy": _softmax_cross_entropy,
+    "binary_cross_entropy": _binary_cross_entropy,
+    "mse": _mse,
+    "half_sse": _half_sse,
+    "l1": _l1,
+}
+
+
+def loss_and_grad(out: np.ndarray, y: np.ndarray, spec: LossSpec) -> Result:
     """The mean loss of a batch and its gradient with respect to the output ``out``."""
     n = out.shape[0]
     if np.asarray(y).shape[:1] != (n,):
         raise ShapeError(
             f"targets must have batch size {n} like the input, got shape {np.shape(y)}"
         )
-    if isinstance(spec, SoftmaxCrossEntropy):
-        return _softmax_cross_entropy(out, y, spec)
-    if isinstance(spec, BinaryCrossEntropy):
-        return _binary_cross_entropy(out, y)
-    if isinstance(spec, MeanSquaredError):
-        diff = out - _regression_target(out, y, "mse")
-        return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
-    if isinstance(spec, HalfSumSquaredError):
-        diff = out - _regression_target(out, y, "half_sse")
-        return float(0.5 * np.sum(diff * diff) / n), diff * (1.0 / n)
-    if isinstance(spec, MeanAbsoluteError):
-        diff = out - _regression_target(out, y, "l1")
-        return float(np.mean(np.abs(diff))), np.sign(diff) * (1.0 / diff.size)
-    raise NetspecError(f"the numpy backend has no loss {getattr(spec, 'kind', spec)!r}")
+    return LOSSES[spec.kind](out, y, spec)

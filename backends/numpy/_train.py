@@ -9,98 +9,90 @@ reads the same whichever backend wrote it.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from netspec.errors import NetspecError, ShapeError
-from netspec.ir.train import (
-    Adagrad,
-    Adam,
-    AdamW,
-    BinaryCrossEntropy,
-    ClipSpec,
-    LossSpec,
-    OptimizerSpec,
-    Rmsprop,
-    Sgd,
-    SoftmaxCrossEntropy,
-)
+from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.optimizers import check_optimizer_state, pack_state
 from netspec.train_stats import Stats
 
 if TYPE_CHECKING:
     from netspec.backends.numpy._model import NumpyModel
 
 Buffers = dict[str, np.ndarray]
-
-# The buffers each optimizer keeps per parameter, by PyTorch's names.
-BUFFERS: dict[str, tuple[str, ...]] = {
-    "sgd": ("momentum_buffer",),
-    "adagrad": ("sum",),
-    "rmsprop": ("square_avg", "grad_avg", "momentum_buffer"),
-    "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-    "adamw": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-}
+# One update of parameter w (in place) with gradient g at step t, buffers made lazily.
+Update = Callable[[Any, np.ndarray, np.ndarray, Buffers, int, float], None]
 
 
-def _update(
-    spec: OptimizerSpec, w: np.ndarray, g: np.ndarray, buf: Buffers, t: int, lr: float
-) -> None:
-    """One optimizer update of parameter ``w`` (in place) with gradient ``g`` at step t."""
-    if isinstance(spec, Sgd):
-        if spec.momentum != 0.0:
-            b = buf.get("momentum_buffer")
-            if b is None:
-                b = buf["momentum_buffer"] = g.copy()
-            else:
-                b *= spec.momentum
-                b += (1.0 - spec.dampening) * g
-            g = g + spec.momentum * b if spec.nesterov else b
-        w -= lr * g
-        return
-    if isinstance(spec, Adagrad):
-        s = buf.setdefault("sum", np.full_like(w, spec.initial_accumulator_value))
-        s += g * g
-        clr = lr / (1.0 + (t - 1) * spec.lr_decay)
-        w -= clr * g / (np.sqrt(s) + spec.eps)
-        return
-    if isinstance(spec, Rmsprop):
-        v = buf.setdefault("square_avg", np.zeros_like(w))
-        v *= spec.alpha
-        v += (1.0 - spec.alpha) * g * g
-        if spec.centered:
-            a = buf.setdefault("grad_avg", np.zeros_like(w))
-            a *= spec.alpha
-            a += (1.0 - spec.alpha) * g
-            avg = np.sqrt(v - a * a) + spec.eps
+def _sgd(spec: Any, w: np.ndarray, g: np.ndarray, buf: Buffers, t: int, lr: float) -> None:
+    if spec.momentum != 0.0:
+        b = buf.get("momentum_buffer")
+        if b is None:
+            b = buf["momentum_buffer"] = g.copy()
         else:
-            avg = np.sqrt(v) + spec.eps
-        if spec.momentum > 0.0:
-            b = buf.setdefault("momentum_buffer", np.zeros_like(w))
             b *= spec.momentum
-            b += g / avg
-            w -= lr * b
-        else:
-            w -= lr * g / avg
-        return
-    if isinstance(spec, Adam | AdamW):
-        if isinstance(spec, AdamW):
-            w *= 1.0 - lr * spec.weight_decay  # decoupled decay, before the Adam step
-        m = buf.setdefault("exp_avg", np.zeros_like(w))
-        v = buf.setdefault("exp_avg_sq", np.zeros_like(w))
-        m *= spec.beta1
-        m += (1.0 - spec.beta1) * g
-        v *= spec.beta2
-        v += (1.0 - spec.beta2) * g * g
-        if spec.amsgrad:
-            v_max = buf.setdefault("max_exp_avg_sq", np.zeros_like(w))
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        step_size = lr / (1.0 - spec.beta1**t)
-        denom = np.sqrt(v) / math.sqrt(1.0 - spec.beta2**t) + spec.eps
-        w -= step_size * m / denom
-        return
-    raise NetspecError(f"the numpy backend has no optimizer {getattr(spec, 'kind', spec)!r}")
+            b += (1.0 - spec.dampening) * g
+        g = g + spec.momentum * b if spec.nesterov else b
+    w -= lr * g
+
+
+def _adagrad(spec: Any, w: np.ndarray, g: np.ndarray, buf: Buffers, t: int, lr: float) -> None:
+    s = buf.setdefault("sum", np.full_like(w, spec.initial_accumulator_value))
+    s += g * g
+    clr = lr / (1.0 + (t - 1) * spec.lr_decay)
+    w -= clr * g / (np.sqrt(s) + spec.eps)
+
+
+def _rmsprop(spec: Any, w: np.ndarray, g: np.ndarray, buf: Buffers, t: int, lr: float) -> None:
+    v = buf.setdefault("square_avg", np.zeros_like(w))
+    v *= spec.alpha
+    v += (1.0 - spec.alpha) * g * g
+    if spec.centered:
+        a = buf.setdefault("grad_avg", np.zeros_like(w))
+        a *= spec.alpha
+        a += (1.0 - spec.alpha) * g
+        avg = np.sqrt(v - a * a) + spec.eps
+    else:
+        avg = np.sqrt(v) + spec.eps
+    if spec.momentum > 0.0:
+        b = buf.setdefault("momentum_buffer", np.zeros_like(w))
+        b *= spec.momentum
+        b += g / avg
+        w -= lr * b
+    else:
+        w -= lr * g / avg
+
+
+def _adam(spec: Any, w: np.ndarray, g: np.ndarray, buf: Buffers, t: int, lr: float) -> None:
+    m = buf.setdefault("exp_avg", np.zeros_like(w))
+    v = buf.setdefault("exp_avg_sq", np.zeros_like(w))
+    m *= spec.beta1
+    m += (1.0 - spec.beta1) * g
+    v *= spec.beta2
+    v += (1.0 - spec.beta2) * g * g
+    if spec.amsgrad:
+        v_max = buf.setdefault("max_exp_avg_sq", np.zeros_like(w))
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
+    step_size = lr / (1.0 - spec.beta1**t)
+    denom = np.sqrt(v) / math.sqrt(1.0 - spec.beta2**t) + spec.eps
+    w -= step_size * m / denom
+
+
+def _adamw(spec: Any, w: np.ndarray, g: np.ndarray, buf: Buffers, t: int, lr: float) -> None:
+    w *= 1.0 - lr * spec.weight_decay  # decoupled decay, before the Adam step
+    _adam(spec, w, g, buf, t, lr)
+
+
+OPTIMIZERS: dict[str, Update] = {
+    "sgd": _sgd,
+    "adagrad": _adagrad,
+    "rmsprop": _rmsprop,
+    "adam": _adam,
+    "adamw": _adamw,
+}
 
 
 def _clip(grads: list[np.ndarray], clip: ClipSpec) -> None:
@@ -126,16 +118,33 @@ def _max_norm(w: np.ndarray, c: float) -> None:
         flat[over] *= (c / (norms[over] + 1e-7))[:, None].astype(w.dtype)
 
 
+def _class_hits(out: np.ndarray, y: np.ndarray) -> int:
+    labels = y if y.ndim == 1 else np.argmax(y, axis=1)
+    return int(np.sum(np.argmax(out, axis=1) == labels))
+
+
+def _binary_hits(out: np.ndarray, y: np.ndarray) -> int:
+    # A sample is a hit when every output's sign agrees with its 0 / 1 target.
+    agree = (out > 0) == (y.reshape(out.shape) >= 0.5)
+    return int(np.sum(agree.reshape(len(out), -1).all(axis=1)))
+
+
+def _no_hits(out: np.ndarray, y: np.ndarray) -> int:
+    return 0  # regression: no top-1 to count
+
+
+HITS: dict[str, Callable[[np.ndarray, np.ndarray], int]] = {
+    "softmax_cross_entropy": _class_hits,
+    "binary_cross_entropy": _binary_hits,
+    "mse": _no_hits,
+    "half_sse": _no_hits,
+    "l1": _no_hits,
+}
+
+
 def hits(out: np.ndarray, y: np.ndarray, loss: LossSpec) -> int:
     """Top-1 hits of a batch for classification losses; 0 for regression losses."""
-    if isinstance(loss, SoftmaxCrossEntropy):
-        labels = y if y.ndim == 1 else np.argmax(y, axis=1)
-        return int(np.sum(np.argmax(out, axis=1) == labels))
-    if isinstance(loss, BinaryCrossEntropy):
-        # A sample is a hit when every output's sign agrees with its 0 / 1 target.
-        agree = (out > 0) == (y.reshape(out.shape) >= 0.5)
-        return int(np.sum(agree.reshape(len(out), -1).all(axis=1)))
-    return 0
+    return HITS[loss.kind](out, y)
 
 
 class NumpyTrainStep:
@@ -148,12 +157,11 @@ class NumpyTrainStep:
         optimizer: OptimizerSpec,
         clip: ClipSpec | None = None,
     ) -> None:
-        if optimizer.kind not in BUFFERS:
-            raise NetspecError(f"the numpy backend has no optimizer {optimizer.kind!r}")
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
         self.clip = clip
+        self._update = OPTIMIZERS[optimizer.kind]
         self._t = 0
         self._buffers: dict[str, Buffers] = {spec.name: {} for spec in model.ir.params}
         self._reset_stats()
@@ -179,7 +187,7 @@ class NumpyTrainStep:
             _clip(grads, self.clip)
         self._t += 1
         for (name, w), g in zip(params.items(), grads, strict=True):
-            _update(self.optimizer, w, g, self._buffers[name], self._t, lr)
+            self._update(self.optimizer, w, g, self._buffers[name], self._t, lr)
             c = model.ir_param(name).regularize.max_norm
             if c is not None:
                 _max_norm(w, c)
@@ -196,36 +204,17 @@ class NumpyTrainStep:
         return stats
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
-        """Every buffer as ``<param>.<buffer>``, plus ``step`` (the update count)."""
-        state = {
-            f"{name}.{key}": value.copy()
-            for name, buffers in self._buffers.items()
-            for key, value in buffers.items()
-        }
-        state["step"] = np.array(self._t, dtype=np.int64)
-        return state
+        """Every buffer as ``<param>.<buffer>``, plus ``step`` (netspec.optimizers)."""
+        copies = {name: {k: v.copy() for k, v in b.items()} for name, b in self._buffers.items()}
+        return pack_state(self._t, copies)
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`optimizer_state` saved; names and shapes are checked."""
+        """Restore what :meth:`optimizer_state` saved, checked by check_optimizer_state."""
         params = self.model.param_arrays()
-        allowed = BUFFERS[self.optimizer.kind]
-        buffers: dict[str, Buffers] = {name: {} for name in params}
-        for key, value in state.items():
-            if key == "step":
-                continue
-            name, _, buffer = key.rpartition(".")
-            if name not in params or buffer not in allowed:
-                raise NetspecError(
-                    f"optimizer state {key!r} does not belong to a {self.optimizer.kind} "
-                    f"optimizer of model {self.model.ir.name!r} (buffers: {', '.join(allowed)})"
-                )
-            array = np.asarray(value)
-            if array.shape != params[name].shape:
-                raise ShapeError(
-                    f"optimizer state {key!r} has shape {params[name].shape}, got {array.shape}"
-                )
-            buffers[name][buffer] = array.astype(params[name].dtype, copy=True)
-        if "step" not in state:
-            raise NetspecError("optimizer state has no 'step' entry")
-        self._buffers = buffers
-        self._t = int(state["step"])
+        shapes = {name: w.shape for name, w in params.items()}
+        step, found = check_optimizer_state(state, self.optimizer, shapes, self.model.ir.name)
+        self._buffers = {
+            name: {k: v.astype(params[name].dtype, copy=True) for k, v in found[name].items()}
+            for name in params
+        }
+        self._t = step

@@ -6,37 +6,39 @@ everything else has the output's shape and dtype.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
-from netspec.ir.train import (
-    BinaryCrossEntropy,
-    HalfSumSquaredError,
-    LossSpec,
-    MeanAbsoluteError,
-    MeanSquaredError,
-    SoftmaxCrossEntropy,
-)
+from netspec.ir.train import LossSpec
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
+
+
+def _cross_entropy(output: torch.Tensor, target: torch.Tensor, loss: Any) -> torch.Tensor:
+    weight = None
+    if loss.class_weights is not None:
+        weight = torch.tensor(loss.class_weights, dtype=output.dtype, device=output.device)
+    # Stable log-sum-exp inside; integer targets average with the class weights of the
+    # labels as divisor, probability targets over the batch, as PyTorch does.
+    return F.cross_entropy(output, target, weight=weight)
+
+
+# The mean loss of a batch, as a 0-d tensor, by loss kind.
+LOSSES: dict[str, LossFn] = {
+    "softmax_cross_entropy": _cross_entropy,
+    "binary_cross_entropy": lambda y, t, _: F.binary_cross_entropy_with_logits(y, t),
+    "mse": lambda y, t, _: F.mse_loss(y, t),
+    "half_sse": lambda y, t, _: 0.5 * torch.sum((y - t) ** 2) / y.shape[0],
+    "l1": lambda y, t, _: F.l1_loss(y, t),
+}
 
 
 def data_loss(output: torch.Tensor, target: torch.Tensor, loss: LossSpec) -> torch.Tensor:
     """The mean loss of a batch, as a 0-d tensor."""
-    if isinstance(loss, SoftmaxCrossEntropy):
-        weight = None
-        if loss.class_weights is not None:
-            weight = torch.tensor(loss.class_weights, dtype=output.dtype, device=output.device)
-        # Stable log-sum-exp inside; integer targets average with the class weights of
-        # the labels as divisor, probability targets over the batch, as PyTorch does.
-        return F.cross_entropy(output, target, weight=weight)
-    if isinstance(loss, BinaryCrossEntropy):
-        return F.binary_cross_entropy_with_logits(output, target)
-    if isinstance(loss, MeanSquaredError):
-        return F.mse_loss(output, target)
-    if isinstance(loss, HalfSumSquaredError):
-        return 0.5 * torch.sum((output - target) ** 2) / output.shape[0]
-    if isinstance(loss, MeanAbsoluteError):
-        return F.l1_loss(output, target)
-    raise NotImplementedError(f"the torch backend has no loss {loss.kind!r}")
+    return LOSSES[loss.kind](output, target, loss)
 
 
 def penalty(terms: list[tuple[torch.Tensor, float, float]]) -> torch.Tensor | None:

@@ -10,101 +10,56 @@ every netspec backend uses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from netspec._contract import check_targets
 from netspec.backends.torch._losses import data_loss, penalty
-from netspec.errors import NetspecError, ShapeError
-from netspec.ir.train import (
-    Adagrad,
-    Adam,
-    AdamW,
-    BinaryCrossEntropy,
-    ClipSpec,
-    LossSpec,
-    OptimizerSpec,
-    Rmsprop,
-    Sgd,
-    SoftmaxCrossEntropy,
-)
+from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.optimizers import buffer_names, check_optimizer_state, pack_state
 from netspec.train_stats import Stats
 
 if TYPE_CHECKING:
     from netspec.backends.torch._compiled import TorchModel
 
-UNKNOWN_OPTIMIZER = (
-    "the torch backend has no optimizer {kind!r}\n  help: use sgd, adagrad, rmsprop, adam or adamw"
-)
-BAD_BUFFER = (
-    "optimizer state {key!r} does not belong to this {kind} optimizer of model {model!r}\n"
-    "  help: its buffers are <parameter>.<buffer> with buffer one of: {allowed}"
-)
-MISSING_BUFFERS = (
-    "optimizer state for {param!r} lacks {missing} (step {step})\n"
-    "  help: load a state saved by optimizer_state() of the same optimizer settings"
-)
-BAD_BUFFER_SHAPE = "optimizer state {key!r} has shape {got}, expected {expected}"
+Params = list[torch.Tensor]
+
+# The torch.optim optimizer each kind is, built from the spec's settings (its lr is reset
+# every step).
+OPTIMIZERS: dict[str, Callable[[Any, Params], torch.optim.Optimizer]] = {
+    "sgd": lambda s, p: torch.optim.SGD(
+        p, lr=s.lr, momentum=s.momentum, dampening=s.dampening, nesterov=s.nesterov
+    ),
+    "adagrad": lambda s, p: torch.optim.Adagrad(
+        p,
+        lr=s.lr,
+        lr_decay=s.lr_decay,
+        initial_accumulator_value=s.initial_accumulator_value,
+        eps=s.eps,
+    ),
+    "rmsprop": lambda s, p: torch.optim.RMSprop(
+        p, lr=s.lr, alpha=s.alpha, eps=s.eps, momentum=s.momentum, centered=s.centered
+    ),
+    "adam": lambda s, p: torch.optim.Adam(
+        p, lr=s.lr, betas=(s.beta1, s.beta2), eps=s.eps, amsgrad=s.amsgrad
+    ),
+    "adamw": lambda s, p: torch.optim.AdamW(
+        p,
+        lr=s.lr,
+        betas=(s.beta1, s.beta2),
+        eps=s.eps,
+        weight_decay=s.weight_decay,
+        amsgrad=s.amsgrad,
+    ),
+}
 
 
-def make_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+def make_optimizer(spec: OptimizerSpec, params: Params) -> torch.optim.Optimizer:
     """The torch.optim optimizer a spec describes (its lr is reset every step)."""
-    if isinstance(spec, Sgd):
-        return torch.optim.SGD(
-            params,
-            lr=spec.lr,
-            momentum=spec.momentum,
-            dampening=spec.dampening,
-            nesterov=spec.nesterov,
-        )
-    if isinstance(spec, Adagrad):
-        return torch.optim.Adagrad(
-            params,
-            lr=spec.lr,
-            lr_decay=spec.lr_decay,
-            initial_accumulator_value=spec.initial_accumulator_value,
-            eps=spec.eps,
-        )
-    if isinstance(spec, Rmsprop):
-        return torch.optim.RMSprop(
-            params,
-            lr=spec.lr,
-            alpha=spec.alpha,
-            eps=spec.eps,
-            momentum=spec.momentum,
-            centered=spec.centered,
-        )
-    if isinstance(spec, AdamW):
-        return torch.optim.AdamW(
-            params,
-            lr=spec.lr,
-            betas=(spec.beta1, spec.beta2),
-            eps=spec.eps,
-            weight_decay=spec.weight_decay,
-            amsgrad=spec.amsgrad,
-        )
-    if isinstance(spec, Adam):
-        return torch.optim.Adam(
-            params, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps, amsgrad=spec.amsgrad
-        )
-    raise NetspecError(UNKNOWN_OPTIMIZER.format(kind=getattr(spec, "kind", spec)))
-
-
-def buffer_names(spec: OptimizerSpec) -> tuple[str, ...]:
-    """The per-parameter buffers torch.optim keeps for these settings (besides step)."""
-    if isinstance(spec, Sgd):
-        return ("momentum_buffer",) if spec.momentum != 0 else ()
-    if isinstance(spec, Adagrad):
-        return ("sum",)
-    if isinstance(spec, Rmsprop):
-        return (
-            ("square_avg",)
-            + (("momentum_buffer",) if spec.momentum > 0 else ())
-            + (("grad_avg",) if spec.centered else ())
-        )
-    return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if spec.amsgrad else ())
+    return OPTIMIZERS[spec.kind](spec, params)
 
 
 class TorchTrainStep:
@@ -200,9 +155,9 @@ class TorchTrainStep:
             if grad.numel():
                 values.extend(torch.aminmax(grad))
         self._values.append(torch.stack(values))
-        flags = _hit_flags(output, target, self._loss)
-        if flags is not None:
-            self._hit_flags.append(flags)
+        hits = HITS[self._loss.kind]
+        if hits is not None:
+            self._hit_flags.append(hits(output, target))
         self._batches.append(batch)
 
     def drain(self) -> Stats:
@@ -226,65 +181,36 @@ class TorchTrainStep:
         return stats
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
-        """Every buffer as ``<param>.<buffer>``, plus ``step`` (the update count)."""
-        saved: dict[str, np.ndarray] = {}
-        for name, tensor in zip(self._names, self._tensors, strict=True):
-            for key, value in self._optimizer.state.get(tensor, {}).items():
-                if key != "step" and isinstance(value, torch.Tensor):
-                    saved[f"{name}.{key}"] = value.detach().cpu().numpy().copy()
-        saved["step"] = np.array(self._t, dtype=np.int64)
-        return saved
+        """Every buffer as ``<param>.<buffer>``, plus ``step`` (netspec.optimizers)."""
+        names = buffer_names(self._spec)
+        buffers = (
+            {
+                name: {
+                    b: self._optimizer.state[tensor][b].detach().cpu().numpy().copy() for b in names
+                }
+                for name, tensor in zip(self._names, self._tensors, strict=True)
+            }
+            if self._t
+            else {}
+        )
+        return pack_state(self._t, buffers)
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`optimizer_state` saved; names and shapes are checked."""
-        if "step" not in state:
-            raise NetspecError("optimizer state has no 'step' entry")
-        step = int(np.asarray(state["step"]))
-        allowed = buffer_names(self._spec)
+        """Restore what :meth:`optimizer_state` saved, checked by check_optimizer_state."""
         tensors = dict(zip(self._names, self._tensors, strict=True))
-        found: dict[str, dict[str, torch.Tensor]] = {name: {} for name in self._names}
-        for key, value in state.items():
-            if key == "step":
-                continue
-            name, _, buffer = key.rpartition(".")
-            if name not in tensors or buffer not in allowed:
-                raise NetspecError(
-                    BAD_BUFFER.format(
-                        key=key,
-                        kind=self._spec.kind,
-                        model=self._model.ir.name,
-                        allowed=", ".join(allowed) or "none",
-                    )
+        shapes = {name: tuple(tensor.shape) for name, tensor in tensors.items()}
+        step, found = check_optimizer_state(state, self._spec, shapes, self._model.ir.name)
+        # A fresh optimizer is the state of step 0 (Adagrad fills its sums when built).
+        self._optimizer = make_optimizer(self._spec, self._tensors)
+        for name, tensor in tensors.items() if step else ():
+            entry = {
+                buffer: torch.from_numpy(np.array(array)).to(
+                    device=tensor.device, dtype=tensor.dtype
                 )
-            tensor = tensors[name]
-            array = np.asarray(value)
-            if array.shape != tuple(tensor.shape):
-                raise ShapeError(
-                    BAD_BUFFER_SHAPE.format(key=key, got=array.shape, expected=tuple(tensor.shape))
-                )
-            found[name][buffer] = torch.from_numpy(np.array(array)).to(
-                device=tensor.device, dtype=tensor.dtype
-            )
-        for name, tensor in tensors.items():
-            buffers = found[name]
-            if not buffers and step == 0:
-                # Before the first update torch.optim makes its buffers itself, except
-                # Adagrad, which fills its sums when it is built.
-                if isinstance(self._spec, Adagrad):
-                    value = self._spec.initial_accumulator_value
-                    buffers = {"sum": torch.full_like(tensor, value)}
-                else:
-                    self._optimizer.state[tensor] = {}
-                    continue
-            missing = [buffer for buffer in allowed if buffer not in buffers]
-            if missing:
-                raise NetspecError(
-                    MISSING_BUFFERS.format(param=name, missing=", ".join(missing), step=step)
-                )
-            entry: dict[str, torch.Tensor] = dict(buffers)
-            if not isinstance(self._spec, Sgd):
-                # torch.optim counts steps per parameter, in a float tensor.
-                entry["step"] = torch.tensor(float(step), dtype=_step_dtype())
+                for buffer, array in found[name].items()
+            }
+            # torch.optim counts steps per parameter, in a float tensor (sgd ignores it).
+            entry["step"] = torch.tensor(float(step), dtype=_step_dtype())
             self._optimizer.state[tensor] = entry
         self._t = step
 
@@ -294,13 +220,22 @@ def _step_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _hit_flags(output: torch.Tensor, target: torch.Tensor, loss: LossSpec) -> torch.Tensor | None:
-    """Per-sample top-1 hits of a batch (bool) for classification losses; None otherwise."""
-    if isinstance(loss, SoftmaxCrossEntropy):
-        labels = target if target.dim() == output.dim() - 1 else target.argmax(dim=1)
-        return output.argmax(dim=1) == labels
-    if isinstance(loss, BinaryCrossEntropy):
-        # A sample is a hit when every output's sign agrees with its 0 / 1 target.
-        agree = (output > 0) == (target >= 0.5)
-        return agree.reshape(output.shape[0], -1).all(dim=1)
-    return None
+def _class_hits(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    labels = target if target.dim() == output.dim() - 1 else target.argmax(dim=1)
+    return output.argmax(dim=1) == labels
+
+
+def _binary_hits(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    # A sample is a hit when every output's sign agrees with its 0 / 1 target.
+    agree = (output > 0) == (target >= 0.5)
+    return agree.reshape(output.shape[0], -1).all(dim=1)
+
+
+# Per-sample top-1 hits (bool) by loss kind; None for regression losses, which count none.
+HITS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None] = {
+    "softmax_cross_entropy": _class_hits,
+    "binary_cross_entropy": _binary_hits,
+    "mse": None,
+    "half_sse": None,
+    "l1": None,
+}

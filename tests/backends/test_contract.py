@@ -2,7 +2,8 @@
 
 Losses and their gradients against formulas written here in NumPy; the fused train step
 against ``loss_and_grads`` and against the NumPy backend; the optimizer state's round
-trip; and bad inputs, which raise the same type with the same message everywhere.
+trip; and bad inputs, which raise the same type with the same message everywhere. The
+optimizer state's keys and validation are in test_optimizer_state.py.
 """
 
 from __future__ import annotations

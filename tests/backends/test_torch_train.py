@@ -12,7 +12,6 @@ import netspec  # noqa: E402
 from netspec.backend import TrainStep  # noqa: E402
 from netspec.backends.numpy import BACKEND as NUMPY  # noqa: E402
 from netspec.backends.torch import BACKEND  # noqa: E402
-from netspec.errors import NetspecError, ShapeError  # noqa: E402
 from netspec.ir import CheckedModel  # noqa: E402
 from netspec.ir.train import (  # noqa: E402
     Adagrad,
@@ -169,24 +168,6 @@ def test_a_saved_optimizer_state_resumes_exactly(spec: OptimizerSpec) -> None:
         resumed_step.step(x, t, spec.lr)
     for name, value in whole.parameters().items():
         np.testing.assert_allclose(resumed.parameters()[name], value, rtol=1e-12, err_msg=name)
-
-
-def test_a_bad_optimizer_state_is_refused() -> None:
-    model = model_of((4,), MLP)
-    step = BACKEND.compile(model).train_step(SoftmaxCrossEntropy(), Adam())
-    x, t = batches((4,), 1)[0]
-    step.step(x, t, 0.01)
-    saved = step.optimizer_state()
-    name = model.params[0].name
-    assert saved["step"] == 1 and f"{name}.exp_avg" in saved
-    with pytest.raises(NetspecError, match=r"'dense_1.weight.momentum_buffer' does not belong"):
-        step.load_optimizer_state({**saved, f"{name}.momentum_buffer": saved[f"{name}.exp_avg"]})
-    with pytest.raises(ShapeError, match=r"has shape \(2,\), expected \(6, 4\)"):
-        step.load_optimizer_state({**saved, f"{name}.exp_avg": np.zeros(2)})
-    with pytest.raises(NetspecError, match=r"lacks exp_avg_sq \(step 1\)"):
-        step.load_optimizer_state({k: v for k, v in saved.items() if k != f"{name}.exp_avg_sq"})
-    with pytest.raises(NetspecError, match=r"no 'step' entry"):
-        step.load_optimizer_state({k: v for k, v in saved.items() if k != "step"})
 
 
 @pytest.mark.parametrize("spec", [Adagrad(lr=0.05), Adam(lr=0.01)], ids=lambda s: s.kind)

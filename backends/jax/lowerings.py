@@ -84,12 +84,21 @@ CALLS: dict[str, tuple[str, Static]] = {
     # jax.nn.relu has PyTorch's gradient 0 at 0 (jnp.maximum(x, 0) would give 0.5).
     "relu": ("jax.nn.relu", no_static),
     "silu": ("jax.nn.silu", no_static),
+    "mish": ("jax.nn.mish", no_static),
+    # jax.nn.relu6 has PyTorch's gradient 0 at 0 and at 6.
+    "relu6": ("jax.nn.relu6", no_static),
+    # PyTorch's hardsigmoid gradient is 1/6 rounded to float32: nn.py's function has it.
+    "hard_sigmoid": ("hard_sigmoid", no_static),
+    # x * hard_sigmoid(x): PyTorch's gradient, 0 at -3 and 1 at 3 (relu6's zeros there).
+    "hard_swish": ("jax.nn.hard_swish", no_static),
     "sigmoid": ("jax.nn.sigmoid", no_static),
     "tanh": ("jax.numpy.tanh", no_static),
     "leaky_relu": ("leaky_relu", _fields("negative_slope")),
     "prelu": ("prelu", _fields("per_channel")),
     # jax.nn.elu keeps exp away from large x and has PyTorch's gradient (alpha) at 0.
     "elu": ("jax.nn.elu", _fields("alpha")),
+    # PyTorch's scale and alpha; the gradient at 0 is scale * alpha, as PyTorch's.
+    "selu": ("jax.nn.selu", no_static),
     "gelu": ("gelu", _fields("approximate")),
     "softplus": ("softplus", _fields("beta", "threshold")),
     "softmax": ("jax.nn.softmax", _axis),

@@ -143,6 +143,16 @@ def prelu(x: jax.Array, weight: jax.Array, *, per_channel: bool) -> jax.Array:
     return jnp.where(x > 0, x, slope * x)
 
 
+def hard_sigmoid(x: jax.Array) -> jax.Array:
+    """min(max(x + 3, 0), 6) / 6 with PyTorch's gradient: 0 at and beyond -3 and 3, and
+    inside, 1/6 rounded to float32 (its backward's constant ``1.0f / 6.0f``, kept in
+    float64 too). The second term is exactly 0 forward; backward it gives relu6's mask
+    (0 at the kinks) times that constant."""
+    ramp = jax.nn.relu6(x + 3)
+    slope = jnp.asarray(jnp.float32(1.0 / 6.0), dtype=x.dtype)
+    return lax.stop_gradient(ramp / 6) + (ramp - lax.stop_gradient(ramp)) * slope
+
+
 def gelu(x: jax.Array, *, approximate: str) -> jax.Array:
     """GELU: the erf form as PyTorch writes it, or JAX's tanh approximation."""
     if approximate == "tanh":

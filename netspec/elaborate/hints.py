@@ -1,8 +1,8 @@
 """Targeted help for argument names carried over from Keras and PyTorch.
 
-Edit distance alone gives poor advice for these: ``activation`` is closest to
-``dilation``, ``kernel_size`` to nothing useful. Each entry says what netspec writes
-instead; it is consulted before the did-you-mean suggestion.
+Edit distance alone gives poor advice for these: ``activation`` (on a layer without
+it) is closest to ``dilation``, ``kernel_size`` to nothing useful. Each entry says what
+netspec writes instead; it is consulted before the did-you-mean suggestion.
 """
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 CHAIN_ACTIVATION = (
-    "netspec has no activation argument: chain the activation after the layer, "
-    "e.g. {kind}(...) -> relu"
+    "{kind} has no activation argument: chain the activation after it, e.g. {kind}(...) -> "
+    "{name} (dense and conv2d also take activation = {name})"
+)
+NAME_ACTIVATION = (
+    "pass the activation by name, {kind}(..., activation = {name}), or chain it after the "
+    "layer: {kind}(...) -> {name}"
 )
 INFERRED_INPUT = (
     "netspec infers input sizes from the previous layer: drop {key} "
@@ -44,7 +48,7 @@ _INPUT_SIZES = ("in_channels", "in_features", "input_shape", "input_dim", "num_f
 def foreign_argument(kind: str, key: str, names: Sequence[str], example: str) -> list[str]:
     """Help for ``kind(key = ...)`` when ``key`` is a Keras or PyTorch habit, else []."""
     if key == "activation":
-        return [CHAIN_ACTIVATION.format(kind=kind)]
+        return [activation_help(kind, "relu", keyword=False)]
     if key in _INPUT_SIZES:
         return [INFERRED_INPUT.format(key=key, example=example or f"{kind}(...)")]
     if key == "inplace":
@@ -59,6 +63,12 @@ def foreign_argument(kind: str, key: str, names: Sequence[str], example: str) ->
     if renamed is not None and renamed in names:
         return [f"netspec calls it '{renamed}': {kind}({renamed} = ...)"]
     return []
+
+
+def activation_help(kind: str, name: str, *, keyword: bool) -> str:
+    """Where an activation goes: the ``activation`` argument of a layer that has one
+    (``keyword``), else a stage chained after the layer."""
+    return (NAME_ACTIVATION if keyword else CHAIN_ACTIVATION).format(kind=kind, name=name)
 
 
 def quoted_word(found: str, choices: Sequence[str]) -> list[str]:

@@ -8,10 +8,10 @@ from typing import Any
 
 from netspec.diagnostics import did_you_mean
 from netspec.elaborate import convert as c
-from netspec.elaborate.hints import foreign_argument
-from netspec.elaborate.values import CallValue, Value
+from netspec.elaborate.hints import activation_help, foreign_argument, quoted_word
+from netspec.elaborate.values import CallValue, Symbol, Value
 from netspec.ir.graph import Span
-from netspec.ops import SIGNATURES
+from netspec.ops import ACTIVATION_KINDS, AFFINE_KINDS, LAYER_NAMES, SIGNATURES
 from netspec.ops.signature import REQUIRED, Given, LayerDefaults
 
 
@@ -37,13 +37,19 @@ def bind(kind: str, call: CallValue | None, span: Span) -> Bound:
         positional = (Value(tuple(positional), positional[0].span),)
     if len(positional) > signature.positional:
         extra = positional[signature.positional]
+        help = (
+            [f"name the others: {', '.join(signature.names()[signature.positional :][:3])} = ..."]
+            if signature.params[signature.positional :]
+            else []
+        )
+        if isinstance(extra.data, Symbol) and extra.data.name in ACTIVATION_KINDS:
+            # dense(10, relu): an activation passed as an argument.
+            help = [activation_help(kind, extra.data.name, keyword=kind in AFFINE_KINDS)]
         raise c.Invalid(
             f"{kind} takes at most {signature.positional} positional argument"
             f"{'s' if signature.positional != 1 else ''}, found {len(positional)}",
             extra.span,
-            [f"name the others: {', '.join(signature.names()[signature.positional :][:3])} = ..."]
-            if signature.params[signature.positional :]
-            else [],
+            help,
             code="E004",
         )
     given: Given = {}
@@ -92,3 +98,54 @@ def bind(kind: str, call: CallValue | None, span: Span) -> Bound:
 
 def build(bound: Bound, defaults: LayerDefaults) -> Any:
     return SIGNATURES[bound.kind].build(bound.args, defaults)
+
+
+# -- the activation argument of dense and conv2d ----------------------------------------------
+
+# The activations in the language's order, as did-you-mean and the lists offer them.
+ACTIVATION_NAMES: tuple[str, ...] = tuple(k for k in LAYER_NAMES if k in ACTIVATION_KINDS)
+ACTIVATION_EXAMPLE = "e.g. activation = relu or activation = leaky_relu(0.2)"
+
+
+def take_activation(kind: str, call: CallValue | None) -> tuple[CallValue | None, list[Value]]:
+    """The call without its ``activation = ...`` arguments, and their values, for a layer
+    that takes one (an affine layer: dense, conv2d); for any other layer, as it is."""
+    if call is None or kind not in AFFINE_KINDS:
+        return call, []
+    values = [value for key, value, _ in call.kwargs if key == "activation"]
+    if not values:
+        return call, []
+    rest = tuple(kwarg for kwarg in call.kwargs if kwarg[0] != "activation")
+    return CallValue(call.name, call.args, rest), values
+
+
+def activation(value: Value, defaults: LayerDefaults) -> Any:
+    """The IR op an ``activation = ...`` value names: an activation's name (``relu``) or a
+    call of one with its arguments (``leaky_relu(0.2)``); raises :class:`c.Invalid`."""
+    data = value.data
+    if isinstance(data, Symbol | CallValue):
+        name = data.name
+    else:
+        help = quoted_word(data, ACTIVATION_NAMES) if isinstance(data, str) else []
+        raise c.Invalid(
+            f"activation takes an activation, {ACTIVATION_EXAMPLE}; found {value.describe()}",
+            value.span,
+            help or [f"activations: {', '.join(ACTIVATION_NAMES)}"],
+        )
+    if name not in ACTIVATION_NAMES:
+        listed = f"activations: {', '.join(ACTIVATION_NAMES)}"
+        if name in SIGNATURES:
+            raise c.Invalid(
+                f"activation takes an activation, and '{name}' is a layer, not an activation",
+                value.span,
+                [listed, f"chain {name} after the layer instead: ... -> {name}"],
+                code="E004",
+            )
+        raise c.Invalid(
+            f"unknown activation '{name}'",
+            value.span,
+            [*did_you_mean(name, ACTIVATION_NAMES), listed],
+            code="E002",
+        )
+    call = data if isinstance(data, CallValue) else None
+    return build(bind(name, call, value.span), defaults)

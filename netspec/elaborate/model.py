@@ -9,11 +9,11 @@ from lark import Token, Tree
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
 from netspec.elaborate.blocks import BlockDef, Scope, block_arguments
-from netspec.elaborate.hints import CHAIN_ACTIVATION
-from netspec.elaborate.layers import bind, build
+from netspec.elaborate.hints import activation_help
+from netspec.elaborate.layers import activation, bind, build, take_activation
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
-from netspec.ops import ACTIVATION_KINDS, LAYER_NAMES, MERGE_KINDS, SIGNATURES
+from netspec.ops import ACTIVATION_KINDS, AFFINE_KINDS, LAYER_NAMES, MERGE_KINDS, SIGNATURES
 from netspec.ops.signature import LayerDefaults
 
 MAX_NODES = 100_000
@@ -306,6 +306,9 @@ class ModelElaborator:
         incoming: str | None,
         name: str | None,
     ) -> str | None:
+        call, activations = take_activation(kind, call)
+        if activations:
+            return self._activated(kind, call, activations, span, scope, incoming, name)
         try:
             bound = bind(kind, call, span)
             op = build(bound, self.defaults)
@@ -314,7 +317,8 @@ class ModelElaborator:
                 help = problem.help_in(scope.constants)
                 if problem.unknown_name in ACTIVATION_KINDS:
                     # conv2d(32, 3, relu): an activation passed as an argument.
-                    help = (CHAIN_ACTIVATION.format(kind=kind),)
+                    keyword = kind in AFFINE_KINDS
+                    help = (activation_help(kind, problem.unknown_name, keyword=keyword),)
                 self.diagnostics.error(problem.code, problem.message, problem.span, help=help)
             return None
         inputs: list[str] = [] if incoming is None else [incoming]
@@ -343,6 +347,37 @@ class ModelElaborator:
         if incoming == POISON:
             return POISON
         return self._add_node(scope, name, kind, op, tuple(inputs), span)
+
+    def _activated(
+        self,
+        kind: str,
+        call: CallValue | None,
+        activations: list[Value],
+        span: Span,
+        scope: Scope,
+        incoming: str | None,
+        name: str | None,
+    ) -> str | None:
+        """``dense(10, activation = relu)``: the layer's node, then the activation's,
+        named after the layer (``dense_1_relu``, ``h_relu`` for ``h = ...``) unless that
+        name is taken."""
+        layer = self._layer(kind, call, span, scope, incoming, name)
+        value = activations[0]
+        for extra in activations[1:]:
+            self.diagnostics.error("E003", "argument 'activation' is given twice", extra.span)
+        try:
+            op = activation(value, self.defaults)
+        except c.Invalid as error:
+            for problem in error.each():
+                help = problem.help_in(scope.constants)
+                self.diagnostics.error(problem.code, problem.message, problem.span, help=help)
+            return None
+        if layer is None or len(activations) > 1:
+            return None
+        if layer == POISON:
+            return POISON
+        own = f"{layer.removeprefix(scope.prefix)}_{op.kind}"
+        return self._add_node(scope, own, op.kind, op, (layer,), value.span)
 
     def _tensor_arg(self, value: Value, scope: Scope, kind: str) -> str | None:
         if isinstance(value.data, Symbol):

@@ -139,6 +139,30 @@ class Silu(IRModel):
     kind: Literal["silu"] = "silu"
 
 
+class Mish(IRModel):
+    """x * tanh(softplus(x))."""
+
+    kind: Literal["mish"] = "mish"
+
+
+class Relu6(IRModel):
+    """min(max(x, 0), 6)."""
+
+    kind: Literal["relu6"] = "relu6"
+
+
+class HardSigmoid(IRModel):
+    """min(max(x + 3, 0), 6) / 6, PyTorch's hardsigmoid."""
+
+    kind: Literal["hard_sigmoid"] = "hard_sigmoid"
+
+
+class HardSwish(IRModel):
+    """x * hard_sigmoid(x), PyTorch's hardswish."""
+
+    kind: Literal["hard_swish"] = "hard_swish"
+
+
 class LeakyRelu(IRModel):
     kind: Literal["leaky_relu"] = "leaky_relu"
     negative_slope: float = 0.01
@@ -155,6 +179,12 @@ class Prelu(IRModel):
 class Elu(IRModel):
     kind: Literal["elu"] = "elu"
     alpha: float = 1.0
+
+
+class Selu(IRModel):
+    """scale * elu(x, alpha) with PyTorch's fixed scale and alpha (self-normalising)."""
+
+    kind: Literal["selu"] = "selu"
 
 
 class Gelu(IRModel):
@@ -198,9 +228,14 @@ Op = Annotated[
     | Tanh
     | Relu
     | Silu
+    | Mish
+    | Relu6
+    | HardSigmoid
+    | HardSwish
     | LeakyRelu
     | Prelu
     | Elu
+    | Selu
     | Gelu
     | Softplus
     | Softmax

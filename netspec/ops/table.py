@@ -231,6 +231,10 @@ _ENTRIES: tuple[OpFacts, ...] = (
     _activation(ops.Tanh),
     _activation(ops.Relu),
     _activation(ops.Silu),
+    _activation(ops.Mish),
+    _activation(ops.Relu6),
+    _activation(ops.HardSigmoid),
+    _activation(ops.HardSwish),
     OpFacts(
         ops.LeakyRelu,
         Signature(
@@ -256,6 +260,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         activation=True,
     ),
     _activation(ops.Elu, Param("alpha", c.positive_real, 1.0), positional=1),
+    _activation(ops.Selu),
     _activation(ops.Gelu, Param("approximate", c.word("none", "tanh"), "none")),
     _activation(
         ops.Softplus, Param("beta", c.positive_real, 1.0), Param("threshold", c.positive_real, 20.0)

@@ -35,6 +35,8 @@ class Case:
     torch_fn: Callable[[torch.Tensor, Tensors], torch.Tensor]
     train: bool = False
     zeros: bool = False  # put exact zeros in x, to pin the gradient conventions at 0
+    kinks: tuple[float, ...] = ()  # more exact values in x, for kinks away from 0
+    scale: float = 1.0  # the spread of x, to reach every piece of a piecewise op
     ties: bool = False  # round x to integers: maxpool windows with tied maxima
     state: bool = field(default=False)  # compare updated running statistics too
 
@@ -214,6 +216,31 @@ CASES = {
     "elu": Case(one(ir.Elu(alpha=0.7)), (6,), lambda x, p: F.elu(x, 0.7), zeros=True),
     "gelu": Case(one(ir.Gelu()), (6,), lambda x, p: F.gelu(x), zeros=True),
     "silu": Case(one(ir.Silu()), (6,), lambda x, p: F.silu(x), zeros=True),
+    "mish": Case(
+        one(ir.Mish()), (6,), lambda x, p: F.mish(x), zeros=True, kinks=(-40.0, 40.0), scale=4.0
+    ),
+    "selu": Case(
+        one(ir.Selu()), (6,), lambda x, p: F.selu(x), zeros=True, kinks=(-40.0, 40.0), scale=4.0
+    ),
+    "relu6": Case(
+        one(ir.Relu6()), (6,), lambda x, p: F.relu6(x), zeros=True, kinks=(6.0, -6.0), scale=4.0
+    ),
+    "hard_sigmoid": Case(
+        one(ir.HardSigmoid()),
+        (6,),
+        lambda x, p: F.hardsigmoid(x),
+        zeros=True,
+        kinks=(-3.0, 3.0),
+        scale=3.0,
+    ),
+    "hard_swish": Case(
+        one(ir.HardSwish()),
+        (6,),
+        lambda x, p: F.hardswish(x),
+        zeros=True,
+        kinks=(-3.0, 3.0),
+        scale=3.0,
+    ),
     "gelu_tanh": Case(
         one(ir.Gelu(approximate="tanh")),
         (6,),
@@ -286,9 +313,10 @@ def test_op_matches_torch(name: str) -> None:
     case = CASES[name]
     model = checked(case.shape, case.layers)
     rng = np.random.default_rng(sum(map(ord, name)))
-    x = rng.normal(size=(4, *case.shape))
+    x = rng.normal(size=(4, *case.shape)) * case.scale
     if case.zeros:
         x.flat[::5] = 0.0
+    x.flat[1 : 1 + len(case.kinks)] = case.kinks
     if case.ties:
         x = np.round(x)
     values = random_params(model, seed=1)

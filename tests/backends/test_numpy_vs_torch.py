@@ -80,6 +80,11 @@ def _torch_op(op: Any, xs: list[Any], p: dict[str, Any], s: dict[str, Any], trai
         "tanh": torch.tanh,
         "relu": F.relu,
         "silu": F.silu,
+        "mish": F.mish,
+        "selu": F.selu,
+        "relu6": F.relu6,
+        "hard_sigmoid": F.hardsigmoid,
+        "hard_swish": F.hardswish,
     }
     if kind in simple:
         return simple[kind](x)
@@ -215,6 +220,11 @@ CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
     ("tanh", lambda: build(VEC, ir.Tanh())),
     ("relu", lambda: build(VEC, ir.Relu())),
     ("silu", lambda: build(VEC, ir.Silu())),
+    ("mish", lambda: build(VEC, ir.Mish())),
+    ("selu", lambda: build(VEC, ir.Selu())),
+    ("relu6", lambda: build(VEC, ir.Relu6())),
+    ("hard_sigmoid", lambda: build(VEC, ir.HardSigmoid())),
+    ("hard_swish", lambda: build(VEC, ir.HardSwish())),
     ("leaky_relu", lambda: build(VEC, ir.LeakyRelu(negative_slope=0.05))),
     ("prelu_shared", lambda: build(IMG, ir.Prelu())),
     ("prelu_per_channel", lambda: build(IMG, ir.Prelu(per_channel=True))),

@@ -29,6 +29,7 @@ model every(x: [4, 8, 8]) {
     m = multiply(a, b, c)
     s = add(a, b, c)
     concat(m, s) -> sigmoid -> tanh -> relu -> silu -> elu(0.7) -> gelu -> softplus(beta = 2)
+    mish -> selu -> relu6 -> hard_sigmoid -> hard_swish
     global_avgpool -> reshape(2, 4) -> softmax(axis = 1) -> log_softmax -> flatten -> dense(3)
 }
 """

@@ -73,7 +73,8 @@ model all_ops(x: [4, 8, 8]) {
     global_avgpool -> reshape(2, 4) -> softmax(axis = 1) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> dropout(0.3)
     dense(6) -> relu -> silu -> tanh -> step -> softplus(beta = 2, threshold = 5) -> sigmoid
-    identity -> prelu -> log_softmax(axis = -1) -> dense(3)
+    identity -> prelu -> dense(6) -> mish -> selu -> hard_swish -> dense(6) -> relu6
+    hard_sigmoid -> log_softmax(axis = -1) -> dense(3)
 }
 
 # A standardised csv source gives the model a standardize node after its input.

@@ -73,7 +73,7 @@ model all_ops(img: [4, 9, 8]) {
              -> log_softmax(axis = 0)
     unused = q -> dropout(0.4) -> global_avgpool
     r = dict -> global_avgpool -> reshape(2, 3) -> softmax(axis = -1) -> reshape(6) -> silu -> tanh
-             -> prelu
+             -> prelu -> mish -> selu -> hard_swish -> relu6 -> hard_sigmoid
     lambda = q -> conv2d(3, 3, padding = same, stride = 2, init = xavier_normal(gain = 0.5))
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))
                -> gelu(approximate = tanh) -> softplus(beta = 2, threshold = 0.5) -> dropout(0)
@@ -399,7 +399,14 @@ def test_modules_hold_only_the_kernels_they_use_and_import_only_numpy(run: Run) 
     ):
         assert kernel in everything
     # The arithmetic is the in-memory backend's own, copied, not retyped.
-    for fn in (nn.conv2d, nn.conv2d_backward, nn.batchnorm, nn.gelu, nn.prelu_backward):
+    table = nn.LOWERINGS
+    for fn in (
+        nn.conv2d,
+        nn.conv2d_backward,
+        nn.batchnorm,
+        table["gelu"].fn,
+        table["prelu"].backward,
+    ):
         source = inspect.getsource(fn)
         body = source.splitlines()[ast.parse(source).body[0].body[0].lineno - 1 :]  # type: ignore[attr-defined]
         assert "\n".join(body) in everything, fn.__name__

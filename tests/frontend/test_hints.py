@@ -59,17 +59,31 @@ def test_every_unknown_argument_of_an_optimizer_and_an_init_scheme_is_reported()
     ]
 
 
-def test_activation_argument_says_to_chain_the_activation() -> None:
-    (d,) = diagnose("model m(x: [1, 28, 28]) { conv2d(32, [3, 3], activation = relu) }")
-    assert (d.code, at(d)) == ("E004", "1:46")
-    assert "no activation argument" in helps(d) and "-> relu" in helps(d)
+def test_activation_argument_of_a_layer_without_one_says_to_chain_it() -> None:
+    (d,) = diagnose("model m(x: [1, 28, 28]) { batchnorm(activation = relu) }")
+    assert (d.code, at(d)) == ("E004", "1:37")
+    assert "no activation argument" in helps(d) and "batchnorm(...) -> relu" in helps(d)
     assert "dilation" not in helps(d)
 
 
-def test_activation_passed_positionally_says_to_chain_it() -> None:
-    (d,) = diagnose("model m(x: [1, 28, 28]) { conv2d(32, 3, relu) }")
-    assert "-> relu" in helps(d)
-    assert "let relu" not in helps(d)
+def test_activation_passed_positionally_says_to_name_it_or_chain_it() -> None:
+    (d,) = diagnose("model m(x: [1, 28, 28]) { conv2d(32, 3, tanh) }")
+    assert "activation = tanh" in helps(d) and "-> tanh" in helps(d)
+    assert "let tanh" not in helps(d)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("dense(3, relu)", "dense(..., activation = relu)"),
+        ("dropout(0.5, relu)", "dropout has no activation argument"),
+    ],
+)
+def test_an_activation_after_the_last_positional_argument_gets_the_same_help(
+    call: str, expected: str
+) -> None:
+    (d,) = diagnose(f"model m(x: [4]) {{ {call} }}")
+    assert d.code == "E004" and expected in helps(d)
 
 
 @pytest.mark.parametrize(

@@ -22,13 +22,13 @@ from __future__ import annotations
 import ast
 import functools
 import keyword
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netspec._contract import unsupported_op
 from netspec.backends.torch import lowerings
+from netspec.codegen._source import literal
 from netspec.codegen.context import CodegenContext, identifier, inert
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, CheckedNode
@@ -113,33 +113,6 @@ identity and outputs agree exactly.
 def generate(context: CodegenContext) -> str:
     """The source of a standalone PyTorch module for ``context.model``."""
     return _Writer(context).source()
-
-
-# -- literals -------------------------------------------------------------------------
-
-
-def _literal(value: Any) -> str:
-    """Python source for a static argument: ints, finite floats, bools, strings, None and
-    tuples of them; anything else is refused rather than pasted."""
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return repr(int(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NetspecError(f"cannot write the non-finite number {value!r} as a literal")
-        return repr(float(value))
-    if isinstance(value, str):
-        return repr(str(value))
-    if isinstance(value, tuple):
-        items = [_literal(item) for item in value]
-        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    raise NetspecError(f"cannot write {type(value).__name__} {value!r} as a literal")
-
-
-def _inert(text: str) -> str:
-    # IR names are grammar-checked identifiers with dots; this is a second line of defence.
-    return inert(text)
 
 
 # -- the functions the file carries ---------------------------------------------------------
@@ -236,7 +209,7 @@ def _attribute_safe(part: str, reserved: frozenset[str]) -> bool:
 def _child(parent: str, part: str, reserved: frozenset[str]) -> str:
     if _attribute_safe(part, reserved):
         return f"{parent}.{part}"
-    return f"{parent}._modules[{_literal(part)}]"
+    return f"{parent}._modules[{literal(part)}]"
 
 
 # -- the writer -------------------------------------------------------------------------
@@ -285,7 +258,7 @@ class _Writer:
             raise NetspecError("the codegen header is not a docstring")
         shape = ", ".join(str(d) for d in self.model.input.shape)
         keys = [spec.name for spec in self.model.params] + [s.name for s in self.model.state]
-        listed = _inert(", ".join(keys[:2]) + (", ..." if len(keys) > 2 else ""))
+        listed = inert(", ".join(keys[:2]) + (", ..." if len(keys) > 2 else ""))
         names = f" ({listed})" if keys else ""
         notes = DOC_NOTES.format(cls=self.context.class_name, shape=shape, names=names)
         if any("generator" in _parameters(name) for name in self.own):
@@ -312,7 +285,7 @@ class _Writer:
         lines = [
             "",
             f"class {self.context.class_name}(nn.Module):",
-            f'{INDENT}"""The netspec model `{_inert(model.name)}`: input (N, {expected}), output '
+            f'{INDENT}"""The netspec model `{inert(model.name)}`: input (N, {expected}), output '
             f'(N, {", ".join(str(d) for d in model.output_type.shape)})."""',
             "",
             f"{INDENT}def __init__(self) -> None:",
@@ -320,7 +293,7 @@ class _Writer:
             *init,
             "",
             f"{INDENT}def forward(self, {x}: torch.Tensor) -> torch.Tensor:",
-            f"{INDENT * 2}if tuple({x}.shape[1:]) != {_literal(shape)}:",
+            f"{INDENT * 2}if tuple({x}.shape[1:]) != {literal(shape)}:",
             f"{INDENT * 3}raise ValueError(",
             f'{INDENT * 4}f"expected a batch of shape (N, {expected}), got {{tuple({x}.shape)}}"',
             f"{INDENT * 3})",
@@ -360,12 +333,12 @@ class _Writer:
 
     def _holder(self, node: CheckedNode) -> str:
         params = [
-            f"{_literal(spec.attr)}: ({_literal(tuple(spec.shape))}, {_literal(_fill(spec.init))})"
+            f"{literal(spec.attr)}: ({literal(tuple(spec.shape))}, {literal(_fill(spec.init))})"
             for spec in self.model.params
             if spec.node == node.name
         ]
         state = [
-            f"{_literal(item.attr)}: ({_literal(tuple(item.shape))}, {_literal(float(item.fill))})"
+            f"{literal(item.attr)}: ({literal(tuple(item.shape))}, {literal(float(item.fill))})"
             for item in self.model.state
             if item.node == node.name
         ]
@@ -382,7 +355,7 @@ class _Writer:
         for node in model.nodes:
             if node.name not in needed:
                 lines.append(
-                    f"{INDENT * 2}{self.context.comment(node.name)} -> {_inert(node.name)}: "
+                    f"{INDENT * 2}{self.context.comment(node.name)} -> {inert(node.name)}: "
                     "not computed (it reaches no output and no running statistics)"
                 )
                 continue
@@ -443,7 +416,7 @@ class _Writer:
         # Arguments equal to the function's own defaults are left out, as a person would.
         defaults = _definitions()[name].defaults if "." not in name else {}
         args += [
-            f"{key}={_literal(value)}"
+            f"{key}={literal(value)}"
             for key, value in static(node).items()
             if key not in defaults or defaults[key] != value
         ]

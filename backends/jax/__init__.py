@@ -24,9 +24,8 @@ from __future__ import annotations
 from netspec._lazy import lazy_exports
 
 _EXPORTS = {
-    "BACKEND": "_backend",
+    "BACKEND": "_model",
     "ApplyFn": "_graph",
-    "JaxBackend": "_backend",
     "JaxModel": "_model",
     "JaxTrainStep": "_train",
     "TraceFn": "_graph",

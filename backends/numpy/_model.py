@@ -7,24 +7,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from netspec._contract import (
-    check_batch,
-    check_loss,
-    check_optimizer,
-    check_targets,
-    unsupported_op,
-)
+from netspec._contract import check_targets, unsupported_op
+from netspec._model_base import ModelBase, starting_weights
 from netspec._validate import check_seed
-from netspec.backend import resolve_loss
 from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._train import NumpyTrainStep
 from netspec.backends.numpy.nn import LOWERINGS, arguments
 from netspec.errors import NetspecError, ShapeError
-from netspec.initializers import initial_params
 from netspec.ir import CheckedModel, CheckedNode, ParamSpec
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.lowering import Lowering
-from netspec.weights import validate_weights
 
 Params = dict[str, np.ndarray]
 
@@ -95,30 +87,32 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64([seed, _DROPOUT_STREAM]))
 
 
-class NumpyModel:
+class NumpyModel(ModelBase):
     """A checked model run by the NumPy lowerings; see :class:`netspec.backend.CompiledModel`.
 
-    Not thread-safe: each node's workspace keeps its im2col and padding buffers between
-    calls.
+    Runs on the CPU only. Not thread-safe: each node's workspace keeps its im2col and
+    padding buffers between calls.
     """
 
     def __init__(
         self,
         ir: CheckedModel,
-        dtype: Literal["float32", "float64"],
-        seed: int,
-        params: dict[str, np.ndarray] | None,
+        *,
+        dtype: Literal["float32", "float64"] = "float32",
+        device: str = "cpu",
+        seed: int = 0,
+        params: dict[str, np.ndarray] | None = None,
     ) -> None:
-        self.ir = ir
-        self.dtype: Literal["float32", "float64"] = dtype
+        super().__init__(ir, dtype)
+        if device != "cpu":
+            raise NetspecError(
+                f"the numpy backend runs on the CPU only: expected device 'cpu', got "
+                f"{device!r}; use backend 'torch' or 'jax' for accelerators"
+            )
         self.device = "cpu"
-        self._np_dtype = np.dtype(dtype)
         self._rng = _rng(check_seed(seed))
-        if params is not None:
-            params = validate_weights(ir, params, dtype=self._np_dtype, require="none")
         self._input = ir.input.name
         self._param_specs = {spec.name: spec for spec in ir.params}
-        self._state_specs = {spec.name: spec for spec in ir.state}
         self._steps = self._build_steps()
         # A node needs a gradient when it, or anything upstream of it, has parameters.
         self._has_params: dict[str, bool] = {}
@@ -126,19 +120,9 @@ class NumpyModel:
             self._has_params[node.name] = bool(node.params) or any(
                 self._has_params.get(name, False) for name in node.inputs
             )
-        names = set(self._param_specs) | set(self._state_specs)
-        if params is not None and names <= set(params):
-            # Everything is given: skip the draws (seconds for a large net); the arrays
-            # are filled, and their shapes checked, by set_parameters below.
-            start = {
-                spec.name: np.empty(spec.shape, dtype=dtype) for spec in (*ir.params, *ir.state)
-            }
-        else:
-            start = initial_params(ir, seed=seed, dtype=dtype)
+        start = starting_weights(ir, self.dtype, seed, params)
         self._params: Params = {spec.name: start[spec.name] for spec in ir.params}
         self._state: Params = {spec.name: start[spec.name] for spec in ir.state}
-        if params is not None:
-            self.set_parameters(params)
 
     def _build_steps(self) -> list[_Step]:
         seen = {self._input}
@@ -160,9 +144,6 @@ class NumpyModel:
         return steps
 
     # -- running the graph -------------------------------------------------------------
-
-    def _check_input(self, x: Any, train: bool) -> np.ndarray:
-        return check_batch(self.ir, x, self._np_dtype, train=train)
 
     def _run(self, x: np.ndarray, train: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
         values: dict[str, np.ndarray] = {self._input: x}
@@ -188,38 +169,27 @@ class NumpyModel:
             caches.append(cache)
         return values, caches
 
-    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        """Run a batch [N, *input shape]; ``train`` enables dropout and batch statistics."""
-        values, _ = self._run(self._check_input(x, train), train)
-        return values[self.ir.output]
+    def _outputs(self, batch: np.ndarray, train: bool, keep: bool) -> dict[str, np.ndarray]:
+        return self._run(batch, train)[0]
 
-    def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
-        """Every node's output by node name."""
-        values, _ = self._run(self._check_input(x, train), train)
-        return {node.name: values[node.name] for node in self.ir.nodes}
-
-    def loss_and_grads(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        loss: LossSpec,
-        *,
-        train: bool = True,
-        input_grad: bool = False,
+    def _loss_and_grads(
+        self, batch: np.ndarray, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> tuple[float, dict[str, np.ndarray]]:
-        """Data loss plus declared l1 / l2 penalties, and its gradient for every
-        parameter (and for the input under its name, with ``input_grad``). ``loss`` is an
-        IR loss or its name (``"softmax_cross_entropy"``, ``"mse"``...)."""
-        pass_ = self.backprop(x, y, resolve_loss(loss), train=train, input_grad=input_grad)
+        pass_ = self._backprop(batch, targets, loss, train, input_grad)
         return pass_.data_loss + pass_.penalty, pass_.grads
 
     def backprop(
         self, x: np.ndarray, y: np.ndarray, loss: LossSpec, *, train: bool, input_grad: bool
     ) -> Backprop:
-        """One forward and backward pass; what ``loss_and_grads`` and the training step
-        share. Gradients include the penalties' gradients."""
-        xb = self._check_input(x, train)
+        """One forward and backward pass of a raw batch; what the training step uses.
+        Gradients include the penalties' gradients."""
+        xb = self._batch(x, train)
         y = check_targets(self.ir, y, loss, len(xb), self._np_dtype)
+        return self._backprop(xb, y, loss, train, input_grad)
+
+    def _backprop(
+        self, xb: np.ndarray, y: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
+    ) -> Backprop:
         values, caches = self._run(xb, train)
         out = values[self.ir.output]
         data_loss, dout = loss_and_grad(out, y, loss)
@@ -283,26 +253,15 @@ class NumpyModel:
 
     # -- parameters ----------------------------------------------------------------------
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        """Copies of the learnable arrays, keyed by parameter name, in IR order."""
-        return {name: value.copy() for name, value in self._params.items()}
+    def _copies(self, names: list[str]) -> dict[str, np.ndarray]:
+        return {name: self._array(name).copy() for name in names}
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of the batchnorm running statistics, keyed by state name."""
-        return {name: value.copy() for name, value in self._state.items()}
+    def _array(self, name: str) -> np.ndarray:
+        return self._params[name] if name in self._params else self._state[name]
 
-    def set_parameters(self, values: dict[str, np.ndarray]) -> None:
-        """Replace parameters and state by name, checked by
-        :func:`netspec.weights.validate_weights` (names, float dtype, shape, finite);
-        values are copied, and a rejected dict changes nothing."""
-        checked = validate_weights(self.ir, values, dtype=self._np_dtype, require="none")
-        staged = [
-            (self._params[name] if name in self._params else self._state[name], array)
-            for name, array in checked.items()
-        ]
-        # Copy only after every value passed, so a bad dict leaves the model unchanged.
-        for target, array in staged:
-            np.copyto(target, array)
+    def _write(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, array in arrays.items():
+            np.copyto(self._array(name), array)
 
     def param_arrays(self) -> Params:
         """The live parameter arrays (not copies), for the training step to update."""
@@ -312,12 +271,10 @@ class NumpyModel:
         """The IR's description of parameter ``name``."""
         return self._param_specs[name]
 
-    def train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
+    def _train_step(
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
     ) -> NumpyTrainStep:
-        """A fused training step on this model (docs/training.md)."""
-        return NumpyTrainStep(self, check_loss(loss), check_optimizer(optimizer), clip)
+        return NumpyTrainStep(self, loss, optimizer, clip)
 
-    def seed(self, seed: int) -> None:
-        """Restart the model's own random stream (dropout masks) from ``seed``."""
-        self._rng = _rng(check_seed(seed))
+    def _reseed(self, seed: int) -> None:
+        self._rng = _rng(seed)

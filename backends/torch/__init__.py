@@ -17,7 +17,6 @@ _EXPORTS = {
     "BACKEND": "_compiled",
     "NetspecModule": "_module",
     "Step": "_module",
-    "TorchBackend": "_compiled",
     "TorchModel": "_compiled",
     "TorchTrainStep": "_train",
     "ieee_float32": "_device",

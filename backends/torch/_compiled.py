@@ -15,53 +15,51 @@ from typing import Literal
 import numpy as np
 import torch
 
-from netspec._contract import check_batch, check_loss, check_optimizer, check_targets
+from netspec._model_base import ModelBackend, ModelBase, starting_weights
 from netspec._validate import check_seed
-from netspec.backend import resolve_loss
-from netspec.backends.torch._device import device_name, ieee_float32, resolve_device, resolve_dtype
-from netspec.backends.torch._inputs import check_values
+from netspec.backends.torch._device import DTYPES, device_name, ieee_float32, resolve_device
 from netspec.backends.torch._losses import data_loss, penalty
 from netspec.backends.torch._module import NetspecModule
 from netspec.backends.torch._train import TorchTrainStep
-from netspec.errors import NetspecError
-from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 
-NOT_CHECKED = (
-    "the torch backend compiles a CheckedModel, got {got}\n"
-    "  help: pass program.model() (or program.model(name)) from netspec.load(...)"
-)
 
-
-class TorchModel:
+class TorchModel(ModelBase):
     """A checked model compiled to PyTorch; see :class:`netspec.backend.CompiledModel`.
 
     ``module`` is the underlying :class:`NetspecModule`. Each call puts the module into
     training or eval mode as asked and leaves it so. On CUDA, TF32 is off for the
     duration of each call unless the model was compiled with ``allow_tf32=True``.
-    The wrapper holds the module's tensors on the device it was compiled for: to run
-    elsewhere, compile again (with ``params=model.parameters()``) rather than moving
-    ``.module``.
+    The wrapper holds the module's tensors on the device it was compiled for ("cpu",
+    "cuda", "cuda:N" or "auto"): to run elsewhere, compile again (with
+    ``params=model.parameters()``) rather than moving ``.module``. ``params`` holds every
+    parameter (state starts at its fill where left out). ``allow_tf32`` lets float32
+    matmuls and convolutions on CUDA use TF32 (faster on Ampere and later, about 1e-3
+    relative error).
     """
 
     def __init__(
         self,
         ir: CheckedModel,
-        module: NetspecModule,
-        dtype: Literal["float32", "float64"],
-        device: torch.device,
         *,
+        dtype: Literal["float32", "float64"] = "float32",
+        device: str = "cpu",
+        seed: int = 0,
+        params: dict[str, np.ndarray] | None = None,
         allow_tf32: bool = False,
     ) -> None:
-        self.ir = ir
-        self.dtype: Literal["float32", "float64"] = dtype
-        self.device = device_name(device)
+        super().__init__(ir, dtype)
+        seed = check_seed(seed)
+        target = resolve_device(device)
+        values = starting_weights(ir, self.dtype, seed, params, require="params")
+        module = NetspecModule(ir, values, dtype=DTYPES[dtype], seed=seed).to(target)
+        module.seed_dropout(seed)  # the generator moves to the module's device
+        self.device = device_name(target)
         self.module = module
-        self._device = device
-        self._np_dtype = np.dtype(dtype)
+        self._device = target
         self._precision: Callable[[], AbstractContextManager[None]] = (
-            ieee_float32 if device.type == "cuda" and not allow_tf32 else contextlib.nullcontext
+            ieee_float32 if target.type == "cuda" and not allow_tf32 else contextlib.nullcontext
         )
         tensors = module.state_dict(keep_vars=True)
         self._params = [(spec.name, tensors[spec.name]) for spec in ir.params]
@@ -71,39 +69,18 @@ class TorchModel:
             if spec.regularize.l2 or spec.regularize.l1
         ]
 
-    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        """The output for a batch [N, *input shape]."""
-        batch = self._batch(x, train)
+    def _outputs(self, batch: np.ndarray, train: bool, keep: bool) -> dict[str, np.ndarray]:
         with self._precision(), torch.no_grad():
             self._set_mode(train)
-            return _numpy(self.module(self._tensor(batch)))
-
-    def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
-        """Every node's output, by node name in node order."""
-        batch = self._batch(x, train)
-        with self._precision(), torch.no_grad():
-            self._set_mode(train)
+            if not keep:
+                return {self.ir.output: _numpy(self.module(self._tensor(batch)))}
             live = self.module.trace(self._tensor(batch))
             return {node.name: _numpy(live[node.name]) for node in self.ir.nodes}
 
-    def loss_and_grads(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        loss: LossSpec,
-        *,
-        train: bool = True,
-        input_grad: bool = False,
+    def _loss_and_grads(
+        self, batch: np.ndarray, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> tuple[float, dict[str, np.ndarray]]:
-        """Data loss plus declared penalties, and its gradient for every parameter.
-
-        With ``input_grad`` the gradient for the input is included under the input's
-        name. The gradients are computed with ``torch.autograd.grad``, so the module's
-        ``.grad`` fields are left alone.
-        """
-        loss = resolve_loss(loss)
-        batch = self._batch(x, train)
-        targets = check_targets(self.ir, y, loss, batch.shape[0], self._np_dtype)
+        # torch.autograd.grad, so that the module's ``.grad`` fields are left alone.
         with self._precision(), torch.enable_grad():
             self._set_mode(train)
             inputs = self._tensor(batch)
@@ -121,37 +98,24 @@ class TorchModel:
             grads = _gradients(total, wrt)
             return float(total.detach()), _gradient_arrays(names, grads)
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        """Copies of the learnable arrays, by IR name in IR order."""
+    def _copies(self, names: list[str]) -> dict[str, np.ndarray]:
         tensors = self.module.state_dict()
-        return {spec.name: _numpy(tensors[spec.name]) for spec in self.ir.params}
+        return {name: _numpy(tensors[name]) for name in names}
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of the batchnorm running statistics, by IR name in IR order."""
-        tensors = self.module.state_dict()
-        return {spec.name: _numpy(tensors[spec.name]) for spec in self.ir.state}
-
-    def set_parameters(self, values: dict[str, np.ndarray]) -> None:
-        """Overwrite parameters and state in place (an optimizer holding them keeps
-        working); every array is checked before any is written."""
-        checked = check_values(self.ir, values, self._np_dtype, complete=False)
+    def _write(self, arrays: dict[str, np.ndarray]) -> None:
+        # In place, so that an optimizer holding the tensors keeps working.
         tensors = self.module.state_dict(keep_vars=True)
         with torch.no_grad():
-            for name, array in checked.items():
+            for name, array in arrays.items():
                 tensors[name].copy_(torch.from_numpy(array))
 
-    def seed(self, seed: int) -> None:
-        """Restart the dropout stream from ``seed``."""
-        self.module.seed_dropout(check_seed(seed))
+    def _reseed(self, seed: int) -> None:
+        self.module.seed_dropout(seed)
 
-    def train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
+    def _train_step(
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
     ) -> TorchTrainStep:
-        """A fused training step on this model (docs/training.md gives the math)."""
-        return TorchTrainStep(self, check_loss(loss), check_optimizer(optimizer), clip)
-
-    def _batch(self, x: object, train: bool) -> np.ndarray:
-        return check_batch(self.ir, x, self._np_dtype, train=train)
+        return TorchTrainStep(self, loss, optimizer, clip)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self._device)
@@ -159,48 +123,6 @@ class TorchModel:
     def _set_mode(self, train: bool) -> None:
         if self.module.training != train:
             self.module.train(train)
-
-    def __repr__(self) -> str:
-        return f"TorchModel({self.ir.name!r}, dtype={self.dtype}, device={self.device})"
-
-
-class TorchBackend:
-    """``netspec.backends.torch.BACKEND``: compiles checked models to PyTorch."""
-
-    name: Literal["torch"] = "torch"
-
-    def compile(
-        self,
-        model: CheckedModel,
-        *,
-        dtype: Literal["float32", "float64"] = "float32",
-        device: str = "cpu",
-        seed: int = 0,
-        params: dict[str, np.ndarray] | None = None,
-        allow_tf32: bool = False,
-    ) -> TorchModel:
-        """Build the module on ``device`` ("cpu", "cuda", "cuda:N" or "auto").
-
-        Initial values are ``params`` (every parameter; state defaults to its fill) or
-        drawn by :func:`netspec.initializers.initial_params` with ``seed``, which also
-        seeds dropout. ``allow_tf32`` lets float32 matmuls and convolutions on CUDA use
-        TF32 (faster on Ampere and later, about 1e-3 relative error).
-        """
-        if not isinstance(model, CheckedModel):
-            raise NetspecError(NOT_CHECKED.format(got=type(model).__name__))
-        seed = check_seed(seed)
-        torch_dtype = resolve_dtype(dtype)
-        target = resolve_device(device)
-        np_dtype = np.dtype(dtype)
-        if params is None:
-            values = initial_params(model, seed, dtype)
-        else:
-            values = check_values(model, params, np_dtype, complete=True)
-            for state in model.state:
-                values.setdefault(state.name, np.full(state.shape, state.fill, dtype=np_dtype))
-        module = NetspecModule(model, values, dtype=torch_dtype, seed=seed).to(target)
-        module.seed_dropout(seed)  # the generator moves to the module's device
-        return TorchModel(model, module, dtype, target, allow_tf32=allow_tf32)
 
 
 def _gradients(total: torch.Tensor, wrt: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -236,4 +158,4 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return array.copy() if tensor.device.type == "cpu" else array
 
 
-BACKEND = TorchBackend()
+BACKEND = ModelBackend("torch", TorchModel)

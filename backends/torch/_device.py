@@ -1,4 +1,4 @@
-"""Choosing a torch device and dtype from the strings netspec uses, and TF32 control.
+"""Choosing a torch device from the strings netspec uses, and TF32 control.
 
 TF32 (Ampere and later GPUs) runs float32 matmuls and convolutions with a 10-bit
 mantissa: about 1e-3 relative error, far from what the NumPy oracle computes. The
@@ -33,17 +33,6 @@ UNKNOWN_DEVICE = (
     "unknown device {asked!r}: expected 'cpu', 'cuda', 'cuda:N' (N a GPU index) or 'auto'\n"
     "  help: use device='cpu' to run on the processor"
 )
-UNKNOWN_DTYPE = (
-    "unknown dtype {asked!r}: expected 'float32' or 'float64'\n"
-    "  help: pass dtype='float32' (the default) or dtype='float64' for exact comparisons"
-)
-
-
-def resolve_dtype(name: str) -> torch.dtype:
-    """The torch dtype for ``"float32"`` / ``"float64"``; anything else is a NetspecError."""
-    if name not in DTYPES:
-        raise NetspecError(UNKNOWN_DTYPE.format(asked=name))
-    return DTYPES[name]
 
 
 def resolve_device(name: str) -> torch.device:

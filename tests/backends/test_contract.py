@@ -388,6 +388,22 @@ def test_an_op_kind_without_a_lowering(backend: Backend) -> None:
     assert isinstance(info.value, NotImplementedError | NetspecError)
 
 
+def test_an_unknown_dtype_or_an_unchecked_model(backend: Backend) -> None:
+    with pytest.raises(NetspecError) as info:
+        backend.compile(NET, dtype="float16")  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "unknown dtype 'float16': expected 'float32' or 'float64'\n"
+        "  help: pass dtype='float32' (the default) or dtype='float64' for exact comparisons"
+    )
+    program: Any = netspec.load("netspec 1\nmodel m(x: [2]) { relu }")
+    with pytest.raises(NetspecError) as info:
+        backend.compile(program)
+    assert str(info.value) == (
+        "a backend compiles a CheckedModel, got Program\n"
+        "  help: pass program.model() (or program.model(name)) from netspec.load(...)"
+    )
+
+
 def test_an_unknown_backend() -> None:
     with pytest.raises(UnknownNameError) as info:
         get_backend("pytorch")

@@ -48,11 +48,6 @@ def test_devices_other_than_cpu_are_refused(device: str) -> None:
         BACKEND.compile(_small_cnn(), device=device)
 
 
-def test_unknown_dtype_is_refused() -> None:
-    with pytest.raises(NetspecError, match="float32 or float64, got dtype 'float16'"):
-        BACKEND.compile(_small_cnn(), dtype="float16")  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(
     ("shape", "dtype", "message"),
     [

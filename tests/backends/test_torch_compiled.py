@@ -247,7 +247,7 @@ def test_batchnorm_needs_two_samples_in_training() -> None:
     assert compiled.forward(np.ones((1, 4))).shape == (1, 3)  # eval is fine
 
 
-def test_device_and_dtype_errors_name_the_way_out(small_cnn: CheckedModel) -> None:
+def test_device_errors_name_the_way_out(small_cnn: CheckedModel) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(NetspecError, match=r"(?s)no CUDA device is present.*device='cpu'"):
             BACKEND.compile(small_cnn, device="cuda")
@@ -257,10 +257,6 @@ def test_device_and_dtype_errors_name_the_way_out(small_cnn: CheckedModel) -> No
     for bad in ("gpu", "cuda:x", "cpu:0"):
         with pytest.raises(NetspecError, match=r"unknown device .*'cpu', 'cuda', 'cuda:N'"):
             BACKEND.compile(small_cnn, device=bad)
-    with pytest.raises(NetspecError, match=r"unknown dtype 'float16'"):
-        BACKEND.compile(small_cnn, dtype="float16")  # type: ignore[arg-type]
-    with pytest.raises(NetspecError, match=r"compiles a CheckedModel, got Program"):
-        BACKEND.compile(netspec.load("netspec 1\nmodel m(x: [2]) { relu }"))  # type: ignore[arg-type]
 
 
 def test_cuda_device_strings_resolve_to_an_index(monkeypatch: pytest.MonkeyPatch) -> None:

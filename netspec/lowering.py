@@ -21,8 +21,11 @@ and ``summary`` stay free of torch and jax.
 
 from __future__ import annotations
 
+import ast
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,3 +54,43 @@ class Lowering:
 def no_static(node: CheckedNode) -> dict[str, Any]:
     """The ``static`` of an op that takes no keyword arguments from its node."""
     return {}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level function or class of a framework's ``nn.py``, as its source says: the
+    text, the other top-level definitions it names, its parameters, the defaults of its
+    keyword-only ones and its line."""
+
+    source: str
+    uses: tuple[str, ...]
+    parameters: frozenset[str]
+    defaults: dict[str, Any]
+    line: int
+
+
+@functools.cache
+def definitions(path: Path) -> dict[str, Definition]:
+    """Every top-level definition of the file ``path``, read without importing it (so the
+    code generators import no framework)."""
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    top = {
+        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+    found: dict[str, Definition] = {}
+    for name, node in top.items():
+        uses = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in top} - {name}
+        parameters: frozenset[str] = frozenset()
+        defaults: dict[str, Any] = {}
+        if isinstance(node, ast.FunctionDef):
+            args = node.args
+            parameters = frozenset(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
+            defaults = {
+                a.arg: ast.literal_eval(d)
+                for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+                if d is not None
+            }
+        source = ast.get_source_segment(text, node) or ""
+        found[name] = Definition(source, tuple(sorted(uses)), parameters, defaults, node.lineno)
+    return found

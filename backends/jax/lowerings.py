@@ -19,16 +19,14 @@ state order; every other function returns the output alone.
 
 from __future__ import annotations
 
-import ast
-import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netspec._contract import unsupported_op
 from netspec.ir import CheckedNode, explicit_pads
-from netspec.lowering import no_static
+from netspec.lowering import Definition, no_static
+from netspec.lowering import definitions as read_definitions
 
 Static = Callable[[CheckedNode], dict[str, Any]]
 NN_SOURCE = Path(__file__).with_name("nn.py")
@@ -109,25 +107,9 @@ CALLS: dict[str, tuple[str, Static]] = {
 }
 
 
-@dataclass(frozen=True)
-class Definition:
-    """A top-level function of ``nn.py``: its source and its parameter names."""
-
-    source: str
-    parameters: frozenset[str]
-
-
-@functools.cache
 def definitions() -> dict[str, Definition]:
     """Every top-level function of ``nn.py``, read from its source (JAX is not imported)."""
-    text = NN_SOURCE.read_text(encoding="utf-8")
-    found = {}
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef):
-            args = node.args
-            names = frozenset(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
-            found[node.name] = Definition(ast.get_source_segment(text, node) or "", names)
-    return found
+    return read_definitions(NN_SOURCE)
 
 
 def call(kind: str, target: str = "jax backend") -> tuple[str, Static]:

@@ -19,8 +19,6 @@ the context.
 
 from __future__ import annotations
 
-import ast
-import functools
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ from netspec.codegen._source import literal
 from netspec.codegen.context import CodegenContext, identifier, inert
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, CheckedNode
+from netspec.lowering import definitions
 
 # The functions every op's arithmetic is written in, read as text: importing the module
 # would import torch.
@@ -118,63 +117,22 @@ def generate(context: CodegenContext) -> str:
 # -- the functions the file carries ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Definition:
-    """A top-level function or class of nn.py: its source, the other definitions it
-    uses, and the names of its parameters."""
-
-    source: str
-    uses: tuple[str, ...]
-    parameters: frozenset[str]
-    defaults: dict[str, Any]
-    line: int
-
-
-@functools.cache
-def _definitions() -> dict[str, _Definition]:
-    text = NN_SOURCE.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    top = {
-        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)
-    }
-    found: dict[str, _Definition] = {}
-    for name, node in top.items():
-        uses = sorted(
-            {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in top} - {name}
-        )
-        parameters: frozenset[str] = frozenset()
-        defaults: dict[str, Any] = {}
-        if isinstance(node, ast.FunctionDef):
-            args = node.args
-            parameters = frozenset(a.arg for a in (*args.args, *args.kwonlyargs))
-            defaults = {
-                a.arg: ast.literal_eval(d)
-                for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-                if d is not None
-            }
-        segment = ast.get_source_segment(text, node)
-        if segment is None:
-            raise NetspecError(f"cannot read the source of {name!r} in {NN_SOURCE}")
-        found[name] = _Definition(segment, tuple(uses), parameters, defaults, node.lineno)
-    return found
-
-
 def _carried(names: set[str]) -> list[str]:
     """``names`` and every definition they use, in nn.py's order."""
-    definitions = _definitions()
+    found = definitions(NN_SOURCE)
     closed: set[str] = set()
     stack = list(names)
     while stack:
         name = stack.pop()
         if name not in closed:
             closed.add(name)
-            stack.extend(definitions[name].uses)
-    return sorted(closed, key=lambda name: definitions[name].line)
+            stack.extend(found[name].uses)
+    return sorted(closed, key=lambda name: found[name].line)
 
 
 def _parameters(name: str) -> frozenset[str]:
     # torch's own callables take none of the runtime keywords.
-    return _definitions()[name].parameters if "." not in name else frozenset()
+    return definitions(NN_SOURCE)[name].parameters if "." not in name else frozenset()
 
 
 def _lowering(node: CheckedNode) -> tuple[str, lowerings.Static]:
@@ -242,9 +200,9 @@ class _Writer:
             if node.params or node.state:
                 self._place(node)
         forward = self._forward()
-        carried = [_definitions()[name].source for name in _carried(self.own)]
+        carried = [definitions(NN_SOURCE)[name].source for name in _carried(self.own)]
         if self.layers:
-            holder = _definitions()[HOLDER].source
+            holder = definitions(NN_SOURCE)[HOLDER].source
             carried.insert(0, holder.replace(f"class {HOLDER}(", f"class {self.holder}(", 1))
         parts = [self._docstring(), self._imports("\n".join(carried))]
         parts.extend(f"\n{text}\n" for text in carried)
@@ -414,7 +372,7 @@ class _Writer:
         parameters = _parameters(name)
         args += [f"{key}={value}" for key, value in RUNTIME.items() if key in parameters]
         # Arguments equal to the function's own defaults are left out, as a person would.
-        defaults = _definitions()[name].defaults if "." not in name else {}
+        defaults = definitions(NN_SOURCE)[name].defaults if "." not in name else {}
         args += [
             f"{key}={literal(value)}"
             for key, value in static(node).items()

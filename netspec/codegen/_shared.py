@@ -1,6 +1,7 @@
-"""What every generator that writes NumPy-drawn weights shares: module constants, the
-weight loader, ``init`` (netspec's initial weights, bit for bit), names a node must not
-take, and the source tidying (imports, wrapping, blank lines).
+"""What every generator that writes NumPy-drawn weights shares: the module's layout,
+constants, the weight loader, ``init`` (netspec's initial weights, bit for bit), the
+variables of nodes and names they must not take, and the source tidying (imports,
+wrapping, blank lines).
 
 Used by :mod:`netspec.codegen.numpy` and :mod:`netspec.codegen.jax`.
 """
@@ -25,7 +26,7 @@ from netspec.codegen._source import (
     shape_literal,
     text,
 )
-from netspec.codegen.context import CodegenContext
+from netspec.codegen.context import CodegenContext, identifier
 from netspec.initializers import drawer, fans
 from netspec.ir import CheckedModel
 
@@ -52,6 +53,37 @@ RESERVED = (
 def defined_names(source: str) -> set[str]:
     """The names of the functions a piece of generated source defines."""
     return set(re.findall(r"^def (\w+)\(", source, flags=re.MULTILINE))
+
+
+def local_names(model: CheckedModel, taken: set[str]) -> dict[str, str]:
+    """The variable of the input (``x``) and of each node: a node whose value nothing
+    reads still runs (dropout draws, running statistics move) and assigns ``_``."""
+    read = {name for node in model.nodes for name in node.inputs} | {model.output}
+    names = {model.input.name: "x"}
+    for node in model.nodes:
+        names[node.name] = identifier(node.name, taken) if node.name in read else "_"
+    return names
+
+
+def module_source(
+    context: CodegenContext, framework: str, returns: str, code: str, usage: list[str]
+) -> str:
+    """A whole generated module: docstring, imports, the ``usage`` comment, constants,
+    the weight loader, ``init`` (which returns ``returns``) and the target's ``code``."""
+    initializer = init_source(context, returns)
+    body = "".join(
+        [
+            constants_source(context.model),
+            "\n",
+            weights_source(),
+            *("\n\n" + helper for helper in initializer.helpers),
+            "\n\n",
+            initializer.function,
+            code,
+        ]
+    )
+    comment = "\n".join(usage)
+    return tidy(f"{context.header(framework)}\n{imports_for(body)}\n{comment}\n\n{body}")
 
 
 # -- shared: constants, the weight loader and the initialiser ------------------------------

@@ -18,17 +18,9 @@ from __future__ import annotations
 import textwrap
 
 from netspec.backends.jax.lowerings import CALLS, call, conventions, definitions, moved_state
-from netspec.codegen._shared import (
-    RESERVED,
-    constants_source,
-    imports_for,
-    init_source,
-    tidy,
-    weights_source,
-    wrap,
-)
+from netspec.codegen._shared import RESERVED, local_names, module_source, wrap
 from netspec.codegen._source import literal, text
-from netspec.codegen.context import CodegenContext, identifier
+from netspec.codegen.context import CodegenContext
 from netspec.ir import CheckedNode
 
 # The functions of ``nn`` a module may carry: their names are not for nodes either.
@@ -54,12 +46,7 @@ class _Writer:
         self.carried: dict[str, str] = {}  # function name -> source, in order of first use
         self.moved: list[str] = []  # the names of the state arrays training moves
         self.random = False  # some node draws random numbers in training
-        taken = set(_RESERVED)
-        read = {name for node in self.model.nodes for name in node.inputs} | {self.model.output}
-        self.var = {self.model.input.name: "x"}
-        for node in self.model.nodes:
-            # A node whose value nothing reads still runs (dropout keys, batchnorm state).
-            self.var[node.name] = identifier(node.name, taken) if node.name in read else "_"
+        self.var = local_names(self.model, set(_RESERVED))
         self.names = {(s.node, s.attr): s.name for s in (*self.model.params, *self.model.state)}
 
     def node(self, index: int, node: CheckedNode) -> str:
@@ -160,23 +147,8 @@ class _Writer:
 
 def generate(context: CodegenContext) -> str:
     """The source of a standalone JAX module for ``context.model``."""
-    model = context.model
     writer = _Writer(context)
-    apply = writer.apply()
-    initializer = init_source(context, "NumPy arrays, which JAX takes as they are")
-    body = "".join(
-        [
-            constants_source(model),
-            "\n",
-            weights_source(),
-            *("\n\n" + helper for helper in initializer.helpers),
-            "\n\n",
-            initializer.function,
-            *("\n\n" + source for source in writer.carried.values()),
-            "\n\n",
-            apply,
-        ]
-    )
+    apply = writer.apply()  # which also collects the functions the module carries
     usage = [
         "# Use:",
         "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights",
@@ -184,6 +156,6 @@ def generate(context: CodegenContext) -> str:
         "#     y, params = apply(params, x, train=True, rng=jax.random.key(0))",
         '#     fast = jax.jit(apply, static_argnames="train")',
     ]
-    return tidy(
-        context.header("JAX") + "\n" + imports_for(body) + "\n" + "\n".join(usage) + "\n\n" + body
-    )
+    returns = "NumPy arrays, which JAX takes as they are"
+    code = "".join(f"\n\n{source}" for source in [*writer.carried.values(), apply])
+    return module_source(context, "JAX", returns, code, usage)

@@ -22,17 +22,8 @@ from netspec._contract import unsupported_op
 from netspec.backends.numpy.nn import LOWERINGS, arguments
 from netspec.codegen._numpy_carry import carried_source, every_name
 from netspec.codegen._numpy_class import class_source, indent
-from netspec.codegen._shared import (
-    RESERVED as _SHARED_RESERVED,
-)
-from netspec.codegen._shared import (
-    constants_source,
-    imports_for,
-    init_source,
-    tidy,
-    weights_source,
-    wrap,
-)
+from netspec.codegen._shared import RESERVED as _SHARED_RESERVED
+from netspec.codegen._shared import local_names, module_source, wrap
 from netspec.codegen._source import literal, text
 from netspec.codegen.context import CodegenContext, identifier
 from netspec.ir import CheckedNode
@@ -56,12 +47,7 @@ class _Writer:
             if node.op.kind not in LOWERINGS:
                 raise unsupported_op("numpy generator", node.op.kind)
         taken = set(RESERVED)
-        self.var = {self.model.input.name: "x"}
-        # A node whose value nothing reads still runs (it may draw dropout masks or move
-        # running statistics); its value goes to `_`.
-        read = {name for node in self.model.nodes for name in node.inputs} | {self.model.output}
-        for node in self.model.nodes:
-            self.var[node.name] = identifier(node.name, taken) if node.name in read else "_"
+        self.var = local_names(self.model, taken)
         self.grad = {name: identifier(f"g_{var}", taken) for name, var in self.var.items()}
         self.reaches = self._reaching_output()
 
@@ -201,20 +187,6 @@ def generate(context: CodegenContext) -> str:
     forward, backward = writer.forward_method(), writer.backward_method()
     # The class owns a mask generator when some node's function draws from one.
     dropout = any("rng" in arguments(LOWERINGS[n.op.kind].fn, {"rng": 0}) for n in model.nodes)
-    initializer = init_source(context)
-    body = "".join(
-        [
-            constants_source(model),
-            "\n",
-            weights_source(),
-            *("\n\n" + helper for helper in initializer.helpers),
-            "\n\n",
-            initializer.function,
-            carried_source(writer.used),
-            "\n\n",
-            class_source(context, forward, backward, dropout),
-        ]
-    )
     name = context.class_name
     usage = [
         "# Use:",
@@ -222,6 +194,5 @@ def generate(context: CodegenContext) -> str:
         "#     y = model.forward(x)                   # x: [N, *INPUT_SHAPE]; train=True to train",
         "#     grads, dx = model.backward(dloss_dy)   # by IR name, and dL/dx",
     ]
-    return tidy(
-        context.header("NumPy") + "\n" + imports_for(body) + "\n" + "\n".join(usage) + "\n\n" + body
-    )
+    code = carried_source(writer.used) + "\n\n" + class_source(context, forward, backward, dropout)
+    return module_source(context, "NumPy", "NumPy arrays", code, usage)

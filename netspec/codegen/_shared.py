@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,11 +47,6 @@ RESERVED = (
     | {"_check_weights", "fans"}
     | {name for name in dir(initializers) if name.startswith("draw_")}
 )
-
-
-def defined_names(source: str) -> set[str]:
-    """The names of the functions a piece of generated source defines."""
-    return set(re.findall(r"^def (\w+)\(", source, flags=re.MULTILINE))
 
 
 def local_names(model: CheckedModel, taken: set[str]) -> dict[str, str]:

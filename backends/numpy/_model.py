@@ -225,31 +225,25 @@ class NumpyModel(ModelBase):
         for spec in self.ir.params:
             g = grads.get(spec.name)
             g = np.zeros_like(self._params[spec.name]) if g is None else g
-            penalty += self._penalty(spec.name)
-            result[spec.name] = self._penalise(spec.name, g)
+            value, result[spec.name] = self._penalised(spec.name, g)
+            penalty += value
         if input_grad:
             dx = pending.get(self._input)
             result[self._input] = np.zeros_like(xb) if dx is None else np.ascontiguousarray(dx)
         return Backprop(data_loss, penalty, result, out)
 
-    def _penalty(self, name: str) -> float:
+    def _penalised(self, name: str, grad: np.ndarray) -> tuple[float, np.ndarray]:
+        """The parameter's l2 / l1 penalty, and ``grad`` with the penalty's gradient."""
         reg = self._param_specs[name].regularize
         w = self._params[name]
-        total = 0.0
+        penalty = 0.0
         if reg.l2:
-            total += 0.5 * reg.l2 * float(np.sum(w * w))
-        if reg.l1:
-            total += reg.l1 * float(np.sum(np.abs(w)))
-        return total
-
-    def _penalise(self, name: str, grad: np.ndarray) -> np.ndarray:
-        reg = self._param_specs[name].regularize
-        w = self._params[name]
-        if reg.l2:
+            penalty += 0.5 * reg.l2 * float(np.sum(w * w))
             grad = grad + reg.l2 * w
         if reg.l1:
+            penalty += reg.l1 * float(np.sum(np.abs(w)))
             grad = grad + reg.l1 * np.sign(w)
-        return np.ascontiguousarray(grad, dtype=self._np_dtype)
+        return penalty, np.ascontiguousarray(grad, dtype=self._np_dtype)
 
     # -- parameters ----------------------------------------------------------------------
 

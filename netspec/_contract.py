@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from netspec.errors import ShapeError, UnknownNameError, UnsupportedOpError
 from netspec.ir import CheckedModel
 from netspec.ir.ops import BatchNorm
 from netspec.ir.train import LossSpec, OptimizerSpec, SoftmaxCrossEntropy
+
+Entry = typing.TypeVar("Entry")
 
 
 def _kinds(union: object) -> dict[str, type]:
@@ -90,6 +92,14 @@ def unsupported_op(target: str, kind: str) -> UnsupportedOpError:
     return UnsupportedOpError(
         NO_LOWERING.format(target=target, kind=kind), target=target, kind=kind
     )
+
+
+def lowering_of(table: Mapping[str, Entry], kind: str, target: str) -> Entry:
+    """``table[kind]``: the entry of ``target``'s lowering table for an op kind, or the
+    error of :func:`unsupported_op` when it has none."""
+    if kind not in table:
+        raise unsupported_op(target, kind)
+    return table[kind]
 
 
 def check_loss(loss: object) -> LossSpec:

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 import jax
 
-from netspec.backends.jax.lowerings import call, conventions, moved_state
+from netspec._contract import lowering_of
+from netspec.backends.jax.lowerings import CALLS, conventions, moved_state
 from netspec.backends.jax.nn import LOWERINGS
 from netspec.ir import CheckedModel, CheckedNode
 
@@ -89,7 +90,7 @@ class Lowered:
 def _step(
     node: CheckedNode, params: tuple[tuple[str, str], ...], state: tuple[tuple[str, str], ...]
 ) -> _Step:
-    name, _ = call(node.op.kind)
+    name, _ = lowering_of(CALLS, node.op.kind, "jax backend")
     lowering = LOWERINGS[node.op.kind]
     extra = conventions(name)
     return _Step(

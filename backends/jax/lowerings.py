@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from netspec._contract import unsupported_op
 from netspec.ir import CheckedNode, explicit_pads
 from netspec.lowering import Definition, no_static
 from netspec.lowering import definitions as read_definitions
@@ -110,15 +109,6 @@ CALLS: dict[str, tuple[str, Static]] = {
 def definitions() -> dict[str, Definition]:
     """Every top-level function of ``nn.py``, read from its source (JAX is not imported)."""
     return read_definitions(NN_SOURCE)
-
-
-def call(kind: str, target: str = "jax backend") -> tuple[str, Static]:
-    """(function name, static) of an op kind; an unknown kind is an UnsupportedOpError
-    naming it and the ``target`` that asked ("jax backend", "jax generator")."""
-    found = CALLS.get(kind)
-    if found is None:
-        raise unsupported_op(target, kind)
-    return found
 
 
 def conventions(name: str) -> frozenset[str]:

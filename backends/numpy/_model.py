@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from netspec._contract import check_targets, unsupported_op
+from netspec._contract import check_targets, lowering_of
 from netspec._model_base import ModelBase, starting_weights
 from netspec._validate import check_seed
 from netspec.backends.numpy._losses import loss_and_grad
@@ -42,9 +42,8 @@ class _Step:
     need_dx: bool
 
 
-def _step(node: CheckedNode, names: dict[str, tuple[str, bool]]) -> _Step:
+def _step(node: CheckedNode, lowering: Lowering, names: dict[str, tuple[str, bool]]) -> _Step:
     """``names`` maps the node's attributes to (full name, is state)."""
-    lowering = LOWERINGS[node.op.kind]
     assert lowering.backward is not None
     try:
         static = lowering.static(node)
@@ -128,9 +127,7 @@ class NumpyModel(ModelBase):
         seen = {self._input}
         steps: list[_Step] = []
         for node in self.ir.nodes:
-            kind = node.op.kind
-            if kind not in LOWERINGS:
-                raise unsupported_op("numpy backend", kind)
+            lowering = lowering_of(LOWERINGS, node.op.kind, "numpy backend")
             missing = [name for name in node.inputs if name not in seen]
             if missing:
                 raise NetspecError(
@@ -139,7 +136,7 @@ class NumpyModel(ModelBase):
                 )
             names = {s.attr: (s.name, False) for s in self.ir.params if s.node == node.name}
             names |= {s.attr: (s.name, True) for s in self.ir.state if s.node == node.name}
-            steps.append(_step(node, names))
+            steps.append(_step(node, lowering, names))
             seen.add(node.name)
         return steps
 

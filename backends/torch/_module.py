@@ -22,12 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from netspec._contract import unsupported_op
+from netspec._contract import lowering_of
 from netspec.backends.torch.nn import LOWERINGS, Tensors
 from netspec.errors import ShapeError
 from netspec.initializers import initial_params
-from netspec.ir import CheckedModel, CheckedNode
-from netspec.lowering import Lowering
+from netspec.ir import CheckedModel
 
 BAD_INPUT = (
     "input {name!r} got a batch of shape {got}, expected (N, {expected})\n"
@@ -60,14 +59,6 @@ class Step(NamedTuple):
 
 # Keyword arguments the module itself supplies to functions that name them.
 RUNTIME = ("training", "generator")
-
-
-def lower(node: CheckedNode) -> Lowering:
-    """The torch lowering of a node's op kind."""
-    lowering = LOWERINGS.get(node.op.kind)
-    if lowering is None:
-        raise unsupported_op("torch backend", node.op.kind)
-    return lowering
 
 
 def _keywords(fn: Callable[..., torch.Tensor]) -> frozenset[str]:
@@ -266,7 +257,7 @@ def _plan(model: CheckedModel, layers: dict[str, nn.Module]) -> tuple[Step, ...]
         if node.name != model.output and node.name not in last_use:
             # Nobody reads this node (a dead branch); drop it at once.
             free = (*free, node.name)
-        lowering = lower(node)
+        lowering = lowering_of(LOWERINGS, node.op.kind, "torch backend")
         wants = _keywords(lowering.fn)
         holder = layers.get(node.name)
         tensors: tuple[str, ...] = ()

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import textwrap
 
-from netspec.backends.jax.lowerings import CALLS, call, conventions, definitions, moved_state
+from netspec._contract import lowering_of
+from netspec.backends.jax.lowerings import CALLS, conventions, definitions, moved_state
 from netspec.codegen._shared import RESERVED, local_names, module_source, wrap
 from netspec.codegen._source import literal, text
 from netspec.codegen.context import CodegenContext
@@ -52,7 +53,7 @@ class _Writer:
     def node(self, index: int, node: CheckedNode) -> str:
         """``y = fn(*inputs, weight=params[...], <static>=..., train=train)``: the same
         call as the in-memory backend makes (the convention of ``jax.lowerings``)."""
-        name, static = call(node.op.kind, "jax generator")
+        name, static = lowering_of(CALLS, node.op.kind, "jax generator")
         if "." not in name:
             self.carried.setdefault(name, definitions()[name].source)
         args = [self.var[source] for source in node.inputs]

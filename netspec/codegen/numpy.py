@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netspec._contract import unsupported_op
+from netspec._contract import lowering_of
 from netspec.backends.numpy.nn import LOWERINGS, arguments
 from netspec.codegen._numpy_carry import carried_source, every_name
 from netspec.codegen._numpy_class import class_source, indent
@@ -44,8 +44,7 @@ class _Writer:
         self.model = context.model
         self.used: list[Callable[..., Any]] = []
         for node in self.model.nodes:
-            if node.op.kind not in LOWERINGS:
-                raise unsupported_op("numpy generator", node.op.kind)
+            lowering_of(LOWERINGS, node.op.kind, "numpy generator")
         taken = set(RESERVED)
         self.var = local_names(self.model, taken)
         self.grad = {name: identifier(f"g_{var}", taken) for name, var in self.var.items()}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netspec._contract import unsupported_op
+from netspec._contract import lowering_of
 from netspec.backends.torch import lowerings
 from netspec.codegen._source import literal
 from netspec.codegen.context import CodegenContext, identifier, inert
@@ -135,13 +135,6 @@ def _parameters(name: str) -> frozenset[str]:
     return definitions(NN_SOURCE)[name].parameters if "." not in name else frozenset()
 
 
-def _lowering(node: CheckedNode) -> tuple[str, lowerings.Static]:
-    entry = lowerings.CALLS.get(node.op.kind)
-    if entry is None:
-        raise unsupported_op("torch generator", node.op.kind)
-    return entry
-
-
 # -- where layers live ------------------------------------------------------------------
 
 
@@ -181,7 +174,10 @@ class _Writer:
         self.uses_functional = False
         # The holder class's name, unless the model's class took it.
         self.holder = HOLDER if context.class_name != HOLDER else f"{HOLDER}Layer"
-        self.calls = {node.name: _lowering(node) for node in self.model.nodes}
+        self.calls = {
+            node.name: lowering_of(lowerings.CALLS, node.op.kind, "torch generator")
+            for node in self.model.nodes
+        }
         self.own = {name for name, _ in self.calls.values() if "." not in name}
         self.root = _Holder("self", MODULE_ATTRIBUTES)
         self.layers: dict[str, str] = {}  # node name -> expression reaching its holder

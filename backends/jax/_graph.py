@@ -144,24 +144,17 @@ def build_apply(model: CheckedModel) -> ApplyFn:
     in training mode when the model has dropout. Running statistics come back updated in
     ``new_state`` in training mode, unchanged otherwise.
     """
-    lowered = lower_model(model)
-
-    def apply(
-        params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None
-    ) -> tuple[Array, dict[str, Array]]:
-        outputs, new_state = lowered.run(params, state, x, train=train, rng=rng)
-        return outputs[lowered.output], new_state
-
-    return jax.jit(apply, static_argnames="train")  # type: ignore[return-value]
+    return _jitted(lower_model(model), keep=False)  # type: ignore[return-value]
 
 
 def build_trace(model: CheckedModel) -> TraceFn:
     """Like :func:`build_apply`, returning every node's output by node name."""
-    lowered = lower_model(model)
+    return _jitted(lower_model(model), keep=True)  # type: ignore[return-value]
 
-    def trace(
-        params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None
-    ) -> tuple[dict[str, Array], dict[str, Array]]:
-        return lowered.run(params, state, x, train=train, rng=rng, keep=True)
 
-    return jax.jit(trace, static_argnames="train")  # type: ignore[return-value]
+def _jitted(lowered: Lowered, keep: bool) -> Callable[..., Any]:
+    def run(params: Tree, state: Tree, x: Array, *, train: bool, rng: Array | None = None) -> Any:
+        outputs, new_state = lowered.run(params, state, x, train=train, rng=rng, keep=keep)
+        return (outputs if keep else outputs[lowered.output]), new_state
+
+    return jax.jit(run, static_argnames="train")

@@ -94,3 +94,16 @@ def definitions(path: Path) -> dict[str, Definition]:
         source = ast.get_source_segment(text, node) or ""
         found[name] = Definition(source, tuple(sorted(uses)), parameters, defaults, node.lineno)
     return found
+
+
+def batch_axis(keyword: str) -> Callable[[CheckedNode], dict[str, Any]]:
+    """The ``static`` of an op with a per-sample axis (softmax, log_softmax, concat): that
+    axis of the batched tensor, under the framework's ``keyword`` (``axis``, ``dim``).
+
+    A checked axis counts from 0 per sample, so the batch axis in front adds one.
+    """
+
+    def static(node: CheckedNode) -> dict[str, Any]:
+        return {keyword: node.op.axis + 1}  # type: ignore[union-attr]
+
+    return static

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 
-from netspec.ir.graph import CheckedModel, CheckedNode
+from netspec.ir.graph import CheckedModel, CheckedNode, ParamSpec
 from netspec.ir.train import TrainSpec
 from netspec.ops import OPS
+from netspec.ops.params import as_written
 from netspec.ops.text import describe
 
 
-def _describe_op(node: CheckedNode) -> str:
+def _describe_op(node: CheckedNode, params: dict[str, ParamSpec]) -> str:
     """The op as the user would write it: positional sizes, then every argument whose
-    value differs from the built-in default (``batchnorm(eps = 1e-6)``)."""
-    return describe(node.op, OPS[node.op.kind].summary)
+    value differs from the built-in default (``batchnorm(eps = 1e-6)``), with its
+    initialisation and penalties read back from its parameters."""
+    facts = OPS[node.op.kind]
+    op = as_written(node.op, facts.ir, [params[name] for name in node.params])
+    return describe(op, facts.summary)
 
 
 def human(count: float, unit: str = "") -> str:
@@ -32,6 +36,7 @@ def summary_table(
     With the model's ``train`` section, a last line gives the estimated peak memory of
     training it (:mod:`netspec.memory`, NumPy backend).
     """
+    param_specs = {p.name: p for p in model.params}
     param_sizes = {p.name: math.prod(p.shape) for p in model.params}
     rows = [("node", "op", "output", "params")]
     rows.append((model.input.name, "input", _shape(model.input.shape), ""))
@@ -40,7 +45,7 @@ def summary_table(
         rows.append(
             (
                 node.name,
-                _describe_op(node),
+                _describe_op(node, param_specs),
                 _shape(node.output.shape),
                 f"{count:,}" if count else "",
             )

@@ -23,29 +23,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from netspec.ir import CheckedNode, explicit_pads
-from netspec.lowering import Definition, no_static
+from netspec.ir import CheckedNode
+from netspec.lowering import Definition, batch_axis, no_static
 from netspec.lowering import definitions as read_definitions
 
 Static = Callable[[CheckedNode], dict[str, Any]]
 NN_SOURCE = Path(__file__).with_name("nn.py")
 
 
-def batched_axis(axis: int) -> int:
-    """A per-sample IR axis as an axis of the batch: a non-negative one moves past N."""
-    return axis + 1 if axis >= 0 else axis
-
-
 def _window(node: CheckedNode) -> dict[str, Any]:
     op = node.op
-    return {"kernel": op.kernel, "stride": op.stride, "padding": explicit_pads(op.padding)}  # type: ignore[union-attr]
+    return {"kernel": op.kernel, "stride": op.stride, "padding": op.padding}  # type: ignore[union-attr]
 
 
 def _conv2d(node: CheckedNode) -> dict[str, Any]:
     op = node.op
     return {
         "stride": op.stride,  # type: ignore[union-attr]
-        "padding": explicit_pads(op.padding),  # type: ignore[union-attr]
+        "padding": op.padding,  # type: ignore[union-attr]
         "dilation": op.dilation,  # type: ignore[union-attr]
         "groups": op.groups,  # type: ignore[union-attr]
     }
@@ -54,10 +49,6 @@ def _conv2d(node: CheckedNode) -> dict[str, Any]:
 def _fields(*names: str) -> Static:
     """The op's own fields under their IR names."""
     return lambda node: {name: getattr(node.op, name) for name in names}
-
-
-def _axis(node: CheckedNode) -> dict[str, Any]:
-    return {"axis": batched_axis(node.op.axis)}  # type: ignore[union-attr]
 
 
 def _shape(node: CheckedNode) -> dict[str, Any]:
@@ -75,7 +66,7 @@ CALLS: dict[str, tuple[str, Static]] = {
     "reshape": ("reshape", _shape),
     "add": ("add", no_static),
     "multiply": ("multiply", no_static),
-    "concat": ("concat", _axis),
+    "concat": ("concat", batch_axis("axis")),
     "identity": ("identity", no_static),
     "step": ("step", no_static),
     # jax.nn.relu has PyTorch's gradient 0 at 0 (jnp.maximum(x, 0) would give 0.5).
@@ -98,8 +89,8 @@ CALLS: dict[str, tuple[str, Static]] = {
     "selu": ("jax.nn.selu", no_static),
     "gelu": ("gelu", _fields("approximate")),
     "softplus": ("softplus", _fields("beta", "threshold")),
-    "softmax": ("jax.nn.softmax", _axis),
-    "log_softmax": ("jax.nn.log_softmax", _axis),
+    "softmax": ("jax.nn.softmax", batch_axis("axis")),
+    "log_softmax": ("jax.nn.log_softmax", batch_axis("axis")),
     "standardize": ("standardize", no_static),
     "batchnorm": ("batchnorm", _fields("momentum", "eps")),
     "dropout": ("dropout", _fields("p")),

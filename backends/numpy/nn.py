@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from netspec.backends.numpy.nn_activations import ACTIVATIONS, batch_axis
+from netspec.backends.numpy.nn_activations import ACTIVATIONS
 from netspec.backends.numpy.nn_activations import log_softmax_values as log_softmax_values
 from netspec.backends.numpy.nn_activations import logistic as logistic
 from netspec.backends.numpy.nn_conv import (
@@ -44,9 +44,9 @@ from netspec.backends.numpy.nn_conv import (
     maxpool,
     maxpool_backward,
 )
-from netspec.ir import CheckedNode, explicit_pads
+from netspec.ir import CheckedNode
 from netspec.ir import ops as ir
-from netspec.lowering import Lowering, no_static
+from netspec.lowering import Lowering, batch_axis, no_static
 
 # -- dense, normalisation, dropout ------------------------------------------------------------
 
@@ -250,17 +250,13 @@ def arguments(fn: Any, available: dict[str, Any]) -> dict[str, Any]:
 # -- the table --------------------------------------------------------------------------------
 
 
-def _axis(node: CheckedNode) -> dict[str, Any]:
-    return {"axis": batch_axis(node.op.axis)}  # type: ignore[union-attr]
-
-
 def _window(node: CheckedNode) -> dict[str, Any]:
     op = node.op
-    assert isinstance(op, ir.Conv2d | ir.MaxPool | ir.AvgPool)
-    if isinstance(op, ir.Conv2d):
+    assert isinstance(op, ir.CheckedConv2d | ir.CheckedMaxPool | ir.CheckedAvgPool)
+    if isinstance(op, ir.CheckedConv2d):
         geometry = {"stride": op.stride, "dilation": op.dilation, "groups": op.groups}
-        return {**geometry, "pads": explicit_pads(op.padding)}
-    return {"kernel": op.kernel, "stride": op.stride, "pads": explicit_pads(op.padding)}
+        return {**geometry, "pads": op.padding}
+    return {"kernel": op.kernel, "stride": op.stride, "pads": op.padding}
 
 
 def _out_shape(node: CheckedNode) -> dict[str, Any]:
@@ -290,6 +286,6 @@ LOWERINGS: dict[str, Lowering] = {
     "reshape": _pair(reshape, reshape_backward, _out_shape),
     "add": _pair(add, add_backward),
     "multiply": _pair(multiply, multiply_backward),
-    "concat": _pair(concat, concat_backward, _axis),
+    "concat": _pair(concat, concat_backward, batch_axis("axis")),
     **ACTIVATIONS,
 }

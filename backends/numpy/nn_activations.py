@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from netspec.backends.numpy._erf import erf
-from netspec.ir import CheckedNode
-from netspec.lowering import Lowering, no_static
+from netspec.lowering import Lowering, batch_axis, no_static
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -261,15 +260,6 @@ def log_softmax_backward(dy: np.ndarray, y: np.ndarray, *, axis: int) -> np.ndar
 # -- the table --------------------------------------------------------------------------------
 
 
-def batch_axis(axis: int) -> int:
-    """A per-sample axis (0 = channels / features, negative from the end) on a batch."""
-    return axis + 1 if axis >= 0 else axis
-
-
-def _axis(node: CheckedNode) -> dict[str, Any]:
-    return {"axis": batch_axis(node.op.axis)}  # type: ignore[union-attr]
-
-
 def _pair(fn: Any, backward: Any, **fields: str) -> Lowering:
     """An entry whose static arguments are op fields, as ``argument=field``."""
     if not fields:
@@ -298,6 +288,8 @@ ACTIVATIONS: dict[str, Lowering] = {
     "selu": _pair(selu, selu_backward),
     "gelu": _pair(gelu, gelu_backward, approximate="approximate"),
     "softplus": _pair(softplus, softplus_backward, beta="beta", threshold="threshold"),
-    "softmax": Lowering(fn=softmax, static=_axis, backward=softmax_backward),
-    "log_softmax": Lowering(fn=log_softmax, static=_axis, backward=log_softmax_backward),
+    "softmax": Lowering(fn=softmax, static=batch_axis("axis"), backward=softmax_backward),
+    "log_softmax": Lowering(
+        fn=log_softmax, static=batch_axis("axis"), backward=log_softmax_backward
+    ),
 }

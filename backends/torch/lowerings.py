@@ -11,22 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netspec.ir import CheckedNode, explicit_pads
-from netspec.lowering import no_static
+from netspec.ir import CheckedNode
+from netspec.lowering import batch_axis, no_static
 
 Static = Callable[[CheckedNode], dict[str, Any]]
-
-
-def batched_axis(axis: int) -> int:
-    """A per-sample axis of the IR (0 = channels or features) on a batched tensor."""
-    return axis + 1 if axis >= 0 else axis
 
 
 def _conv(node: CheckedNode) -> dict[str, Any]:
     op = node.op
     return {
         "stride": tuple(op.stride),
-        "pads": explicit_pads(op.padding),
+        "pads": op.padding,
         "dilation": tuple(op.dilation),
         "groups": op.groups,
     }
@@ -37,7 +32,7 @@ def _pool(node: CheckedNode) -> dict[str, Any]:
     return {
         "kernel": tuple(op.kernel),
         "stride": tuple(op.stride),
-        "pads": explicit_pads(op.padding),
+        "pads": op.padding,
     }
 
 
@@ -48,10 +43,6 @@ def _fields(*names: str) -> Static:
         return {name: getattr(node.op, name) for name in names}
 
     return static
-
-
-def _dim(node: CheckedNode) -> dict[str, Any]:
-    return {"dim": batched_axis(node.op.axis)}
 
 
 def _keepdim(node: CheckedNode) -> dict[str, Any]:
@@ -80,7 +71,7 @@ CALLS: dict[str, tuple[str, Static]] = {
     "reshape": ("reshape", _shape),
     "add": ("add", no_static),
     "multiply": ("multiply", no_static),
-    "concat": ("concat", _dim),
+    "concat": ("concat", batch_axis("dim")),
     "identity": ("identity", no_static),
     "standardize": ("standardize", no_static),
     "step": ("step", no_static),
@@ -98,6 +89,6 @@ CALLS: dict[str, tuple[str, Static]] = {
     "selu": (F + "selu", no_static),
     "gelu": (F + "gelu", _fields("approximate")),
     "softplus": (F + "softplus", _fields("beta", "threshold")),
-    "softmax": (F + "softmax", _dim),
-    "log_softmax": (F + "log_softmax", _dim),
+    "softmax": (F + "softmax", batch_axis("dim")),
+    "log_softmax": (F + "log_softmax", batch_axis("dim")),
 }

@@ -15,6 +15,7 @@ from netspec.ir.graph import (
     TensorType,
 )
 from netspec.ir.init import LiteralValues
+from netspec.ir.ops import to_checked
 from netspec.ops import OPS
 from netspec.ops.shapes import ShapeProblem, fmt
 
@@ -88,8 +89,11 @@ def check_model(
             types[node.name] = None
             failed = True
             continue
-        node_params = facts.params(node.name, shaped.op, shapes[0])
-        node_state = facts.state(node.name, shaped.op, shapes[0])
+        # Parameters are read from the op as written: its initialisation and penalties
+        # move into the ParamSpecs, and the checked op keeps none of them.
+        node_params = facts.params(node.name, node.op, shapes[0])
+        node_state = facts.state(node.name, node.op, shapes[0])
+        op = to_checked(shaped.op)
         for spec in node_params:
             if not _literal_fits(spec, span, diagnostics, uses.get(node.name, ())):
                 failed = True
@@ -100,12 +104,12 @@ def check_model(
         checked.append(
             CheckedNode.model_construct(
                 name=node.name,
-                op=shaped.op,
+                op=op,
                 inputs=node.inputs,
                 output=output,
                 params=tuple(p.name for p in node_params),
                 state=tuple(s.name for s in node_state),
-                flops=facts.flops(shaped.op, shapes, shaped.shape),
+                flops=facts.flops(op, shapes, shaped.shape),
             )
         )
     if types.get(model.output) is None:

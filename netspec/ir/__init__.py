@@ -12,16 +12,16 @@ from netspec.ir.graph import (
     Span,
     StateSpec,
     TensorType,
-    explicit_pads,
 )
 from netspec.ir.init import INIT_SCHEMES, Init, Regularize
-from netspec.ir.ops import Op
+from netspec.ir.ops import CheckedOp, Op
 from netspec.ir.train import TrainSpec
 
 __all__ = [
     "INIT_SCHEMES",
     "CheckedModel",
     "CheckedNode",
+    "CheckedOp",
     "DType",
     "Init",
     "Input",
@@ -35,5 +35,4 @@ __all__ = [
     "StateSpec",
     "TensorType",
     "TrainSpec",
-    "explicit_pads",
 ]

@@ -9,7 +9,7 @@ from pydantic import Field
 from netspec.errors import UnknownNameError
 from netspec.ir._base import IRModel
 from netspec.ir.init import Init, Regularize
-from netspec.ir.ops import Op, Pads2d
+from netspec.ir.ops import CheckedOp, Op
 from netspec.ir.train import TrainSpec
 
 DType = Literal["float32", "float64"]
@@ -78,8 +78,11 @@ class StateSpec(IRModel):
 
 
 class CheckedNode(IRModel):
+    """A node after checking: its op in checked form (explicit paddings, non-negative
+    axes, no initialisation or penalties: those are in the model's ``params``)."""
+
     name: str
-    op: Op
+    op: CheckedOp
     inputs: tuple[str, ...]
     output: TensorType
     params: tuple[str, ...] = ()
@@ -90,7 +93,10 @@ class CheckedNode(IRModel):
 class CheckedModel(IRModel):
     """A model whose every node has a known output type and whose params are listed.
 
-    Conv and pool paddings are explicit ``((top, bottom), (left, right))`` pairs here.
+    Its ops are checked ops (``netspec.ir.ops.CheckedOp``): conv and pool paddings are
+    explicit ``((top, bottom), (left, right))`` pairs, softmax, log_softmax and concat
+    axes count from 0 per sample, and each parameter's initialisation and penalties are
+    in ``params`` alone.
     """
 
     name: str
@@ -167,10 +173,3 @@ class Program(IRModel):
             if model is None or spec.model == model:
                 return spec
         return None
-
-
-def explicit_pads(padding: object) -> Pads2d:
-    """The explicit pads of a checked conv or pool; raises if the IR was not checked."""
-    if isinstance(padding, str):
-        raise ValueError(f"padding {padding!r} is unresolved: only a checked IR reaches backends")
-    return padding  # type: ignore[return-value]

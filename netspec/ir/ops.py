@@ -2,11 +2,21 @@
 
 Shapes are per sample: the batch dimension is implicit everywhere in the IR. Layouts are
 PyTorch's (NCHW; dense weight [out, in]; conv weight [out, in / groups, kh, kw]).
+
+An op has two forms. The written form (``Op``, in an unchecked ``Model``) is what a spec
+says: a padding may be ``"same"``, an axis may count from the end, and a layer with
+parameters says how to initialise and penalise them. The checked form (``CheckedOp``, in
+a ``CheckedModel``) is what every backend reads: paddings are explicit, axes are
+non-negative, and initialisation and penalties live only in the model's ``ParamSpec``
+list. Where the two differ, the written class extends the checked one (so each field is
+defined once) and widens or adds fields; every other op is its own checked form.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import functools
+import operator
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
@@ -17,56 +27,79 @@ Pair = tuple[int, int]
 # ((top, bottom), (left, right)); the checker replaces "same" / "valid" by explicit pads.
 Pads2d = tuple[Pair, Pair]
 Padding = Pads2d | Literal["same", "valid"]
+NO_PADDING: Pads2d = ((0, 0), (0, 0))
+# A per-sample axis after checking: 0 is the first axis after the (implicit) batch axis.
+Axis = Annotated[int, Field(ge=0)]
 
 
-class Dense(IRModel):
+class CheckedDense(IRModel):
     kind: Literal["dense"] = "dense"
     units: int
     bias: bool = True
+
+
+class Dense(CheckedDense):
     weight_init: Init = HeNormal()
     bias_init: Init = Zeros()
     regularize: Regularize = Regularize()
 
 
-class Conv2d(IRModel):
+class CheckedConv2d(IRModel):
     kind: Literal["conv2d"] = "conv2d"
     filters: int
     kernel: Pair
     stride: Pair = (1, 1)
-    padding: Padding = ((0, 0), (0, 0))
+    padding: Pads2d = NO_PADDING
     dilation: Pair = (1, 1)
     groups: int = 1
     bias: bool = True
+
+
+class Conv2d(CheckedConv2d):
+    padding: Padding = NO_PADDING  # type: ignore[assignment]
     weight_init: Init = HeNormal()
     bias_init: Init = Zeros()
     regularize: Regularize = Regularize()
 
 
-class MaxPool(IRModel):
+class CheckedMaxPool(IRModel):
     kind: Literal["maxpool"] = "maxpool"
     kernel: Pair
     stride: Pair
-    padding: Padding = ((0, 0), (0, 0))
+    padding: Pads2d = NO_PADDING
 
 
-class AvgPool(IRModel):
+class MaxPool(CheckedMaxPool):
+    padding: Padding = NO_PADDING  # type: ignore[assignment]
+
+
+class CheckedAvgPool(IRModel):
     """Average pooling; padded cells count in the divisor (PyTorch's default)."""
 
     kind: Literal["avgpool"] = "avgpool"
     kernel: Pair
     stride: Pair
-    padding: Padding = ((0, 0), (0, 0))
+    padding: Pads2d = NO_PADDING
+
+
+class AvgPool(CheckedAvgPool):
+    """Average pooling as written; padded cells count in the divisor (PyTorch's default)."""
+
+    padding: Padding = NO_PADDING  # type: ignore[assignment]
 
 
 class GlobalAvgPool(IRModel):
     kind: Literal["global_avgpool"] = "global_avgpool"
 
 
-class BatchNorm(IRModel):
+class CheckedBatchNorm(IRModel):
     kind: Literal["batchnorm"] = "batchnorm"
     momentum: float = 0.1
     eps: float = 1e-5
     affine: bool = True
+
+
+class BatchNorm(CheckedBatchNorm):
     weight_init: Init = Ones()
     bias_init: Init = Zeros()
 
@@ -95,10 +128,16 @@ class Multiply(IRModel):
     kind: Literal["multiply"] = "multiply"
 
 
-class Concat(IRModel):
+class CheckedConcat(IRModel):
     """Concatenate along a per-sample axis (0: features of a vector, channels of an image)."""
 
     kind: Literal["concat"] = "concat"
+    axis: Axis = 0
+
+
+class Concat(CheckedConcat):
+    """Concatenate as written: a negative axis counts from the end."""
+
     axis: int = 0
 
 
@@ -168,11 +207,16 @@ class LeakyRelu(IRModel):
     negative_slope: float = 0.01
 
 
-class Prelu(IRModel):
+class CheckedPrelu(IRModel):
     """Learnable leaky ReLU: one slope per channel, or one shared slope."""
 
     kind: Literal["prelu"] = "prelu"
     per_channel: bool = False
+
+
+class Prelu(CheckedPrelu):
+    """Learnable leaky ReLU as written, with the slopes' starting value."""
+
     init: float = 0.25
 
 
@@ -198,13 +242,21 @@ class Softplus(IRModel):
     threshold: float = 20.0
 
 
-class Softmax(IRModel):
+class CheckedSoftmax(IRModel):
     kind: Literal["softmax"] = "softmax"
+    axis: Axis = 0
+
+
+class Softmax(CheckedSoftmax):
     axis: int = 0
 
 
-class LogSoftmax(IRModel):
+class CheckedLogSoftmax(IRModel):
     kind: Literal["log_softmax"] = "log_softmax"
+    axis: Axis = 0
+
+
+class LogSoftmax(CheckedLogSoftmax):
     axis: int = 0
 
 
@@ -240,5 +292,35 @@ Op = Annotated[
     | Softplus
     | Softmax
     | LogSoftmax,
+    Field(discriminator="kind"),
+]
+
+
+def op_classes(union: Any) -> tuple[type[IRModel], ...]:
+    """The classes of a tagged union of op classes (``Op``, ``CheckedOp``), in its order."""
+    return get_args(get_args(union)[0])
+
+
+def checked_form(cls: type[IRModel]) -> type[IRModel]:
+    """The checked form of a written op class: the checked class it extends, or itself."""
+    base = cls.__base__
+    return base if base is not None and base is not IRModel else cls
+
+
+def to_checked(op: IRModel, **resolved: Any) -> IRModel:
+    """``op`` in its checked form, with ``resolved`` (explicit pads, a non-negative axis)
+    replacing what the checker worked out; fields only the written form has are dropped
+    (the model's ``ParamSpec`` list holds them). The checker has validated every value."""
+    cls = checked_form(type(op))
+    if cls is type(op) and not resolved:
+        return op
+    values = {name: getattr(op, name) for name in cls.model_fields}
+    return cls.model_construct(**{**values, **resolved})
+
+
+# The checked union, derived from the written one so that no kind is listed twice. A
+# static type checker cannot follow a union built at run time; pydantic can.
+CheckedOp = Annotated[  # type: ignore[valid-type]
+    functools.reduce(operator.or_, (checked_form(cls) for cls in op_classes(Op))),
     Field(discriminator="kind"),
 ]

@@ -1,7 +1,7 @@
 """Forward FLOPs per sample of each op, from the resolved op and its shapes.
 
-Each rule takes the op as the shape rule resolved it, the input shapes and the output
-shape. A multiply-add counts two; comparisons and copies count nothing.
+Each rule takes the checked op (as the shape rule resolved it), the input shapes and the
+output shape. A multiply-add counts two; comparisons and copies count nothing.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ def per_output(count: int) -> FlopRule:
     return rule
 
 
-def dense(op: ops.Dense, shapes: list[Shape], out: Shape) -> int:
+def dense(op: ops.CheckedDense, shapes: list[Shape], out: Shape) -> int:
     return 2 * shapes[0][0] * op.units + (op.units if op.bias else 0)
 
 
-def conv2d(op: ops.Conv2d, shapes: list[Shape], out: Shape) -> int:
+def conv2d(op: ops.CheckedConv2d, shapes: list[Shape], out: Shape) -> int:
     channels = shapes[0][0]
     per_value = 2 * (channels // op.groups) * op.kernel[0] * op.kernel[1] + (1 if op.bias else 0)
     return per_value * math.prod(out)

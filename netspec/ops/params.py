@@ -1,7 +1,9 @@
 """The learnable parameters and the state each op owns, in a stable order.
 
-A parameter rule takes the node's name, the resolved op and its first input's shape.
-Weights carry the op's penalties; biases, scales and slopes are never penalised.
+A parameter rule takes the node's name, the op as written and its first input's shape.
+Weights carry the op's penalties; biases, scales and slopes are never penalised. The
+initialisation and penalties a spec writes on an op live, after checking, only in these
+ParamSpecs; :func:`as_written` puts them back on the op for ``netspec summary``.
 """
 
 from __future__ import annotations
@@ -92,3 +94,21 @@ def standardize_state(node: str, op: ops.Standardize, input_shape: Shape) -> lis
     """Fixed feature statistics of the input's shape; the identity (0 and 1) until
     training sets them from the training split."""
     return [_state(node, "mean", input_shape, 0.0), _state(node, "std", input_shape, 1.0)]
+
+
+def as_written(op: Any, written: type[Any], params: list[ParamSpec]) -> Any:
+    """The checked ``op`` as an instance of its ``written`` class: the fields the rules
+    above moved into ``params`` (initialisation, penalties, a slope's starting value)
+    taken back from them. Geometry stays as checked (explicit pads, axes from 0)."""
+    fields = written.model_fields
+    values = {name: getattr(op, name) for name in type(op).model_fields}
+    for spec in params:
+        if spec.role == "slope" and "init" in fields:
+            values["init"] = spec.init.value
+        elif spec.attr == "weight" and "weight_init" in fields:
+            values["weight_init"] = spec.init
+            if "regularize" in fields:
+                values["regularize"] = spec.regularize
+        elif spec.attr == "bias" and "bias_init" in fields:
+            values["bias_init"] = spec.init
+    return written.model_construct(**values)

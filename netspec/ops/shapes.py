@@ -1,8 +1,11 @@
 """Shape rules of the ops, on the IR alone (no backend is ever needed).
 
-Each rule takes the op and its per-sample input shapes and returns the output shape and
-the resolved op (explicit paddings, inferred reshape sizes), or raises
-:class:`ShapeProblem`. The registry (:mod:`netspec.ops.table`) names each op's rule.
+Each rule takes the written op and its per-sample input shapes and returns the output
+shape and the op with what the rule resolved (explicit paddings, non-negative axes,
+inferred reshape sizes), or raises :class:`ShapeProblem`. The checker keeps the op's
+checked form (:func:`netspec.ir.ops.to_checked`), which drops initialisation and
+penalties: the parameter rules read those from the written op. The registry
+(:mod:`netspec.ops.table`) names each op's rule.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netspec.ir import ops
-from netspec.ir.ops import Pads2d
+from netspec.ir.ops import Pads2d, to_checked
 
 Shape = tuple[int, ...]
 
@@ -143,7 +146,7 @@ def conv2d(op: ops.Conv2d, shapes: list[Shape]) -> Shaped:
         )
     pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, op.dilation)
     out_h, out_w = _window_out("conv2d", (height, width), op.kernel, op.stride, pads, op.dilation)
-    return Shaped((op.filters, out_h, out_w), op.model_copy(update={"padding": pads}))
+    return Shaped((op.filters, out_h, out_w), to_checked(op, padding=pads))
 
 
 def pool(kind: str) -> Callable[[Any, list[Shape]], Shaped]:
@@ -161,7 +164,7 @@ def pool(kind: str) -> Callable[[Any, list[Shape]], Shaped]:
                     help=["a window made only of padding has no value"],
                 )
         out_h, out_w = _window_out(kind, (height, width), op.kernel, op.stride, pads, (1, 1))
-        return Shaped((channels, out_h, out_w), op.model_copy(update={"padding": pads}))
+        return Shaped((channels, out_h, out_w), to_checked(op, padding=pads))
 
     return rule
 
@@ -200,8 +203,7 @@ def _axis(kind: str, axis: int, rank: int) -> int:
 def softmax(op: Any, shapes: list[Shape]) -> Shaped:
     """softmax and log_softmax: the shape is kept; the axis must exist."""
     (shape,) = shapes
-    _axis(op.kind, op.axis, len(shape))
-    return Shaped(shape, op)
+    return Shaped(shape, to_checked(op, axis=_axis(op.kind, op.axis, len(shape))))
 
 
 def flatten(op: ops.Flatten, shapes: list[Shape]) -> Shaped:
@@ -275,4 +277,4 @@ def concat(op: ops.Concat, shapes: list[Shape]) -> Shaped:
             )
     out = list(shapes[0])
     out[axis] = sum(s[axis] for s in shapes)
-    return Shaped(tuple(out), op)
+    return Shaped(tuple(out), to_checked(op, axis=axis))

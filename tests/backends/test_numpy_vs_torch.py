@@ -16,7 +16,7 @@ import pytest
 from test_numpy_support import assert_close, build
 
 from netspec.backends.numpy import BACKEND
-from netspec.ir import CheckedModel, Regularize, explicit_pads
+from netspec.ir import CheckedModel, Regularize
 from netspec.ir import ops as ir
 from netspec.ir.train import (
     BinaryCrossEntropy,
@@ -41,7 +41,7 @@ def _torch_op(op: Any, xs: list[Any], p: dict[str, Any], s: dict[str, Any], trai
     if kind == "dense":
         return F.linear(x, p["weight"], p.get("bias"))
     if kind in ("conv2d", "maxpool", "avgpool"):
-        (top, bottom), (left, right) = explicit_pads(op.padding)
+        (top, bottom), (left, right) = op.padding
         fill = float("-inf") if kind == "maxpool" else 0.0
         x = F.pad(x, (left, right, top, bottom), value=fill)
         if kind == "conv2d":

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import netspec
+from netspec.ir import ParamSpec
 from netspec.ir import ops as ir_ops
 from netspec.ops import (
     ACTIVATION_KINDS,
@@ -23,6 +24,7 @@ from netspec.ops import (
     ir_kinds,
     table,
 )
+from netspec.ops.params import as_written
 from netspec.ops.signature import REQUIRED
 from netspec.ops.text import describe
 from tests.conftest import ROOT
@@ -141,30 +143,44 @@ def test_the_semantics_doc_defines_every_op() -> None:
 
 
 def _nodes_of_every_op() -> list[object]:
-    """(input shape, checked op) of every node of the every-op spec with a signature."""
+    """(input shape, checked node, its parameters) of every node of the every-op spec with
+    a signature, and the summary text of the node."""
     text = _spec_constants("tests/codegen/test_numpy_codegen.py")["ALL_OPS"]
     model = netspec.load(text).model("all_ops")
     shapes = {model.input.name: model.input.shape}
     shapes |= {node.name: node.output.shape for node in model.nodes}
-    return [
-        pytest.param(
-            str(list(shapes[node.inputs[0]])),
-            node.op,
-            id=describe(node.op, OPS[node.op.kind].summary),
-        )
-        for node in model.nodes
+    cases = []
+    for node in model.nodes:
+        params = [p for p in model.params if p.name in node.params]
+        op = as_written(node.op, OPS[node.op.kind].ir, params)
+        written = describe(op, OPS[node.op.kind].summary)
         # Merges need several tensors; hand-set values are summarised by their shape only.
-        if node.op.kind in LAYER_NAMES
-        and not SIGNATURES[node.op.kind].tensors
-        and "literal value" not in describe(node.op, OPS[node.op.kind].summary)
-    ]
+        if (
+            node.op.kind in LAYER_NAMES
+            and not SIGNATURES[node.op.kind].tensors
+            and "literal value" not in written
+        ):
+            cases.append(
+                pytest.param(
+                    str(list(shapes[node.inputs[0]])), written, node.op, params, id=written
+                )
+            )
+    return cases
 
 
-@pytest.mark.parametrize(("shape", "op"), _nodes_of_every_op())
-def test_the_summary_text_of_an_op_reads_back_as_the_same_op(shape: str, op: object) -> None:
-    written = describe(op, OPS[op.kind].summary)  # type: ignore[attr-defined]
-    (node,) = netspec.load(f"model m(x: {shape}) {{ {written} }}").model().nodes
+def _unnamed(params: list[ParamSpec]) -> list[tuple[object, ...]]:
+    return [(p.attr, p.role, p.shape, p.init, p.regularize) for p in params]
+
+
+@pytest.mark.parametrize(("shape", "written", "op", "params"), _nodes_of_every_op())
+def test_the_summary_text_of_an_op_reads_back_as_the_same_op(
+    shape: str, written: str, op: object, params: list[ParamSpec]
+) -> None:
+    """What summary writes, initialisation and penalties included, means the same op."""
+    model = netspec.load(f"model m(x: {shape}) {{ {written} }}").model()
+    (node,) = model.nodes
     assert node.op == op
+    assert _unnamed(list(model.params)) == _unnamed(params)
 
 
 def test_op_registry_module_names_no_framework() -> None:

@@ -36,6 +36,9 @@ def op_column(layer: str, input_shape: str = "[4, 8, 8]") -> str:
         ("softplus(beta = 2, threshold = 10)", "softplus(beta = 2, threshold = 10)"),
         ("softmax(axis = 1)", "softmax(axis = 1)"),
         ("log_softmax(axis = 2)", "log_softmax(axis = 2)"),
+        # Axes and paddings show as checked: counted from the front, explicit.
+        ("softmax(axis = -1)", "softmax(axis = 2)"),
+        ("conv2d(8, 3, padding = same)", "conv2d(8, 3, padding = 1)"),
         ("maxpool(2, stride = 1)", "maxpool(2, stride = 1)"),
         ("reshape(4, 64)", "reshape(4, 64)"),
     ],

@@ -19,7 +19,7 @@ import numpy as np
 from netspec._validate import found
 from netspec.errors import ShapeError, UnknownNameError, UnsupportedOpError
 from netspec.ir import CheckedModel
-from netspec.ir.ops import BatchNorm
+from netspec.ir.ops import CheckedBatchNorm
 from netspec.ir.train import LossSpec, OptimizerSpec, SoftmaxCrossEntropy
 
 Entry = typing.TypeVar("Entry")
@@ -163,7 +163,7 @@ def single_value_batchnorms(model: CheckedModel) -> list[str]:
     return [
         node.name
         for node in model.nodes
-        if isinstance(node.op, BatchNorm) and math.prod(shapes[node.inputs[0]][1:]) == 1
+        if isinstance(node.op, CheckedBatchNorm) and math.prod(shapes[node.inputs[0]][1:]) == 1
     ]
 
 

@@ -134,7 +134,9 @@ def test_models_and_train_sections_of_an_imported_file_are_not_imported(tmp_path
     assert [m.name for m in program.models] == ["m"]
     assert program.trains == ()
     # The imported file's defaults do not apply either: the importer's built-in he_normal.
-    assert program.models[0].nodes[0].op.weight_init.scheme == "he_normal"
+    model = program.models[0]
+    assert model.params[0].node == model.nodes[0].name
+    assert model.params[0].init.scheme == "he_normal"
 
 
 def test_a_namespace_qualifies_blocks_and_constants(tmp_path: Path) -> None:

@@ -31,10 +31,10 @@ def where(diagnostic: Diagnostic) -> str:
 def test_the_activation_is_a_node_of_its_own_named_after_the_layer() -> None:
     text = "model m(x: [1, 8, 8]) { conv2d(4, 3, activation = relu) -> flatten -> dense(3) }"
     assert nodes(text) == [
-        ("conv2d_1", ir.Conv2d(filters=4, kernel=(3, 3)), ("x",)),
+        ("conv2d_1", ir.CheckedConv2d(filters=4, kernel=(3, 3)), ("x",)),
         ("conv2d_1_relu", ir.Relu(), ("conv2d_1",)),
         ("flatten_1", ir.Flatten(), ("conv2d_1_relu",)),
-        ("dense_1", ir.Dense(units=3), ("flatten_1",)),
+        ("dense_1", ir.CheckedDense(units=3), ("flatten_1",)),
     ]
 
 

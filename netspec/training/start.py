@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
 from netspec.ir.train import TrainSpec
+from netspec.ops import OPS
+from netspec.ops.params import as_written
 from netspec.training import rundir
 from netspec.training.checkpoint import (
     STATE_FILE,
@@ -40,11 +42,23 @@ def fingerprint(model: CheckedModel, section: TrainSpec) -> str:
     section (but its epoch count), without source positions or file names, so that a copy
     of the spec, another path to it or an added comment is the same spec."""
     data = {
-        "model": model.model_dump(mode="json"),
+        "model": _as_written(model),
         "train": section.model_dump(mode="json", exclude={"epochs"}),
     }
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _as_written(model: CheckedModel) -> dict[str, Any]:
+    """The model as fingerprints have always hashed it: each op in its written form, with
+    its initialisation and penalties (which the checked op leaves to the ParamSpecs), so
+    that a run started before ops had a checked form still resumes."""
+    params = {spec.name: spec for spec in model.params}
+    data = model.model_dump(mode="json")
+    for node, dumped in zip(model.nodes, data["nodes"], strict=True):
+        written = as_written(node.op, OPS[node.op.kind].ir, [params[n] for n in node.params])
+        dumped["op"] = written.model_dump(mode="json")
+    return data
 
 
 @dataclass

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from netspec import load
 from netspec.cli import main
 from netspec.errors import NetspecError
 from netspec.frontend import analyze
 from netspec.ir import Program
 from netspec.training import fit, loop
+from netspec.training.start import fingerprint
 from tests.training.conftest import TINY, assert_same_weights
 
 
@@ -148,3 +150,23 @@ def test_ctrl_c_says_what_is_saved_and_how_to_continue(
     assert main(shlex.split(command)[1:]) == 0
     whole = fit(tiny, out=tmp_path / "whole", progress=False, dtype="float64")
     assert_same_weights(whole.run_dir / "weights.safetensors", Path(run) / "weights.safetensors")
+
+
+# Fingerprints of the example specs as netspec has computed them since run directories
+# record one: a change of the IR's form that leaves the model's meaning alone must keep
+# them, or every run directory made before it refuses to resume.
+RECORDED_FINGERPRINTS = {
+    "deep_conv_net": "b170c0826855e6503ae53af3d1a56f4ff98165a9bc3533c6f2082576d644187e",
+    "digits": "9f46d0e918f96773171d1e34eda5dd1e881950fda01141375f414034c3dbfd23",
+    "lenet5": "501e5a04e4610d8bea4f6b685f587897f41ae1c9a32a330ec3a1e37f7e2cc966",
+    "mnist_residual": "0af8dcfc01432e18c4ba1fc4168d62ca71b69973a11ca5cff2c606a165b01a67",
+    "multilayer_net_extend": "1b00f7aaa7cc6f883a8d5b2c31281d2fcbd4db33869d426d8037a37071c5f73e",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_FINGERPRINTS))
+def test_fingerprints_of_earlier_runs_still_match(name: str) -> None:
+    program = load(Path(__file__).parents[2] / "specs" / f"{name}.net")
+    section = program.train(name)
+    assert section is not None
+    assert fingerprint(program.model(name), section) == RECORDED_FINGERPRINTS[name]

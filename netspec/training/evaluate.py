@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspec._contract import check_targets
 from netspec.backend import CompiledModel
 from netspec.backends.numpy import hits, loss_and_grad
 from netspec.data import Split
@@ -37,6 +38,7 @@ def evaluate(
         x = split.x[start : start + batch_size]
         y = split.y[start : start + batch_size]
         out = np.asarray(model.forward(x, train=False), dtype=np.float64)
+        y = check_targets(model.ir, y, loss, len(x), np.float64)
         value, _ = loss_and_grad(out, y, loss)
         total += value * len(x)
         correct += hits(out, y, loss)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import backend_params
+from tests.backends.conftest import backend_params
 
 import netspec
 from netspec.backend import Backend, CompiledModel, get_backend

@@ -108,9 +108,27 @@ LOSSES: dict[str, tuple[LossSpec | str, Callable[[np.random.Generator], np.ndarr
             (_softmax(z) - t) / N,
         ),
     ),
+    "cross_entropy_weighted_probabilities": (
+        # Weighted like torch: sum_c w_c t_c nll_c, divided by N (not by the weights).
+        SoftmaxCrossEntropy(class_weights=(1.0, 2.0, 0.5)),
+        lambda rng: _softmax(rng.normal(size=(N, CLASSES))),
+        lambda z, t: (
+            float(-np.sum(np.array([1.0, 2.0, 0.5]) * t * np.log(_softmax(z))) / N),
+            (_softmax(z) * (t @ np.array([1.0, 2.0, 0.5]))[:, None] - np.array([1.0, 2.0, 0.5]) * t)
+            / N,
+        ),
+    ),
     "binary_cross_entropy": (
         BinaryCrossEntropy(),
         lambda rng: rng.integers(0, 2, (N, CLASSES)).astype(bool),
+        lambda z, t: (
+            float(np.mean(np.logaddexp(0, z) - t * z)),
+            (_sigmoid(z) - t) / z.size,
+        ),
+    ),
+    "binary_cross_entropy_soft_targets": (
+        BinaryCrossEntropy(),
+        lambda rng: rng.uniform(size=(N, CLASSES)),
         lambda z, t: (
             float(np.mean(np.logaddexp(0, z) - t * z)),
             (_sigmoid(z) - t) / z.size,
@@ -250,6 +268,16 @@ BAD_BATCHES = {
         "batch for input 'x' has dtype <U1, expected real numbers (cast to float64)\n"
         "  help: convert it first, e.g. x.astype(np.float64)",
     ),
+    "complex": (
+        X.astype(np.complex128),
+        "batch for input 'x' has dtype complex128, expected real numbers (cast to float64)\n"
+        "  help: convert it first, e.g. x.astype(np.float64)",
+    ),
+    "booleans": (
+        X > 0,
+        "batch for input 'x' has dtype bool, expected real numbers (cast to float64)\n"
+        "  help: convert it first, e.g. x.astype(np.float64)",
+    ),
 }
 
 
@@ -308,6 +336,24 @@ BAD_TARGETS = {
         "targets for softmax_cross_entropy have shape (5,), expected (6,) (class indices) or "
         "(6, 3) (probabilities)\n  help: pass integer labels, one per sample, or one-hot rows",
     ),
+    "label_negative": (
+        SoftmaxCrossEntropy(),
+        np.full(N, -1),
+        "class labels for softmax_cross_entropy must be whole numbers in [0, 3), got -1\n"
+        "  help: the model's output has 3 classes; labels index them from 0",
+    ),
+    "a_column_of_labels": (
+        SoftmaxCrossEntropy(),
+        Y[:, None],
+        "targets for softmax_cross_entropy have shape (6, 1), expected (6,) (class indices) or "
+        "(6, 3) (probabilities)\n  help: pass integer labels, one per sample, or one-hot rows",
+    ),
+    "probabilities_too_wide": (
+        SoftmaxCrossEntropy(),
+        np.full((N, 4), 0.25),
+        "targets for softmax_cross_entropy have shape (6, 4), expected (6,) (class indices) or "
+        "(6, 3) (probabilities)\n  help: pass integer labels, one per sample, or one-hot rows",
+    ),
     "class_weights": (
         SoftmaxCrossEntropy(class_weights=(1.0, 2.0)),
         Y,
@@ -324,6 +370,11 @@ BAD_TARGETS = {
         BinaryCrossEntropy(),
         np.full((N, 3), "a"),
         "targets for binary_cross_entropy have dtype <U1, expected real numbers",
+    ),
+    "complex": (
+        MeanSquaredError(),
+        np.zeros((N, 3), dtype=complex),
+        "targets for mse have dtype complex128, expected real numbers",
     ),
 }
 
@@ -410,4 +461,20 @@ def test_an_unknown_backend() -> None:
     assert str(info.value) == (
         "unknown backend 'pytorch': expected one of numpy, torch, jax\n"
         "  help: did you mean 'torch'?"
+    )
+
+
+# -- bad batches that need another input shape ---------------------------------------------
+
+
+def test_a_batch_that_is_not_an_array_or_has_flattened_samples(backend: Backend) -> None:
+    model = _compile(backend, _model("conv2d(3, 3) -> flatten -> dense(3)", "2, 5, 5"))
+    with pytest.raises(ShapeError) as info:
+        model.forward([[1, 2], [3]])  # type: ignore[arg-type]
+    assert str(info.value).startswith("batch for input 'x' is not an array: ")
+    with pytest.raises(ShapeError) as info:
+        model.forward(np.zeros((4, 50)))
+    assert str(info.value) == (
+        "batch for input 'x' has shape (4, 50), expected (N, 2, 5, 5)\n"
+        "  help: reshape each sample: x.reshape(4, 2, 5, 5)"
     )

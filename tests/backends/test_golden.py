@@ -9,6 +9,7 @@ import pytest
 
 import netspec
 from netspec.backend import get_backend
+from netspec.ir.train import MeanSquaredError
 from tests.backends.conftest import backend_params
 from tests.conftest import ROOT
 
@@ -38,6 +39,8 @@ def test_sigmoid_worked_example(backend: str) -> None:
     compiled = _compile("sigmoid_worked_example", backend)
     out = compiled.forward(np.array([[1.0, 0.5]]))
     np.testing.assert_allclose(np.round(out, 4), [[0.3168, 0.6963]], atol=0)
+    # The same values to the eight digits float64 gives them.
+    np.testing.assert_allclose(out, [[0.31682708, 0.69627909]], rtol=1e-7)
 
 
 GATES = {
@@ -55,3 +58,7 @@ def test_logic_gate_truth_tables(backend: str, gate: str) -> None:
     inputs = np.array(list(itertools.product((0.0, 1.0), repeat=2)))
     expected = np.array([[float(GATES[gate](bool(a), bool(b)))] for a, b in inputs])
     np.testing.assert_array_equal(compiled.forward(inputs), expected)
+    # The gates are built of steps, which pass no gradient: none reaches any weight.
+    loss, grads = compiled.loss_and_grads(inputs, np.full((4, 1), 0.5), MeanSquaredError())
+    assert loss == pytest.approx(0.25)
+    assert not any(np.any(g) for g in grads.values())

@@ -7,10 +7,9 @@ it will really receive: resolved paddings, parameter and state specs named as in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
-import pytest
 
 from netspec.backends.numpy import BACKEND, NumpyModel
 from netspec.check.checker import check_model
@@ -79,45 +78,6 @@ def assert_close(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol
 
 def shapes_of(values: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
     return {name: value.shape for name, value in values.items()}
-
-
-MODELS: Sequence[tuple[str, Callable[[], CheckedModel]]] = (
-    (
-        "cnn",
-        lambda: build(
-            (2, 9, 9),
-            ir.Conv2d(filters=4, kernel=(3, 3), stride=(2, 2), padding=((1, 0), (0, 1))),
-            ir.BatchNorm(),
-            ir.Relu(),
-            ir.MaxPool(kernel=(2, 2), stride=(2, 2)),
-            ir.Flatten(),
-            ir.Dense(units=3),
-        ),
-    ),
-    (
-        "inception",
-        lambda: build(
-            (3, 6, 6),
-            ("b1", ir.Conv2d(filters=2, kernel=(1, 1)), ("x",)),
-            ("b2", ir.Conv2d(filters=3, kernel=(3, 3), padding="same"), ("x",)),
-            ("b3", ir.AvgPool(kernel=(3, 3), stride=(1, 1), padding=((1, 1), (1, 1))), ("x",)),
-            ("cat", ir.Concat(), ("b1", "b2", "b3")),
-            ("gap", ir.GlobalAvgPool(), ("cat",)),
-        ),
-    ),
-)
-
-
-@pytest.mark.parametrize(("label", "make"), MODELS, ids=[m[0] for m in MODELS])
-def test_trace_shapes_match_the_checked_ir(label: str, make: Callable[[], CheckedModel]) -> None:
-    model = make()
-    compiled = BACKEND.compile(model)
-    x = np.random.default_rng(0).standard_normal((5, *model.input.shape)).astype(np.float32)
-    traced = compiled.trace(x, train=True)
-    assert list(traced) == [node.name for node in model.nodes]
-    for node in model.nodes:
-        assert traced[node.name].shape == (5, *node.output.shape), node.name
-        assert traced[node.name].dtype == np.float32, node.name
 
 
 def test_numeric_grad_of_a_known_function() -> None:

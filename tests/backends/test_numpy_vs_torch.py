@@ -171,7 +171,7 @@ def torch_run(
 IMG = (4, 7, 7)
 VEC = (6,)
 # (id, model). Every op of netspec/ir/ops.py but dropout, whose masks come from
-# different generators (its statistics are tested in test_numpy_dropout.py).
+# different generators (its statistics are tested in test_contract_model.py).
 CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
     ("dense", lambda: build(VEC, ir.Dense(units=5))),
     (

@@ -23,7 +23,6 @@ from netspec.check.checker import check_model  # noqa: E402
 from netspec.diagnostics import Diagnostics  # noqa: E402
 from netspec.ir import CheckedModel, Input, Model, Node  # noqa: E402
 from netspec.ir import ops as ir  # noqa: E402
-from netspec.ir.train import MeanSquaredError  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 RNG = np.random.default_rng(1234)
@@ -40,39 +39,6 @@ def compile64(model: CheckedModel) -> TorchModel:
 
 def pads_text(padding: object) -> str:
     return padding if isinstance(padding, str) else str([list(side) for side in padding])
-
-
-# --- worked examples from the book -----------------------------------------------------
-
-
-def test_two_layer_relu_net_gives_46_0() -> None:
-    compiled = compile64(netspec.load(SPECS / "relu_worked_example.net").model())
-    np.testing.assert_array_equal(compiled.forward(np.array([[3.0, 4.0]])), [[46.0, 0.0]])
-
-
-def test_three_layer_sigmoid_net_matches_the_book() -> None:
-    compiled = compile64(netspec.load(SPECS / "sigmoid_worked_example.net").model())
-    out = compiled.forward(np.array([[1.0, 0.5]]))
-    np.testing.assert_allclose(out, [[0.31682708, 0.69627909]], rtol=1e-7)
-
-
-@pytest.mark.parametrize(
-    ("gate", "truth"),
-    [
-        ("and_gate", [0, 0, 0, 1]),
-        ("nand_gate", [1, 1, 1, 0]),
-        ("or_gate", [0, 1, 1, 1]),
-        ("xor_gate", [0, 1, 1, 0]),
-    ],
-)
-def test_logic_gates_and_the_zero_gradient_of_step(gate: str, truth: list[int]) -> None:
-    compiled = compile64(netspec.load(SPECS / "logic_gates.net").model(gate))
-    x = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float64)
-    np.testing.assert_array_equal(compiled.forward(x)[:, 0], truth)
-    target = np.full((4, 1), 0.5)
-    loss, grads = compiled.loss_and_grads(x, target, MeanSquaredError(), input_grad=True)
-    assert loss == pytest.approx(0.25)
-    assert all(not np.any(g) for g in grads.values()), "step must pass no gradient"
 
 
 # --- windows: convolution and pooling against NumPy loops ------------------------------
@@ -258,38 +224,6 @@ def test_reshape_flatten_and_global_average() -> None:
     np.testing.assert_allclose(trace["g"], x.mean(axis=(2, 3)), rtol=1e-12)
     np.testing.assert_array_equal(trace["f"], x.reshape(3, 24))
     np.testing.assert_array_equal(trace["r"], x.reshape(3, 4, 6))
-
-
-# --- batchnorm ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(5,), (3, 4, 4)])
-def test_batchnorm_train_and_eval(shape: tuple[int, ...]) -> None:
-    model = model_of(shape, "batchnorm(momentum = 0.3, eps = 1e-3)")
-    compiled = compile64(model)
-    name = model.nodes[0].name
-    gamma, beta = RNG.normal(size=shape[0]), RNG.normal(size=shape[0])
-    compiled.set_parameters({f"{name}.weight": gamma, f"{name}.bias": beta})
-    x = RNG.normal(loc=2.0, scale=3.0, size=(6, *shape))
-    axes = (0,) if len(shape) == 1 else (0, 2, 3)
-    view = (1, -1) + (1,) * (len(shape) - 1)
-    mean, var = x.mean(axis=axes), x.var(axis=axes)
-    count = x.size // shape[0]
-
-    def normalised(mu: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
-        z = (x - mu.reshape(view)) / np.sqrt(sigma2.reshape(view) + 1e-3)
-        return z * gamma.reshape(view) + beta.reshape(view)
-
-    np.testing.assert_allclose(compiled.forward(x, train=True), normalised(mean, var), rtol=1e-10)
-    # Running statistics as PyTorch: momentum 0.3 towards the batch, unbiased variance.
-    state = compiled.state()
-    running_mean, running_var = state[f"{name}.running_mean"], state[f"{name}.running_var"]
-    np.testing.assert_allclose(running_mean, 0.3 * mean, rtol=1e-12)
-    np.testing.assert_allclose(running_var, 0.7 + 0.3 * var * count / (count - 1), rtol=1e-12)
-    # Eval uses (and leaves alone) the running statistics.
-    got = compiled.forward(x)
-    np.testing.assert_allclose(got, normalised(running_mean, running_var), rtol=1e-10)
-    np.testing.assert_array_equal(compiled.state()[f"{name}.running_mean"], running_mean)
 
 
 # --- the module itself -------------------------------------------------------------------

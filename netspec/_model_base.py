@@ -22,7 +22,7 @@ from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
-from netspec.weights import Require, validate_weights
+from netspec.weights import validate_weights
 
 DTypeName = Literal["float32", "float64"]
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
@@ -42,15 +42,14 @@ def starting_weights(
     dtype: DTypeName,
     seed: int,
     params: Mapping[str, object] | None,
-    require: Require = "none",
 ) -> dict[str, np.ndarray]:
     """Every parameter and state array a compiled model starts from, as fresh arrays:
-    those of ``params`` (checked, ``require`` saying which must be there), the rest drawn
+    those of ``params`` (checked; any subset of the model's names), the rest drawn
     by :func:`netspec.initializers.initial_params` with ``seed``. The draw order is fixed
     by the IR, so a partial ``params`` does not change the others; when every parameter
     is given nothing is drawn (seconds for a large net) and missing state starts at its
     fill."""
-    given = {} if params is None else validate_weights(model, params, dtype=dtype, require=require)
+    given = {} if params is None else validate_weights(model, params, dtype=dtype, require="none")
     if any(spec.name not in given for spec in model.params):
         return {**initial_params(model, seed, dtype), **given}
     fills = {spec.name: np.full(spec.shape, spec.fill, dtype=dtype) for spec in model.state}

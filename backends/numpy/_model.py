@@ -45,10 +45,7 @@ class _Step:
 def _step(node: CheckedNode, lowering: Lowering, names: dict[str, tuple[str, bool]]) -> _Step:
     """``names`` maps the node's attributes to (full name, is state)."""
     assert lowering.backward is not None
-    try:
-        static = lowering.static(node)
-    except ValueError as error:  # unresolved padding: an unchecked IR
-        raise NetspecError(f"node {node.name!r}: {error}") from error
+    static = lowering.static(node)
     marks = {"train": True, "rng": True, "workspace": True, "need_dx": True}
     arrays = {attr: name for attr, name in names.items()}
     fwd = arguments(lowering.fn, {**static, **arrays, **marks})

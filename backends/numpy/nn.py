@@ -263,10 +263,9 @@ def _out_shape(node: CheckedNode) -> dict[str, Any]:
     return {"shape": node.output.shape}
 
 
-def _fields(*names: str, **renamed: str) -> Any:
-    """``static`` reading op fields: ``names`` as they are, ``renamed`` as arg=field."""
-    pairs = {**{name: name for name in names}, **renamed}
-    return lambda node: {arg: getattr(node.op, field) for arg, field in pairs.items()}
+def _fields(*names: str) -> Any:
+    """``static`` reading the op fields ``names`` as they are."""
+    return lambda node: {name: getattr(node.op, name) for name in names}
 
 
 def _pair(fn: Any, backward: Any, static: Any = no_static) -> Lowering:

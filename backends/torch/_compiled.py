@@ -52,7 +52,7 @@ class TorchModel(ModelBase):
         super().__init__(ir, dtype)
         seed = check_seed(seed)
         target = resolve_device(device)
-        values = starting_weights(ir, self.dtype, seed, params, require="params")
+        values = starting_weights(ir, self.dtype, seed, params)
         module = NetspecModule(ir, values, dtype=DTYPES[dtype], seed=seed).to(target)
         module.seed_dropout(seed)  # the generator moves to the module's device
         self.device = device_name(target)

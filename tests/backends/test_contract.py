@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.backends.conftest import backend_params
 
 import netspec
 from netspec.backend import Backend, CompiledModel, get_backend
@@ -33,6 +32,7 @@ from netspec.ir.train import (
     Sgd,
     SoftmaxCrossEntropy,
 )
+from tests.backends.conftest import backend_params
 
 BACKEND_PARAMS = backend_params()
 N, CLASSES = 6, 3

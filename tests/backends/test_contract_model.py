@@ -117,30 +117,9 @@ def test_given_parameters_replace_the_drawn_ones_and_are_checked(backend: Backen
     )
 
 
-# The torch backend refuses a partial dict ("missing: ..."), the others keep the seeded
-# rest: the backends differ here, and the mark fails the run once they agree.
-PARTIAL = [
-    pytest.param(
-        *case.values,
-        marks=[
-            *case.marks,
-            pytest.mark.xfail(
-                case.values[0] == "torch",
-                strict=True,
-                raises=NetspecError,
-                reason="the torch backend refuses a partial parameter dict",
-            ),
-        ],
-        id=case.id,
-    )
-    for case in backend_params()
-]
-
-
-@pytest.mark.parametrize("name", PARTIAL)
-def test_partial_parameters_keep_the_seeded_rest(name: str) -> None:
+def test_partial_parameters_keep_the_seeded_rest(backend: Backend) -> None:
     fixed = np.full(4, 2.0)
-    compiled = get_backend(name).compile(SMALL_CNN, seed=9, params={"dense_1.bias": fixed})
+    compiled = backend.compile(SMALL_CNN, seed=9, params={"dense_1.bias": fixed})
     np.testing.assert_array_equal(compiled.parameters()["dense_1.bias"], fixed)
     np.testing.assert_array_equal(
         compiled.parameters()["conv2d_1.weight"],

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.backends.conftest import backend_params
 
 import netspec
 from netspec.backend import Backend, CompiledModel, get_backend
@@ -30,6 +29,7 @@ from netspec.ir.train import (
     SoftmaxCrossEntropy,
 )
 from netspec.optimizers import BUFFERS
+from tests.backends.conftest import backend_params
 
 NET = netspec.load(
     "netspec 1\nmodel m(x: [4]) { dense(5, bias = false) -> batchnorm -> tanh -> dense(3) }"

@@ -27,14 +27,10 @@ from netspec.weights import validate_weights
 DTypeName = Literal["float32", "float64"]
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
-NOT_CHECKED = (
-    "a backend compiles a CheckedModel, got {got}\n"
-    "  help: pass program.model() (or program.model(name)) from netspec.load(...)"
-)
-UNKNOWN_DTYPE = (
-    "unknown dtype {asked!r}: expected 'float32' or 'float64'\n"
-    "  help: pass dtype='float32' (the default) or dtype='float64' for exact comparisons"
-)
+NOT_CHECKED = "a backend compiles a CheckedModel, got {got}"
+NOT_CHECKED_HELP = "pass program.model() (or program.model(name)) from netspec.load(...)"
+UNKNOWN_DTYPE = "unknown dtype {asked!r}: expected 'float32' or 'float64'"
+UNKNOWN_DTYPE_HELP = "pass dtype='float32' (the default) or dtype='float64' for exact comparisons"
 
 
 def starting_weights(
@@ -63,9 +59,9 @@ class ModelBase:
 
     def __init__(self, ir: CheckedModel, dtype: str) -> None:
         if not isinstance(ir, CheckedModel):
-            raise NetspecError(NOT_CHECKED.format(got=type(ir).__name__))
+            raise NetspecError(NOT_CHECKED.format(got=type(ir).__name__), help=NOT_CHECKED_HELP)
         if dtype not in DTYPES:
-            raise NetspecError(UNKNOWN_DTYPE.format(asked=dtype))
+            raise NetspecError(UNKNOWN_DTYPE.format(asked=dtype), help=UNKNOWN_DTYPE_HELP)
         self.ir = ir
         self.dtype: DTypeName = dtype  # type: ignore[assignment]
         self._np_dtype = np.dtype(dtype)

@@ -18,18 +18,7 @@ from typing import Literal
 
 import jax
 
-from netspec.errors import NetspecError
-
-DEVICE_NAMES = ("cpu", "cuda", "gpu", "auto")
-
-NO_GPU = (
-    "device {asked!r} asks for a GPU, but JAX sees none (platforms present: {present}). "
-    "Pass device='cpu' to run on the CPU, or install a CUDA build of jaxlib."
-)
-UNKNOWN_DEVICE = (
-    "unknown device {asked!r}: expected 'cpu', 'cuda', 'gpu' or 'auto' "
-    "(optionally with an index, e.g. 'cuda:0')."
-)
+from netspec.devices import check_index, no_gpu, parse_device
 
 
 def precision_scope(dtype: Literal["float32", "float64"]) -> AbstractContextManager[None]:
@@ -38,20 +27,15 @@ def precision_scope(dtype: Literal["float32", "float64"]) -> AbstractContextMana
 
 
 def resolve_device(asked: str) -> jax.Device:
-    """The JAX device for a user's device string; no GPU for a GPU request is an error."""
-    kind, _, index_text = asked.partition(":")
-    if kind not in DEVICE_NAMES or (index_text and not index_text.isdigit()):
-        raise NetspecError(UNKNOWN_DEVICE.format(asked=asked))
-    index = int(index_text) if index_text else 0
-    if kind == "cpu":
-        return _pick(jax.devices("cpu"), index, asked)
-    gpus = _gpus()
-    if gpus:
-        return _pick(gpus, index, asked)
-    if kind == "auto":
-        return _pick(jax.devices("cpu"), index, asked)
-    present = ", ".join(sorted({device.platform for device in jax.devices()}))
-    raise NetspecError(NO_GPU.format(asked=asked, present=present))
+    """The JAX device for a device string (:mod:`netspec.devices`)."""
+    kind, index = parse_device(asked)
+    devices = _gpus() if kind != "cpu" else []
+    if not devices:
+        if kind == "gpu":
+            present = ", ".join(sorted({device.platform for device in jax.devices()}))
+            raise no_gpu(asked, "jax", f"platforms present: {present}; a GPU needs jaxlib for CUDA")
+        kind, devices = "cpu", jax.devices("cpu")
+    return devices[check_index(asked, "jax", kind, index or 0, len(devices))]
 
 
 def device_label(device: jax.Device) -> str:
@@ -65,12 +49,3 @@ def _gpus() -> list[jax.Device]:
         return list(jax.devices("gpu"))
     except RuntimeError:
         return []
-
-
-def _pick(devices: list[jax.Device], index: int, asked: str) -> jax.Device:
-    if index >= len(devices):
-        raise NetspecError(
-            f"device {asked!r} does not exist: JAX sees {len(devices)} device(s) of that "
-            f"kind, numbered 0 to {len(devices) - 1}."
-        )
-    return devices[index]

@@ -13,6 +13,7 @@ from netspec._validate import check_seed
 from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._train import NumpyTrainStep
 from netspec.backends.numpy.nn import LOWERINGS, arguments
+from netspec.devices import check_index, no_gpu, parse_device
 from netspec.errors import NetspecError, ShapeError
 from netspec.ir import CheckedModel, CheckedNode, ParamSpec
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
@@ -100,11 +101,12 @@ class NumpyModel(ModelBase):
         params: dict[str, np.ndarray] | None = None,
     ) -> None:
         super().__init__(ir, dtype)
-        if device != "cpu":
-            raise NetspecError(
-                f"the numpy backend runs on the CPU only: expected device 'cpu', got "
-                f"{device!r}; use backend 'torch' or 'jax' for accelerators"
+        kind, index = parse_device(device)
+        if kind == "gpu":
+            raise no_gpu(
+                device, "numpy", "it runs on the CPU only; backends torch and jax use GPUs"
             )
+        check_index(device, "numpy", "cpu", index or 0, 1)
         self.device = "cpu"
         self._rng = _rng(check_seed(seed))
         self._input = ir.input.name

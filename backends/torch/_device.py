@@ -15,56 +15,28 @@ from collections.abc import Iterator
 
 import torch
 
-from netspec.errors import NetspecError
+from netspec.devices import check_index, no_gpu, parse_device
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
-NO_CUDA = (
-    "device {asked!r} asks for CUDA, but no CUDA device is present "
-    "(torch {version}, torch.cuda.is_available() is False)\n"
-    "  help: use device='cpu', or device='auto' to take CUDA only when it is present"
-)
-NO_SUCH_GPU = (
-    "device {asked!r} names GPU {index}, but only {count} CUDA device(s) are present "
-    "(cuda:0 .. cuda:{last})\n"
-    "  help: use device='cuda' for the current GPU, or device='cpu'"
-)
-UNKNOWN_DEVICE = (
-    "unknown device {asked!r}: expected 'cpu', 'cuda', 'cuda:N' (N a GPU index) or 'auto'\n"
-    "  help: use device='cpu' to run on the processor"
-)
-
 
 def resolve_device(name: str) -> torch.device:
-    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` into a concrete device.
-
-    ``"auto"`` takes the current CUDA device when one is present, else the CPU.
-    ``"cuda"`` resolves to the current CUDA device with its index, so that the
-    compiled model's ``device`` string says exactly where the tensors live.
-    """
-    if not isinstance(name, str):
-        raise NetspecError(UNKNOWN_DEVICE.format(asked=name))
-    text = name.strip().lower()
-    if text == "cpu":
+    """The torch device for a device string (:mod:`netspec.devices`). ``"cuda"`` and
+    ``"auto"`` resolve to the current CUDA device with its index, so that the compiled
+    model's ``device`` string says exactly where the tensors live."""
+    kind, index = parse_device(name)
+    if kind == "cpu":
+        check_index(name, "torch", kind, index or 0, 1)
         return torch.device("cpu")
-    if text == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
-    if text == "cuda" or text.startswith("cuda:"):
-        index_text = text[len("cuda:") :] if ":" in text else None
-        if index_text is not None and not index_text.isdigit():
-            raise NetspecError(UNKNOWN_DEVICE.format(asked=name))
-        if not torch.cuda.is_available():
-            raise NetspecError(NO_CUDA.format(asked=name, version=torch.__version__))
-        count = torch.cuda.device_count()
-        index = torch.cuda.current_device() if index_text is None else int(index_text)
-        if index >= count:
-            raise NetspecError(
-                NO_SUCH_GPU.format(asked=name, index=index, count=count, last=count - 1)
-            )
-        return torch.device("cuda", index)
-    raise NetspecError(UNKNOWN_DEVICE.format(asked=name))
+    if not torch.cuda.is_available():
+        if kind == "auto":
+            return torch.device("cpu")
+        raise no_gpu(
+            name, "torch", f"torch {torch.__version__}, torch.cuda.is_available() is False"
+        )
+    if index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cuda", check_index(name, "torch", kind, index, torch.cuda.device_count()))
 
 
 def device_name(device: torch.device) -> str:

@@ -54,11 +54,51 @@ def test_the_backend_is_found_by_name_and_compiles_to_a_compiled_model(backend: 
     assert (compiled.dtype, compiled.device, compiled.ir) == ("float32", "cpu", SMALL_CNN)
 
 
-def test_an_unknown_dtype_is_refused(backend: Backend) -> None:
+def test_an_unknown_dtype_or_a_program_is_refused_alike(backend: Backend) -> None:
     with pytest.raises(NetspecError) as info:
         backend.compile(SMALL_CNN, dtype="float16")  # type: ignore[arg-type]
-    # The wording differs between backends; each names the dtype and the two it takes.
-    assert all(word in str(info.value) for word in ("'float16'", "float32", "float64"))
+    assert info.value.message == "unknown dtype 'float16': expected 'float32' or 'float64'"
+    assert info.value.help == (
+        "pass dtype='float32' (the default) or dtype='float64' for exact comparisons",
+    )
+    with pytest.raises(NetspecError) as info:
+        backend.compile(netspec.load("netspec 1\nmodel m(x: [2]) { relu }"))  # type: ignore[arg-type]
+    assert info.value.message == "a backend compiles a CheckedModel, got Program"
+
+
+UNKNOWN_DEVICE = (
+    "unknown device {}: expected 'cpu', 'cuda' (or 'gpu'), 'cuda:N' (N a device index) or 'auto'"
+)
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "auto:0", "", "mps", 3])
+def test_an_unknown_device_is_refused_alike(backend: Backend, device: Any) -> None:
+    with pytest.raises(NetspecError) as info:
+        backend.compile(SMALL_CNN, device=device)
+    shown = repr(device) if isinstance(device, str) else "3 (int)"
+    assert info.value.message == UNKNOWN_DEVICE.format(shown)
+    assert info.value.help == ("use device='cpu' to run on the processor",)
+
+
+@pytest.mark.parametrize("device", ["cpu", "CPU", " cpu:0 "])
+def test_every_backend_reads_the_cpu_alike(backend: Backend, device: str) -> None:
+    assert backend.compile(SMALL_CNN, device=device).device == "cpu"
+    with pytest.raises(NetspecError, match=r"names CPU device 99, but the \w+ backend sees \d"):
+        backend.compile(SMALL_CNN, device="cpu:99")
+
+
+@pytest.mark.parametrize("device", ["cuda", "gpu", "cuda:0", "GPU:1"])
+def test_a_gpu_request_without_a_gpu_is_refused_alike(backend: Backend, device: str) -> None:
+    if backend.compile(SMALL_CNN, device="auto").device != "cpu":
+        pytest.skip(f"the {backend.name} backend sees a GPU")
+    with pytest.raises(NetspecError) as info:
+        backend.compile(SMALL_CNN, device=device)
+    assert info.value.message == (
+        f"device {device!r} asks for a GPU, but the {backend.name} backend sees none"
+    )
+    assert info.value.help[0].startswith(
+        "use device='cpu', or device='auto' to take a GPU only when one is present ("
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -15,7 +15,6 @@ jax = pytest.importorskip("jax", reason="jax is not installed (pip install netsp
 from test_jax_support import inline, random_params  # noqa: E402
 
 from netspec.backends.jax import BACKEND, build_apply, precision_scope  # noqa: E402
-from netspec.errors import NetspecError  # noqa: E402
 from netspec.ir import CheckedModel  # noqa: E402
 from netspec.ir.train import SoftmaxCrossEntropy  # noqa: E402
 
@@ -72,20 +71,6 @@ def test_pure_apply_in_a_float64_scope() -> None:
 # -- devices ------------------------------------------------------------------------
 
 SMALL = "dense(3)"
-
-
-@pytest.mark.parametrize("device", ["tpu", "cuda:x", "cpu:7"])
-def test_unknown_device(device: str) -> None:
-    with pytest.raises(NetspecError, match=device):
-        BACKEND.compile(inline((4,), SMALL), device=device)
-
-
-@pytest.mark.skipif(any(d.platform != "cpu" for d in jax.devices()), reason="a GPU is present")
-@pytest.mark.parametrize("device", ["cuda", "gpu", "cuda:0"])
-def test_gpu_request_without_gpu_names_cpu(device: str) -> None:
-    with pytest.raises(NetspecError, match="device='cpu'"):
-        BACKEND.compile(inline((4,), SMALL), device=device)
-    assert BACKEND.compile(inline((4,), SMALL), device="auto").device == "cpu"
 
 
 def test_jit_traces_once_per_shape() -> None:

@@ -45,7 +45,6 @@ from netspec.backends.numpy.nn_conv import (
     maxpool_backward,
 )
 from netspec.ir import CheckedNode
-from netspec.ir import ops as ir
 from netspec.lowering import Lowering, batch_axis, no_static
 
 # -- dense, normalisation, dropout ------------------------------------------------------------
@@ -250,12 +249,13 @@ def arguments(fn: Any, available: dict[str, Any]) -> dict[str, Any]:
 # -- the table --------------------------------------------------------------------------------
 
 
-def _window(node: CheckedNode) -> dict[str, Any]:
-    op = node.op
-    assert isinstance(op, ir.CheckedConv2d | ir.CheckedMaxPool | ir.CheckedAvgPool)
-    if isinstance(op, ir.CheckedConv2d):
-        geometry = {"stride": op.stride, "dilation": op.dilation, "groups": op.groups}
-        return {**geometry, "pads": op.padding}
+def _conv_window(node: CheckedNode) -> dict[str, Any]:
+    op: Any = node.op
+    return {"stride": op.stride, "dilation": op.dilation, "groups": op.groups, "pads": op.padding}
+
+
+def _pool_window(node: CheckedNode) -> dict[str, Any]:
+    op: Any = node.op
     return {"kernel": op.kernel, "stride": op.stride, "pads": op.padding}
 
 
@@ -274,9 +274,9 @@ def _pair(fn: Any, backward: Any, static: Any = no_static) -> Lowering:
 
 LOWERINGS: dict[str, Lowering] = {
     "dense": _pair(dense, dense_backward),
-    "conv2d": _pair(conv2d, conv2d_backward, _window),
-    "maxpool": _pair(maxpool, maxpool_backward, _window),
-    "avgpool": _pair(avgpool, avgpool_backward, _window),
+    "conv2d": _pair(conv2d, conv2d_backward, _conv_window),
+    "maxpool": _pair(maxpool, maxpool_backward, _pool_window),
+    "avgpool": _pair(avgpool, avgpool_backward, _pool_window),
     "global_avgpool": _pair(global_avgpool, global_avgpool_backward, _out_shape),
     "batchnorm": _pair(batchnorm, batchnorm_backward, _fields("momentum", "eps")),
     "standardize": _pair(standardize, standardize_backward),

@@ -83,7 +83,9 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", choices=("numpy", "torch", "jax"), default="numpy", help="the backend to run"
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda (or gpu), cuda:N or auto (a GPU when present)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda (or gpu), cuda:N or auto (a GPU when present)"
+    )
     parser.add_argument(
         "--dtype", choices=("float32", "float64"), default="float32", help="the float type"
     )

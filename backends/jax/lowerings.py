@@ -46,6 +46,16 @@ def _conv2d(node: CheckedNode) -> dict[str, Any]:
     }
 
 
+def _conv1d(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {
+        "stride": op.stride,  # type: ignore[union-attr]
+        "padding": op.padding,  # type: ignore[union-attr]
+        "dilation": op.dilation,  # type: ignore[union-attr]
+        "groups": op.groups,  # type: ignore[union-attr]
+    }
+
+
 def _fields(*names: str) -> Static:
     """The op's own fields under their IR names."""
     return lambda node: {name: getattr(node.op, name) for name in names}
@@ -62,6 +72,9 @@ CALLS: dict[str, tuple[str, Static]] = {
     "maxpool": ("maxpool", _window),
     "avgpool": ("avgpool", _window),
     "global_avgpool": ("global_avgpool", no_static),
+    "conv1d": ("conv1d", _conv1d),
+    "maxpool1d": ("maxpool1d", _window),
+    "avgpool1d": ("avgpool1d", _window),
     "flatten": ("reshape", _shape),
     "reshape": ("reshape", _shape),
     "add": ("add", no_static),

@@ -87,8 +87,48 @@ def avgpool(
 
 
 def global_avgpool(x: jax.Array) -> jax.Array:
-    """[N, C, H, W] -> [N, C]: the mean of each channel."""
+    """[N, C, H, W] or [N, C, L] -> [N, C]: the mean of each channel."""
     return jnp.mean(x, axis=tuple(range(2, x.ndim)))
+
+
+# conv1d, maxpool1d and avgpool1d are the 2-D ops above over a unit height: [N, C, L] as
+# [N, C, 1, L], a [F, C / G, K] weight as [F, C / G, 1, K], (left, right) pads as
+# ((0, 0), (left, right)). The unit axis adds no term, so each is exactly its 2-D op.
+
+
+def conv1d(
+    x: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    *,
+    stride: int,
+    padding: tuple[int, int],
+    dilation: int,
+    groups: int,
+) -> jax.Array:
+    """A grouped, dilated NCL convolution with OIL weights and explicit pads."""
+    y = conv2d(
+        x[:, :, None],
+        weight[:, :, None],
+        bias,
+        stride=(1, stride),
+        padding=((0, 0), padding),
+        dilation=(1, dilation),
+        groups=groups,
+    )
+    return y[:, :, 0]
+
+
+def maxpool1d(x: jax.Array, *, kernel: int, stride: int, padding: tuple[int, int]) -> jax.Array:
+    """Max over each window of the length; padded cells hold -inf."""
+    y = maxpool(x[:, :, None], kernel=(1, kernel), stride=(1, stride), padding=((0, 0), padding))
+    return y[:, :, 0]
+
+
+def avgpool1d(x: jax.Array, *, kernel: int, stride: int, padding: tuple[int, int]) -> jax.Array:
+    """Mean over each window of the length, zero padding counted in."""
+    y = avgpool(x[:, :, None], kernel=(1, kernel), stride=(1, stride), padding=((0, 0), padding))
+    return y[:, :, 0]
 
 
 def reshape(x: jax.Array, *, shape: tuple[int, ...]) -> jax.Array:

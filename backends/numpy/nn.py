@@ -21,7 +21,9 @@ The calling convention, for a node with inputs ``xs``:
   module constants and each other, so that generated code can carry their source.
 
 The activations and their entries live in :mod:`netspec.backends.numpy.nn_activations`,
-the convolution and pools in :mod:`netspec.backends.numpy.nn_conv`; ``LOWERINGS`` joins them.
+the convolution and pools in :mod:`netspec.backends.numpy.nn_conv`, and their
+one-dimensional forms (over the same kernels) in :mod:`netspec.backends.numpy.nn_conv1d`
+(its table ``CONV1D``); ``LOWERINGS`` joins them.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from netspec.backends.numpy.nn_conv import (
     maxpool,
     maxpool_backward,
 )
+from netspec.backends.numpy.nn_conv1d import CONV1D
 from netspec.ir import CheckedNode
 from netspec.lowering import Lowering, batch_axis, no_static
 
@@ -286,5 +289,6 @@ LOWERINGS: dict[str, Lowering] = {
     "add": _pair(add, add_backward),
     "multiply": _pair(multiply, multiply_backward),
     "concat": _pair(concat, concat_backward, batch_axis("axis")),
+    **CONV1D,
     **ACTIVATIONS,
 }

@@ -1,5 +1,7 @@
 """conv2d through im2col / col2im, and max / average / global pooling: forward and backward.
 
+(conv1d, maxpool1d and avgpool1d run these kernels over a unit height: ``nn_conv1d``.)
+
 Layout NCHW. The columns of a batch are ``[N, C, KH, KW, OH, OW]``: channels come first, so
 that grouping is a reshape to ``[N, G, C/G * KH * KW, OH * OW]`` and one broadcast
 ``matmul`` with the weight ``[G, F/G, C/G * KH * KW]`` gives the output directly in NCHW,
@@ -239,12 +241,13 @@ def avgpool_backward(
 
 
 def global_avgpool(x: np.ndarray, *, shape: tuple) -> tuple[np.ndarray, Any]:
-    """The mean over H and W, in the per-sample output ``shape`` the checker gave it."""
-    return x.mean(axis=(2, 3)).reshape(x.shape[0], *shape), x.shape[1:]
+    """The mean over every axis after the channels (H and W of an image, L of a sequence),
+    in the per-sample output ``shape`` the checker gave it."""
+    return x.mean(axis=tuple(range(2, x.ndim))).reshape(x.shape[0], *shape), x.shape[1:]
 
 
 def global_avgpool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
-    """dy / (H * W) broadcast over H and W."""
-    channels, height, width = cache
-    share = dy.reshape(-1, channels, 1, 1) * (1.0 / (height * width))
-    return np.broadcast_to(share, (dy.shape[0], channels, height, width)).copy()
+    """dy / (H * W), or dy / L, broadcast over the axes the mean reduced."""
+    channels, *rest = cache
+    share = dy.reshape(-1, channels, *(1 for _ in rest)) * (1.0 / int(np.prod(rest)))
+    return np.broadcast_to(share, (dy.shape[0], channels, *rest)).copy()

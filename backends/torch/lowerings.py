@@ -36,6 +36,16 @@ def _pool(node: CheckedNode) -> dict[str, Any]:
     }
 
 
+def _conv1d(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {"stride": op.stride, "pads": op.padding, "dilation": op.dilation, "groups": op.groups}
+
+
+def _pool1d(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {"kernel": op.kernel, "stride": op.stride, "pads": op.padding}
+
+
 def _fields(*names: str) -> Static:
     """The op's own fields under their IR names."""
 
@@ -65,6 +75,9 @@ CALLS: dict[str, tuple[str, Static]] = {
     "maxpool": ("maxpool", _pool),
     "avgpool": ("avgpool", _pool),
     "global_avgpool": ("global_avgpool", _keepdim),
+    "conv1d": ("conv1d", _conv1d),
+    "maxpool1d": ("maxpool1d", _pool1d),
+    "avgpool1d": ("avgpool1d", _pool1d),
     "batchnorm": ("batchnorm", _fields("momentum", "eps")),
     "dropout": ("dropout", _fields("p")),
     "flatten": ("torch.flatten", _flatten),

@@ -130,8 +130,52 @@ def avgpool(
 
 
 def global_avgpool(x: torch.Tensor, *, keepdim: bool) -> torch.Tensor:
-    """The mean over the spatial axes of [N, C, H, W]."""
-    return x.mean(dim=(2, 3), keepdim=keepdim)
+    """The mean over the axes after the channels: H and W of [N, C, H, W], L of [N, C, L]."""
+    return x.mean(dim=tuple(range(2, x.dim())), keepdim=keepdim)
+
+
+# conv1d, maxpool1d and avgpool1d are the 2-D ops above over a unit height: [N, C, L] as
+# [N, C, 1, L], a [F, C / G, K] weight as [F, C / G, 1, K], (left, right) pads as
+# ((0, 0), (left, right)). The unit axis adds no term, so each is exactly its 2-D op.
+
+
+def conv1d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int = 1,
+    pads: tuple[int, int] = (0, 0),
+    dilation: int = 1,
+    groups: int = 1,
+) -> torch.Tensor:
+    """1-D convolution with explicit, possibly asymmetric, zero padding, as nn.Conv1d."""
+    y = conv2d(
+        x.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, stride),
+        pads=((0, 0), pads),
+        dilation=(1, dilation),
+        groups=groups,
+    )
+    return y.squeeze(2)
+
+
+def maxpool1d(
+    x: torch.Tensor, *, kernel: int, stride: int, pads: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """Max pooling over the length; padded cells are -inf, so they never win."""
+    y = maxpool(x.unsqueeze(2), kernel=(1, kernel), stride=(1, stride), pads=((0, 0), pads))
+    return y.squeeze(2)
+
+
+def avgpool1d(
+    x: torch.Tensor, *, kernel: int, stride: int, pads: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """Average pooling over the length; padded cells count in the divisor."""
+    y = avgpool(x.unsqueeze(2), kernel=(1, kernel), stride=(1, stride), pads=((0, 0), pads))
+    return y.squeeze(2)
 
 
 def batchnorm(

@@ -55,7 +55,7 @@ class _Writer:
         call as the in-memory backend makes (the convention of ``jax.lowerings``)."""
         name, static = lowering_of(CALLS, node.op.kind, "jax generator")
         if "." not in name:
-            self.carried.setdefault(name, definitions()[name].source)
+            self._carry(name)
         args = [self.var[source] for source in node.inputs]
         arrays = [s for s in self.model.params if s.node == node.name]
         arrays += [s for s in self.model.state if s.node == node.name]
@@ -73,6 +73,15 @@ class _Writer:
             self.moved.append(moved)
             targets.append(f"new_params[{text(moved)}]")
         return f"{', '.join(targets)} = {_callee(name)}({', '.join(args)})"
+
+    def _carry(self, name: str) -> None:
+        """Carry the function ``name`` of nn.py and every one it calls (conv1d calls
+        conv2d), each once."""
+        if name not in self.carried:
+            found = definitions()[name]
+            self.carried[name] = found.source
+            for used in found.uses:
+                self._carry(used)
 
     def apply(self) -> str:
         model = self.model

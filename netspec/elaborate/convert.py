@@ -208,6 +208,31 @@ def padding(value: Value) -> Any:
     return ((p, p), (p, p))
 
 
+def padding1d(value: Value) -> Any:
+    """The padding of a [channels, length] op: ``same`` | ``valid`` | p | [left, right]."""
+    data = value.data
+    if isinstance(data, Symbol):
+        return word("same", "valid")(value)
+    if isinstance(data, str):
+        raise Invalid(
+            f"expected same, valid, a number or [left, right], found {value.describe()}",
+            value.span,
+            quoted_word(data, ("same", "valid")) or ["padding = same, valid, 1 or [1, 2]"],
+        )
+    if isinstance(data, tuple):
+        nested = any(isinstance(item.data, tuple) for item in data)
+        if len(data) != 2 or nested:
+            found = "a nested list" if nested else f"a list of {len(data)}"
+            raise Invalid(
+                f"expected padding [left, right], found {found}",
+                value.span,
+                ["a [channels, length] sample has one axis to pad: padding = 1 or [1, 2]"],
+            )
+        return (non_negative_int(data[0]), non_negative_int(data[1]))
+    p = non_negative_int(value)
+    return (p, p)
+
+
 def int_list(value: Value) -> tuple[int, ...]:
     if not isinstance(value.data, tuple):
         return (integer(value),)

@@ -28,6 +28,10 @@ Pair = tuple[int, int]
 Pads2d = tuple[Pair, Pair]
 Padding = Pads2d | Literal["same", "valid"]
 NO_PADDING: Pads2d = ((0, 0), (0, 0))
+# (left, right) of the one axis of a [channels, length] sample.
+Pads1d = Pair
+Padding1d = Pads1d | Literal["same", "valid"]
+NO_PADDING_1D: Pads1d = (0, 0)
 # A per-sample axis after checking: 0 is the first axis after the (implicit) batch axis.
 Axis = Annotated[int, Field(ge=0)]
 
@@ -89,7 +93,58 @@ class AvgPool(CheckedAvgPool):
 
 
 class GlobalAvgPool(IRModel):
+    """The mean over every axis after the channels: [C, H, W] or [C, L] to [C]."""
+
     kind: Literal["global_avgpool"] = "global_avgpool"
+
+
+# -- one-dimensional convolution and pooling, over [channels, length] samples ---------------
+
+
+class CheckedConv1d(IRModel):
+    kind: Literal["conv1d"] = "conv1d"
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: Pads1d = NO_PADDING_1D
+    dilation: int = 1
+    groups: int = 1
+    bias: bool = True
+
+
+class Conv1d(CheckedConv1d):
+    padding: Padding1d = NO_PADDING_1D  # type: ignore[assignment]
+    weight_init: Init = HeNormal()
+    bias_init: Init = Zeros()
+    regularize: Regularize = Regularize()
+
+
+class CheckedMaxPool1d(IRModel):
+    kind: Literal["maxpool1d"] = "maxpool1d"
+    kernel: int
+    stride: int
+    padding: Pads1d = NO_PADDING_1D
+
+
+class MaxPool1d(CheckedMaxPool1d):
+    padding: Padding1d = NO_PADDING_1D  # type: ignore[assignment]
+
+
+class CheckedAvgPool1d(IRModel):
+    """Average pooling over the length; padded cells count in the divisor (PyTorch's
+    default)."""
+
+    kind: Literal["avgpool1d"] = "avgpool1d"
+    kernel: int
+    stride: int
+    padding: Pads1d = NO_PADDING_1D
+
+
+class AvgPool1d(CheckedAvgPool1d):
+    padding: Padding1d = NO_PADDING_1D  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 class CheckedBatchNorm(IRModel):
@@ -266,6 +321,9 @@ Op = Annotated[
     | MaxPool
     | AvgPool
     | GlobalAvgPool
+    | Conv1d
+    | MaxPool1d
+    | AvgPool1d
     | BatchNorm
     | Dropout
     | Flatten

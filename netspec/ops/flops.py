@@ -34,15 +34,21 @@ def dense(op: ops.CheckedDense, shapes: list[Shape], out: Shape) -> int:
     return 2 * shapes[0][0] * op.units + (op.units if op.bias else 0)
 
 
-def conv2d(op: ops.CheckedConv2d, shapes: list[Shape], out: Shape) -> int:
+def _cells(kernel: int | tuple[int, ...]) -> int:
+    """The cells of a window: a 1-D kernel is an int, a 2-D one a pair."""
+    return kernel if isinstance(kernel, int) else math.prod(kernel)
+
+
+def conv(op: ops.CheckedConv2d | ops.CheckedConv1d, shapes: list[Shape], out: Shape) -> int:
+    """conv2d and conv1d: a multiply-add per window cell and input channel of the group."""
     channels = shapes[0][0]
-    per_value = 2 * (channels // op.groups) * op.kernel[0] * op.kernel[1] + (1 if op.bias else 0)
+    per_value = 2 * (channels // op.groups) * _cells(op.kernel) + (1 if op.bias else 0)
     return per_value * math.prod(out)
 
 
 def pool(op: Any, shapes: list[Shape], out: Shape) -> int:
     """One FLOP per window cell per output value (max or sum)."""
-    return math.prod(out) * op.kernel[0] * op.kernel[1]
+    return math.prod(out) * _cells(op.kernel)
 
 
 def global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape], out: Shape) -> int:

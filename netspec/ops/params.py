@@ -63,6 +63,11 @@ def conv2d(node: str, op: ops.Conv2d, input_shape: Shape) -> list[ParamSpec]:
     return _affine(node, op, (op.filters, input_shape[0] // op.groups, kh, kw), op.filters)
 
 
+def conv1d(node: str, op: ops.Conv1d, input_shape: Shape) -> list[ParamSpec]:
+    """weight [filters, in / groups, kernel], bias [filters]: torch.nn.Conv1d's."""
+    return _affine(node, op, (op.filters, input_shape[0] // op.groups, op.kernel), op.filters)
+
+
 def batchnorm(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[ParamSpec]:
     """With ``affine``: a scale (``weight``) and a shift (``bias``) per channel."""
     if not op.affine:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netspec.ir import ops
-from netspec.ir.ops import Pads2d, to_checked
+from netspec.ir.ops import to_checked
 
 Shape = tuple[int, ...]
 
@@ -55,6 +55,9 @@ def _image(kind: str, shape: Shape) -> tuple[int, int, int]:
                 hint = [f"reshape the vector first: reshape(1, {side}, {side}) -> {kind}(...)"]
             else:
                 hint = [f"{kind} works on images: give the model an input like x: [1, 28, 28]"]
+        elif len(shape) == 2 and kind in ("conv2d", "maxpool", "avgpool"):
+            one_d = "conv1d" if kind == "conv2d" else f"{kind}1d"
+            hint = [f"for a [channels, length] sequence use {one_d}(...)"]
         raise ShapeProblem(
             "E010",
             f"{kind} needs a [channels, height, width] input, found {fmt(shape)}",
@@ -63,37 +66,58 @@ def _image(kind: str, shape: Shape) -> tuple[int, int, int]:
     return shape[0], shape[1], shape[2]
 
 
+def _sequence(kind: str, shape: Shape) -> tuple[int, int]:
+    """The channels and length of a one-dimensional op's [channels, length] input."""
+    if len(shape) != 2:
+        hint = []
+        if len(shape) == 1:
+            hint = [f"reshape the vector first: reshape(1, {shape[0]}) -> {kind}(...)"]
+        elif len(shape) == 3:
+            two_d = kind.removesuffix("1d").replace("conv", "conv2d")
+            hint = [f"for a [channels, height, width] image use {two_d}(...)"]
+        raise ShapeProblem(
+            "E010", f"{kind} needs a [channels, length] input, found {fmt(shape)}", help=hint
+        )
+    return shape[0], shape[1]
+
+
 def _resolve_padding(
     padding: Any,
-    size: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-) -> Pads2d:
+    size: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
+    """Explicit (before, after) pads per spatial axis; ``padding`` is ``same``, ``valid``
+    or already explicit."""
     if padding == "valid":
-        return ((0, 0), (0, 0))
+        return tuple((0, 0) for _ in size)
     if padding == "same":
         # TF-style "same": out = ceil(in / stride); any odd pixel of padding goes after.
         sides = []
-        for axis in range(2):
+        for axis in range(len(size)):
             out = -(-size[axis] // stride[axis])
             span = dilation[axis] * (kernel[axis] - 1) + 1
             total = max((out - 1) * stride[axis] + span - size[axis], 0)
             sides.append((total // 2, total - total // 2))
-        return (sides[0], sides[1])
+        return tuple(sides)
     return padding  # type: ignore[no-any-return]
+
+
+# The names of the spatial axes in messages, by their number.
+_AXIS_NAMES = {1: ("length",), 2: ("height", "width")}
 
 
 def _window_out(
     kind: str,
-    size: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    pads: Pads2d,
-    dilation: tuple[int, int],
-) -> tuple[int, int]:
+    size: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+) -> tuple[int, ...]:
     outs = []
-    for axis, axis_name in enumerate(("height", "width")):
+    for axis, axis_name in enumerate(_AXIS_NAMES[len(size)]):
         padded = size[axis] + pads[axis][0] + pads[axis][1]
         span = dilation[axis] * (kernel[axis] - 1) + 1
         out = (padded - span) // stride[axis] + 1
@@ -117,7 +141,7 @@ def _window_out(
                 ],
             )
         outs.append(out)
-    return outs[0], outs[1]
+    return tuple(outs)
 
 
 def dense(op: ops.Dense, shapes: list[Shape]) -> Shaped:
@@ -132,8 +156,13 @@ def dense(op: ops.Dense, shapes: list[Shape]) -> Shaped:
     return Shaped((op.units,), op)
 
 
-def conv2d(op: ops.Conv2d, shapes: list[Shape]) -> Shaped:
-    channels, height, width = _image("conv2d", shapes[0])
+def _one_axis(padding: Any) -> Any:
+    """A 1-D op's padding in the per-axis form of the shared rules: ``same`` and
+    ``valid`` as they are, (left, right) as ((left, right),)."""
+    return padding if isinstance(padding, str) else (padding,)
+
+
+def _check_groups(op: Any, channels: int) -> None:
     if channels % op.groups or op.filters % op.groups:
         raise ShapeProblem(
             "E015",
@@ -144,9 +173,34 @@ def conv2d(op: ops.Conv2d, shapes: list[Shape]) -> Shaped:
                 "or change the filters"
             ],
         )
+
+
+def conv2d(op: ops.Conv2d, shapes: list[Shape]) -> Shaped:
+    channels, height, width = _image("conv2d", shapes[0])
+    _check_groups(op, channels)
     pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, op.dilation)
     out_h, out_w = _window_out("conv2d", (height, width), op.kernel, op.stride, pads, op.dilation)
     return Shaped((op.filters, out_h, out_w), to_checked(op, padding=pads))
+
+
+def conv1d(op: ops.Conv1d, shapes: list[Shape]) -> Shaped:
+    """conv2d's rule on the one axis of a [channels, length] input."""
+    channels, length = _sequence("conv1d", shapes[0])
+    _check_groups(op, channels)
+    window = ((length,), (op.kernel,), (op.stride,))
+    (pads,) = _resolve_padding(_one_axis(op.padding), *window, (op.dilation,))
+    (out,) = _window_out("conv1d", *window, (pads,), (op.dilation,))
+    return Shaped((op.filters, out), to_checked(op, padding=pads))
+
+
+def _check_pool_pads(kind: str, pads: tuple[tuple[int, int], ...], kernel: tuple[int, ...]) -> None:
+    for axis, sides in enumerate(pads):
+        if max(sides) >= kernel[axis]:
+            raise ShapeProblem(
+                "E004",
+                f"{kind} padding {max(sides)} must be smaller than the kernel {kernel[axis]}",
+                help=["a window made only of padding has no value"],
+            )
 
 
 def pool(kind: str) -> Callable[[Any, list[Shape]], Shaped]:
@@ -155,23 +209,38 @@ def pool(kind: str) -> Callable[[Any, list[Shape]], Shaped]:
     def rule(op: Any, shapes: list[Shape]) -> Shaped:
         channels, height, width = _image(kind, shapes[0])
         pads = _resolve_padding(op.padding, (height, width), op.kernel, op.stride, (1, 1))
-        for axis in range(2):
-            if max(pads[axis]) >= op.kernel[axis]:
-                raise ShapeProblem(
-                    "E004",
-                    f"{kind} padding {max(pads[axis])} must be smaller than the kernel "
-                    f"{op.kernel[axis]}",
-                    help=["a window made only of padding has no value"],
-                )
+        _check_pool_pads(kind, pads, op.kernel)
         out_h, out_w = _window_out(kind, (height, width), op.kernel, op.stride, pads, (1, 1))
         return Shaped((channels, out_h, out_w), to_checked(op, padding=pads))
 
     return rule
 
 
+def pool1d(kind: str) -> Callable[[Any, list[Shape]], Shaped]:
+    """The rule of a one-dimensional pooling op: the pools' rule on the length axis."""
+
+    def rule(op: Any, shapes: list[Shape]) -> Shaped:
+        channels, length = _sequence(kind, shapes[0])
+        window = ((length,), (op.kernel,), (op.stride,))
+        pads = _resolve_padding(_one_axis(op.padding), *window, (1,))
+        _check_pool_pads(kind, pads, (op.kernel,))
+        (out,) = _window_out(kind, *window, pads, (1,))
+        return Shaped((channels, out), to_checked(op, padding=pads[0]))
+
+    return rule
+
+
 def global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape]) -> Shaped:
-    channels, _, _ = _image("global_avgpool", shapes[0])
-    return Shaped((channels,), op)
+    """The mean of each channel of an image [C, H, W] or a sequence [C, L]: [C]."""
+    (shape,) = shapes
+    if len(shape) not in (2, 3):
+        raise ShapeProblem(
+            "E010",
+            "global_avgpool needs a [channels, length] or [channels, height, width] input, "
+            f"found {fmt(shape)}",
+            help=["it averages each channel over the axes after it"] if len(shape) == 1 else [],
+        )
+    return Shaped((shape[0],), op)
 
 
 def batchnorm(op: ops.BatchNorm, shapes: list[Shape]) -> Shaped:

@@ -105,20 +105,26 @@ def build_dense(args: dict[str, Any], defaults: LayerDefaults) -> ops.Dense:
     )
 
 
-def build_conv2d(args: dict[str, Any], defaults: LayerDefaults) -> ops.Conv2d:
-    weight_init, bias_init, bias, regularize = _weights(args, defaults)
-    return ops.Conv2d.model_construct(
-        filters=args["filters"],
-        kernel=args["kernel"],
-        stride=args["stride"],
-        padding=args["padding"],
-        dilation=args["dilation"],
-        groups=args["groups"],
-        bias=bias,
-        weight_init=weight_init,
-        bias_init=bias_init,
-        regularize=regularize,
-    )
+def build_conv(cls: type) -> Callable[[dict[str, Any], LayerDefaults], Any]:
+    """conv2d and conv1d: the geometry as given, the weights' initialisation and penalties
+    from the arguments or the file's defaults."""
+
+    def build(args: dict[str, Any], defaults: LayerDefaults) -> Any:
+        weight_init, bias_init, bias, regularize = _weights(args, defaults)
+        return cls.model_construct(
+            filters=args["filters"],
+            kernel=args["kernel"],
+            stride=args["stride"],
+            padding=args["padding"],
+            dilation=args["dilation"],
+            groups=args["groups"],
+            bias=bias,
+            weight_init=weight_init,
+            bias_init=bias_init,
+            regularize=regularize,
+        )
+
+    return build
 
 
 def build_pool(cls: type) -> Callable[[dict[str, Any], LayerDefaults], Any]:
@@ -179,5 +185,6 @@ def validate_dropout(args: dict[str, Any], given: Given, span: Span) -> None:
         )
 
 
-def validate_conv2d(args: dict[str, Any], given: Given, span: Span) -> None:
+def validate_conv(args: dict[str, Any], given: Given, span: Span) -> None:
+    """conv2d and conv1d: a bias initialiser needs a bias."""
     _bias_init_needs_bias(args, given)

@@ -24,11 +24,11 @@ from netspec.ops.signature import (
     WEIGHT_PARAMS,
     Param,
     Signature,
-    build_conv2d,
+    build_conv,
     build_dense,
     build_fields,
     build_pool,
-    validate_conv2d,
+    validate_conv,
     validate_dense,
     validate_dropout,
 )
@@ -57,12 +57,15 @@ class OpFacts:
         return str(self.ir.model_fields["kind"].default)
 
 
-def _pool_signature(cls: type, example: str) -> Signature:
+def _pool_signature(cls: type, example: str, *, one_d: bool = False) -> Signature:
+    """A pool's arguments: per axis pairs, or single sizes for a [channels, length] pool."""
+    size = c.positive_int if one_d else c.pair
+    padding = (c.padding1d, (0, 0)) if one_d else (c.padding, _NO_PADDING)
     return Signature(
         (
-            Param("kernel", c.pair),
-            Param("stride", c.pair, None),
-            Param("padding", c.padding, _NO_PADDING),
+            Param("kernel", size),
+            Param("stride", size, None),
+            Param("padding", *padding),
         ),
         2,
         build_pool(cls),
@@ -110,12 +113,12 @@ _ENTRIES: tuple[OpFacts, ...] = (
                 *WEIGHT_PARAMS,
             ),
             3,
-            build_conv2d,
+            build_conv(ops.Conv2d),
             example="conv2d(16, 3, padding = same)",
-            validate=validate_conv2d,
+            validate=validate_conv,
         ),
         shape_rules.conv2d,
-        flop_rules.conv2d,
+        flop_rules.conv,
         params=param_rules.conv2d,
         summary=summary_rules.conv2d,
         affine=True,
@@ -139,6 +142,44 @@ _ENTRIES: tuple[OpFacts, ...] = (
         Signature((), 0, build_fields(ops.GlobalAvgPool)),
         shape_rules.global_avgpool,
         flop_rules.global_avgpool,
+    ),
+    # One-dimensional convolution and pooling, over [channels, length] samples.
+    OpFacts(
+        ops.Conv1d,
+        Signature(
+            (
+                Param("filters", c.positive_int),
+                Param("kernel", c.positive_int),
+                Param("stride", c.positive_int, 1),
+                Param("padding", c.padding1d, (0, 0)),
+                Param("dilation", c.positive_int, 1),
+                Param("groups", c.positive_int, 1),
+                *WEIGHT_PARAMS,
+            ),
+            3,
+            build_conv(ops.Conv1d),
+            example="conv1d(16, 3, padding = same)",
+            validate=validate_conv,
+        ),
+        shape_rules.conv1d,
+        flop_rules.conv,
+        params=param_rules.conv1d,
+        summary=summary_rules.conv1d,
+        affine=True,
+    ),
+    OpFacts(
+        ops.MaxPool1d,
+        _pool_signature(ops.MaxPool1d, "maxpool1d(2)", one_d=True),
+        shape_rules.pool1d("maxpool1d"),
+        flop_rules.pool,
+        summary=summary_rules.pool1d,
+    ),
+    OpFacts(
+        ops.AvgPool1d,
+        _pool_signature(ops.AvgPool1d, "avgpool1d(2)", one_d=True),
+        shape_rules.pool1d("avgpool1d"),
+        flop_rules.pool,
+        summary=summary_rules.pool1d,
     ),
     OpFacts(
         ops.BatchNorm,

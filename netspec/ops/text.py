@@ -41,6 +41,18 @@ def conv2d(op: Any) -> tuple[list[str], frozenset[str]]:
     return [str(op.filters), pair(op.kernel)], frozenset({"filters", "kernel"})
 
 
+def conv1d(op: Any) -> tuple[list[str], frozenset[str]]:
+    return [str(op.filters), str(op.kernel)], frozenset({"filters", "kernel"})
+
+
+def pool1d(op: Any) -> tuple[list[str], frozenset[str]]:
+    """The kernel, and the stride only where it differs from the kernel (its default)."""
+    texts = [str(op.kernel)]
+    if op.stride != op.kernel:
+        texts.append(f"stride = {op.stride}")
+    return texts, frozenset({"kernel", "stride"})
+
+
 def pool(op: Any) -> tuple[list[str], frozenset[str]]:
     """The kernel, and the stride only where it differs from the kernel (its default)."""
     texts = [pair(op.kernel)]

@@ -50,7 +50,10 @@ def test_carried_functions_read_only_what_a_generated_module_has(kind: str) -> N
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }
     free = read - bound - set(dir(builtins))
-    assert free <= MODULE_NAMES, f"{fn.__name__} reads {sorted(free - MODULE_NAMES)}"
+    # Other functions of nn.py are carried along with it (conv1d calls conv2d); each of
+    # those is a lowering's function too, held to this same test.
+    carried = set(definitions()[fn.__name__].uses)
+    assert free <= MODULE_NAMES | carried, f"{fn.__name__} reads {sorted(free - MODULE_NAMES)}"
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,24 @@ CASES = {
         lambda x, p: F.avg_pool2d(pads(x, 1, 0, 0, 1), (2, 3), 2),
     ),
     "global_avgpool": Case(one(ir.GlobalAvgPool()), (3, 4, 5), lambda x, p: x.mean(dim=(2, 3))),
+    # one-dimensional ops on [channels, length] (tests/backends/test_conv1d_twins.py has more)
+    "conv1d": Case(
+        one(ir.Conv1d(filters=4, kernel=3, stride=2, padding=(1, 2), dilation=2, groups=2)),
+        (4, 11),
+        lambda x, p: F.conv1d(F.pad(x, (1, 2)), p["op.weight"], p["op.bias"], 2, 0, 2, 2),
+    ),
+    "maxpool1d_ties": Case(
+        one(ir.MaxPool1d(kernel=3, stride=1, padding=(1, 1))),
+        (2, 9),
+        lambda x, p: F.max_pool1d(x, 3, 1, padding=1),
+        ties=True,
+    ),
+    "avgpool1d_asymmetric_pad": Case(
+        one(ir.AvgPool1d(kernel=3, stride=2, padding=(0, 2))),
+        (2, 9),
+        lambda x, p: F.avg_pool1d(F.pad(x, (0, 2)), 3, 2),
+    ),
+    "global_avgpool_sequence": Case(one(ir.GlobalAvgPool()), (3, 7), lambda x, p: x.mean(dim=2)),
     # batchnorm
     "batchnorm_1d_train": Case(one(ir.BatchNorm()), (5,), bn_torch(), train=True, state=True),
     "batchnorm_2d_train": Case(

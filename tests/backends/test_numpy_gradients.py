@@ -17,6 +17,7 @@ from netspec.ir.train import HalfSumSquaredError, MeanSquaredError
 IMG = (2, 6, 6)
 VEC = (7,)
 CUBE = (2, 3, 4)
+SEQ = (4, 9)
 
 # (id, builder, train mode). Every builder returns a checked model.
 CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
@@ -80,6 +81,27 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
         True,
     ),
     ("global_avgpool", lambda: build(IMG, ir.GlobalAvgPool()), True),
+    (
+        "conv1d_everything",
+        lambda: build(
+            SEQ,
+            ir.Conv1d(filters=4, kernel=3, stride=2, padding=(2, 1), dilation=2, groups=2),
+        ),
+        True,
+    ),
+    ("conv1d_same", lambda: build(SEQ, ir.Conv1d(filters=3, kernel=4, padding="same")), True),
+    ("conv1d_pointwise", lambda: build(SEQ, ir.Conv1d(filters=2, kernel=1, bias=False)), True),
+    (
+        "maxpool1d_overlapping",
+        lambda: build(SEQ, ir.MaxPool1d(kernel=3, stride=1, padding=(1, 2))),
+        True,
+    ),
+    (
+        "avgpool1d_padded",
+        lambda: build(SEQ, ir.AvgPool1d(kernel=3, stride=2, padding=(1, 0))),
+        True,
+    ),
+    ("global_avgpool_sequence", lambda: build(SEQ, ir.GlobalAvgPool()), True),
     ("batchnorm_1d_train", lambda: build(VEC, ir.BatchNorm()), True),
     ("batchnorm_2d_train", lambda: build(IMG, ir.BatchNorm()), True),
     ("batchnorm_2d_eval", lambda: build(IMG, ir.BatchNorm()), False),

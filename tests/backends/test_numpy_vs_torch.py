@@ -49,8 +49,15 @@ def _torch_op(op: Any, xs: list[Any], p: dict[str, Any], s: dict[str, Any], trai
         if kind == "maxpool":
             return F.max_pool2d(x, op.kernel, op.stride)
         return F.avg_pool2d(x, op.kernel, op.stride)
+    if kind in ("conv1d", "maxpool1d", "avgpool1d"):
+        x = F.pad(x, op.padding, value=float("-inf") if kind == "maxpool1d" else 0.0)
+        if kind == "conv1d":
+            return F.conv1d(x, p["weight"], p.get("bias"), op.stride, 0, op.dilation, op.groups)
+        if kind == "maxpool1d":
+            return F.max_pool1d(x, op.kernel, op.stride)
+        return F.avg_pool1d(x, op.kernel, op.stride)
     if kind == "global_avgpool":
-        return x.mean(dim=(2, 3))
+        return x.mean(dim=tuple(range(2, x.dim())))
     if kind == "batchnorm":
         return F.batch_norm(
             x,
@@ -170,6 +177,7 @@ def torch_run(
 
 IMG = (4, 7, 7)
 VEC = (6,)
+SEQ = (4, 9)
 # (id, model). Every op of netspec/ir/ops.py but dropout, whose masks come from
 # different generators (its statistics are tested in test_contract_model.py).
 CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
@@ -201,6 +209,13 @@ CASES: list[tuple[str, Callable[[], CheckedModel]]] = [
         lambda: build(IMG, ir.AvgPool(kernel=(3, 2), stride=(2, 2), padding=((1, 1), (0, 1)))),
     ),
     ("global_avgpool", lambda: build(IMG, ir.GlobalAvgPool())),
+    (
+        "conv1d_same_stride2",
+        lambda: build(SEQ, ir.Conv1d(filters=4, kernel=4, stride=2, padding="same", groups=2)),
+    ),
+    ("maxpool1d_padded", lambda: build(SEQ, ir.MaxPool1d(kernel=3, stride=2, padding=(1, 0)))),
+    ("avgpool1d_padded", lambda: build(SEQ, ir.AvgPool1d(kernel=2, stride=1, padding=(1, 1)))),
+    ("global_avgpool_sequence", lambda: build(SEQ, ir.GlobalAvgPool())),
     ("batchnorm_image", lambda: build(IMG, ir.BatchNorm(momentum=0.2, eps=1e-3))),
     ("batchnorm_vector", lambda: build(VEC, ir.BatchNorm())),
     ("flatten_reshape", lambda: build(IMG, ir.Flatten(), ir.Reshape(shape=(7, 28)))),

@@ -41,6 +41,8 @@ from test_numpy_codegen import (
     start_clean,
 )
 
+import netspec
+from netspec.codegen import generate
 from netspec.codegen._source import literal
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
@@ -288,3 +290,30 @@ def test_load_netspec_weights_checks_names_and_needs_safetensors(
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     with pytest.raises(ImportError, match="pip install safetensors"):
         module.load_netspec_weights(tmp_path / "w.safetensors")
+
+
+SEQUENCE = """\
+netspec 1
+model sequence(x: [4, 11]) {
+    conv1d(6, 3, stride = 2, padding = same, groups = 2) -> maxpool1d(2, stride = 1)
+    avgpool1d(2, padding = 1) -> global_avgpool
+}
+"""
+
+
+def test_a_carried_function_brings_the_functions_it_calls(tmp_path: Path) -> None:
+    """conv1d runs conv2d over a unit height, so a model without conv2d carries it too,
+    and the module computes what the backend does."""
+    program = netspec.load(SEQUENCE)
+    source = generate(program, "jax")
+    assert "def conv2d(" in source and "conv2d(" not in source.split("def apply", 1)[1]
+    path = tmp_path / "sequence.py"
+    path.write_text(source)
+    module = _import(path, "generated_jax_sequence")
+    model = program.model()
+    weights = initial_params(model, SEED, "float64")
+    x = np.random.default_rng(0).normal(size=(3, 4, 11))
+    with jax.enable_x64(True):
+        y, _ = module.apply({name: jax.numpy.asarray(v) for name, v in weights.items()}, x)
+    expected = BACKEND.compile(model, dtype="float64", params=weights).forward(x)
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=0, atol=1e-12)

@@ -78,7 +78,11 @@ model all_ops(img: [4, 9, 8]) {
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))
                -> gelu(approximate = tanh) -> softplus(beta = 2, threshold = 0.5) -> dropout(0)
     t = lambda -> dense(18, bias = false, init = uniform) -> batchnorm -> step
-    c = concat(r, lambda, axis = -1) -> dropout(0.3) -> dense(18, init = xavier_uniform)
+    seq = np -> reshape(12, 20) -> conv1d(8, 3, stride = 2, padding = same, dilation = 2,
+                                          groups = 4, init = xavier_uniform, activation = elu(0.5))
+             -> maxpool1d(3, stride = 2, padding = [1, 0]) -> conv1d(4, 1, bias = false)
+             -> avgpool1d(2, stride = 1, padding = 1) -> global_avgpool
+    c = concat(r, lambda, seq, axis = -1) -> dropout(0.3) -> dense(18, init = xavier_uniform)
         -> relu -> sigmoid -> identity
     multiply(c, t) -> add(c) -> dense(4, init = he_normal(mode = fan_out), bias = [1, 2, 3, 4])
         -> log_softmax

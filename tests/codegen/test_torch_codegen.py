@@ -52,8 +52,9 @@ block mixer {
 }
 
 model trainable(x: [4, 8, 8]) {
-    mixer -> elu(0.7) -> gelu(approximate = tanh)
-    global_avgpool -> reshape(2, 4) -> log_softmax(axis = 1) -> flatten
+    mixer -> elu(0.7) -> gelu(approximate = tanh) -> reshape(8, 16)
+    conv1d(8, 3, stride = 2, padding = same, dilation = 2, groups = 2) -> maxpool1d(2, stride = 1)
+    avgpool1d(2, padding = 1) -> global_avgpool -> reshape(2, 4) -> log_softmax(axis = 1) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> softplus(beta = 2)
     dense(6) -> prelu -> softmax -> dense(3)
 }

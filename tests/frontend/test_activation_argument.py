@@ -1,4 +1,4 @@
-"""``activation = ...`` on dense and conv2d: the activation's own node after the layer,
+"""``activation = ...`` on dense, conv2d and conv1d: the activation's own node after the layer,
 named after the layer, and diagnostics for a value that is not an activation."""
 
 from __future__ import annotations

@@ -37,8 +37,11 @@ def test_a_checked_model_holds_only_checked_ops(text: str) -> None:
             assert type(op) in checked_classes, (node.name, type(op).__name__)
             assert WRITTEN_ONLY.isdisjoint(type(op).model_fields), node.name
             if "padding" in type(op).model_fields:
-                (top, bottom), (left, right) = op.padding  # type: ignore[union-attr]
-                assert all(isinstance(p, int) for p in (top, bottom, left, right))
+                # ((top, bottom), (left, right)) of an image, (left, right) of a sequence.
+                sides = op.padding  # type: ignore[union-attr]
+                if isinstance(sides[0], tuple):
+                    sides = sides[0] + sides[1]
+                assert len(sides) in (2, 4) and all(isinstance(p, int) for p in sides)
             if "axis" in type(op).model_fields:
                 assert 0 <= op.axis < len(model.node(node.inputs[0]).output.shape)  # type: ignore[union-attr]
     # The checked IR validates against its own schema (Pads2d only, axes >= 0).
@@ -70,6 +73,21 @@ def test_checking_resolves_paddings_and_axes_and_moves_init_to_params() -> None:
     assert slope.init.value == 0.5  # type: ignore[union-attr]
 
 
+def test_checking_resolves_the_pads_of_a_sequence_to_left_and_right() -> None:
+    """TensorFlow's "same" on the length axis: the odd cell of padding goes after."""
+    model = netspec.load(
+        "model m(x: [2, 9]) { conv1d(4, 4, stride = 2, padding = same, regularize = l2(0.5))"
+        " -> maxpool1d(2, stride = 1, padding = same) -> avgpool1d(3, padding = valid) }"
+    ).model()
+    conv, maxpool, avgpool = (node.op for node in model.nodes)
+    assert conv == ir_ops.CheckedConv1d(filters=4, kernel=4, stride=2, padding=(1, 2))
+    assert maxpool == ir_ops.CheckedMaxPool1d(kernel=2, stride=1, padding=(0, 1))
+    assert avgpool == ir_ops.CheckedAvgPool1d(kernel=3, stride=3, padding=(0, 0))
+    assert [node.output.shape for node in model.nodes] == [(4, 5), (4, 5), (4, 1)]
+    weight = next(p for p in model.params if p.name == "conv1d_1.weight")
+    assert weight.shape == (4, 2, 4) and weight.regularize.l2 == 0.5
+
+
 @pytest.mark.parametrize(
     ("cls", "fields"),
     [
@@ -83,6 +101,10 @@ def test_checking_resolves_paddings_and_axes_and_moves_init_to_params() -> None:
         (ir_ops.CheckedConv2d, {"filters": 1, "kernel": (3, 3), "regularize": {"l2": 0.1}}),
         (ir_ops.CheckedBatchNorm, {"bias_init": {"scheme": "zeros"}}),
         (ir_ops.CheckedPrelu, {"init": 0.1}),
+        (ir_ops.CheckedConv1d, {"filters": 1, "kernel": 3, "padding": "same"}),
+        (ir_ops.CheckedConv1d, {"filters": 1, "kernel": 3, "weight_init": {"scheme": "ones"}}),
+        (ir_ops.CheckedMaxPool1d, {"kernel": 2, "stride": 2, "padding": "valid"}),
+        (ir_ops.CheckedAvgPool1d, {"kernel": 2, "stride": 2, "padding": "same"}),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else next(reversed(value)),
 )
@@ -105,6 +127,9 @@ def test_a_checked_op_refuses_what_only_a_written_op_may_say(
         (ir_ops.Conv2d, {"filters": 1, "kernel": (3, 3), "padding": "same"}, {"padding": PADS}),
         (ir_ops.Softmax, {"axis": -1}, {"axis": 0}),
         (ir_ops.Dense, {"units": 3, "regularize": {"l2": 0.1}}, {}),
+        (ir_ops.Conv1d, {"filters": 1, "kernel": 4, "padding": "same"}, {"padding": (1, 2)}),
+        (ir_ops.MaxPool1d, {"kernel": 2, "stride": 1, "padding": "valid"}, {"padding": (0, 0)}),
+        (ir_ops.AvgPool1d, {"kernel": 3, "stride": 1, "padding": "same"}, {"padding": (1, 1)}),
     ],
 )
 def test_the_written_op_extends_its_checked_form(

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.train import (
+    AddingData,
+    CopyData,
     CosineSchedule,
     DigitsData,
     ExponentialSchedule,
@@ -25,6 +27,7 @@ from netspec.ir.train import (
     LinearData,
     MnistData,
     PolynomialData,
+    SineData,
     SpiralsData,
     StepSchedule,
     TrainSpec,
@@ -40,7 +43,8 @@ DIGITS_SAMPLES = 1797  # scikit-learn's bundled digits
 class SourceFacts:
     """What a built-in data source makes, known without loading it."""
 
-    kind: str  # "labels" (class indices) or "targets" (real numbers)
+    # "labels" (class indices), "targets" (real numbers) or "soft" (one-hot floats)
+    kind: str
     sample_shape: tuple[int, ...]
     classes: int | None = None
     # Samples before the test split, where fixed by the spec (synthetic sources).
@@ -65,6 +69,23 @@ def source_facts(data: object) -> SourceFacts | None:
     if isinstance(data, SpiralsData):
         return SourceFacts(
             "labels", (2,), classes=data.classes, samples=data.samples, test=data.test
+        )
+    if isinstance(data, SineData):
+        return SourceFacts(
+            "targets", (data.length, 1), samples=data.samples, test=data.test, target_shape=(1,)
+        )
+    if isinstance(data, AddingData):
+        return SourceFacts(
+            "targets", (data.length, 2), samples=data.samples, test=data.test, target_shape=(1,)
+        )
+    if isinstance(data, CopyData):
+        steps = data.length + 2 * data.remember
+        return SourceFacts(
+            "soft",
+            (steps, data.symbols + 2),
+            samples=data.samples,
+            test=data.test,
+            target_shape=(data.remember, data.symbols),
         )
     return None
 
@@ -248,7 +269,7 @@ class TrainChecker:
         facts = self.facts
         if facts is None:
             return
-        if facts.kind == "targets":
+        if facts.kind != "labels":
             self._targets(facts, model, labels)
             return
         if len(output) != 1:
@@ -309,7 +330,16 @@ class TrainChecker:
 
     def _targets(self, facts: SourceFacts, model: CheckedModel, labels: list[Label]) -> None:
         loss = self.spec.loss.kind
-        if loss in CLASSIFICATION:
+        if facts.kind == "soft" and loss == "softmax_cross_entropy":
+            self._error(
+                "loss",
+                f"softmax_cross_entropy takes one class distribution per sample, but data "
+                f"{self.source} makes one one-hot row per step, {fmt(facts.target_shape)}",
+                labels=self._label("data", "one-hot targets per step"),
+                help=["use binary_cross_entropy (one sigmoid per symbol and step) or mse"],
+            )
+            return
+        if facts.kind == "targets" and loss in CLASSIFICATION:
             self._error(
                 "loss",
                 f"{loss} needs class labels, but data {self.source} makes real-valued targets",
@@ -320,8 +350,8 @@ class TrainChecker:
         if self.spec.data.one_hot:
             self._error(
                 "data",
-                f"one_hot = true needs class labels, but data {self.source} makes real-valued "
-                "targets",
+                f"one_hot = true needs class labels, but data {self.source} makes "
+                f"{'one-hot' if facts.kind == 'soft' else 'real-valued'} targets",
                 help=["remove one_hot = true"],
             )
         if model.output_type.shape != facts.target_shape:
@@ -330,7 +360,11 @@ class TrainChecker:
                 f"data {self.source} makes targets of shape {fmt(facts.target_shape)}, but the "
                 f"model's output is {fmt(model.output_type.shape)}",
                 labels=labels,
-                help=[f"end the model with dense({math.prod(facts.target_shape)})"],
+                help=[
+                    f"end the model with dense({facts.target_shape[0]})"
+                    if len(facts.target_shape) == 1
+                    else f"make the model's output {_shape(facts.target_shape)}"
+                ],
             )
 
     # -- the data's samples against the model's input ----------------------------------

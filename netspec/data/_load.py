@@ -12,12 +12,15 @@ from netspec.data._encoding import CsvEncoding
 from netspec.data._images import load_digits_source, load_idx_source
 from netspec.data._npz import load_npz
 from netspec.data._raw import Raw
+from netspec.data._sequences import adding, copy_memory, sine
 from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
 from netspec.data._synthetic import linear, polynomial, spirals, xor
 from netspec.data._tabular import load_csv
 from netspec.data._types import Dataset, Split
 from netspec.errors import NetspecError
 from netspec.ir.train import (
+    AddingData,
+    CopyData,
     CsvData,
     DataSpec,
     DigitsData,
@@ -26,6 +29,7 @@ from netspec.ir.train import (
     MnistData,
     NpzData,
     PolynomialData,
+    SineData,
     SpiralsData,
     XorData,
 )
@@ -59,6 +63,12 @@ BAD_OUTPUT = (
     "  help: end the model with flatten and dense(K)"
 )
 
+PER_STEP_SOFTMAX = (
+    "data {source}: softmax_cross_entropy takes one class distribution per sample, but the "
+    "targets are one-hot rows of shape {found}, one per step\n"
+    "  help: use binary_cross_entropy (one sigmoid per symbol and step) or mse"
+)
+
 BINARY_WIDTH = (
     "data {source}: binary_cross_entropy on labels needs 1 output (or one_hot = true with "
     "{width} outputs); the model has {width} outputs\n"
@@ -89,6 +99,12 @@ def _source(
         return xor(spec, seed=seed, dtype=dtype)
     if isinstance(spec, SpiralsData):
         return spirals(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, SineData):
+        return sine(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, AddingData):
+        return adding(spec, seed=seed, dtype=dtype)
+    if isinstance(spec, CopyData):
+        return copy_memory(spec, seed=seed, dtype=dtype)
     if isinstance(spec, CsvData):
         return load_csv(
             spec,
@@ -125,6 +141,10 @@ def _targets(
         if one_hot:
             what = "class probabilities" if raw.kind == "soft" else "real numbers"
             raise NetspecError(ONE_HOT_NEEDS_LABELS.format(source=source, what=what))
+        if loss_kind == "softmax_cross_entropy" and y.ndim > 2:
+            raise NetspecError(
+                PER_STEP_SOFTMAX.format(source=source, found=checks.shape_text(y.shape[1:]))
+            )
         checks.check_target_shape(source, tuple(y.shape[1:]), output_shape, loss_kind)
         checks.check_finite(source, split, "targets", "y", y)
         return y

@@ -24,6 +24,9 @@ DATA_SOURCES: dict[str, type] = {
     "polynomial": t.PolynomialData,
     "xor": t.XorData,
     "spirals": t.SpiralsData,
+    "sine": t.SineData,
+    "adding": t.AddingData,
+    "copy": t.CopyData,
     "csv": t.CsvData,
     "npz": t.NpzData,
 }
@@ -52,6 +55,9 @@ SCHEDULES: dict[str, tuple[type, dict[str, Any]]] = {
     "cosine": (t.CosineSchedule, {}),
 }
 _POSITIONAL: dict[type, tuple[str, ...]] = {
+    t.SineData: ("length",),
+    t.AddingData: ("length",),
+    t.CopyData: ("length",),
     t.CsvData: ("path", "target"),
     t.NpzData: ("path",),
     t.Sgd: ("lr",),
@@ -184,6 +190,12 @@ _RANGES: dict[str, tuple[float, bool, float | None]] = {
     "features": (0.0, False, None),
     "classes": (0.0, False, None),
     "degree": (0.0, False, None),
+    "length": (0.0, False, None),
+    "symbols": (0.0, False, None),
+    "remember": (0.0, False, None),
+    # Cycles per step: above 0.5 a sampled sine is the alias of a slower one (Nyquist).
+    "min_frequency": (0.0, False, 0.5),
+    "max_frequency": (0.0, False, 0.5),
 }
 
 
@@ -192,7 +204,12 @@ def _check_range(name: str, key: str, number: Any, span: Span) -> None:
         return
     low, closed, high = _RANGES[key]
     if (number < low if closed else number <= low) or (high is not None and number >= high):
-        wanted = f"in [{low:g}, {high:g})" if high is not None else f"{'>=' if closed else '>'} 0"
+        opening = "[" if closed else "("
+        wanted = (
+            f"in {opening}{low:g}, {high:g})"
+            if high is not None
+            else f"{'>=' if closed else '>'} {low:g}"
+        )
         raise c.Invalid(f"{name}: {key} must be {wanted}, found {number:g}", span, code="E004")
 
 
@@ -211,6 +228,21 @@ def _choose(table: dict[str, Any], value: Value, what: str) -> tuple[str, Any]:
     return name, table[name]
 
 
+def _argument_span(value: Value, cls: type, key: str) -> Span:
+    """Where ``key`` is written in the call ``value`` (the whole call when left out)."""
+    call = value.data if isinstance(value.data, CallValue) else None
+    if call is None:
+        return value.span
+    for name, arg, _ in call.kwargs:
+        if name == key:
+            return arg.span
+    positional = _POSITIONAL.get(cls, ())
+    for name, arg in zip(positional, call.args, strict=False):
+        if name == key:
+            return arg.span
+    return value.span
+
+
 def _data(value: Value) -> Any:
     name, cls = _choose(DATA_SOURCES, value, "data source")
     spec = typed_call(cls, name, value)
@@ -218,6 +250,21 @@ def _data(value: Value) -> Any:
     for f in fractions:
         if not 0.0 <= getattr(spec, f) < 1.0:
             raise c.Invalid(f"{f} must be a fraction in [0, 1)", value.span, code="E004")
+    if isinstance(spec, t.AddingData) and spec.length < 2:
+        raise c.Invalid(
+            f"adding: length must be >= 2 (one marked step in each half), found {spec.length}",
+            _argument_span(value, cls, "length"),
+            ["write e.g. length = 50"],
+            code="E004",
+        )
+    if isinstance(spec, t.SineData) and spec.min_frequency > spec.max_frequency:
+        raise c.Invalid(
+            f"sine: min_frequency = {spec.min_frequency:g} is above max_frequency = "
+            f"{spec.max_frequency:g}",
+            _argument_span(value, cls, "min_frequency"),
+            ["give a range with min_frequency <= max_frequency"],
+            code="E004",
+        )
     return spec
 
 

@@ -73,6 +73,43 @@ class SpiralsData(_DataBase):
     test: float = 0.2
 
 
+class SineData(_DataBase):
+    """Forecasting a sine wave: ``length`` steps of sin(2 pi f t + phase), f uniform in
+    [min_frequency, max_frequency] cycles per step and the phase uniform in [0, 2 pi),
+    predict step ``length``; samples [length, 1], targets [1]."""
+
+    source: Literal["sine"] = "sine"
+    length: int = 20
+    samples: int = 1000
+    min_frequency: float = 0.02
+    max_frequency: float = 0.1
+    noise: float = 0.0
+    test: float = 0.2
+
+
+class AddingData(_DataBase):
+    """The adding problem: samples [length, 2], a uniform value channel and a marker
+    channel with one 1 in each half; the target [1] is the sum of the two marked values."""
+
+    source: Literal["adding"] = "adding"
+    length: int = 50
+    samples: int = 1000
+    test: float = 0.2
+
+
+class CopyData(_DataBase):
+    """Copy memory: ``remember`` symbols, ``length`` - 1 blanks, a delimiter and
+    ``remember`` blanks, one-hot over blank, the symbols and the delimiter; the target is
+    the remembered symbols one-hot, [remember, symbols]."""
+
+    source: Literal["copy"] = "copy"
+    length: int = 20
+    symbols: int = 8
+    remember: int = 10
+    samples: int = 1000
+    test: float = 0.2
+
+
 class CsvData(_DataBase):
     source: Literal["csv"] = "csv"
     path: str
@@ -102,6 +139,9 @@ DataSpec = Annotated[
     | PolynomialData
     | XorData
     | SpiralsData
+    | SineData
+    | AddingData
+    | CopyData
     | CsvData
     | NpzData,
     Field(discriminator="source"),

@@ -290,6 +290,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _final_line(final: dict[str, float | None]) -> str:
+    from netspec.training.metrics import describe as describe_metrics
+
     parts = []
     for split in ("val", "test"):
         loss = final.get(f"{split}_loss")
@@ -299,7 +301,7 @@ def _final_line(final: dict[str, float | None]) -> str:
         accuracy = final.get(f"{split}_accuracy")
         if accuracy is not None:
             text += f", accuracy {accuracy * 100:.2f}%"
-        parts.append(text)
+        parts.append(text + describe_metrics(final, split))
     return "; ".join(parts)
 
 
@@ -308,6 +310,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.data import load_dataset, read_encoding
     from netspec.training import evaluate
     from netspec.training.checkpoint import verify_if_checkpoint
+    from netspec.training.metrics import describe as describe_metrics
     from netspec.training.options import parse_data_source
     from netspec.weights import load_weights, resolve_weights_path, validate_weights
 
@@ -352,10 +355,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "netspec eval: error: the data source has no test or validation split", file=sys.stderr
         )
         return EXIT_SPEC
-    metrics = evaluate(compiled, split, spec.loss, batch_size=args.batch_size)
+    metrics = evaluate(compiled, split, spec.loss, batch_size=args.batch_size, metrics=spec.metrics)
     text = f"{name}: loss {metrics.loss:.4f}"
     if metrics.accuracy is not None:
         text += f", accuracy {metrics.accuracy * 100:.2f}%"
+    text += describe_metrics(metrics.as_dict(name), name)
     print(f"{text} ({metrics.samples} samples)")
     return EXIT_OK
 

@@ -30,6 +30,7 @@ from netspec.ir.train import (
     SineData,
     SpiralsData,
     StepSchedule,
+    TopKAccuracy,
     TrainSpec,
     XorData,
 )
@@ -201,12 +202,55 @@ class TrainChecker:
             )
 
     def _metrics(self) -> None:
-        if "accuracy" in self.spec.metrics and self.spec.loss.kind not in CLASSIFICATION:
+        loss = self.spec.loss.kind
+        if "accuracy" in self.spec.metrics and loss not in CLASSIFICATION:
             self._warn(
                 "metrics",
-                f"accuracy is not measured with the regression loss {self.spec.loss.kind}",
+                f"accuracy is not measured with the regression loss {loss}",
                 labels=self._label("loss", "a regression loss"),
                 help=["drop accuracy from metrics"],
+            )
+        extra = [m for m in self.spec.metrics if m not in ("loss", "accuracy")]
+        for metric in extra:
+            if isinstance(metric, TopKAccuracy):
+                self._top_k(metric)
+            elif loss in CLASSIFICATION:
+                self._error(
+                    "metrics",
+                    f"mae measures the outputs of a regression loss, but {loss} outputs logits",
+                    labels=self._label("loss", "a classification loss"),
+                    help=["drop mae, or use a regression loss: mse, half_sse or l1"],
+                )
+        facts = self.facts
+        no_split = facts is not None and facts.test == 0 and self.spec.data.validation == 0
+        if extra and no_split:
+            self._warn(
+                "metrics",
+                "these metrics are measured on the validation and test splits, but the data "
+                "has neither",
+                labels=self._label("data", "no validation or test split"),
+                help=[f"hold out a split: data {self.source}(..., validation = 0.1)"],
+            )
+
+    def _top_k(self, metric: TopKAccuracy) -> None:
+        loss = self.spec.loss.kind
+        if loss != "softmax_cross_entropy":
+            self._error(
+                "metrics",
+                f"top_k_accuracy({metric.k}) needs softmax_cross_entropy (one score per "
+                f"class), but the loss is {loss}",
+                labels=self._label("loss", f"{loss}"),
+                help=["drop top_k_accuracy, or use softmax_cross_entropy"],
+            )
+            return
+        output = self.model.output_type.shape if self.model is not None else None
+        if output is not None and len(output) == 1 and metric.k > output[0]:
+            self._error(
+                "metrics",
+                f"top_k_accuracy({metric.k}) needs at least {metric.k} classes, but the model "
+                f"has {output[0]} outputs",
+                labels=self._output_label(self.model) if self.model is not None else [],
+                help=[f"use k <= {output[0]}"],
             )
 
     # -- data splits -------------------------------------------------------------------

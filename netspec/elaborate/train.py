@@ -70,6 +70,7 @@ _POSITIONAL: dict[type, tuple[str, ...]] = {
     t.CosineSchedule: ("t_max", "eta_min"),
     t.ConstantSchedule: ("warmup",),
     t.SoftmaxCrossEntropy: ("class_weights",),
+    t.TopKAccuracy: ("k",),
 }
 KEYS = (
     "data",
@@ -193,6 +194,7 @@ _RANGES: dict[str, tuple[float, bool, float | None]] = {
     "length": (0.0, False, None),
     "symbols": (0.0, False, None),
     "remember": (0.0, False, None),
+    "k": (0.0, False, None),
     # Cycles per step: above 0.5 a sampled sine is the alias of a slower one (Nyquist).
     "min_frequency": (0.0, False, 0.5),
     "max_frequency": (0.0, False, 0.5),
@@ -310,8 +312,31 @@ def _clip(value: Value) -> t.ClipSpec:
     return t.ClipSpec.model_construct(by=data.name, threshold=c.positive_real(data.args[0]))  # type: ignore[arg-type]
 
 
-def _metric(value: Value) -> str:
-    return c.word("loss", "accuracy")(value)
+METRICS = ("loss", "accuracy", "mae", "top_k_accuracy")
+
+
+def _metric(value: Value) -> str | t.TopKAccuracy:
+    data = value.data
+    if isinstance(data, CallValue | Symbol) and data.name == "top_k_accuracy":
+        return typed_call(t.TopKAccuracy, "top_k_accuracy", value)
+    if isinstance(data, CallValue) and data.name in METRICS:
+        raise c.Invalid(f"{data.name} takes no arguments", value.span, code="E004")
+    name, _ = _choose(dict.fromkeys(METRICS), value, "metric")
+    return name
+
+
+def _metrics(args: Sequence[Value]) -> tuple[str | t.TopKAccuracy, ...]:
+    """The metrics in their written order, once each; every bad one is reported."""
+    metrics: list[str | t.TopKAccuracy] = []
+    problems: list[c.Invalid] = []
+    for arg in args:
+        try:
+            metrics.append(_metric(arg))
+        except c.Invalid as error:
+            problems.extend(error.each())
+    if problems:
+        raise c.Invalid.all_of(problems)
+    return tuple(dict.fromkeys(metrics))
 
 
 def _early_stopping(
@@ -396,7 +421,7 @@ class TrainElaborator:
                         f"'{key}' takes a value, not 'name = value'", kwargs[0][2], code="E004"
                     )
                 if key == "metrics":
-                    found[key] = tuple(dict.fromkeys(_metric(a) for a in args))
+                    found[key] = _metrics(args)
                     continue
                 if key == "regularize":
                     regularize = c.regularize(

@@ -278,7 +278,16 @@ class EarlyStopping(IRModel):
     restore_best: bool = True
 
 
-Metric = Literal["loss", "accuracy"]
+class TopKAccuracy(IRModel):
+    """The share of samples whose label is among the model's ``k`` largest outputs."""
+
+    kind: Literal["top_k_accuracy"] = "top_k_accuracy"
+    k: int
+
+
+# loss and accuracy are the loss's own figures (always reported); mae and top_k_accuracy
+# are computed from the model's outputs on the evaluated splits (netspec.training.metrics).
+Metric = Literal["loss", "accuracy", "mae"] | TopKAccuracy
 
 
 class TrainSpec(IRModel):

@@ -1,8 +1,10 @@
-"""Loss and accuracy of a compiled model on a data split, in evaluation mode."""
+"""Loss, accuracy and the asked-for metrics of a compiled model on a data split, in
+evaluation mode."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,7 +12,8 @@ from netspec._contract import check_targets
 from netspec.backend import CompiledModel
 from netspec.backends.numpy import hits, loss_and_grad
 from netspec.data import Split
-from netspec.ir.train import LossSpec
+from netspec.ir.train import LossSpec, Metric
+from netspec.training.metrics import MetricSums
 
 CLASSIFICATION = frozenset({"softmax_cross_entropy", "binary_cross_entropy"})
 
@@ -20,20 +23,35 @@ class Metrics:
     loss: float
     accuracy: float | None  # None for regression losses
     samples: int
+    # The train section's other metrics by name (mae, top_5_accuracy, ...).
+    extra: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self, prefix: str) -> dict[str, float | None]:
-        return {f"{prefix}_loss": self.loss, f"{prefix}_accuracy": self.accuracy}
+        row: dict[str, float | None] = {
+            f"{prefix}_loss": self.loss,
+            f"{prefix}_accuracy": self.accuracy,
+        }
+        row.update({f"{prefix}_{name}": value for name, value in self.extra.items()})
+        return row
 
 
 def evaluate(
-    model: CompiledModel, split: Split, loss: LossSpec, *, batch_size: int = 1000
+    model: CompiledModel,
+    split: Split,
+    loss: LossSpec,
+    *,
+    batch_size: int = 1000,
+    metrics: Iterable[Metric] = (),
 ) -> Metrics:
-    """Mean data loss (no penalties) and top-1 accuracy over ``split``, batch by batch.
+    """Mean data loss (no penalties), top-1 accuracy and ``metrics`` (mae,
+    top_k_accuracy; see netspec.training.metrics) over ``split``, batch by batch.
 
-    Losses are computed in float64 by the reference (NumPy) implementation from each
-    backend's outputs, so the figures are comparable across backends.
+    Everything is computed in float64 from each backend's outputs, by the reference
+    (NumPy) loss code and netspec.training.metrics, so the figures are comparable across
+    backends.
     """
     total, correct, count = 0.0, 0, len(split)
+    sums = MetricSums(metrics)
     for start in range(0, count, batch_size):
         x = split.x[start : start + batch_size]
         y = split.y[start : start + batch_size]
@@ -42,5 +60,11 @@ def evaluate(
         value, _ = loss_and_grad(out, y, loss)
         total += value * len(x)
         correct += hits(out, y, loss)
+        sums.add(out, y)
     accuracy = correct / count if loss.kind in CLASSIFICATION and count else None
-    return Metrics(loss=total / count if count else float("nan"), accuracy=accuracy, samples=count)
+    return Metrics(
+        loss=total / count if count else float("nan"),
+        accuracy=accuracy,
+        samples=count,
+        extra=sums.result(),
+    )

@@ -21,6 +21,7 @@ from netspec.memory import check_training_memory
 from netspec.training import rundir, start
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.evaluate import CLASSIFICATION, evaluate
+from netspec.training.metrics import check_metrics
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
 from netspec.training.schedule import learning_rate
@@ -132,6 +133,7 @@ def fit(
     loop: _Loop | None = None
     try:
         spec = opening.spec
+        check_metrics(spec.metrics, spec.loss.kind, checked.output_type.shape)
         check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
         dataset = load_dataset(
             spec.data,
@@ -331,7 +333,7 @@ class _Loop:
         }
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
             if split is not None and len(split):
-                metrics = evaluate(self.compiled, split, spec.loss)
+                metrics = evaluate(self.compiled, split, spec.loss, metrics=spec.metrics)
                 row.update(metrics.as_dict(name))
         row["epoch_time"] = elapsed
         row["samples_per_second"] = samples / elapsed if elapsed > 0 else 0.0
@@ -428,7 +430,8 @@ class _Loop:
         final: dict[str, float | None] = {}
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
             if split is not None and len(split):
-                final.update(evaluate(self.compiled, split, self.spec.loss).as_dict(name))
+                metrics = evaluate(self.compiled, split, self.spec.loss, metrics=self.spec.metrics)
+                final.update(metrics.as_dict(name))
         if final:
             rundir.write_json(self.run_dir / "final.json", final)
         return TrainResult(

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from netspec.training.metrics import describe
+
 
 def format_metrics(row: dict[str, Any]) -> str:
     parts = []
@@ -17,7 +19,7 @@ def format_metrics(row: dict[str, Any]) -> str:
         accuracy = row.get(f"{split}_accuracy")
         if accuracy is not None:
             text += f" acc {accuracy * 100:.2f}%"
-        parts.append(text)
+        parts.append(text + describe(row, split, short=True))
     parts.append(f"lr {row['lr']:.3g}")
     seconds = row["epoch_time"]
     elapsed = f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"

@@ -345,6 +345,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             # A csv file is encoded as the model's training data was: same columns,
             # categories and class names (the statistics are in the weights).
             encoding=read_encoding(path),
+            target=spec.target,
         )
     except NetspecError as error:
         print(f"netspec eval: error: {error}", file=sys.stderr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from netspec.check.train_outputs import check_input_target, check_metrics
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.train import (
@@ -30,7 +31,6 @@ from netspec.ir.train import (
     SineData,
     SpiralsData,
     StepSchedule,
-    TopKAccuracy,
     TrainSpec,
     XorData,
 )
@@ -127,13 +127,15 @@ class TrainChecker:
 
     def check(self) -> None:
         self._monitor()
-        self._metrics()
+        check_metrics(self)
         if self.facts is not None:
             self._splits(self.facts)
-        if self.model is not None:
+        if self.spec.target == "input":
+            check_input_target(self, self.model)
+        elif self.model is not None:
             self._loss_and_output(self.model)
-            if self.facts is not None:
-                self._inputs(self.facts, self.model)
+        if self.model is not None and self.facts is not None:
+            self._inputs(self.facts, self.model)
         self._schedule()
         self._optimizer()
 
@@ -143,23 +145,23 @@ class TrainChecker:
         """Where a setting is written; the section's name when it is left at its default."""
         return self.items.get(key, self.section)
 
-    def _label(self, key: str, message: str) -> list[Label]:
+    def label(self, key: str, message: str) -> list[Label]:
         span = self.items.get(key)
         return [Label.model_construct(span=span, message=message)] if span else []
 
-    def _output_label(self, model: CheckedModel) -> list[Label]:
+    def output_label(self, model: CheckedModel) -> list[Label]:
         if self.output_span is None:
             return []
         message = f"the output is {fmt(model.output_type.shape)}"
         return [Label.model_construct(span=self.output_span, message=message)]
 
-    def _error(self, key: str, message: str, **details: object) -> None:
+    def error(self, key: str, message: str, **details: object) -> None:
         self.diagnostics.error("E031", message, self._at(key), **details)  # type: ignore[arg-type]
 
-    def _warn(self, key: str, message: str, **details: object) -> None:
+    def warn(self, key: str, message: str, **details: object) -> None:
         self.diagnostics.warning("W006", message, self._at(key), **details)  # type: ignore[arg-type]
 
-    # -- early stopping and metrics ----------------------------------------------------
+    # -- early stopping ----------------------------------------------------
 
     def _monitor(self) -> None:
         rule = self.spec.early_stopping
@@ -167,90 +169,38 @@ class TrainChecker:
             return
         data = self.spec.data
         if rule.monitor.startswith("val_") and data.validation == 0:
-            self._error(
+            self.error(
                 "early_stopping",
                 f"early_stopping monitors {rule.monitor}, but the data has no validation split",
-                labels=self._label("data", "no validation split"),
+                labels=self.label("data", "no validation split"),
                 help=[
                     f"hold out a validation split, data {self.source}(..., validation = 0.1), "
                     "or monitor train_loss"
                 ],
             )
         if rule.monitor.startswith("test_") and self.facts and self.facts.test == 0:
-            self._error(
+            self.error(
                 "early_stopping",
                 f"early_stopping monitors {rule.monitor}, but the data has no test split",
-                labels=self._label("data", "test = 0: no test split"),
+                labels=self.label("data", "test = 0: no test split"),
                 help=["hold out a test split (test = 0.2), or monitor val_loss"],
             )
         if rule.monitor.endswith("accuracy") and self.spec.loss.kind not in CLASSIFICATION:
-            self._error(
+            self.error(
                 "early_stopping",
                 f"early_stopping monitors {rule.monitor}, but {self.spec.loss.kind} is a "
                 "regression loss: it has no accuracy",
-                labels=self._label("loss", "a regression loss"),
+                labels=self.label("loss", "a regression loss"),
                 help=[f"monitor {rule.monitor.replace('accuracy', 'loss')} instead"],
             )
         epochs = self.spec.epochs
         if rule.patience >= epochs:
-            self._warn(
+            self.warn(
                 "early_stopping",
                 f"early_stopping(patience = {rule.patience}) can never stop a run of "
                 f"{epochs} epochs",
-                labels=self._label("epochs", f"{epochs} epochs"),
+                labels=self.label("epochs", f"{epochs} epochs"),
                 help=[f"use a patience below {epochs}, or more epochs"],
-            )
-
-    def _metrics(self) -> None:
-        loss = self.spec.loss.kind
-        if "accuracy" in self.spec.metrics and loss not in CLASSIFICATION:
-            self._warn(
-                "metrics",
-                f"accuracy is not measured with the regression loss {loss}",
-                labels=self._label("loss", "a regression loss"),
-                help=["drop accuracy from metrics"],
-            )
-        extra = [m for m in self.spec.metrics if m not in ("loss", "accuracy")]
-        for metric in extra:
-            if isinstance(metric, TopKAccuracy):
-                self._top_k(metric)
-            elif loss in CLASSIFICATION:
-                self._error(
-                    "metrics",
-                    f"mae measures the outputs of a regression loss, but {loss} outputs logits",
-                    labels=self._label("loss", "a classification loss"),
-                    help=["drop mae, or use a regression loss: mse, half_sse or l1"],
-                )
-        facts = self.facts
-        no_split = facts is not None and facts.test == 0 and self.spec.data.validation == 0
-        if extra and no_split:
-            self._warn(
-                "metrics",
-                "these metrics are measured on the validation and test splits, but the data "
-                "has neither",
-                labels=self._label("data", "no validation or test split"),
-                help=[f"hold out a split: data {self.source}(..., validation = 0.1)"],
-            )
-
-    def _top_k(self, metric: TopKAccuracy) -> None:
-        loss = self.spec.loss.kind
-        if loss != "softmax_cross_entropy":
-            self._error(
-                "metrics",
-                f"top_k_accuracy({metric.k}) needs softmax_cross_entropy (one score per "
-                f"class), but the loss is {loss}",
-                labels=self._label("loss", f"{loss}"),
-                help=["drop top_k_accuracy, or use softmax_cross_entropy"],
-            )
-            return
-        output = self.model.output_type.shape if self.model is not None else None
-        if output is not None and len(output) == 1 and metric.k > output[0]:
-            self._error(
-                "metrics",
-                f"top_k_accuracy({metric.k}) needs at least {metric.k} classes, but the model "
-                f"has {output[0]} outputs",
-                labels=self._output_label(self.model) if self.model is not None else [],
-                help=[f"use k <= {output[0]}"],
             )
 
     # -- data splits -------------------------------------------------------------------
@@ -292,7 +242,7 @@ class TrainChecker:
                 "training sample is left"
             )
             fix = f"use a smaller {option}, or more samples"
-        self._error("data", f"data {self.source}: {message}", help=[fix])
+        self.error("data", f"data {self.source}: {message}", help=[fix])
         return False
 
     # -- the loss against the model's output -------------------------------------------
@@ -300,10 +250,10 @@ class TrainChecker:
     def _loss_and_output(self, model: CheckedModel) -> None:
         loss = self.spec.loss
         output = model.output_type.shape
-        labels = self._output_label(model)
+        labels = self.output_label(model)
         weights = getattr(loss, "class_weights", None)
         if weights is not None and len(output) == 1 and len(weights) != output[0]:
-            self._error(
+            self.error(
                 "loss",
                 f"softmax_cross_entropy has {len(weights)} class weights, but the model has "
                 f"{output[0]} outputs (one per class)",
@@ -317,7 +267,7 @@ class TrainChecker:
             self._targets(facts, model, labels)
             return
         if len(output) != 1:
-            self._error(
+            self.error(
                 "loss",
                 f"{loss.kind} on class labels needs an output of one value per class, "
                 f"found {fmt(output)}",
@@ -332,15 +282,15 @@ class TrainChecker:
         every_class = data.limit == 0
         if loss.kind == "binary_cross_entropy":
             if classes > 2 and every_class:
-                self._error(
+                self.error(
                     "loss",
                     f"binary_cross_entropy needs labels 0 or 1, but {self.source} has "
                     f"{classes} classes",
-                    labels=self._label("data", f"{classes} classes"),
+                    labels=self.label("data", f"{classes} classes"),
                     help=[f"use softmax_cross_entropy with dense({classes})"],
                 )
             elif width != 1 and not data.one_hot:
-                self._error(
+                self.error(
                     "loss",
                     f"binary_cross_entropy on labels needs 1 output, the model has {width}",
                     labels=labels,
@@ -352,7 +302,7 @@ class TrainChecker:
             return
         if loss.kind not in CLASSIFICATION and not data.one_hot:
             if width != 1:
-                self._error(
+                self.error(
                     "loss",
                     f"{loss.kind} on class labels needs one target per output, but the model "
                     f"has {width} outputs and each sample has one label",
@@ -364,7 +314,7 @@ class TrainChecker:
                 )
             return
         if width < classes and every_class:
-            self._error(
+            self.error(
                 "data",
                 f"{self.source} has {classes} classes, but the model has {width} outputs: "
                 f"labels {width}..{classes - 1} have no output",
@@ -375,31 +325,31 @@ class TrainChecker:
     def _targets(self, facts: SourceFacts, model: CheckedModel, labels: list[Label]) -> None:
         loss = self.spec.loss.kind
         if facts.kind == "soft" and loss == "softmax_cross_entropy":
-            self._error(
+            self.error(
                 "loss",
                 f"softmax_cross_entropy takes one class distribution per sample, but data "
                 f"{self.source} makes one one-hot row per step, {fmt(facts.target_shape)}",
-                labels=self._label("data", "one-hot targets per step"),
+                labels=self.label("data", "one-hot targets per step"),
                 help=["use binary_cross_entropy (one sigmoid per symbol and step) or mse"],
             )
             return
         if facts.kind == "targets" and loss in CLASSIFICATION:
-            self._error(
+            self.error(
                 "loss",
                 f"{loss} needs class labels, but data {self.source} makes real-valued targets",
-                labels=self._label("data", "regression targets"),
+                labels=self.label("data", "regression targets"),
                 help=["use a regression loss: mse, half_sse or l1"],
             )
             return
         if self.spec.data.one_hot:
-            self._error(
+            self.error(
                 "data",
                 f"one_hot = true needs class labels, but data {self.source} makes "
                 f"{'one-hot' if facts.kind == 'soft' else 'real-valued'} targets",
                 help=["remove one_hot = true"],
             )
         if model.output_type.shape != facts.target_shape:
-            self._error(
+            self.error(
                 "data",
                 f"data {self.source} makes targets of shape {fmt(facts.target_shape)}, but the "
                 f"model's output is {fmt(model.output_type.shape)}",
@@ -438,7 +388,7 @@ class TrainChecker:
                     span=self.input_span, message=f"the model's input is {_shape(wanted)}"
                 )
             ]
-        self._error(
+        self.error(
             "data",
             f"data {self.source} gives samples of shape {fmt(shape)}, but the model's input "
             f"is {fmt(wanted)}",
@@ -452,9 +402,9 @@ class TrainChecker:
         schedule = self.spec.schedule
         epochs = self.spec.epochs
         lr = self.spec.optimizer.lr
-        runs = self._label("epochs", f"{epochs} epochs")
+        runs = self.label("epochs", f"{epochs} epochs")
         if schedule.warmup and schedule.warmup >= epochs:
-            self._warn(
+            self.warn(
                 "schedule",
                 f"the warm-up of {schedule.warmup} epochs lasts the whole run of {epochs}: "
                 f"the learning rate never reaches lr = {lr:g}",
@@ -462,7 +412,7 @@ class TrainChecker:
                 help=[f"use warmup < {epochs}"],
             )
         if isinstance(schedule, StepSchedule) and schedule.step_size >= epochs:
-            self._warn(
+            self.warn(
                 "schedule",
                 f"step(step_size = {schedule.step_size}) never decays in a run of {epochs} epochs",
                 labels=runs,
@@ -474,22 +424,22 @@ class TrainChecker:
                 if schedule.gamma == 1
                 else "raises the learning rate at every decay"
             )
-            self._warn(
+            self.warn(
                 "schedule",
                 f"{schedule.kind} with gamma = {schedule.gamma:g} {effect}",
                 help=["gamma is the factor per decay: use a value below 1, e.g. 0.1"],
             )
         if isinstance(schedule, CosineSchedule):
             if schedule.eta_min >= lr:
-                self._warn(
+                self.warn(
                     "schedule",
                     f"cosine anneals from lr = {lr:g} to eta_min = {schedule.eta_min:g}, which "
                     "is not lower",
-                    labels=self._label("optimizer", f"lr = {lr:g}"),
+                    labels=self.label("optimizer", f"lr = {lr:g}"),
                     help=[f"use eta_min < {lr:g}, e.g. eta_min = 0"],
                 )
             if schedule.t_max < epochs - 1:
-                self._warn(
+                self.warn(
                     "schedule",
                     f"cosine(t_max = {schedule.t_max}) reaches eta_min at epoch "
                     f"{schedule.t_max + 1} and then rises again, in a run of {epochs} epochs",
@@ -501,7 +451,7 @@ class TrainChecker:
         optimizer = self.spec.optimizer
         dampening = getattr(optimizer, "dampening", 0.0)
         if dampening and optimizer.momentum == 0:
-            self._warn(
+            self.warn(
                 "optimizer",
                 f"dampening = {dampening:g} has no effect without momentum",
                 help=["drop dampening, or set momentum"],

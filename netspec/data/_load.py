@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -37,6 +38,20 @@ from netspec.ir.train import (
 DTYPES = ("float32", "float64")
 CLASSIFICATION_LOSSES = checks.CLASSIFICATION_LOSSES
 REGRESSION_LOSSES = checks.REGRESSION_LOSSES
+
+TARGETS = ("data", "input")
+
+INPUT_TARGET_LOSS = (
+    "data {source}: target input trains the model to reproduce its input, which needs a "
+    "regression loss, but the loss is {loss}\n"
+    "  help: use mse, half_sse or l1"
+)
+
+INPUT_TARGET_SHAPE = (
+    "data {source}: target input makes each sample its own target, {sample} ({size} "
+    "values), but the model's output is {found}\n"
+    "  help: end the model with an output of the input's shape, e.g. {fix}"
+)
 
 UNKNOWN_LOSS = "unknown loss {loss!r}\n  expected one of: {known}"
 
@@ -178,6 +193,28 @@ def _targets(
     raise NetspecError(LABELS_NEED_ONE_HOT.format(source=source, loss=loss_kind, width=width))
 
 
+def _input_targets(
+    x: np.ndarray, *, source: str, output_shape: tuple[int, ...], input_shape: tuple[int, ...]
+) -> np.ndarray:
+    """``target = input``: each sample (as the model takes it) is its own target, in the
+    output's shape: the same shape, or a vector of as many values."""
+    sample = tuple(int(d) for d in x.shape[1:])
+    size = math.prod(sample)
+    if output_shape != sample and output_shape != (size,):
+        raise NetspecError(
+            INPUT_TARGET_SHAPE.format(
+                source=source,
+                found=checks.shape_text(output_shape),
+                sample=checks.shape_text(sample),
+                size=size,
+                fix=f"dense({size})"
+                if len(input_shape) == 1
+                else f"dense({size}) -> reshape({checks.spec_shape(input_shape)})",
+            )
+        )
+    return x.reshape(len(x), *output_shape).copy()
+
+
 def load_dataset(
     spec: DataSpec,
     *,
@@ -190,6 +227,7 @@ def load_dataset(
     base_dir: str | os.PathLike[str] | None = None,
     encoding: CsvEncoding | None = None,
     arrays: ArrayData | None = None,
+    target: str = "data",
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -215,6 +253,10 @@ def load_dataset(
 
     ``arrays`` (NumPy arrays given to ``netspec.train``) take the place of the spec's
     source; its options (``validation``, ``limit``, ``flatten``, ``one_hot``) still apply.
+
+    ``target="input"`` (the train section's ``target input``, for autoencoders) makes
+    each sample, as the model takes it, its own target: the model's output has the
+    input's shape, or is a vector of as many values; the loss is a regression loss.
     """
     if dtype not in DTYPES:
         raise NetspecError(f"dtype {dtype!r} is not supported; expected one of {DTYPES}")
@@ -225,6 +267,12 @@ def load_dataset(
     input_shape = tuple(int(d) for d in input_shape)
     output_shape = tuple(int(d) for d in output_shape)
     source = "arrays" if arrays is not None else spec.source
+    if target not in TARGETS:
+        raise NetspecError(f"target {target!r} is not supported; expected one of {TARGETS}")
+    if target == "input" and loss_kind not in REGRESSION_LOSSES:
+        raise NetspecError(INPUT_TARGET_LOSS.format(source=source, loss=loss_kind))
+    if target == "input" and spec.one_hot:
+        raise NetspecError(ONE_HOT_NEEDS_LABELS.format(source=source, what="the inputs"))
     if spec.limit < 0:
         raise NetspecError(
             f"data {source}: limit = {spec.limit}, expected 0 (all samples) or a positive "
@@ -305,6 +353,12 @@ def load_dataset(
         if flatten:
             xs = xs.reshape(len(xs), -1)
         checks.check_finite(source, name, "inputs", "x", xs)
+        if target == "input":
+            ys = _input_targets(
+                xs, source=source, output_shape=output_shape, input_shape=input_shape
+            )
+            splits[name] = Split(xs, ys)
+            continue
         ys = _targets(
             ys,
             raw,
@@ -322,7 +376,7 @@ def load_dataset(
         train=splits["train"],
         validation=splits.get("validation"),
         test=splits.get("test"),
-        num_classes=raw.num_classes if raw.kind != "targets" else None,
+        num_classes=raw.num_classes if raw.kind != "targets" and target == "data" else None,
         class_names=raw.class_names,
         notes=tuple(notes),
         true_params=raw.true_params,

@@ -84,6 +84,7 @@ KEYS = (
     "seed",
     "metrics",
     "early_stopping",
+    "target",
 )
 
 
@@ -462,4 +463,6 @@ class TrainElaborator:
             return c.positive_int(value)
         if key == "seed":
             return c.non_negative_int(value)
+        if key == "target":
+            return c.word("data", "input")(value)
         raise AssertionError(key)

@@ -304,3 +304,6 @@ class TrainSpec(IRModel):
     seed: int = 0
     metrics: tuple[Metric, ...] = ("loss",)
     early_stopping: EarlyStopping | None = None
+    # What each sample is trained to reproduce: its target from the data, or ("input")
+    # the sample itself, for autoencoders.
+    target: Literal["data", "input"] = "data"

@@ -145,6 +145,7 @@ def fit(
             dtype=dtype,
             base_dir=str(Path(spec_path).parent) if spec_path else None,
             arrays=arrays,
+            target=spec.target,
         )
         _check_monitor(spec, dataset)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]

@@ -37,14 +37,21 @@ from netspec.training.options import apply_overrides, parse_data_source
 _FIXED = (("batch_size", "--batch-size"), ("lr", "--lr"), ("seed", "--seed"), ("data", "--data"))
 
 
+# Train settings newer than the fingerprint, with the value that leaves them out of it.
+_ADDED_SETTINGS: dict[str, Any] = {"target": "data"}
+
+
 def fingerprint(model: CheckedModel, section: TrainSpec) -> str:
     """The SHA-256 of what a run's weights depend on: the checked model and the spec's train
     section (but its epoch count), without source positions or file names, so that a copy
     of the spec, another path to it or an added comment is the same spec."""
-    data = {
-        "model": _as_written(model),
-        "train": section.model_dump(mode="json", exclude={"epochs"}),
-    }
+    train = section.model_dump(mode="json", exclude={"epochs"})
+    # Settings added since fingerprints began count only when set, so that a run started
+    # before them still resumes.
+    for name, default in _ADDED_SETTINGS.items():
+        if train.get(name) == default:
+            del train[name]
+    data = {"model": _as_written(model), "train": train}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -96,3 +96,58 @@ def test_metrics_without_an_evaluated_split_draw_a_warning() -> None:
     assert "validation and test splits" in warning.message
     assert diagnostics("metrics top_k_accuracy(2)",
                        data="digits(flatten = true, test = 0, validation = 0.1)") == []  # fmt: skip
+
+
+# -- target input -----------------------------------------------------------------------
+
+AUTOENCODER = "flatten -> dense(16) -> relu -> dense(64) -> reshape(1, 8, 8)"
+
+
+@pytest.mark.parametrize(
+    ("input", "body", "data"),
+    [
+        ("[1, 8, 8]", AUTOENCODER, "digits"),
+        ("[1, 8, 8]", "flatten -> dense(16) -> relu -> dense(64)", "digits"),  # flattened
+        ("[64]", "dense(16) -> relu -> dense(64)", "digits(flatten = true)"),
+    ],
+)
+def test_autoencoders_are_clean(input: str, body: str, data: str) -> None:
+    assert diagnostics("target input", data=data, loss="mse", input=input, body=body) == []
+
+
+def test_an_output_unlike_the_input_is_reported_at_target() -> None:
+    (d,) = diagnostics(
+        "target input", data="digits", loss="mse", input="[1, 8, 8]", body="flatten -> dense(10)"
+    )
+    assert d.code == "E031" and _at(d) == (EXTRA, 5)
+    assert d.message == (
+        "target input makes each sample its own target, [1, 8, 8], but the model's output is [10]"
+    )
+    assert [(label.span.line, label.message) for label in d.labels] == [
+        (2, "the output is [10]"),
+        (1, "the input is [1, 8, 8]"),
+    ]
+    assert d.help == (
+        "end the model with an output of the input's shape, e.g. dense(64) -> reshape([1, 8, 8])",
+    )
+
+
+def test_target_input_needs_a_regression_loss_and_no_one_hot() -> None:
+    found = diagnostics(
+        "target input",
+        data="digits(one_hot = true)",
+        input="[1, 8, 8]",
+        body=AUTOENCODER,
+    )
+    assert [(d.code, _at(d)) for d in found] == [("E031", (DATA, 5)), ("E031", (EXTRA, 5))]
+    assert "one_hot = true needs class labels" in found[0].message
+    assert "needs a regression loss, but the loss is softmax_cross_entropy" in found[1].message
+
+
+def test_an_unknown_target_gets_did_you_mean() -> None:
+    found = diagnostics("target inptu", data="digits", loss="mse", input="[1, 8, 8]",
+                        body=AUTOENCODER)  # fmt: skip
+    (d,) = [d for d in found if d.code != "E031"]
+    assert d.code == "E006" and _at(d) == (EXTRA, 12)
+    assert d.message == "expected data or input, found the name 'inptu'"
+    assert d.help == ("did you mean 'input'?",)

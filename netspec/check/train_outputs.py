@@ -1,0 +1,116 @@
+"""The train section's metrics and ``target input``, checked against the loss and the
+model (part of :class:`netspec.check.train.TrainChecker`)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from netspec.diagnostics import Label
+from netspec.ir.graph import CheckedModel
+from netspec.ir.train import TopKAccuracy
+from netspec.ops.shapes import fmt
+
+if TYPE_CHECKING:
+    from netspec.check.train import TrainChecker
+
+CLASSIFICATION = frozenset({"softmax_cross_entropy", "binary_cross_entropy"})
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def check_metrics(checker: TrainChecker) -> None:
+    """mae and top_k_accuracy against the loss and the output; a warning when no split
+    would measure them."""
+    loss = checker.spec.loss.kind
+    if "accuracy" in checker.spec.metrics and loss not in CLASSIFICATION:
+        checker.warn(
+            "metrics",
+            f"accuracy is not measured with the regression loss {loss}",
+            labels=checker.label("loss", "a regression loss"),
+            help=["drop accuracy from metrics"],
+        )
+    extra = [m for m in checker.spec.metrics if m not in ("loss", "accuracy")]
+    for metric in extra:
+        if isinstance(metric, TopKAccuracy):
+            _top_k(checker, metric)
+        elif loss in CLASSIFICATION:
+            checker.error(
+                "metrics",
+                f"mae measures the outputs of a regression loss, but {loss} outputs logits",
+                labels=checker.label("loss", "a classification loss"),
+                help=["drop mae, or use a regression loss: mse, half_sse or l1"],
+            )
+    facts = checker.facts
+    no_split = facts is not None and facts.test == 0 and checker.spec.data.validation == 0
+    if extra and no_split:
+        checker.warn(
+            "metrics",
+            "these metrics are measured on the validation and test splits, but the data "
+            "has neither",
+            labels=checker.label("data", "no validation or test split"),
+            help=[f"hold out a split: data {checker.source}(..., validation = 0.1)"],
+        )
+
+
+def _top_k(checker: TrainChecker, metric: TopKAccuracy) -> None:
+    loss = checker.spec.loss.kind
+    if loss != "softmax_cross_entropy":
+        checker.error(
+            "metrics",
+            f"top_k_accuracy({metric.k}) needs softmax_cross_entropy (one score per "
+            f"class), but the loss is {loss}",
+            labels=checker.label("loss", f"{loss}"),
+            help=["drop top_k_accuracy, or use softmax_cross_entropy"],
+        )
+        return
+    output = checker.model.output_type.shape if checker.model is not None else None
+    if output is not None and len(output) == 1 and metric.k > output[0]:
+        checker.error(
+            "metrics",
+            f"top_k_accuracy({metric.k}) needs at least {metric.k} classes, but the model "
+            f"has {output[0]} outputs",
+            labels=checker.output_label(checker.model) if checker.model is not None else [],
+            help=[f"use k <= {output[0]}"],
+        )
+
+
+def check_input_target(checker: TrainChecker, model: CheckedModel | None) -> None:
+    """``target input``: a regression loss, no one_hot, an output of the input's shape
+    (or a vector of as many values)."""
+    loss = checker.spec.loss.kind
+    if loss in CLASSIFICATION:
+        checker.error(
+            "target",
+            f"target input trains the model to reproduce its input, which needs a "
+            f"regression loss, but the loss is {loss}",
+            labels=checker.label("loss", "a classification loss"),
+            help=["use mse, half_sse or l1"],
+        )
+    if checker.spec.data.one_hot:
+        checker.error(
+            "data",
+            "one_hot = true needs class labels, but with target input the targets are the inputs",
+            labels=checker.label("target", "the inputs are the targets"),
+            help=["remove one_hot = true"],
+        )
+    if model is None:
+        return
+    sample, output = model.input.shape, model.output_type.shape
+    size = math.prod(sample)
+    if output == sample or output == (size,):
+        return
+    fix = f"dense({size})" if len(sample) == 1 else f"dense({size}) -> reshape({_shape(sample)})"
+    labels = checker.output_label(model)
+    if checker.input_span is not None:
+        message = f"the input is {_shape(sample)}"
+        labels.append(Label.model_construct(span=checker.input_span, message=message))
+    checker.error(
+        "target",
+        f"target input makes each sample its own target, {fmt(sample)}, but the "
+        f"model's output is {fmt(output)}",
+        labels=labels,
+        help=[f"end the model with an output of the input's shape, e.g. {fix}"],
+    )

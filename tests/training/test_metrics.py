@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import netspec
-from netspec.backend import get_backend
+from netspec.backend import CompiledModel, get_backend
 from netspec.cli import main
 from netspec.data import Split
 from netspec.errors import NetspecError
@@ -23,7 +23,7 @@ from tests.backends.conftest import backend_params
 IDENTITY = "netspec 1\nmodel m(x: [{n}]) {{\n    dense({n})\n}}\n"
 
 
-def _identity(backend: str, n: int):  # type: ignore[no-untyped-def]
+def _identity(backend: str, n: int) -> CompiledModel:
     """A dense layer whose output is its input: the metrics see the written outputs."""
     model = netspec.load(IDENTITY.format(n=n)).model()
     params = {"dense_1.weight": np.eye(n), "dense_1.bias": np.zeros(n)}

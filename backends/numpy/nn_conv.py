@@ -83,6 +83,40 @@ def _weight_grad(dy4: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return total
 
 
+def conv2d_columns(
+    x: np.ndarray,
+    kernel: Any,
+    *,
+    stride: Any,
+    pads: Any,
+    dilation: Any,
+    groups: int,
+    workspace: dict | None = None,
+) -> np.ndarray:
+    """The im2col columns of ``x`` [N, C, H, W] as ``[N, G, C/G * KH * KW, OH * OW]``; with a
+    workspace they live in a buffer reused by the next call of the same size."""
+    n, channels, height, width = x.shape
+    kh, kw = kernel
+    (top, bottom), (left, right) = pads
+    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    out_h = (height + top + bottom - span_h) // stride[0] + 1
+    out_w = (width + left + right - span_w) // stride[1] + 1
+    k = channels // groups * kh * kw
+    if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pads[0] + pads[1]):
+        # A 1x1, stride 1, unpadded convolution is a matmul over channels: no columns.
+        return x.reshape(n, groups, k, out_h * out_w)
+    windows = sliding_window_view(_pad(x, pads, 0.0, workspace), (span_h, span_w), (2, 3))
+    windows = windows[:, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]]
+    shape = (n, channels, kh, kw, out_h, out_w)
+    buf = None if workspace is None else workspace.get("cols")
+    if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+        buf = np.empty(shape, dtype=x.dtype)
+        if workspace is not None:
+            workspace["cols"] = buf
+    np.copyto(buf, windows.transpose(0, 1, 4, 5, 2, 3))
+    return buf.reshape(n, groups, k, out_h * out_w)
+
+
 def conv2d(
     x: np.ndarray,
     weight: np.ndarray,
@@ -99,28 +133,21 @@ def conv2d(
     Returns (y, (columns, input shape)); with a workspace the columns live in a buffer
     reused by the next call of the same size.
     """
-    n, channels, height, width = x.shape
+    n, _, height, width = x.shape
     filters, _, kh, kw = weight.shape
+    cols = conv2d_columns(
+        x,
+        (kh, kw),
+        stride=stride,
+        pads=pads,
+        dilation=dilation,
+        groups=groups,
+        workspace=workspace,
+    )
     (top, bottom), (left, right) = pads
-    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
-    out_h = (height + top + bottom - span_h) // stride[0] + 1
-    out_w = (width + left + right - span_w) // stride[1] + 1
-    k = weight[0].size
-    if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pads[0] + pads[1]):
-        # A 1x1, stride 1, unpadded convolution is a matmul over channels: no columns.
-        cols = x.reshape(n, groups, k, out_h * out_w)
-    else:
-        windows = sliding_window_view(_pad(x, pads, 0.0, workspace), (span_h, span_w), (2, 3))
-        windows = windows[:, :, :: stride[0], :: stride[1], :: dilation[0], :: dilation[1]]
-        shape = (n, channels, kh, kw, out_h, out_w)
-        buf = None if workspace is None else workspace.get("cols")
-        if buf is None or buf.shape != shape or buf.dtype != x.dtype:
-            buf = np.empty(shape, dtype=x.dtype)
-            if workspace is not None:
-                workspace["cols"] = buf
-        np.copyto(buf, windows.transpose(0, 1, 4, 5, 2, 3))
-        cols = buf.reshape(n, groups, k, out_h * out_w)
-    y = np.matmul(weight.reshape(groups, filters // groups, k), cols)
+    out_h = (height + top + bottom - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    out_w = (width + left + right - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    y = np.matmul(weight.reshape(groups, filters // groups, weight[0].size), cols)
     y = y.reshape(n, filters, out_h, out_w)
     if bias is not None:
         y += bias[:, None, None]
@@ -143,22 +170,44 @@ def conv2d_backward(
     ``need_dx``."""
     cols, in_shape = cache
     n, filters, out_h, out_w = dy.shape
-    _, _, kh, kw = weight.shape
-    k = weight[0].size
     dy4 = dy.reshape(n, groups, filters // groups, out_h * out_w)
     dweight = _weight_grad(dy4, cols).reshape(weight.shape)
     dparams = (dweight,) if bias is None else (dweight, dy.sum(axis=(0, 2, 3)))
     if not need_dx:
         return (None, *dparams)
+    dx = conv2d_input_grad(
+        dy, weight, in_shape, stride=stride, pads=pads, dilation=dilation, groups=groups
+    )
+    return (dx, *dparams)
+
+
+def conv2d_input_grad(
+    dy: np.ndarray,
+    weight: np.ndarray,
+    in_shape: Any,
+    *,
+    stride: Any,
+    pads: Any,
+    dilation: Any,
+    groups: int,
+) -> np.ndarray:
+    """The gradient of a convolution's input [C, H, W] = ``in_shape`` from that of its
+    output ``dy``: the transposed convolution, a matmul to columns and col2im. Cells no
+    window reaches (below or right of the last one) get zero."""
+    n, filters, out_h, out_w = dy.shape
+    _, _, kh, kw = weight.shape
+    k = weight[0].size
+    dy4 = dy.reshape(n, groups, filters // groups, out_h * out_w)
     dcols = np.matmul(weight.reshape(groups, filters // groups, k).swapaxes(-1, -2), dy4)
-    if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pads[0] + pads[1]):
-        return (dcols.reshape(n, *in_shape), *dparams)
+    one_by_one = (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pads[0] + pads[1])
+    if one_by_one and (out_h, out_w) == tuple(in_shape[1:]):
+        return dcols.reshape(n, *in_shape)
     dcols6 = dcols.reshape(n, in_shape[0], kh, kw, out_h, out_w)
     dxp = _padded_zeros(in_shape, n, pads, dy.dtype)
     for i in range(kh):
         for j in range(kw):
             dxp[_offset(i, j, stride, dilation, out_h, out_w)] += dcols6[:, :, i, j]
-    return (_unpad(dxp, in_shape, pads), *dparams)
+    return _unpad(dxp, in_shape, pads)
 
 
 def maxpool(

@@ -94,6 +94,16 @@ def test_multilayer_net_extend_has_six_hidden_blocks_with_l2() -> None:
     assert all(p.regularize.is_off for p in biases)
 
 
+def test_flops_and_parameters_of_a_transposed_conv_by_hand() -> None:
+    text = "model m(x: [4, 5, 6]) { conv2d_transpose(6, [3, 2], 2, groups = 2) }"
+    model = netspec.load(text).model()
+    (node,) = model.nodes
+    assert node.output.shape == (6, 11, 12)
+    # Each of the 4 * 5 * 6 input values meets 6 / 2 * 3 * 2 weights; a bias per output.
+    assert model.flops == 2 * (4 * 5 * 6) * (3 * 3 * 2) + 6 * 11 * 12
+    assert model.parameter_count == 4 * 3 * 3 * 2 + 6
+
+
 def test_flops_of_mlp_by_hand() -> None:
     model = _model("mlp")
     assert model.flops == (2 * 784 * 256 + 256) + 256 + (2 * 256 * 10 + 10)

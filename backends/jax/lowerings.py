@@ -56,6 +56,17 @@ def _conv1d(node: CheckedNode) -> dict[str, Any]:
     }
 
 
+def _conv2d_transpose(node: CheckedNode) -> dict[str, Any]:
+    op: Any = node.op
+    return {
+        "stride": op.stride,
+        "padding": op.padding,
+        "output_padding": op.output_padding,
+        "dilation": op.dilation,
+        "groups": op.groups,
+    }
+
+
 def _fields(*names: str) -> Static:
     """The op's own fields under their IR names."""
     return lambda node: {name: getattr(node.op, name) for name in names}
@@ -69,6 +80,7 @@ def _shape(node: CheckedNode) -> dict[str, Any]:
 CALLS: dict[str, tuple[str, Static]] = {
     "dense": ("dense", no_static),
     "conv2d": ("conv2d", _conv2d),
+    "conv2d_transpose": ("conv2d_transpose", _conv2d_transpose),
     "maxpool": ("maxpool", _window),
     "avgpool": ("avgpool", _window),
     "global_avgpool": ("global_avgpool", no_static),

@@ -58,6 +58,43 @@ def conv2d(
     return y if bias is None else y + bias[None, :, None, None]
 
 
+def conv2d_transpose(
+    x: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    *,
+    stride: tuple[int, int],
+    padding: tuple[tuple[int, int], tuple[int, int]],
+    output_padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> jax.Array:
+    """PyTorch's conv_transpose2d with its weight [in, out / groups, kh, kw]: a convolution
+    of the input dilated by the stride (``lhs_dilation``) with the kernel flipped and its
+    in and out swapped per group, padded by dilation * (k - 1) less the side's padding
+    (a negative pad crops) and output_padding more at the bottom and right."""
+    channels, per_group, kh, kw = weight.shape
+    kernel = weight.reshape(groups, channels // groups, per_group, kh, kw)
+    kernel = kernel.transpose(0, 2, 1, 3, 4).reshape(groups * per_group, channels // groups, kh, kw)
+    kernel = kernel[:, :, ::-1, ::-1]
+    pads = []
+    for axis, k in enumerate((kh, kw)):
+        (before, after), edge = padding[axis], dilation[axis] * (k - 1)
+        pads.append((edge - before, edge - after + output_padding[axis]))
+    y = lax.conv_general_dilated(
+        x,
+        kernel,
+        window_strides=(1, 1),
+        padding=pads,
+        lhs_dilation=stride,
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=groups,
+        precision=lax.Precision.HIGHEST,
+    )
+    return y if bias is None else y + bias[None, :, None, None]
+
+
 # -- pools and shapes --------------------------------------------------------------------
 
 

@@ -21,9 +21,11 @@ The calling convention, for a node with inputs ``xs``:
   module constants and each other, so that generated code can carry their source.
 
 The activations and their entries live in :mod:`netspec.backends.numpy.nn_activations`,
-the convolution and pools in :mod:`netspec.backends.numpy.nn_conv`, and their
+the convolution and pools in :mod:`netspec.backends.numpy.nn_conv`, their
 one-dimensional forms (over the same kernels) in :mod:`netspec.backends.numpy.nn_conv1d`
-(its table ``CONV1D``); ``LOWERINGS`` joins them.
+(its table ``CONV1D``) and the transposed convolution in
+:mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``);
+``LOWERINGS`` joins them.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from netspec.backends.numpy.nn_conv import (
     maxpool_backward,
 )
 from netspec.backends.numpy.nn_conv1d import CONV1D
+from netspec.backends.numpy.nn_conv_transpose import CONV_TRANSPOSE
 from netspec.ir import CheckedNode
 from netspec.lowering import Lowering, batch_axis, no_static
 
@@ -290,5 +293,6 @@ LOWERINGS: dict[str, Lowering] = {
     "multiply": _pair(multiply, multiply_backward),
     "concat": _pair(concat, concat_backward, batch_axis("axis")),
     **CONV1D,
+    **CONV_TRANSPOSE,
     **ACTIVATIONS,
 }

@@ -27,6 +27,18 @@ def _conv(node: CheckedNode) -> dict[str, Any]:
     }
 
 
+def _conv_transpose(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {
+        "stride": tuple(op.stride),
+        # The checker allows only the same padding on both sides, as torch's.
+        "padding": (op.padding[0][0], op.padding[1][0]),
+        "output_padding": tuple(op.output_padding),
+        "groups": op.groups,
+        "dilation": tuple(op.dilation),
+    }
+
+
 def _pool(node: CheckedNode) -> dict[str, Any]:
     op = node.op
     return {
@@ -72,6 +84,7 @@ F = "torch.nn.functional."
 CALLS: dict[str, tuple[str, Static]] = {
     "dense": (F + "linear", no_static),
     "conv2d": ("conv2d", _conv),
+    "conv2d_transpose": (F + "conv_transpose2d", _conv_transpose),
     "maxpool": ("maxpool", _pool),
     "avgpool": ("avgpool", _pool),
     "global_avgpool": ("global_avgpool", _keepdim),

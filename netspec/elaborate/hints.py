@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 CHAIN_ACTIVATION = (
     "{kind} has no activation argument: chain the activation after it, e.g. {kind}(...) -> "
-    "{name} (dense, conv2d and conv1d also take activation = {name})"
+    "{name} (dense, conv2d, conv1d and conv2d_transpose also take activation = {name})"
 )
 NAME_ACTIVATION = (
     "pass the activation by name, {kind}(..., activation = {name}), or chain it after the "

@@ -100,7 +100,7 @@ def build(bound: Bound, defaults: LayerDefaults) -> Any:
     return SIGNATURES[bound.kind].build(bound.args, defaults)
 
 
-# -- the activation argument of dense, conv2d and conv1d -----------------------------------
+# -- the activation argument of the affine layers (dense, conv2d, conv1d, conv2d_transpose) --
 
 # The activations in the language's order, as did-you-mean and the lists offer them.
 ACTIVATION_NAMES: tuple[str, ...] = tuple(k for k in LAYER_NAMES if k in ACTIVATION_KINDS)
@@ -109,7 +109,8 @@ ACTIVATION_EXAMPLE = "e.g. activation = relu or activation = leaky_relu(0.2)"
 
 def take_activation(kind: str, call: CallValue | None) -> tuple[CallValue | None, list[Value]]:
     """The call without its ``activation = ...`` arguments, and their values, for a layer
-    that takes one (an affine layer: dense, conv2d, conv1d); for any other layer, as it is."""
+    that takes one (an affine layer: dense, conv2d, conv1d, conv2d_transpose); for any
+    other layer, as it is."""
     if call is None or kind not in AFFINE_KINDS:
         return call, []
     values = [value for key, value, _ in call.kwargs if key == "activation"]

@@ -1,7 +1,8 @@
 """The operations of the IR: one frozen model per op kind, joined in a tagged union.
 
 Shapes are per sample: the batch dimension is implicit everywhere in the IR. Layouts are
-PyTorch's (NCHW; dense weight [out, in]; conv weight [out, in / groups, kh, kw]).
+PyTorch's (NCHW; dense weight [out, in]; conv weight [out, in / groups, kh, kw]; transposed
+conv weight [in, out / groups, kh, kw]).
 
 An op has two forms. The written form (``Op``, in an unchecked ``Model``) is what a spec
 says: a padding may be ``"same"``, an axis may count from the end, and a layer with
@@ -61,6 +62,30 @@ class CheckedConv2d(IRModel):
 
 class Conv2d(CheckedConv2d):
     padding: Padding = NO_PADDING  # type: ignore[assignment]
+    weight_init: Init = HeNormal()
+    bias_init: Init = Zeros()
+    regularize: Regularize = Regularize()
+
+
+class CheckedConv2dTranspose(IRModel):
+    """A transposed convolution (PyTorch's ConvTranspose2d): ``padding`` crops the same
+    number of rows (columns) from both sides of an axis, as PyTorch's, and
+    ``output_padding`` adds rows and columns at the bottom and right."""
+
+    kind: Literal["conv2d_transpose"] = "conv2d_transpose"
+    filters: int
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: Pads2d = NO_PADDING
+    output_padding: Pair = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: int = 1
+    bias: bool = True
+
+
+class Conv2dTranspose(CheckedConv2dTranspose):
+    """A transposed convolution as written, with its initialisation and penalties."""
+
     weight_init: Init = HeNormal()
     bias_init: Init = Zeros()
     regularize: Regularize = Regularize()
@@ -318,6 +343,7 @@ class LogSoftmax(CheckedLogSoftmax):
 Op = Annotated[
     Dense
     | Conv2d
+    | Conv2dTranspose
     | MaxPool
     | AvgPool
     | GlobalAvgPool

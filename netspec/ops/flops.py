@@ -46,6 +46,12 @@ def conv(op: ops.CheckedConv2d | ops.CheckedConv1d, shapes: list[Shape], out: Sh
     return per_value * math.prod(out)
 
 
+def conv2d_transpose(op: ops.CheckedConv2dTranspose, shapes: list[Shape], out: Shape) -> int:
+    """Each input value meets filters / groups * kh * kw weights; a bias per output."""
+    per_input = 2 * (op.filters // op.groups) * op.kernel[0] * op.kernel[1]
+    return per_input * math.prod(shapes[0]) + (math.prod(out) if op.bias else 0)
+
+
 def pool(op: Any, shapes: list[Shape], out: Shape) -> int:
     """One FLOP per window cell per output value (max or sum)."""
     return math.prod(out) * _cells(op.kernel)

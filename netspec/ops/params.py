@@ -68,6 +68,17 @@ def conv1d(node: str, op: ops.Conv1d, input_shape: Shape) -> list[ParamSpec]:
     return _affine(node, op, (op.filters, input_shape[0] // op.groups, op.kernel), op.filters)
 
 
+def conv2d_transpose(node: str, op: ops.Conv2dTranspose, input_shape: Shape) -> list[ParamSpec]:
+    """weight [in, filters / groups, kh, kw] (PyTorch's ConvTranspose2d), bias [filters].
+
+    Initialisers read fans from the layout as PyTorch does (fan-in from dimension 1), so
+    a scheme draws what torch.nn.init draws for this weight: fan-in is
+    filters / groups * kh * kw and fan-out is in * kh * kw.
+    """
+    kh, kw = op.kernel
+    return _affine(node, op, (input_shape[0], op.filters // op.groups, kh, kw), op.filters)
+
+
 def batchnorm(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[ParamSpec]:
     """With ``affine``: a scale (``weight``) and a shift (``bias``) per channel."""
     if not op.affine:

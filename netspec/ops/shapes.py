@@ -183,6 +183,41 @@ def conv2d(op: ops.Conv2d, shapes: list[Shape]) -> Shaped:
     return Shaped((op.filters, out_h, out_w), to_checked(op, padding=pads))
 
 
+def conv2d_transpose(op: ops.Conv2dTranspose, shapes: list[Shape]) -> Shaped:
+    """out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1,
+    PyTorch's ConvTranspose2d."""
+    channels, height, width = _image("conv2d_transpose", shapes[0])
+    _check_groups(op, channels)
+    (top, bottom), (left, right) = op.padding
+    if top != bottom or left != right:
+        raise ShapeProblem(
+            "E004",
+            f"conv2d_transpose pads both sides of an axis alike, found padding "
+            f"[[{top}, {bottom}], [{left}, {right}]]",
+            help=["give the padding as p or [height, width], as PyTorch's ConvTranspose2d"],
+        )
+    outs = []
+    for axis, axis_name in enumerate(("height", "width")):
+        size, stride, pad = (height, width)[axis], op.stride[axis], op.padding[axis][0]
+        span = op.dilation[axis] * (op.kernel[axis] - 1)
+        extra = op.output_padding[axis]
+        out = (size - 1) * stride - 2 * pad + span + extra + 1
+        if out <= 0:
+            raise ShapeProblem(
+                "E011",
+                f"conv2d_transpose output {axis_name} would be {out}: the padding "
+                f"{pad} on each side crops more than the layer makes",
+                notes=[
+                    "output = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) "
+                    f"+ output_padding + 1 = ({size} - 1) * {stride} - 2 * {pad} + {span} "
+                    f"+ {extra} + 1 = {out}"
+                ],
+                help=["use less padding, a larger kernel or a larger stride"],
+            )
+        outs.append(out)
+    return Shaped((op.filters, outs[0], outs[1]), to_checked(op))
+
+
 def conv1d(op: ops.Conv1d, shapes: list[Shape]) -> Shaped:
     """conv2d's rule on the one axis of a [channels, length] input."""
     channels, length = _sequence("conv1d", shapes[0])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netspec.elaborate import convert as c
-from netspec.elaborate.values import Value
+from netspec.elaborate.values import Symbol, Value
 from netspec.ir import init as ir_init
 from netspec.ir import ops
 from netspec.ir.graph import Span
@@ -127,6 +127,63 @@ def build_conv(cls: type) -> Callable[[dict[str, Any], LayerDefaults], Any]:
     return build
 
 
+def build_conv2d_transpose(args: dict[str, Any], defaults: LayerDefaults) -> ops.Conv2dTranspose:
+    weight_init, bias_init, bias, regularize = _weights(args, defaults)
+    return ops.Conv2dTranspose.model_construct(
+        filters=args["filters"],
+        kernel=args["kernel"],
+        stride=args["stride"],
+        padding=args["padding"],
+        output_padding=args["output_padding"],
+        dilation=args["dilation"],
+        groups=args["groups"],
+        bias=bias,
+        weight_init=weight_init,
+        bias_init=bias_init,
+        regularize=regularize,
+    )
+
+
+def _transpose_pair(value: Value, name: str) -> tuple[int, int]:
+    """p for both axes or [ph, pw], each >= 0; ``same`` and ``valid`` are refused."""
+    data = value.data
+    if isinstance(data, Symbol) and data.name in ("same", "valid"):
+        # A transposed convolution's output size is set by its stride, padding and
+        # output_padding: there is no input size for "same" to keep (PyTorch refuses too).
+        raise c.Invalid(
+            f"conv2d_transpose takes no {name} = {data.name}: its output size is "
+            "(in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1",
+            value.span,
+            [
+                f"give the {name} as a number or [height, width], e.g. with kernel 3 and "
+                "stride 2, padding = 1 and output_padding = 1 double the size"
+            ],
+            code="E004",
+        )
+    if isinstance(data, tuple):
+        if len(data) != 2 or any(isinstance(item.data, tuple) for item in data):
+            raise c.Invalid(
+                f"expected {name} p or [height, width], found {value.describe()}",
+                value.span,
+                ["conv2d_transpose pads both sides of an axis alike, as PyTorch does"],
+            )
+        return (c.non_negative_int(data[0]), c.non_negative_int(data[1]))
+    number = c.non_negative_int(value)
+    return (number, number)
+
+
+def transpose_padding(value: Value) -> ops.Pads2d:
+    """A transposed convolution's ``padding``: p or [ph, pw], the same on both sides of
+    an axis (PyTorch's ConvTranspose2d), as explicit sides."""
+    ph, pw = _transpose_pair(value, "padding")
+    return ((ph, ph), (pw, pw))
+
+
+def output_padding(value: Value) -> tuple[int, int]:
+    """A transposed convolution's ``output_padding``: p or [ph, pw]."""
+    return _transpose_pair(value, "output_padding")
+
+
 def build_pool(cls: type) -> Callable[[dict[str, Any], LayerDefaults], Any]:
     """A pool's stride defaults to its kernel."""
 
@@ -187,4 +244,26 @@ def validate_dropout(args: dict[str, Any], given: Given, span: Span) -> None:
 
 def validate_conv(args: dict[str, Any], given: Given, span: Span) -> None:
     """conv2d and conv1d: a bias initialiser needs a bias."""
+    _bias_init_needs_bias(args, given)
+
+
+def validate_conv2d_transpose(args: dict[str, Any], given: Given, span: Span) -> None:
+    """PyTorch's rule: on each axis, output_padding is smaller than the stride or than
+    the dilation (otherwise the added rows would lie past every window)."""
+    for axis, name in enumerate(("height", "width")):
+        extra = args["output_padding"][axis]
+        stride, dilation = args["stride"][axis], args["dilation"][axis]
+        if extra >= stride and extra >= dilation:
+            both = args["output_padding"][0] == args["output_padding"][1]
+            where = "" if both else f" ({name})"
+            raise c.Invalid(
+                f"conv2d_transpose output_padding{where} {extra} must be smaller than the "
+                f"stride {stride} or the dilation {dilation}",
+                given["output_padding"][1],
+                [
+                    "output_padding picks one of the stride's possible output sizes: "
+                    f"use output_padding below {max(stride, dilation)}"
+                ],
+                code="E004",
+            )
     _bias_init_needs_bias(args, given)

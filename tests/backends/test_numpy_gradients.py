@@ -58,6 +58,38 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
         True,
     ),
     ("conv_pointwise", lambda: build(IMG, ir.Conv2d(filters=3, kernel=(1, 1))), True),
+    (
+        "conv_transpose_stride2",
+        lambda: build(
+            (2, 3, 3),
+            ir.Conv2dTranspose(
+                filters=3,
+                kernel=(3, 3),
+                stride=(2, 2),
+                padding=((1, 1), (1, 1)),
+                output_padding=(1, 1),
+            ),
+        ),
+        True,
+    ),
+    (
+        # output_padding past the stride (under a larger dilation), groups, no bias.
+        "conv_transpose_everything",
+        lambda: build(
+            (4, 3, 4),
+            ir.Conv2dTranspose(
+                filters=2,
+                kernel=(2, 3),
+                stride=(1, 2),
+                padding=((1, 1), (0, 0)),
+                output_padding=(1, 1),
+                dilation=(2, 1),
+                groups=2,
+                bias=False,
+            ),
+        ),
+        True,
+    ),
     ("maxpool", lambda: build(IMG, ir.MaxPool(kernel=(2, 2), stride=(2, 2))), True),
     (
         "maxpool_padded",
@@ -264,15 +296,23 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum() -> None:
     assert_close("maxpool tie gradient", grads["x"][0, 0], want, 0, 0)
 
 
+@pytest.mark.parametrize(
+    ("op", "out"),
+    [
+        (ir.Conv2d(filters=4, kernel=(3, 3), groups=2), (4, 4, 4)),
+        (ir.Conv2dTranspose(filters=4, kernel=(3, 3), groups=2), (4, 8, 8)),
+    ],
+    ids=["conv", "conv_transpose"],
+)
 def test_conv_weight_gradient_does_not_depend_on_the_chunking(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, op: ir.Op, out: tuple[int, ...]
 ) -> None:
     from netspec.backends.numpy import nn_conv as _conv
 
-    model = build((4, 6, 6), ir.Conv2d(filters=4, kernel=(3, 3), groups=2))
+    model = build((4, 6, 6), op)
     compiled = compile64(model)
     rng = np.random.default_rng(4)
-    x, t = rng.standard_normal((5, 4, 6, 6)), rng.standard_normal((5, 4, 4, 4))
+    x, t = rng.standard_normal((5, 4, 6, 6)), rng.standard_normal((5, *out))
     _, whole = compiled.loss_and_grads(x, t, MeanSquaredError())
     # A budget of one byte forces one sample per chunk.
     monkeypatch.setattr(_conv, "_WEIGHT_GRAD_BUDGET", 1)

@@ -29,8 +29,9 @@ model every(x: [4, 8, 8]) {
     m = multiply(a, b, c)
     s = add(a, b, c)
     concat(m, s) -> sigmoid -> tanh -> relu -> silu -> elu(0.7) -> gelu -> softplus(beta = 2)
-    mish -> selu -> relu6 -> hard_sigmoid -> hard_swish -> reshape(8, 16)
-    conv1d(8, 3, padding = same) -> maxpool1d(2) -> avgpool1d(2, padding = 1)
+    mish -> selu -> relu6 -> hard_sigmoid -> hard_swish
+    conv2d_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2)
+    reshape(8, 64) -> conv1d(8, 3, padding = same) -> maxpool1d(2) -> avgpool1d(2, padding = 1)
     global_avgpool -> reshape(2, 4) -> softmax(axis = 1) -> log_softmax -> flatten -> dense(3)
 }
 """

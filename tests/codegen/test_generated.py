@@ -51,7 +51,8 @@ SKIPPED_SPECS = {
 FRAMEWORK = {"torch": "torch", "jax": "jax", "numpy": "numpy"}
 
 # Every op kind, asymmetric "same" padding on conv and both pools (2-D and 1-D), groups,
-# dilation, batchnorm on images and vectors (one without affine), prelu shared and per channel.
+# dilation, a strided transposed conv with output_padding, batchnorm on images and vectors
+# (one without affine), prelu shared and per channel.
 ALL_OPS = """\
 netspec 1
 
@@ -69,7 +70,9 @@ block mixer {
 
 model all_ops(x: [4, 8, 8]) {
     mixer -> elu(0.7) -> gelu(approximate = tanh)
-    maxpool(2, padding = 1) -> avgpool(2, stride = 1, padding = 1) -> reshape(8, -1)
+    maxpool(2, padding = 1) -> avgpool(2, stride = 1, padding = 1)
+    conv2d_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2,
+                     activation = relu) -> reshape(8, -1)
     conv1d(8, 3, padding = 1, groups = 2) -> maxpool1d(2, stride = 1, padding = [1, 0])
     avgpool1d(3, stride = 2, padding = same) -> global_avgpool
     reshape(2, 4) -> softmax(axis = 1) -> flatten

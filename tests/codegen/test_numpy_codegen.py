@@ -50,7 +50,8 @@ SKIPPED = {
 }
 
 # Every op kind; asymmetric, strided, dilated and grouped windows (overlapping pools,
-# a "same" conv with stride 2, a padded 1x1-free conv); batchnorm with and without
+# a "same" conv with stride 2, a padded 1x1-free conv, a transposed conv whose
+# output_padding passes its stride under a larger dilation); batchnorm with and without
 # affine on images and vectors; prelu shared and per channel; dropout p = 0; a node
 # nothing reads; a merge reading one tensor twice; every init scheme; and node names
 # that are Python keywords, builtins, E741's `l` or the module's own imports.
@@ -72,7 +73,10 @@ model all_ops(img: [4, 9, 8]) {
              -> maxpool(2, stride = 1, padding = [[1, 0], [0, 1]]) -> concat(dict)
              -> log_softmax(axis = 0)
     unused = q -> dropout(0.4) -> global_avgpool
-    r = dict -> global_avgpool -> reshape(2, 3) -> softmax(axis = -1) -> reshape(6) -> silu -> tanh
+    r = dict -> conv2d_transpose(6, [3, 2], stride = [2, 1], padding = [1, 0],
+                                 output_padding = [1, 2], dilation = [1, 3], groups = 2,
+                                 init = xavier_uniform, bias_init = 0.1)
+             -> global_avgpool -> reshape(2, 3) -> softmax(axis = -1) -> reshape(6) -> silu -> tanh
              -> prelu -> mish -> selu -> hard_swish -> relu6 -> hard_sigmoid
     lambda = q -> conv2d(3, 3, padding = same, stride = 2, init = xavier_normal(gain = 0.5))
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))

@@ -1,5 +1,6 @@
-"""``activation = ...`` on dense, conv2d and conv1d: the activation's own node after the layer,
-named after the layer, and diagnostics for a value that is not an activation."""
+"""``activation = ...`` on dense, conv2d, conv1d and conv2d_transpose: the activation's own
+node after the layer, named after the layer, and diagnostics for a value that is not an
+activation."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ def diagnose(text: str) -> Diagnostic:
 def where(diagnostic: Diagnostic) -> str:
     assert diagnostic.span is not None
     return f"{diagnostic.span.line}:{diagnostic.span.column}"
+
+
+def test_a_transposed_conv_takes_an_activation_with_its_arguments() -> None:
+    text = "model m(x: [2, 3, 3]) { up = x -> conv2d_transpose(4, 2, 2, activation = elu(0.5)) }"
+    assert nodes(text) == [
+        ("up", ir.CheckedConv2dTranspose(filters=4, kernel=(2, 2), stride=(2, 2)), ("x",)),
+        ("up_elu", ir.Elu(alpha=0.5), ("up",)),
+    ]
 
 
 def test_the_activation_is_a_node_of_its_own_named_after_the_layer() -> None:

@@ -45,7 +45,7 @@ def test_a_kind_without_an_entry_stops_the_import(monkeypatch: pytest.MonkeyPatc
 
 def test_the_derived_name_tables() -> None:
     assert {"add", "multiply", "concat"} == MERGE_KINDS
-    assert {"dense", "conv2d", "conv1d"} == AFFINE_KINDS
+    assert {"dense", "conv2d", "conv1d", "conv2d_transpose"} == AFFINE_KINDS
     # Every op the checker does not insert by itself is a word of the language.
     assert set(KINDS) - set(LAYER_NAMES) == {"standardize"}
 

@@ -106,42 +106,24 @@ def build_dense(args: dict[str, Any], defaults: LayerDefaults) -> ops.Dense:
 
 
 def build_conv(cls: type) -> Callable[[dict[str, Any], LayerDefaults], Any]:
-    """conv2d and conv1d: the geometry as given, the weights' initialisation and penalties
-    from the arguments or the file's defaults."""
+    """conv1d, conv2d and conv2d_transpose: the geometry as given (each field of the op
+    that an argument names), the weights' initialisation and penalties from the
+    arguments or the file's defaults."""
 
     def build(args: dict[str, Any], defaults: LayerDefaults) -> Any:
         weight_init, bias_init, bias, regularize = _weights(args, defaults)
+        geometry = {name: args[name] for name in cls.model_fields if name in args}
         return cls.model_construct(
-            filters=args["filters"],
-            kernel=args["kernel"],
-            stride=args["stride"],
-            padding=args["padding"],
-            dilation=args["dilation"],
-            groups=args["groups"],
-            bias=bias,
-            weight_init=weight_init,
-            bias_init=bias_init,
-            regularize=regularize,
+            **{
+                **geometry,
+                "bias": bias,
+                "weight_init": weight_init,
+                "bias_init": bias_init,
+                "regularize": regularize,
+            }
         )
 
     return build
-
-
-def build_conv2d_transpose(args: dict[str, Any], defaults: LayerDefaults) -> ops.Conv2dTranspose:
-    weight_init, bias_init, bias, regularize = _weights(args, defaults)
-    return ops.Conv2dTranspose.model_construct(
-        filters=args["filters"],
-        kernel=args["kernel"],
-        stride=args["stride"],
-        padding=args["padding"],
-        output_padding=args["output_padding"],
-        dilation=args["dilation"],
-        groups=args["groups"],
-        bias=bias,
-        weight_init=weight_init,
-        bias_init=bias_init,
-        regularize=regularize,
-    )
 
 
 def _transpose_pair(value: Value, name: str) -> tuple[int, int]:

@@ -107,3 +107,10 @@ def batch_axis(keyword: str) -> Callable[[CheckedNode], dict[str, Any]]:
         return {keyword: node.op.axis + 1}  # type: ignore[union-attr]
 
     return static
+
+
+def last_axes(node: CheckedNode, count: int) -> tuple[int, ...]:
+    """The batch axes of the last ``count`` per-sample axes of the node's output (whose
+    shape its normalising input shares): layer_norm's axes, batch axis first."""
+    rank = len(node.output.shape)
+    return tuple(range(rank - count + 1, rank + 1))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netspec.ir import CheckedNode
-from netspec.lowering import Definition, batch_axis, no_static
+from netspec.lowering import Definition, batch_axis, last_axes, no_static
 from netspec.lowering import definitions as read_definitions
 
 Static = Callable[[CheckedNode], dict[str, Any]]
@@ -70,6 +70,11 @@ def _conv2d_transpose(node: CheckedNode) -> dict[str, Any]:
 def _fields(*names: str) -> Static:
     """The op's own fields under their IR names."""
     return lambda node: {name: getattr(node.op, name) for name in names}
+
+
+def _layer_norm(node: CheckedNode) -> dict[str, Any]:
+    op: Any = node.op
+    return {"axes": last_axes(node, op.axes), "eps": op.eps}
 
 
 def _shape(node: CheckedNode) -> dict[str, Any]:
@@ -118,6 +123,8 @@ CALLS: dict[str, tuple[str, Static]] = {
     "log_softmax": ("jax.nn.log_softmax", batch_axis("axis")),
     "standardize": ("standardize", no_static),
     "batchnorm": ("batchnorm", _fields("momentum", "eps")),
+    "layer_norm": ("layer_norm", _layer_norm),
+    "group_norm": ("group_norm", _fields("groups", "eps")),
     "dropout": ("dropout", _fields("p")),
 }
 

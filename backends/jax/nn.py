@@ -252,6 +252,45 @@ def softplus(x: jax.Array, *, beta: float, threshold: float) -> jax.Array:
 # -- state and randomness ----------------------------------------------------------------
 
 
+def layer_norm(
+    x: jax.Array,
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    *,
+    axes: tuple[int, ...],
+    eps: float,
+) -> jax.Array:
+    """Each sample normalised over its trailing batch axes ``axes`` together, with their
+    mean and biased variance, then scaled and shifted elementwise by ``weight`` and
+    ``bias`` (of those axes' shape), as torch.nn.LayerNorm; the same in training and
+    evaluation. The variance is taken of the centred values, as PyTorch's kernels do."""
+    centred = x - jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(centred * centred, axis=axes, keepdims=True)
+    y = centred * lax.rsqrt(var + eps)
+    return y if weight is None else y * weight + bias
+
+
+def group_norm(
+    x: jax.Array,
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    *,
+    groups: int,
+    eps: float,
+) -> jax.Array:
+    """Each sample of [N, C, ...] normalised per group of C / groups consecutive channels
+    (with all their other axes) with the group's mean and biased variance, then scaled
+    and shifted per channel, as torch.nn.GroupNorm; the same in training and evaluation."""
+    grouped = x.reshape(x.shape[0], groups, -1)
+    centred = grouped - jnp.mean(grouped, axis=2, keepdims=True)
+    var = jnp.mean(centred * centred, axis=2, keepdims=True)
+    y = (centred * lax.rsqrt(var + eps)).reshape(x.shape)
+    if weight is None:
+        return y
+    channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return y * weight.reshape(channel) + bias.reshape(channel)
+
+
 def standardize(x: jax.Array, *, mean: jax.Array, std: jax.Array) -> jax.Array:
     """(x - mean) / std per element; the statistics are fixed: no gradient reaches them."""
     return (x - lax.stop_gradient(mean)) / lax.stop_gradient(std)

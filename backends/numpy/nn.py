@@ -23,9 +23,10 @@ The calling convention, for a node with inputs ``xs``:
 The activations and their entries live in :mod:`netspec.backends.numpy.nn_activations`,
 the convolution and pools in :mod:`netspec.backends.numpy.nn_conv`, their
 one-dimensional forms (over the same kernels) in :mod:`netspec.backends.numpy.nn_conv1d`
-(its table ``CONV1D``) and the transposed convolution in
-:mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``);
-``LOWERINGS`` joins them.
+(its table ``CONV1D``), the transposed convolution in
+:mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``) and
+layer_norm and group_norm in :mod:`netspec.backends.numpy.nn_norm` (its table
+``NORMS``); ``LOWERINGS`` joins them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from netspec.backends.numpy.nn_conv import (
 )
 from netspec.backends.numpy.nn_conv1d import CONV1D
 from netspec.backends.numpy.nn_conv_transpose import CONV_TRANSPOSE
+from netspec.backends.numpy.nn_norm import NORMS
 from netspec.ir import CheckedNode
 from netspec.lowering import Lowering, batch_axis, no_static
 
@@ -294,5 +296,6 @@ LOWERINGS: dict[str, Lowering] = {
     "concat": _pair(concat, concat_backward, batch_axis("axis")),
     **CONV1D,
     **CONV_TRANSPOSE,
+    **NORMS,
     **ACTIVATIONS,
 }

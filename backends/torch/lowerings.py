@@ -75,6 +75,18 @@ def _shape(node: CheckedNode) -> dict[str, Any]:
     return {"shape": tuple(node.output.shape)}
 
 
+def _layer_norm(node: CheckedNode) -> dict[str, Any]:
+    # torch names the normalised axes by their sizes: the sample's last ``axes`` sizes.
+    op: Any = node.op
+    shape = tuple(node.output.shape)
+    return {"normalized_shape": shape[len(shape) - op.axes :], "eps": op.eps}
+
+
+def _group_norm(node: CheckedNode) -> dict[str, Any]:
+    op: Any = node.op
+    return {"num_groups": op.groups, "eps": op.eps}
+
+
 def _flatten(node: CheckedNode) -> dict[str, Any]:
     return {"start_dim": 1}
 
@@ -92,6 +104,8 @@ CALLS: dict[str, tuple[str, Static]] = {
     "maxpool1d": ("maxpool1d", _pool1d),
     "avgpool1d": ("avgpool1d", _pool1d),
     "batchnorm": ("batchnorm", _fields("momentum", "eps")),
+    "layer_norm": (F + "layer_norm", _layer_norm),
+    "group_norm": (F + "group_norm", _group_norm),
     "dropout": ("dropout", _fields("p")),
     "flatten": ("torch.flatten", _flatten),
     "reshape": ("reshape", _shape),

@@ -184,6 +184,47 @@ class BatchNorm(CheckedBatchNorm):
     bias_init: Init = Zeros()
 
 
+# -- per-sample normalisation (layer_norm, group_norm) ----------------------------------------
+# No running statistics: the same in training and evaluation, as torch.nn.LayerNorm and
+# torch.nn.GroupNorm. Variances are biased; ``affine`` is torch's ``elementwise_affine``.
+
+
+class CheckedLayerNorm(IRModel):
+    """Normalisation of each sample over its last ``axes`` axes together (1: the features
+    of a [F] vector or of each step of a [T, F] sequence; 3: a whole [C, H, W] sample),
+    as torch.nn.LayerNorm with ``normalized_shape`` those axes' sizes."""
+
+    kind: Literal["layer_norm"] = "layer_norm"
+    axes: Annotated[int, Field(ge=1)] = 1
+    eps: float = 1e-5
+    affine: bool = True
+
+
+class LayerNorm(CheckedLayerNorm):
+    """layer_norm as written, with the starting scale and shift."""
+
+    weight_init: Init = Ones()
+    bias_init: Init = Zeros()
+
+
+class CheckedGroupNorm(IRModel):
+    """Normalisation of each sample over groups of consecutive channels (axis 0) with the
+    axes after them, as torch.nn.GroupNorm(groups, channels); a scale and shift per
+    channel."""
+
+    kind: Literal["group_norm"] = "group_norm"
+    groups: Annotated[int, Field(ge=1)]
+    eps: float = 1e-5
+    affine: bool = True
+
+
+class GroupNorm(CheckedGroupNorm):
+    """group_norm as written, with the starting scale and shift."""
+
+    weight_init: Init = Ones()
+    bias_init: Init = Zeros()
+
+
 class Dropout(IRModel):
     kind: Literal["dropout"] = "dropout"
     p: float = 0.5
@@ -351,6 +392,8 @@ Op = Annotated[
     | MaxPool1d
     | AvgPool1d
     | BatchNorm
+    | LayerNorm
+    | GroupNorm
     | Dropout
     | Flatten
     | Reshape

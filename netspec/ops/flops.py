@@ -64,3 +64,9 @@ def global_avgpool(op: ops.GlobalAvgPool, shapes: list[Shape], out: Shape) -> in
 def elementwise(op: Any, shapes: list[Shape], out: Shape) -> int:
     """add and multiply: one FLOP per value for each input after the first."""
     return math.prod(out) * (len(shapes) - 1)
+
+
+def normalization(op: Any, shapes: list[Shape], out: Shape) -> int:
+    """layer_norm and group_norm: per value, the mean's sum, the centring, the square and
+    its sum, and the scaling by 1 / std (5), then the scale and shift (2) with ``affine``."""
+    return (7 if op.affine else 5) * math.prod(out)

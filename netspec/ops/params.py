@@ -79,15 +79,31 @@ def conv2d_transpose(node: str, op: ops.Conv2dTranspose, input_shape: Shape) -> 
     return _affine(node, op, (input_shape[0], op.filters // op.groups, kh, kw), op.filters)
 
 
-def batchnorm(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[ParamSpec]:
-    """With ``affine``: a scale (``weight``) and a shift (``bias``) per channel."""
+def _scale_shift(node: str, op: Any, shape: Shape) -> list[ParamSpec]:
+    """A normalisation's scale (``weight``) and shift (``bias``) of ``shape``, unpenalised,
+    with ``affine``; nothing without it."""
     if not op.affine:
         return []
-    channels = (input_shape[0],)
     return [
-        _param(node, "weight", "weight", channels, op.weight_init, _OFF),
-        _param(node, "bias", "bias", channels, op.bias_init, _OFF),
+        _param(node, "weight", "weight", shape, op.weight_init, _OFF),
+        _param(node, "bias", "bias", shape, op.bias_init, _OFF),
     ]
+
+
+def batchnorm(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[ParamSpec]:
+    """With ``affine``: a scale (``weight``) and a shift (``bias``) per channel."""
+    return _scale_shift(node, op, (input_shape[0],))
+
+
+def layer_norm(node: str, op: ops.LayerNorm, input_shape: Shape) -> list[ParamSpec]:
+    """With ``affine``: a scale and a shift of the normalised axes' shape (torch's
+    ``normalized_shape``), one per value of each normalised group."""
+    return _scale_shift(node, op, input_shape[len(input_shape) - op.axes :])
+
+
+def group_norm(node: str, op: ops.GroupNorm, input_shape: Shape) -> list[ParamSpec]:
+    """With ``affine``: a scale and a shift per channel (not per group), as torch's."""
+    return _scale_shift(node, op, (input_shape[0],))
 
 
 def batchnorm_state(node: str, op: ops.BatchNorm, input_shape: Shape) -> list[StateSpec]:

@@ -288,6 +288,39 @@ def batchnorm(op: ops.BatchNorm, shapes: list[Shape]) -> Shaped:
     return Shaped(shape, op)
 
 
+def layer_norm(op: ops.LayerNorm, shapes: list[Shape]) -> Shaped:
+    """The shape is kept; the sample must have the ``axes`` it normalises over."""
+    (shape,) = shapes
+    if op.axes > len(shape):
+        raise ShapeProblem(
+            "E004",
+            f"layer_norm(axes = {op.axes}) normalises over the last {op.axes} axes, and its "
+            f"per-sample input {fmt(shape)} has {len(shape)}",
+            notes=["axes count per sample, from the end: the batch axis is not counted"],
+            help=[f"axes = {len(shape)} normalises each whole sample"],
+        )
+    return Shaped(shape, op)
+
+
+def group_norm(op: ops.GroupNorm, shapes: list[Shape]) -> Shaped:
+    """The shape is kept; the groups split the channels (axis 0) evenly."""
+    (shape,) = shapes
+    channels = shape[0]
+    if channels % op.groups:
+        divisors = [d for d in range(1, channels + 1) if channels % d == 0]
+        near = [max(d for d in divisors if d < op.groups)]
+        near += [d for d in divisors if d > op.groups][:1]
+        choice = " or ".join(f"groups = {d}" for d in near)
+        raise ShapeProblem(
+            "E015",
+            f"group_norm groups = {op.groups} must divide the channels, and the input has "
+            f"{channels}",
+            notes=["the groups split axis 0 of each sample, its channels, into equal parts"],
+            help=[f"use {choice} (dividing {channels})"],
+        )
+    return Shaped(shape, op)
+
+
 def same_shape(op: Any, shapes: list[Shape]) -> Shaped:
     """The rule of an elementwise op of one input: the shape is kept."""
     (shape,) = shapes

@@ -224,6 +224,41 @@ _ENTRIES: tuple[OpFacts, ...] = (
         params=param_rules.batchnorm,
         state=param_rules.batchnorm_state,
     ),
+    # Per-sample normalisation: neither affine nor keeps_affine for W001, since dividing by
+    # each sample's own spread is not an affine map of the sample.
+    OpFacts(
+        ops.LayerNorm,
+        Signature(
+            (
+                Param("axes", c.positive_int, 1),
+                Param("eps", c.positive_real, 1e-5),
+                Param("affine", c.boolean, True),
+            ),
+            0,
+            build_fields(ops.LayerNorm, "axes", "eps", "affine"),
+            example="layer_norm(axes = 3)",
+        ),
+        shape_rules.layer_norm,
+        flop_rules.normalization,
+        params=param_rules.layer_norm,
+    ),
+    OpFacts(
+        ops.GroupNorm,
+        Signature(
+            (
+                Param("groups", c.positive_int),
+                Param("eps", c.positive_real, 1e-5),
+                Param("affine", c.boolean, True),
+            ),
+            1,
+            build_fields(ops.GroupNorm, "groups", "eps", "affine"),
+            example="group_norm(8)",
+        ),
+        shape_rules.group_norm,
+        flop_rules.normalization,
+        params=param_rules.group_norm,
+        summary=summary_rules.first_number("groups"),
+    ),
     OpFacts(
         ops.Dropout,
         Signature(

@@ -28,7 +28,8 @@ model every(x: [4, 8, 8]) {
     c = x -> maxpool(3, stride = 2, padding = same) -> identity -> step -> leaky_relu(0.2)
     m = multiply(a, b, c)
     s = add(a, b, c)
-    concat(m, s) -> sigmoid -> tanh -> relu -> silu -> elu(0.7) -> gelu -> softplus(beta = 2)
+    concat(m, s) -> group_norm(4) -> layer_norm(axes = 2)
+    sigmoid -> tanh -> relu -> silu -> elu(0.7) -> gelu -> softplus(beta = 2)
     mish -> selu -> relu6 -> hard_sigmoid -> hard_swish
     conv2d_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2)
     reshape(8, 64) -> conv1d(8, 3, padding = same) -> maxpool1d(2) -> avgpool1d(2, padding = 1)

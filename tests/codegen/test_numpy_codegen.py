@@ -63,20 +63,23 @@ model all_ops(img: [4, 9, 8]) {
                        groups = 2, init = orthogonal(gain = 1.5),
                        bias_init = uniform(-0.1, 0.1))
     p1 = np -> conv2d(6, 1, bias = false, init = lecun_normal)
-            -> batchnorm(affine = false, momentum = 0.2) -> prelu(per_channel = true, init = 0.1)
+            -> batchnorm(affine = false, momentum = 0.2) -> group_norm(3, eps = 0.01)
+            -> prelu(per_channel = true, init = 0.1)
     p2 = np -> maxpool(3, stride = [2, 1], padding = [[1, 0], [0, 1]])
             -> conv2d(6, 1, init = he_uniform(mode = fan_out), bias_init = 0.05) -> elu(0.7)
             -> conv2d(6, [4, 2], padding = [[3, 3], [1, 3]], dilation = [1, 3], groups = 3)
     l = multiply(p1, p1, p2) -> leaky_relu(0.2)
     dict = add(l, np, np) -> batchnorm(eps = 0.001)
-    q = dict -> avgpool([2, 3], stride = 1, padding = [[1, 0], [1, 1]]) -> gelu -> softmax
+    q = dict -> avgpool([2, 3], stride = 1, padding = [[1, 0], [1, 1]]) -> gelu
+             -> layer_norm(axes = 2, affine = false) -> softmax
              -> maxpool(2, stride = 1, padding = [[1, 0], [0, 1]]) -> concat(dict)
              -> log_softmax(axis = 0)
     unused = q -> dropout(0.4) -> global_avgpool
     r = dict -> conv2d_transpose(6, [3, 2], stride = [2, 1], padding = [1, 0],
                                  output_padding = [1, 2], dilation = [1, 3], groups = 2,
                                  init = xavier_uniform, bias_init = 0.1)
-             -> global_avgpool -> reshape(2, 3) -> softmax(axis = -1) -> reshape(6) -> silu -> tanh
+             -> global_avgpool -> reshape(2, 3) -> layer_norm -> softmax(axis = -1) -> reshape(6)
+             -> silu -> tanh
              -> prelu -> mish -> selu -> hard_swish -> relu6 -> hard_sigmoid
     lambda = q -> conv2d(3, 3, padding = same, stride = 2, init = xavier_normal(gain = 0.5))
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))

@@ -52,10 +52,11 @@ block mixer {
 }
 
 model trainable(x: [4, 8, 8]) {
-    mixer -> elu(0.7) -> gelu(approximate = tanh)
+    mixer -> group_norm(2) -> elu(0.7) -> gelu(approximate = tanh)
     conv2d_transpose(8, 2, stride = 2, regularize = l2(0.01)) -> reshape(8, 64)
     conv1d(8, 3, stride = 2, padding = same, dilation = 2, groups = 2) -> maxpool1d(2, stride = 1)
-    avgpool1d(2, padding = 1) -> global_avgpool -> reshape(2, 4) -> log_softmax(axis = 1) -> flatten
+    avgpool1d(2, padding = 1) -> global_avgpool -> reshape(2, 4) -> layer_norm
+    log_softmax(axis = 1) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> softplus(beta = 2)
     dense(6) -> prelu -> softmax -> dense(3)
 }

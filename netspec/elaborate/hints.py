@@ -32,6 +32,8 @@ _RENAMED: dict[str, str] = {
     "out_features": "units",
     "use_bias": "bias",
     "epsilon": "eps",
+    "elementwise_affine": "affine",
+    "num_groups": "groups",
     "rate": "p",
     "kernel_initializer": "init",
     "weight_init": "init",
@@ -43,6 +45,12 @@ _RENAMED: dict[str, str] = {
     "filters": "units",
 }
 _INPUT_SIZES = ("in_channels", "in_features", "input_shape", "input_dim", "num_features")
+# torch.nn.LayerNorm's and GroupNorm's sizes of the input, which netspec infers.
+NORMALIZED_SHAPE = (
+    "layer_norm counts the axes it normalises from the end of each sample (netspec knows "
+    "their sizes): axes = 1 for the last one, axes = 3 for a whole [C, H, W] sample"
+)
+NUM_CHANNELS = "netspec infers the channels from the previous layer: drop num_channels"
 
 
 def foreign_argument(kind: str, key: str, names: Sequence[str], example: str) -> list[str]:
@@ -51,11 +59,15 @@ def foreign_argument(kind: str, key: str, names: Sequence[str], example: str) ->
         return [activation_help(kind, "relu", keyword=False)]
     if key in _INPUT_SIZES:
         return [INFERRED_INPUT.format(key=key, example=example or f"{kind}(...)")]
+    if key == "normalized_shape" and "axes" in names:
+        return [NORMALIZED_SHAPE]
+    if key == "num_channels" and "groups" in names:
+        return [NUM_CHANNELS]
     if key == "inplace":
         return ["netspec has no in-place operations: drop inplace"]
     if key == "bias" and "bias" not in names:
         if "affine" in names:
-            return ["batchnorm's scale and shift are switched together: affine = false"]
+            return [f"{kind}'s scale and shift are switched together: affine = false"]
         return [f"{kind} has no bias"]
     if key == "padding_mode":
         return ["padding is always with zeros in netspec: drop padding_mode"]

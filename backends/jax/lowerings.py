@@ -82,6 +82,25 @@ def _shape(node: CheckedNode) -> dict[str, Any]:
     return {"shape": node.output.shape}
 
 
+def _permute(node: CheckedNode) -> dict[str, Any]:
+    return {"axes": (0, *(a + 1 for a in node.op.axes))}  # type: ignore[union-attr]
+
+
+def _swap(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {"axis1": op.axis0 + 1, "axis2": op.axis1 + 1}  # type: ignore[union-attr]
+
+
+def _slice(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {
+        "start_index": op.start,  # type: ignore[union-attr]
+        "limit_index": op.stop,  # type: ignore[union-attr]
+        "stride": op.step,  # type: ignore[union-attr]
+        "axis": op.axis + 1,  # type: ignore[union-attr]
+    }
+
+
 CALLS: dict[str, tuple[str, Static]] = {
     "dense": ("dense", no_static),
     "conv2d": ("conv2d", _conv2d),
@@ -126,6 +145,11 @@ CALLS: dict[str, tuple[str, Static]] = {
     "layer_norm": ("layer_norm", _layer_norm),
     "group_norm": ("group_norm", _fields("groups", "eps")),
     "dropout": ("dropout", _fields("p")),
+    "permute": ("jax.numpy.transpose", _permute),
+    "transpose": ("jax.numpy.swapaxes", _swap),
+    "slice": ("jax.lax.slice_in_dim", _slice),
+    "adaptive_avgpool": ("adaptive_avgpool", _fields("size")),
+    "upsample": ("upsample", _fields("scale", "mode", "align_corners")),
 }
 
 

@@ -357,6 +357,61 @@ def dropout(x: jax.Array, *, p: float, train: bool, rng: jax.Array | None, index
     return x * (keep.astype(x.dtype) / (1.0 - p))
 
 
+# -- resampling --------------------------------------------------------------------------
+# Separable linear maps, output = Wh @ x @ Ww^T, with PyTorch's weights (docs/semantics.md):
+# adaptive windows floor(i n / out) to ceil((i + 1) n / out); bilinear sources
+# (i + 0.5) / scale - 0.5 clamped at 0, or i (n - 1) / (out - 1) with align_corners.
+
+
+def adaptive_weights(size: int, out: int) -> list[list[float]]:
+    """The [out, size] weights of PyTorch's adaptive average windows along one axis."""
+    rows = []
+    for i in range(out):
+        lo, hi = (i * size) // out, -(-((i + 1) * size) // out)
+        rows.append([1.0 / (hi - lo) if lo <= j < hi else 0.0 for j in range(size)])
+    return rows
+
+
+def bilinear_weights(size: int, scale: int, align_corners: bool) -> list[list[float]]:
+    """The [size * scale, size] weights of PyTorch's bilinear upsampling along one axis."""
+    out = size * scale
+    rows = []
+    for i in range(out):
+        if align_corners:
+            src = i * ((size - 1) / (out - 1)) if out > 1 else 0.0
+        else:
+            src = max((1.0 / scale) * (i + 0.5) - 0.5, 0.0)
+        lo = int(src)
+        hi = lo + 1 if lo < size - 1 else lo
+        row = [0.0] * size
+        row[lo] += 1.0 - (src - lo)
+        row[hi] += src - lo
+        rows.append(row)
+    return rows
+
+
+def separable(x: jax.Array, rows: list[list[float]], cols: list[list[float]]) -> jax.Array:
+    """rows @ x @ cols^T over the last two axes of an [N, C, H, W] batch."""
+    wh = jnp.asarray(rows, dtype=x.dtype)
+    ww = jnp.asarray(cols, dtype=x.dtype)
+    return jnp.matmul(jnp.matmul(wh, x), ww.T)
+
+
+def adaptive_avgpool(x: jax.Array, *, size: tuple[int, int]) -> jax.Array:
+    """torch.nn.AdaptiveAvgPool2d(size)."""
+    rows = adaptive_weights(x.shape[2], size[0])
+    return separable(x, rows, adaptive_weights(x.shape[3], size[1]))
+
+
+def upsample(x: jax.Array, *, scale: tuple[int, int], mode: str, align_corners: bool) -> jax.Array:
+    """torch.nn.Upsample(scale_factor=scale, mode=mode): legacy nearest repeats each
+    pixel; bilinear weighs the two neighbours of each source position per axis."""
+    if mode == "nearest":
+        return jnp.repeat(jnp.repeat(x, scale[0], axis=2), scale[1], axis=3)
+    rows = bilinear_weights(x.shape[2], scale[0], align_corners)
+    return separable(x, rows, bilinear_weights(x.shape[3], scale[1], align_corners))
+
+
 # -- the table ---------------------------------------------------------------------------
 
 

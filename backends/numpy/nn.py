@@ -24,9 +24,10 @@ The activations and their entries live in :mod:`netspec.backends.numpy.nn_activa
 the convolution and pools in :mod:`netspec.backends.numpy.nn_conv`, their
 one-dimensional forms (over the same kernels) in :mod:`netspec.backends.numpy.nn_conv1d`
 (its table ``CONV1D``), the transposed convolution in
-:mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``) and
-layer_norm and group_norm in :mod:`netspec.backends.numpy.nn_norm` (its table
-``NORMS``); ``LOWERINGS`` joins them.
+:mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``),
+layer_norm and group_norm in :mod:`netspec.backends.numpy.nn_norm` (its table ``NORMS``),
+permute, transpose and slice in :mod:`netspec.backends.numpy.nn_shape`, adaptive pooling
+and upsampling in :mod:`netspec.backends.numpy.nn_resample`; ``LOWERINGS`` joins them.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from netspec.backends.numpy.nn_conv import (
 from netspec.backends.numpy.nn_conv1d import CONV1D
 from netspec.backends.numpy.nn_conv_transpose import CONV_TRANSPOSE
 from netspec.backends.numpy.nn_norm import NORMS
+from netspec.backends.numpy.nn_resample import RESAMPLE_OPS
+from netspec.backends.numpy.nn_shape import SHAPE_OPS
 from netspec.ir import CheckedNode
 from netspec.lowering import Lowering, batch_axis, no_static
 
@@ -298,4 +301,6 @@ LOWERINGS: dict[str, Lowering] = {
     **CONV_TRANSPOSE,
     **NORMS,
     **ACTIVATIONS,
+    **SHAPE_OPS,
+    **RESAMPLE_OPS,
 }

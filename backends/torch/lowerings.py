@@ -91,6 +91,34 @@ def _flatten(node: CheckedNode) -> dict[str, Any]:
     return {"start_dim": 1}
 
 
+def _permute(node: CheckedNode) -> dict[str, Any]:
+    return {"dims": (0, *(a + 1 for a in node.op.axes))}  # type: ignore[union-attr]
+
+
+def _transpose(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {"dim0": op.axis0 + 1, "dim1": op.axis1 + 1}  # type: ignore[union-attr]
+
+
+def _slice(node: CheckedNode) -> dict[str, Any]:
+    op = node.op
+    return {"dim": op.axis + 1, "start": op.start, "stop": op.stop, "step": op.step}  # type: ignore[union-attr]
+
+
+def _adaptive(node: CheckedNode) -> dict[str, Any]:
+    return {"output_size": tuple(node.op.size)}  # type: ignore[union-attr]
+
+
+def _interpolate(node: CheckedNode) -> dict[str, Any]:
+    # F.interpolate with scale_factor; torch refuses align_corners for nearest, so it is
+    # given only to bilinear.
+    op = node.op
+    found = {"scale_factor": tuple(float(s) for s in op.scale), "mode": op.mode}  # type: ignore[union-attr]
+    if op.mode == "bilinear":  # type: ignore[union-attr]
+        found["align_corners"] = op.align_corners  # type: ignore[union-attr]
+    return found
+
+
 F = "torch.nn.functional."
 
 CALLS: dict[str, tuple[str, Static]] = {
@@ -131,4 +159,9 @@ CALLS: dict[str, tuple[str, Static]] = {
     "softplus": (F + "softplus", _fields("beta", "threshold")),
     "softmax": (F + "softmax", batch_axis("dim")),
     "log_softmax": (F + "log_softmax", batch_axis("dim")),
+    "permute": ("torch.permute", _permute),
+    "transpose": ("torch.transpose", _transpose),
+    "slice": ("slice_axis", _slice),
+    "adaptive_avgpool": (F + "adaptive_avg_pool2d", _adaptive),
+    "upsample": (F + "interpolate", _interpolate),
 }

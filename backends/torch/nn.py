@@ -253,6 +253,11 @@ def step(x: torch.Tensor) -> torch.Tensor:
     return (x > 0).to(x.dtype)
 
 
+def slice_axis(x: torch.Tensor, *, dim: int, start: int, stop: int, step: int) -> torch.Tensor:
+    """``x[start:stop:step]`` along ``dim``, with the checker's resolved bounds."""
+    return x[(slice(None),) * dim + (slice(start, stop, step),)]
+
+
 # -- the table -----------------------------------------------------------------------------
 
 

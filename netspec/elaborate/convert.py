@@ -427,3 +427,10 @@ def regularize(value: Value) -> Regularize:
     return Regularize.model_construct(
         l2=found.get("l2", 0.0), l1=found.get("l1", 0.0), max_norm=found.get("max_norm")
     )
+
+
+def optional_integer(value: Value) -> int | None:
+    """An integer, or ``none`` for a value left open (a slice's ``stop``)."""
+    if isinstance(value.data, Symbol) and value.data.name == "none":
+        return None
+    return integer(value, "an integer or none")

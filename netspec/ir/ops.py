@@ -381,6 +381,75 @@ class LogSoftmax(CheckedLogSoftmax):
     axis: int = 0
 
 
+# -- shape and resampling ops ------------------------------------------------------------------
+
+
+class CheckedPermute(IRModel):
+    """Reorder the per-sample axes (torch.permute; the batch axis stays first)."""
+
+    kind: Literal["permute"] = "permute"
+    axes: tuple[Axis, ...]
+
+
+class Permute(CheckedPermute):
+    """Reorder as written: a negative axis counts from the end."""
+
+    axes: tuple[int, ...]  # type: ignore[assignment]
+
+
+class CheckedTranspose(IRModel):
+    """Swap two per-sample axes (torch.transpose; the batch axis stays first)."""
+
+    kind: Literal["transpose"] = "transpose"
+    axis0: Axis
+    axis1: Axis
+
+
+class Transpose(CheckedTranspose):
+    """Swap as written: a negative axis counts from the end."""
+
+    axis0: int  # type: ignore[assignment]
+    axis1: int  # type: ignore[assignment]
+
+
+class CheckedSlice(IRModel):
+    """``x[start:stop:step]`` along one per-sample axis; the axis is kept, even at size 1.
+    Checked: ``start`` and ``stop`` are in [0, size] and the result is not empty."""
+
+    kind: Literal["slice"] = "slice"
+    axis: Axis
+    start: Annotated[int, Field(ge=0)]
+    stop: Annotated[int, Field(ge=0)]
+    step: Annotated[int, Field(ge=1)] = 1
+
+
+class Slice(CheckedSlice):
+    """Slice as written, with Python's rules: negative indices count from the end, indices
+    past either end are clamped, and no ``stop`` means the end."""
+
+    axis: int  # type: ignore[assignment]
+    start: int  # type: ignore[assignment]
+    stop: int | None = None  # type: ignore[assignment]
+
+
+class AdaptiveAvgPool(IRModel):
+    """torch.nn.AdaptiveAvgPool2d: output cell i of an axis of size n averages the input
+    cells floor(i * n / size) up to ceil((i + 1) * n / size)."""
+
+    kind: Literal["adaptive_avgpool"] = "adaptive_avgpool"
+    size: Pair
+
+
+class Upsample(IRModel):
+    """torch.nn.Upsample with an integer ``scale_factor`` per spatial axis: ``nearest``
+    (PyTorch's legacy nearest, source index floor(dst / scale)) or ``bilinear``."""
+
+    kind: Literal["upsample"] = "upsample"
+    scale: Pair
+    mode: Literal["nearest", "bilinear"] = "nearest"
+    align_corners: bool = False
+
+
 Op = Annotated[
     Dense
     | Conv2d
@@ -418,7 +487,12 @@ Op = Annotated[
     | Gelu
     | Softplus
     | Softmax
-    | LogSoftmax,
+    | LogSoftmax
+    | Permute
+    | Transpose
+    | Slice
+    | AdaptiveAvgPool
+    | Upsample,
     Field(discriminator="kind"),
 ]
 

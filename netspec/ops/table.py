@@ -18,6 +18,7 @@ from netspec.elaborate import convert as c
 from netspec.ir import ops
 from netspec.ops import flops as flop_rules
 from netspec.ops import params as param_rules
+from netspec.ops import resample as resample_rules
 from netspec.ops import shapes as shape_rules
 from netspec.ops import text as summary_rules
 from netspec.ops.signature import (
@@ -381,6 +382,77 @@ _ENTRIES: tuple[OpFacts, ...] = (
         shape_rules.softmax,
         flop_rules.per_output(3),
         activation=True,
+    ),
+    # -- shape and resampling ops --
+    OpFacts(
+        ops.Permute,
+        Signature(
+            (Param("axes", c.int_list),),
+            1,
+            build_fields(ops.Permute, "axes"),
+            example="permute(1, 0)",
+            variadic=True,
+        ),
+        resample_rules.permute,
+        flop_rules.none,
+        summary=resample_rules.permute_text,
+        keeps_affine=True,
+    ),
+    OpFacts(
+        ops.Transpose,
+        Signature(
+            (Param("axis0", c.integer), Param("axis1", c.integer)),
+            2,
+            build_fields(ops.Transpose, "axis0", "axis1"),
+            example="transpose(0, 1)",
+        ),
+        resample_rules.transpose,
+        flop_rules.none,
+        keeps_affine=True,
+    ),
+    OpFacts(
+        ops.Slice,
+        Signature(
+            (
+                Param("axis", c.integer),
+                Param("start", c.integer),
+                Param("stop", c.optional_integer, None),
+                Param("step", c.positive_int, 1),
+            ),
+            4,
+            build_fields(ops.Slice, "axis", "start", "stop", "step"),
+            example="slice(0, 0, 1)",
+        ),
+        resample_rules.slice_axis,
+        flop_rules.none,
+        keeps_affine=True,
+    ),
+    OpFacts(
+        ops.AdaptiveAvgPool,
+        Signature(
+            (Param("size", c.pair),),
+            1,
+            build_fields(ops.AdaptiveAvgPool, "size"),
+            example="adaptive_avgpool(7)",
+        ),
+        resample_rules.adaptive_avgpool,
+        resample_rules.adaptive_avgpool_flops,
+    ),
+    OpFacts(
+        ops.Upsample,
+        Signature(
+            (
+                Param("scale", c.pair),
+                Param("mode", c.word("nearest", "bilinear"), "nearest"),
+                Param("align_corners", c.boolean, False),
+            ),
+            1,
+            build_fields(ops.Upsample, "scale", "mode", "align_corners"),
+            example="upsample(2, mode = bilinear)",
+            validate=resample_rules.validate_upsample,
+        ),
+        resample_rules.upsample,
+        resample_rules.upsample_flops,
     ),
 )
 

@@ -52,7 +52,8 @@ FRAMEWORK = {"torch": "torch", "jax": "jax", "numpy": "numpy"}
 
 # Every op kind, asymmetric "same" padding on conv and both pools (2-D and 1-D), groups,
 # dilation, a strided transposed conv with output_padding, batchnorm on images and vectors
-# (one without affine), prelu shared and per channel.
+# (one without affine), prelu shared and per channel, bilinear (corners aligned) and
+# nearest upsampling, a non-dividing adaptive pool.
 ALL_OPS = """\
 netspec 1
 
@@ -70,6 +71,8 @@ block mixer {
 
 model all_ops(x: [4, 8, 8]) {
     mixer -> group_norm(4) -> elu(0.7) -> gelu(approximate = tanh)
+    upsample([2, 3], mode = bilinear, align_corners = true) -> adaptive_avgpool([5, 7])
+    permute(0, 2, 1) -> transpose(-1, 1) -> slice(2, 1, none, 2) -> upsample(2)
     maxpool(2, padding = 1) -> layer_norm(axes = 3, affine = false)
     avgpool(2, stride = 1, padding = 1)
     conv2d_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2,

@@ -78,8 +78,9 @@ model all_ops(img: [4, 9, 8]) {
     r = dict -> conv2d_transpose(6, [3, 2], stride = [2, 1], padding = [1, 0],
                                  output_padding = [1, 2], dilation = [1, 3], groups = 2,
                                  init = xavier_uniform, bias_init = 0.1)
-             -> global_avgpool -> reshape(2, 3) -> layer_norm -> softmax(axis = -1) -> reshape(6)
-             -> silu -> tanh
+             -> upsample(3) -> adaptive_avgpool([4, 5]) -> upsample([2, 3], mode = bilinear)
+             -> slice(-1, 1, step = 3) -> global_avgpool -> reshape(2, 3) -> transpose(-1, 0)
+             -> permute(1, 0) -> layer_norm -> softmax(axis = -1) -> reshape(6) -> silu -> tanh
              -> prelu -> mish -> selu -> hard_swish -> relu6 -> hard_sigmoid
     lambda = q -> conv2d(3, 3, padding = same, stride = 2, init = xavier_normal(gain = 0.5))
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))

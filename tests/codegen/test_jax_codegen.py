@@ -207,7 +207,7 @@ def test_modules_hold_only_what_they_use_and_import_only_jax_and_numpy(run: Run)
     every = "".join(path.read_text() for path in run.files.values())
     for kind, lowering in LOWERINGS.items():
         if lowering.framework_name is not None:
-            name = lowering.framework_name.replace("jax.numpy.", "jnp.")
+            name = lowering.framework_name.replace("jax.numpy.", "jnp.").replace("jax.lax.", "lax.")
             assert f" = {name}(" in every, kind
         else:
             assert f" = {lowering.fn.__name__}(" in every, kind

@@ -31,7 +31,8 @@ def permute(op: ops.Permute, shapes: list[Shape]) -> Shaped:
     if len(op.axes) != rank:
         raise ShapeProblem(
             "E004",
-            f"permute({written}) names {len(op.axes)} axes; the input {fmt(shape)} has {rank}",
+            f"permute({written}) names {len(op.axes)} "
+            f"{'axis' if len(op.axes) == 1 else 'axes'}; the input {fmt(shape)} has {rank}",
             notes=["axes count per sample: the batch axis is not counted and never moves"],
             help=[f"name each of the {rank} per-sample axes once"],
         )

@@ -31,8 +31,10 @@ model every(x: [4, 8, 8]) {
     concat(m, s) -> group_norm(4) -> layer_norm(axes = 2)
     sigmoid -> tanh -> relu -> silu -> elu(0.7) -> gelu -> softplus(beta = 2)
     mish -> selu -> relu6 -> hard_sigmoid -> hard_swish
+    upsample(2, mode = bilinear) -> adaptive_avgpool([3, 5]) -> permute(0, 2, 1)
+    transpose(1, -1) -> slice(-1, 1, none, 2) -> upsample(3)
     conv2d_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2)
-    reshape(8, 64) -> conv1d(8, 3, padding = same) -> maxpool1d(2) -> avgpool1d(2, padding = 1)
+    reshape(8, -1) -> conv1d(8, 3, padding = same) -> maxpool1d(2) -> avgpool1d(2, padding = 1)
     global_avgpool -> reshape(2, 4) -> softmax(axis = 1) -> log_softmax -> flatten -> dense(3)
 }
 """

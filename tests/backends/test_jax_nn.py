@@ -14,6 +14,7 @@ import pytest
 from netspec.ir import ops as ir
 
 pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+from netspec.backends.jax import nn as nn_module
 from netspec.backends.jax.lowerings import definitions
 from netspec.backends.jax.nn import LOWERINGS
 
@@ -32,12 +33,9 @@ def test_every_op_kind_has_a_lowering() -> None:
     assert set(LOWERINGS) == _kinds()
 
 
-@pytest.mark.parametrize(
-    "kind", [kind for kind, low in LOWERINGS.items() if low.framework_name is None]
-)
-def test_carried_functions_read_only_what_a_generated_module_has(kind: str) -> None:
-    fn = LOWERINGS[kind].fn
-    tree = ast.parse(inspect.getsource(fn))
+def _free_names(source: str) -> set[str]:
+    """The names a function's source reads without binding them (builtins aside)."""
+    tree = ast.parse(source)
     bound = {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
     bound |= {
         node.id
@@ -49,11 +47,24 @@ def test_carried_functions_read_only_what_a_generated_module_has(kind: str) -> N
         for node in ast.walk(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }
-    free = read - bound - set(dir(builtins))
-    # Other functions of nn.py are carried along with it (conv1d calls conv2d); each of
-    # those is a lowering's function too, held to this same test.
-    carried = set(definitions()[fn.__name__].uses)
-    assert free <= MODULE_NAMES | carried, f"{fn.__name__} reads {sorted(free - MODULE_NAMES)}"
+    return read - bound - set(dir(builtins))
+
+
+@pytest.mark.parametrize(
+    "kind", [kind for kind, low in LOWERINGS.items() if low.framework_name is None]
+)
+def test_carried_functions_read_only_what_a_generated_module_has(kind: str) -> None:
+    """A carried function reads the generated module's imports and the other functions
+    of nn.py, which the generator carries with it; so does each of those, in turn."""
+    found = definitions()
+    pending, seen = [LOWERINGS[kind].fn.__name__], set()
+    while pending:
+        name = pending.pop()
+        seen.add(name)
+        free = _free_names(inspect.getsource(getattr(nn_module, name)))
+        assert free <= MODULE_NAMES | set(found), f"{name} reads {sorted(free - MODULE_NAMES)}"
+        assert free - MODULE_NAMES == set(found[name].uses), name
+        pending += [used for used in found[name].uses if used not in seen]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -109,3 +110,34 @@ def test_flops_of_mlp_by_hand() -> None:
     assert model.flops == (2 * 784 * 256 + 256) + 256 + (2 * 256 * 10 + 10)
     assert model.parameter_count == 784 * 256 + 256 + 256 * 10 + 10
     assert math.prod(model.input.shape) == 784
+
+
+def test_unet_has_the_parameter_count_and_output_of_the_same_net_in_torch() -> None:
+    torch = pytest.importorskip("torch", reason="the reference U-Net is built with PyTorch")
+    nn = torch.nn
+
+    def double_conv(cin: int, c: int) -> nn.Module:
+        layers: list[nn.Module] = []
+        for i in (cin, c):
+            layers += [nn.Conv2d(i, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+        return nn.Sequential(*layers)
+
+    widths = [16, 32, 64, 128]
+    encoder = [double_conv(1, 16)] + [
+        nn.Sequential(nn.MaxPool2d(2), double_conv(a, b)) for a, b in itertools.pairwise(widths)
+    ]
+    ups = [nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in itertools.pairwise(widths)]
+    decoder = [double_conv(2 * a, a) for a in widths[:-1]]
+    head = nn.Conv2d(16, 2, 1)
+    modules = nn.ModuleList([*encoder, *ups, *decoder, head])
+    x = torch.zeros(1, 1, 64, 64)
+    skips = []
+    for step in encoder:
+        x = step(x)
+        skips.append(x)
+    for level in (2, 1, 0):
+        x = decoder[level](torch.cat([ups[level](x), skips[level]], dim=1))
+    model = _model("unet")
+    assert model.parameter_count == sum(p.numel() for p in modules.parameters())
+    assert model.output_type.shape == tuple(head(x).shape[1:]) == (2, 64, 64)
+    assert f"parameters        {model.parameter_count:,}" in summary_table(model)

@@ -11,13 +11,17 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec.parity import run_parity
+from netspec.parity import TOLERANCES, run_parity
 from tests.backends.conftest import AVAILABLE
 from tests.conftest import SPECS
 
 # ImageNet-size networks cost many seconds per float64 pass in NumPy; their parity is
 # checked once, at batch 1 in float32 (test_imagenet_size_backends_agree).
 LARGE = {"vgg11", "resnet18"}
+# float32 gradient tolerances wider than the default, by spec: unet's full-resolution
+# convolutions reduce 3 x 64 x 64 positions per weight, behind four batchnorms, and JAX
+# sums in another order than NumPy (2.7e-4 relative measured).
+FLOAT32_GRADIENTS = {"unet": 1e-3}
 
 pytestmark = pytest.mark.skipif(
     len(AVAILABLE) < 2, reason="parity needs at least two backends installed"
@@ -42,8 +46,15 @@ def test_backends_agree(path: Path, model_name: str, dtype: str) -> None:
     program = netspec.load(path)
     model = program.model(model_name)
     train = program.train(model_name)
+    widened = FLOAT32_GRADIENTS.get(path.stem) if dtype == "float32" else None
     report = run_parity(
-        model, AVAILABLE, dtype=dtype, batch=3, seed=7, loss=train.loss if train else None
+        model,
+        AVAILABLE,
+        dtype=dtype,
+        batch=3,
+        seed=7,
+        loss=train.loss if train else None,
+        tolerances=(TOLERANCES[dtype][0], widened) if widened else None,
     )
     assert report.ok, report.render()
 

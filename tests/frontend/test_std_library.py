@@ -22,7 +22,7 @@ def model(text: str, name: str = "t.net") -> CheckedModel:
 
 
 def test_the_standard_library_lists_its_modules() -> None:
-    assert std_modules() == ["std.inception", "std.resnet", "std.vgg"]
+    assert std_modules() == ["std.inception", "std.resnet", "std.unet", "std.vgg"]
 
 
 @pytest.mark.parametrize("module", sorted(p.name for p in STD_DIR.glob("*.net")))
@@ -135,3 +135,47 @@ def test_inception_block_concatenates_its_branches() -> None:
 def test_std_modules_can_be_imported_under_a_namespace() -> None:
     checked = conv_net("std.resnet as r", "r.basic(8) -> r.basic(8)", "[8, 6, 6]")
     assert [n.name for n in checked.nodes][-1] == "basic_2.relu_2"
+
+
+def double_conv_count(cin: int, c: int) -> int:
+    """Two 3 x 3 convolutions without bias (cin -> c, c -> c), each with a batchnorm."""
+    return 9 * cin * c + 9 * c * c + 2 * 2 * c
+
+
+@pytest.mark.parametrize(("cin", "c"), [(1, 16), (64, 32)])
+def test_unet_double_conv_keeps_the_size(cin: int, c: int) -> None:
+    checked = conv_net("std.unet", f"double_conv({c})", f"[{cin}, 12, 10]")
+    assert checked.output_type.shape == (c, 12, 10)
+    assert checked.parameter_count == double_conv_count(cin, c)
+
+
+def test_unet_down_pools_then_convolves() -> None:
+    checked = conv_net("std.unet", "down(32)", "[16, 64, 48]")
+    assert checked.output_type.shape == (32, 32, 24)
+    assert checked.parameter_count == double_conv_count(16, 32)
+    assert checked.nodes[0].op.kind == "maxpool"
+
+
+def test_unet_up_doubles_the_size() -> None:
+    checked = conv_net("std.unet", "up(32)", "[64, 8, 6]")
+    assert checked.output_type.shape == (32, 16, 12)
+    # ConvTranspose2d(64, 32, 2, stride=2): 64 * 32 * 2 * 2 weights and 32 biases.
+    assert checked.parameter_count == 64 * 32 * 4 + 32
+
+
+def test_unet_levels_wire_their_skips_with_concat() -> None:
+    body = (
+        "e1 = double_conv(8)\n e2 = e1 -> down(16)\n"
+        " d1 = e2 -> up(8) -> concat(e1) -> double_conv(8)\n conv2d(3, 1)"
+    )
+    checked = conv_net("std.unet", body, "[2, 16, 16]")
+    assert checked.output_type.shape == (3, 16, 16)
+    (merge,) = [n for n in checked.nodes if n.op.kind == "concat"]
+    assert merge.output.shape == (16, 16, 16)
+    assert checked.parameter_count == (
+        double_conv_count(2, 8)
+        + double_conv_count(8, 16)
+        + (16 * 8 * 4 + 8)
+        + double_conv_count(16, 8)
+        + (8 * 3 + 3)
+    )

@@ -39,3 +39,10 @@ def test_the_test_loss_falls(data: str, input: str, head: str, loss: str, tmp_pa
     result = fit(program, out=tmp_path / "run", progress=False, dtype="float64")
     losses = [row["test_loss"] for row in result.history]
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_the_adding_cnn_spec_beats_predicting_the_mean(tmp_path: Path) -> None:
+    spec = Path(__file__).resolve().parents[2] / "specs" / "adding_cnn.net"
+    result = fit(netspec.load(spec), out=tmp_path / "run", progress=False)
+    # Predicting the mean scores the variance of the sum of two U(0, 1): 1/6.
+    assert result.history[-1]["test_loss"] < (1 / 6) / 10, result.history

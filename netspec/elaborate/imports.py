@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lark import Token, Tree
 
-from netspec.diagnostics import Diagnostics, Label, did_you_mean
+from netspec.diagnostics import Diagnostics, Label, suggest
 from netspec.elaborate.blocks import BlockDef, BlockEnv
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir.graph import Span
@@ -227,7 +227,7 @@ class Importer:
                 f"unknown standard module '{name}'",
                 span,
                 help=[
-                    *did_you_mean(name, available),
+                    *_std_did_you_mean(name, available),
                     f"standard modules: {', '.join(available)}",
                 ],
             )
@@ -254,3 +254,12 @@ class Importer:
             span,
             help=["move the blocks both files need into a third file that both import"],
         )
+
+
+def _std_did_you_mean(name: str, available: list[str]) -> list[str]:
+    """Help for a misspelt standard module, compared without the shared "std." prefix,
+    which would make every module look close to any misspelling."""
+    close = suggest(name.removeprefix(STD_PREFIX), [m.removeprefix(STD_PREFIX) for m in available])
+    if not close:
+        return []
+    return ["did you mean " + " or ".join(f"'{STD_PREFIX}{c}'" for c in close) + "?"]

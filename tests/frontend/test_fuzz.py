@@ -60,8 +60,11 @@ def well_formed(text: str) -> None:
         for span in [d.span, *(label.span for label in d.labels)]:
             if span is None:
                 continue
-            assert 1 <= span.line <= len(lines) + 1, (d, len(lines))
             assert span.column >= 1 and span.end_line >= span.line, d
+            if span.file != "fuzz.net":
+                # A label may point into an imported file (a std block's layer).
+                continue
+            assert 1 <= span.line <= len(lines) + 1, (d, len(lines))
     assert (analysis.program is None) == any(d.is_error for d in analysis.diagnostics)
     analysis.render()  # rendering never fails either
     if analysis.program is not None:

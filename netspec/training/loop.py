@@ -18,7 +18,7 @@ from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
-from netspec.training import rundir, start
+from netspec.training import reconstructions, rundir, start
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.evaluate import CLASSIFICATION, evaluate
 from netspec.training.metrics import check_metrics
@@ -71,7 +71,8 @@ class TrainResult:
     run_dir: Path
     final: dict[str, float | None] = field(default_factory=dict)
     stopped_early: bool = False
-    notes: list[str] = field(default_factory=list)  # how the run directory was (re)used
+    # How the run directory was (re)used, and any run file that was skipped.
+    notes: list[str] = field(default_factory=list)
 
 
 def dropout_seed(seed: int, epoch: int) -> int:
@@ -178,7 +179,7 @@ def fit(
         raise TrainingInterrupted(opening.run_dir, committed) from None
     finally:
         opening.release()
-    result.notes = opening.notes
+    result.notes = [*opening.notes, *result.notes]
     return result
 
 
@@ -428,6 +429,16 @@ class _Loop:
                 model=self.model.name,
                 best_epoch=restored,
             )
+        notes: list[str] = []
+        if self.spec.target == "input":  # an autoencoder: show what it makes of its inputs
+            title = f"{self.model.name} - {self.run_dir.name}"
+            with rundir.guarded("write", self.run_dir / reconstructions.FILE):
+                note = reconstructions.write_reconstructions(
+                    self.run_dir, self.compiled, self.data, title
+                )
+            if note is not None:
+                self.progress.message(note)
+                notes.append(note)
         final: dict[str, float | None] = {}
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
             if split is not None and len(split):
@@ -441,4 +452,5 @@ class _Loop:
             run_dir=self.run_dir,
             final=final,
             stopped_early=self.state.stopped_early,
+            notes=notes,
         )

@@ -9,6 +9,7 @@ runs/<model>-<YYYYmmdd-HHMMSS>/
     checkpoints/          the latest epoch's checkpoint (and the best weights)
     weights.safetensors   the final weights
     curves.png            loss and accuracy per epoch (with matplotlib installed)
+    reconstructions.png   inputs above outputs, for `target input` runs (reconstructions.py)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ OUTPUTS = (
     "weights.safetensors",
     "final.json",
     "curves.png",
+    "reconstructions.png",
 )
 
 

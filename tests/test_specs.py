@@ -95,6 +95,21 @@ def test_multilayer_net_extend_has_six_hidden_blocks_with_l2() -> None:
     assert all(p.regularize.is_off for p in biases)
 
 
+def test_conv_autoencoder_squeezes_to_a_code_and_grows_back() -> None:
+    program = netspec.load(Path(__file__).parents[1] / "specs" / "conv_autoencoder.net")
+    model = program.model()
+    convs = [n for n in model.nodes if n.op.kind in ("conv2d", "conv2d_transpose")]
+    assert [n.output.shape for n in convs] == [
+        (16, 14, 14), (32, 7, 7), (8, 4, 4), (32, 7, 7), (16, 14, 14), (1, 28, 28),
+    ]  # fmt: skip
+    # Pixels come in [0, 1] (mnist divides by 255): the output is squashed to match.
+    assert model.nodes[-1].op.kind == "sigmoid"
+    assert model.output_type.shape == model.input.shape
+    section = program.train(model.name)
+    assert section is not None and section.target == "input" and section.loss.kind == "mse"
+    assert section.data.source == "mnist" and section.data.normalize
+
+
 def test_flops_and_parameters_of_a_transposed_conv_by_hand() -> None:
     text = "model m(x: [4, 5, 6]) { conv2d_transpose(6, [3, 2], 2, groups = 2) }"
     model = netspec.load(text).model()

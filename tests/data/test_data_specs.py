@@ -32,6 +32,7 @@ def test_spec_data_fits_its_model(
             loss_kind=train.loss.kind,
             seed=train.seed,
             data_dir=str(tmp_path),
+            target=train.target,
         )
         for split in data.splits().values():
             assert split.x.shape[1:] == model.input.shape

@@ -154,17 +154,6 @@ def merge_uses(items: list[Diagnostic]) -> list[Diagnostic]:
     return merged
 
 
-def read_source(path_or_text: str | os.PathLike[str]) -> tuple[str, str]:
-    """(text, file name): a Path or an existing file or a name ending in .net is read.
-
-    A file that is not UTF-8 raises NetspecError carrying its E008 diagnostic.
-    """
-    text, file, problem = _read(path_or_text)
-    if problem is not None:
-        raise NetspecError(_failure(file, [problem], text), (problem,))
-    return text, file
-
-
 def _read(path_or_text: str | os.PathLike[str]) -> tuple[str, str, Diagnostic | None]:
     """(text, file name, the encoding problem or None); other read errors raise."""
     if isinstance(path_or_text, os.PathLike) or (

@@ -101,6 +101,12 @@ def _slice(node: CheckedNode) -> dict[str, Any]:
     }
 
 
+def _attention(node: CheckedNode) -> dict[str, Any]:
+    # The probability as ``p``, the dropout op's word (``dropout`` names a function).
+    op: Any = node.op
+    return {"heads": op.heads, "causal": op.causal, "p": op.dropout}
+
+
 CALLS: dict[str, tuple[str, Static]] = {
     "dense": ("dense", no_static),
     "conv2d": ("conv2d", _conv2d),
@@ -150,6 +156,8 @@ CALLS: dict[str, tuple[str, Static]] = {
     "slice": ("jax.lax.slice_in_dim", _slice),
     "adaptive_avgpool": ("adaptive_avgpool", _fields("size")),
     "upsample": ("upsample", _fields("scale", "mode", "align_corners")),
+    "multi_head_attention": ("multi_head_attention", _attention),
+    "positional_embedding": ("positional_embedding", no_static),
 }
 
 

@@ -27,7 +27,8 @@ one-dimensional forms (over the same kernels) in :mod:`netspec.backends.numpy.nn
 :mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``),
 layer_norm and group_norm in :mod:`netspec.backends.numpy.nn_norm` (its table ``NORMS``),
 permute, transpose and slice in :mod:`netspec.backends.numpy.nn_shape`, adaptive pooling
-and upsampling in :mod:`netspec.backends.numpy.nn_resample`; ``LOWERINGS`` joins them.
+and upsampling in :mod:`netspec.backends.numpy.nn_resample`, attention and the positional
+embedding in :mod:`netspec.backends.numpy.nn_attention`; ``LOWERINGS`` joins them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import numpy as np
 from netspec.backends.numpy.nn_activations import ACTIVATIONS
 from netspec.backends.numpy.nn_activations import log_softmax_values as log_softmax_values
 from netspec.backends.numpy.nn_activations import logistic as logistic
+from netspec.backends.numpy.nn_attention import ATTENTION
 from netspec.backends.numpy.nn_conv import (
     avgpool,
     avgpool_backward,
@@ -78,9 +80,12 @@ def dense_backward(
     bias: np.ndarray | None = None,
     need_dx: bool = True,
 ) -> tuple:
-    """(dx, dweight[, dbias]); dx None unless ``need_dx``."""
+    """(dx, dweight[, dbias]); dx None unless ``need_dx``. A batch of sequences [N, T, F]
+    counts each step as a row of its own."""
     dx = dy @ weight if need_dx else None
-    return (dx, dy.T @ x) if bias is None else (dx, dy.T @ x, dy.sum(axis=0))
+    rows = dy.reshape(-1, dy.shape[-1])
+    dweight = rows.T @ x.reshape(-1, x.shape[-1])
+    return (dx, dweight) if bias is None else (dx, dweight, rows.sum(axis=0))
 
 
 def batchnorm(
@@ -303,4 +308,5 @@ LOWERINGS: dict[str, Lowering] = {
     **ACTIVATIONS,
     **SHAPE_OPS,
     **RESAMPLE_OPS,
+    **ATTENTION,
 }

@@ -52,7 +52,7 @@ class Step(NamedTuple):
     inputs: tuple[str, ...]
     free: tuple[str, ...]
     holder: nn.Module | None
-    tensors: tuple[str, ...]
+    tensors: tuple[tuple[str, nn.Module, str], ...]  # (keyword, owning module, its name)
     training: bool
     generator: bool
 
@@ -133,7 +133,7 @@ class NetspecModule(nn.Module):
             args = [live[name] for name in step.inputs]
             kwargs: dict[str, object] = {}
             if step.holder is not None:
-                kwargs = {attr: getattr(step.holder, attr) for attr in step.tensors}
+                kwargs = {key: getattr(owner, attr) for key, owner, attr in step.tensors}
             if step.training:
                 kwargs["training"] = self.training
             if step.generator:
@@ -189,7 +189,7 @@ def _build_layers(model: CheckedModel, dtype: torch.dtype) -> dict[str, nn.Modul
     params: dict[str, dict[str, tuple[tuple[int, ...], float | None]]] = {}
     state: dict[str, dict[str, tuple[tuple[int, ...], float]]] = {}
     for spec in model.params:
-        params.setdefault(spec.node, {})[spec.attr] = (tuple(spec.shape), 0.0)
+        params.setdefault(spec.node, {})[spec.path] = (tuple(spec.shape), 0.0)
     for item in model.state:
         state.setdefault(item.node, {})[item.attr] = (tuple(item.shape), item.fill)
     return {
@@ -260,9 +260,15 @@ def _plan(model: CheckedModel, layers: dict[str, nn.Module]) -> tuple[Step, ...]
         lowering = lowering_of(LOWERINGS, node.op.kind, "torch backend")
         wants = _keywords(lowering.fn)
         holder = layers.get(node.name)
-        tensors: tuple[str, ...] = ()
+        tensors: tuple[tuple[str, nn.Module, str], ...] = ()
         if holder is not None:
-            tensors = tuple(holder._parameters) + tuple(holder._buffers)
+            # A submodule's tensor ("out_proj.weight") goes by its keyword (ParamSpec.attr).
+            paths = [(p.attr, p.path) for p in model.params if p.node == node.name]
+            paths += [(s.attr, s.attr) for s in model.state if s.node == node.name]
+            tensors = tuple(
+                (attr, holder.get_submodule(path.rpartition(".")[0]), path.rpartition(".")[2])
+                for attr, path in paths
+            )
         fn = functools.partial(lowering.fn, **lowering.static(node))
         steps.append(
             Step(node.name, fn, node.inputs, free, holder, tensors, *(w in wants for w in RUNTIME))

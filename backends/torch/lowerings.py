@@ -119,6 +119,12 @@ def _interpolate(node: CheckedNode) -> dict[str, Any]:
     return found
 
 
+def _attention(node: CheckedNode) -> dict[str, Any]:
+    # The probability as ``p``, the dropout op's word (``dropout`` names a function).
+    op: Any = node.op
+    return {"heads": op.heads, "causal": op.causal, "p": op.dropout}
+
+
 F = "torch.nn.functional."
 
 CALLS: dict[str, tuple[str, Static]] = {
@@ -164,4 +170,6 @@ CALLS: dict[str, tuple[str, Static]] = {
     "slice": ("slice_axis", _slice),
     "adaptive_avgpool": (F + "adaptive_avg_pool2d", _adaptive),
     "upsample": (F + "interpolate", _interpolate),
+    "multi_head_attention": ("multi_head_attention", _attention),
+    "positional_embedding": ("positional_embedding", no_static),
 }

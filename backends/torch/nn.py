@@ -60,7 +60,15 @@ class Tensors(nn.Module):
                 torch.nn.init.uniform_(tensor, -bound, bound)
             else:
                 torch.nn.init.constant_(tensor, fill)
-            self.register_parameter(name, nn.Parameter(tensor))
+            # A dotted name ("out_proj.weight") lives in a submodule, as torch's own
+            # modules keep it, so that state_dict() keys match theirs.
+            owner = self
+            *parts, leaf = name.split(".")
+            for part in parts:
+                if part not in owner._modules:
+                    owner.add_module(part, nn.Module())
+                owner = owner._modules[part]  # type: ignore[assignment]
+            owner.register_parameter(leaf, nn.Parameter(tensor))
         for name, (shape, fill) in (state or {}).items():
             self.register_buffer(name, torch.full(shape, fill, dtype=dtype))
 
@@ -256,6 +264,52 @@ def step(x: torch.Tensor) -> torch.Tensor:
 def slice_axis(x: torch.Tensor, *, dim: int, start: int, stop: int, step: int) -> torch.Tensor:
     """``x[start:stop:step]`` along ``dim``, with the checker's resolved bounds."""
     return x[(slice(None),) * dim + (slice(start, stop, step),)]
+
+
+# -- sequence ops, on [N, T, D] --------------------------------------------------------------
+
+
+def multi_head_attention(
+    x: torch.Tensor,
+    in_proj_weight: torch.Tensor,
+    in_proj_bias: torch.Tensor | None = None,
+    out_proj_weight: torch.Tensor | None = None,
+    out_proj_bias: torch.Tensor | None = None,
+    *,
+    heads: int,
+    causal: bool = False,
+    p: float = 0.0,
+    training: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Self-attention of each [T, D] sequence of ``x``, as torch.nn.MultiheadAttention with
+    batch_first=True and query, key and value all ``x``: the projections and
+    scaled_dot_product_attention (its fused kernels). Dropout (probability ``p``) on the
+    attention weights in training draws from ``generator`` when one is given (the kernels
+    draw from torch's global generator only), so that path computes the weights itself."""
+    n, steps, width = x.shape
+    qkv = torch.nn.functional.linear(x, in_proj_weight, in_proj_bias)
+    q, k, v = qkv.view(n, steps, 3, heads, width // heads).permute(2, 0, 3, 1, 4).unbind(0)
+    p = p if training else 0.0
+    if p > 0.0 and generator is not None:
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(width // heads))
+        if causal:
+            future = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        keep = torch.empty_like(weights).bernoulli_(1.0 - p, generator=generator)
+        out = (weights * keep * (1.0 / (1.0 - p))) @ v
+    else:
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, dropout_p=p, is_causal=causal
+        )
+    joined = out.transpose(1, 2).reshape(n, steps, width)
+    return torch.nn.functional.linear(joined, out_proj_weight, out_proj_bias)
+
+
+def positional_embedding(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x`` plus the learned [T, D] table, for every sample."""
+    return x + weight
 
 
 # -- the table -----------------------------------------------------------------------------

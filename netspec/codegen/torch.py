@@ -287,7 +287,7 @@ class _Writer:
 
     def _holder(self, node: CheckedNode) -> str:
         params = [
-            f"{literal(spec.attr)}: ({literal(tuple(spec.shape))}, {literal(_fill(spec.init))})"
+            f"{literal(spec.path)}: ({literal(tuple(spec.shape))}, {literal(_fill(spec.init))})"
             for spec in self.model.params
             if spec.node == node.name
         ]
@@ -362,9 +362,10 @@ class _Writer:
         args = [self.names[i] for i in node.inputs]
         layer = self.layers.get(node.name)
         if layer is not None:
-            attrs = [p.attr for p in self.model.params if p.node == node.name]
-            attrs += [s.attr for s in self.model.state if s.node == node.name]
-            args += [f"{attr}={layer}.{attr}" for attr in attrs]
+            # A submodule's tensor (out_proj.weight) goes by its keyword (out_proj_weight).
+            paths = [(p.attr, p.path) for p in self.model.params if p.node == node.name]
+            paths += [(s.attr, s.attr) for s in self.model.state if s.node == node.name]
+            args += [f"{attr}={layer}.{path}" for attr, path in paths]
         parameters = _parameters(name)
         args += [f"{key}={value}" for key, value in RUNTIME.items() if key in parameters]
         # Arguments equal to the function's own defaults are left out, as a person would.
@@ -387,5 +388,16 @@ def _fill(init: Any) -> float | None:
 # Attributes of the generated holders: a block scope nested under one must not take
 # these names.
 _LAYER_ATTRIBUTES = frozenset(
-    ("weight", "bias", "running_mean", "running_var", "mean", "std", "slope")
+    (
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "mean",
+        "std",
+        "slope",
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj",
+    )
 )

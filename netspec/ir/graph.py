@@ -55,7 +55,8 @@ ParamRole = Literal["weight", "bias", "slope"]
 
 
 class ParamSpec(IRModel):
-    """A learnable array. ``name`` is ``<node>.<attr>``, the key in weight files."""
+    """A learnable array. ``name`` is ``<node>.<path>``, the key in weight files; ``attr``
+    is the keyword a backend function takes it by."""
 
     name: str
     node: str
@@ -64,6 +65,12 @@ class ParamSpec(IRModel):
     shape: tuple[int, ...]
     init: Init
     regularize: Regularize
+
+    @property
+    def path(self) -> str:
+        """The name within the node, ``attr`` unless a submodule holds it
+        (``out_proj.weight``, whose keyword ``attr`` is ``out_proj_weight``)."""
+        return self.name[len(self.node) + 1 :]
 
 
 class StateSpec(IRModel):

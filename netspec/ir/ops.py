@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field
 
 from netspec.ir._base import IRModel
-from netspec.ir.init import HeNormal, Init, Ones, Regularize, Zeros
+from netspec.ir.init import HeNormal, Init, Normal, Ones, Regularize, Zeros
 
 Pair = tuple[int, int]
 # ((top, bottom), (left, right)); the checker replaces "same" / "valid" by explicit pads.
@@ -450,6 +450,37 @@ class Upsample(IRModel):
     align_corners: bool = False
 
 
+# -- attention and sequences (multi_head_attention, positional_embedding) -------------------
+# On a per-sample [T, D] sequence: time first after the batch axis (torch's batch_first).
+
+
+class MultiHeadAttention(IRModel):
+    """Self-attention over the steps of a [T, D] sequence, as
+    torch.nn.MultiheadAttention(D, heads, dropout, bias, batch_first=True) called with
+    the sequence as query, key and value; ``causal`` masks each step's later steps, and
+    ``dropout`` drops attention weights in training. Its parameters have that module's
+    names and layouts and start as it draws them (docs/semantics.md)."""
+
+    kind: Literal["multi_head_attention"] = "multi_head_attention"
+    heads: Annotated[int, Field(ge=1)]
+    causal: bool = False
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    bias: bool = True
+
+
+class CheckedPositionalEmbedding(IRModel):
+    """A learned table of the input's [T, D] shape (``weight``), added to it: step t's
+    features get row t (GPT-2's and BERT's learned position embeddings)."""
+
+    kind: Literal["positional_embedding"] = "positional_embedding"
+
+
+class PositionalEmbedding(CheckedPositionalEmbedding):
+    """positional_embedding as written, with the table's initialisation."""
+
+    weight_init: Init = Normal(std=0.02)
+
+
 Op = Annotated[
     Dense
     | Conv2d
@@ -492,7 +523,9 @@ Op = Annotated[
     | Transpose
     | Slice
     | AdaptiveAvgPool
-    | Upsample,
+    | Upsample
+    | MultiHeadAttention
+    | PositionalEmbedding,
     Field(discriminator="kind"),
 ]
 

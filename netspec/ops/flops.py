@@ -31,7 +31,10 @@ def per_output(count: int) -> FlopRule:
 
 
 def dense(op: ops.CheckedDense, shapes: list[Shape], out: Shape) -> int:
-    return 2 * shapes[0][0] * op.units + (op.units if op.bias else 0)
+    """Per row (one for a vector, T for a [T, F] sequence): a multiply-add per weight and
+    the bias."""
+    rows = math.prod(shapes[0][:-1])
+    return rows * (2 * shapes[0][-1] * op.units + (op.units if op.bias else 0))
 
 
 def _cells(kernel: int | tuple[int, ...]) -> int:

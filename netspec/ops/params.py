@@ -53,8 +53,9 @@ def _affine(node: str, op: Any, weight_shape: Shape, units: int) -> list[ParamSp
 
 
 def dense(node: str, op: ops.Dense, input_shape: Shape) -> list[ParamSpec]:
-    """weight [units, in], bias [units]."""
-    return _affine(node, op, (op.units, input_shape[0]), op.units)
+    """weight [units, in], bias [units]; ``in`` is the last axis (features per step of a
+    sequence)."""
+    return _affine(node, op, (op.units, input_shape[-1]), op.units)
 
 
 def conv2d(node: str, op: ops.Conv2d, input_shape: Shape) -> list[ParamSpec]:

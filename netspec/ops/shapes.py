@@ -145,12 +145,21 @@ def _window_out(
 
 
 def dense(op: ops.Dense, shapes: list[Shape]) -> Shaped:
+    """[F] -> [units]; on a [T, F] sequence each step: [T, units] (torch.nn.Linear and
+    Keras Dense act on the last axis). A sample of three axes or more is an image whose
+    flatten was forgotten, far more often than a meant batch of sequences: E012."""
     (shape,) = shapes
+    if len(shape) == 2:
+        return Shaped((shape[0], op.units), op)
     if len(shape) != 1:
         raise ShapeProblem(
             "E012",
             f"dense needs a vector per sample, found {fmt(shape)}",
-            notes=[f"flatten would give [{math.prod(shape)}]"],
+            notes=[
+                f"flatten would give [{math.prod(shape)}]",
+                "on a [steps, features] sequence dense acts on each step; it takes no more "
+                "axes than two",
+            ],
             help=[f"insert flatten before dense: ... -> flatten -> dense({op.units})"],
         )
     return Shaped((op.units,), op)

@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from netspec.elaborate import convert as c
 from netspec.ir import ops
+from netspec.ops import attention as attention_rules
 from netspec.ops import flops as flop_rules
 from netspec.ops import params as param_rules
 from netspec.ops import resample as resample_rules
@@ -453,6 +454,37 @@ _ENTRIES: tuple[OpFacts, ...] = (
         ),
         resample_rules.upsample,
         resample_rules.upsample_flops,
+    ),
+    # -- sequence ops, on [T, D] --
+    OpFacts(
+        ops.MultiHeadAttention,
+        Signature(
+            (
+                Param("heads", c.positive_int),
+                Param("causal", c.boolean, False),
+                Param("dropout", c.fraction, 0.0),
+                Param("bias", c.boolean, True),
+            ),
+            1,
+            build_fields(ops.MultiHeadAttention, "heads", "causal", "dropout", "bias"),
+            example="multi_head_attention(4, causal = true)",
+        ),
+        attention_rules.multi_head_attention,
+        attention_rules.multi_head_attention_flops,
+        params=attention_rules.multi_head_attention_params,
+        summary=summary_rules.first_number("heads"),
+    ),
+    OpFacts(
+        ops.PositionalEmbedding,
+        Signature(
+            (Param("init", c.init_scheme, None),),
+            0,
+            attention_rules.build_positional_embedding,
+            example="positional_embedding(init = normal(std = 0.02))",
+        ),
+        attention_rules.positional_embedding,
+        attention_rules.positional_embedding_flops,
+        params=attention_rules.positional_embedding_params,
     ),
 )
 

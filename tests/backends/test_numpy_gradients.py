@@ -145,6 +145,21 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
     ("group_norm_vector_per_channel", lambda: build(VEC, ir.GroupNorm(groups=7)), True),
     ("group_norm_no_affine", lambda: build(IMG, ir.GroupNorm(groups=1, affine=False)), False),
     ("dropout_train", lambda: build(VEC, ir.Dense(units=5), ir.Dropout(p=0.4)), True),
+    ("dense_sequence", lambda: build(SEQ, ir.Dense(units=3)), True),
+    ("dense_sequence_no_bias", lambda: build(SEQ, ir.Dense(units=2, bias=False)), True),
+    ("positional_embedding", lambda: build(SEQ, ir.PositionalEmbedding()), True),
+    ("attention", lambda: build((5, 6), ir.MultiHeadAttention(heads=2)), True),
+    (
+        "attention_causal_no_bias",
+        lambda: build((5, 6), ir.MultiHeadAttention(heads=3, causal=True, bias=False)),
+        True,
+    ),
+    # The same masks at every evaluation (the test reseeds): dropout's backward too.
+    (
+        "attention_dropout_train",
+        lambda: build((4, 4), ir.MultiHeadAttention(heads=1, causal=True, dropout=0.3)),
+        True,
+    ),
     ("flatten", lambda: build(CUBE, ir.Flatten(), ir.Dense(units=2)), True),
     ("reshape", lambda: build(CUBE, ir.Reshape(shape=(4, -1)), ir.Tanh()), True),
     (

@@ -79,7 +79,9 @@ model all_ops(x: [4, 8, 8]) {
                      activation = relu) -> reshape(8, -1)
     conv1d(8, 3, padding = 1, groups = 2) -> maxpool1d(2, stride = 1, padding = [1, 0])
     avgpool1d(3, stride = 2, padding = same) -> group_norm(2, eps = 0.01) -> global_avgpool
-    reshape(2, 4) -> layer_norm(eps = 1e-3) -> softmax(axis = 1) -> flatten
+    reshape(2, 4) -> layer_norm(eps = 1e-3) -> softmax(axis = 1) -> dense(6)
+    positional_embedding -> multi_head_attention(2, causal = true, dropout = 0.2)
+    multi_head_attention(3, bias = false) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> dropout(0.3)
     dense(6) -> relu -> silu -> tanh -> step -> softplus(beta = 2, threshold = 5) -> sigmoid
     identity -> prelu -> dense(6) -> mish -> selu -> hard_swish -> dense(6) -> relu6

@@ -90,7 +90,10 @@ model all_ops(img: [4, 9, 8]) {
                                           groups = 4, init = xavier_uniform, activation = elu(0.5))
              -> maxpool1d(3, stride = 2, padding = [1, 0]) -> conv1d(4, 1, bias = false)
              -> avgpool1d(2, stride = 1, padding = 1) -> global_avgpool
-    c = concat(r, lambda, seq, axis = -1) -> dropout(0.3) -> dense(18, init = xavier_uniform)
+    att = np -> reshape(12, 20) -> dense(6) -> positional_embedding(init = uniform)
+             -> multi_head_attention(2, causal = true) -> multi_head_attention(3, bias = false)
+             -> transpose(0, 1) -> global_avgpool
+    c = concat(r, lambda, seq, att, axis = -1) -> dropout(0.3) -> dense(18, init = xavier_uniform)
         -> relu -> sigmoid -> identity
     multiply(c, t) -> add(c) -> dense(4, init = he_normal(mode = fan_out), bias = [1, 2, 3, 4])
         -> log_softmax

@@ -56,6 +56,7 @@ model trainable(x: [4, 8, 8]) {
     conv2d_transpose(8, 2, stride = 2, regularize = l2(0.01)) -> reshape(8, 64)
     conv1d(8, 3, stride = 2, padding = same, dilation = 2, groups = 2) -> maxpool1d(2, stride = 1)
     avgpool1d(2, padding = 1) -> global_avgpool -> reshape(2, 4) -> layer_norm
+    dense(6) -> positional_embedding -> multi_head_attention(3, causal = true)
     log_softmax(axis = 1) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> softplus(beta = 2)
     dense(6) -> prelu -> softmax -> dense(3)
@@ -177,7 +178,7 @@ def test_the_reserved_attribute_names_cover_this_torch() -> None:
 
     program = netspec.load(TRAINABLE)
     model = program.model()
-    params = {spec.attr: ((1,), 0.0) for spec in model.params}
+    params = {spec.path: ((1,), 0.0) for spec in model.params}
     state = {item.attr: ((1,), 0.0) for item in model.state}
     assert {"weight", "bias", "running_mean", "running_var"} <= set(params) | set(state)
     assert public(Tensors(params, state)) <= MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES

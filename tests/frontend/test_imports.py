@@ -355,7 +355,7 @@ def test_an_unknown_std_module_lists_the_available_ones() -> None:
     assert d.message == "unknown standard module 'std.resnt'"
     assert d.help == (
         "did you mean 'std.resnet'?",
-        "standard modules: std.inception, std.resnet, std.unet, std.vgg",
+        "standard modules: std.inception, std.resnet, std.transformer, std.unet, std.vgg",
     )
 
 

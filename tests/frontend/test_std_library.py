@@ -22,7 +22,13 @@ def model(text: str, name: str = "t.net") -> CheckedModel:
 
 
 def test_the_standard_library_lists_its_modules() -> None:
-    assert std_modules() == ["std.inception", "std.resnet", "std.unet", "std.vgg"]
+    assert std_modules() == [
+        "std.inception",
+        "std.resnet",
+        "std.transformer",
+        "std.unet",
+        "std.vgg",
+    ]
 
 
 @pytest.mark.parametrize("module", sorted(p.name for p in STD_DIR.glob("*.net")))
@@ -179,3 +185,28 @@ def test_unet_levels_wire_their_skips_with_concat() -> None:
         + double_conv_count(16, 8)
         + (8 * 3 + 3)
     )
+
+
+@pytest.mark.parametrize(("width", "heads", "ff"), [(64, 4, 128), (512, 8, 2048)])
+def test_transformer_encoder_layer_has_torchs_parameter_count(
+    width: int, heads: int, ff: int
+) -> None:
+    checked = conv_net(
+        "std.transformer", f"encoder_layer({width}, {heads}, {ff})", f"[10, {width}]"
+    )
+    # TransformerEncoderLayer(width, heads, ff): attention 4 D^2 + 4 D, two linears, two
+    # layer norms (torch's count, which the twin tests hold name by name).
+    attention = 4 * width * width + 4 * width
+    linears = width * ff + ff + ff * width + width
+    assert checked.parameter_count == attention + linears + 2 * 2 * width
+    assert checked.output_type.shape == (10, width)
+
+
+def test_transformer_encoder_layer_drops_and_masks_as_asked() -> None:
+    checked = conv_net(
+        "std.transformer", "encoder_layer(8, 2, 16, dropout = 0.2, causal = true)", "[5, 8]"
+    )
+    kinds = [node.op.kind for node in checked.nodes]
+    assert kinds.count("dropout") == 3 and kinds.count("layer_norm") == 2
+    (attention,) = [node.op for node in checked.nodes if node.op.kind == "multi_head_attention"]
+    assert attention.causal and attention.dropout == 0.2 and attention.heads == 2

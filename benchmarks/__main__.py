@@ -1,7 +1,7 @@
 """python -m benchmarks [--quick] [--only GROUP[,GROUP]] [--threads N] [--clock wall|cpu]
 
 Prints the machine and versions, then one markdown table per group, then the goals
-(met or not, with figures). Groups: train-step, limit, frontend, loop, gpu.
+(met or not, with figures). Groups: train-step, attention, limit, frontend, loop, gpu.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-GROUPS = ("train-step", "limit", "frontend", "loop", "gpu")
+GROUPS = ("train-step", "attention", "limit", "frontend", "loop", "gpu")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -108,6 +108,19 @@ def main(argv: list[str] | None = None) -> int:
             result = train_step.run(rounds=rounds, block_s=block_s, progress=progress)
             print(train_step.render(result))
             goals.train_step(result)
+        elif group == "attention":
+            from benchmarks import train_step
+
+            attention = train_step.run(
+                rounds=rounds,
+                block_s=block_s,
+                nets=("attention",),
+                frameworks=("torch", "jax"),
+                infer_batch=256,
+                progress=progress,
+            )
+            print(train_step.render(attention, title="attention"))
+            goals.train_step(attention)
         elif group == "limit":
             from benchmarks import limit
 

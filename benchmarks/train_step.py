@@ -29,9 +29,13 @@ from netspec.backend import get_backend
 from netspec.ir.train import Sgd, SoftmaxCrossEntropy
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = {"mlp": ROOT / "specs" / "mlp.net", "lenet5": ROOT / "specs" / "lenet5.net"}
-BATCHES = {"mlp": 128, "lenet5": 64}
-TITLES = {"mlp": "MLP 784-256-10", "lenet5": "LeNet-5"}
+SPECS = {
+    "mlp": ROOT / "specs" / "mlp.net",
+    "lenet5": ROOT / "specs" / "lenet5.net",
+    "attention": ROOT / "benchmarks" / "attention.net",
+}
+BATCHES = {"mlp": 128, "lenet5": 64, "attention": 64}
+TITLES = {"mlp": "MLP 784-256-10", "lenet5": "LeNet-5", "attention": "encoder layer, 28 x 64"}
 FRAMEWORKS = ("torch", "jax", "numpy")
 REFERENCE = {
     "torch": "torch.nn + torch.optim.SGD",
@@ -40,9 +44,16 @@ REFERENCE = {
 }
 LR = 1e-3
 INFER_BATCH = 1024
-# Goals: PyTorch / JAX step time at most 5% over hand-written; NumPy at least 2x faster.
+# Goals: PyTorch / JAX step time at most 5% over hand-written (10% for the attention
+# net, whose step is many small ops); NumPy at least 2x faster.
 RATIO_GOAL = 1.05
+RATIO_GOALS = {"attention": 1.10}
 NUMPY_SPEEDUP_GOAL = 2.0
+
+
+def ratio_goal(net: str) -> float:
+    """The most netspec's step may take, as a multiple of the hand-written step's."""
+    return RATIO_GOALS.get(net, RATIO_GOAL)
 
 
 @dataclass
@@ -62,7 +73,7 @@ class CaseResult:
         ratio = self.step.ratio.median
         if self.framework == "numpy":
             return f"speed-up >= {NUMPY_SPEEDUP_GOAL:g}x", 1 / ratio >= NUMPY_SPEEDUP_GOAL
-        return f"ratio <= {RATIO_GOAL}", ratio <= RATIO_GOAL
+        return f"ratio <= {ratio_goal(self.net)}", ratio <= ratio_goal(self.net)
 
 
 @dataclass

@@ -59,6 +59,17 @@ def test_train_step_case_gives_finite_timings(framework: str) -> None:
     assert "| " in train_step.render(train_step.GroupResult([case]))
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS[1:])
+def test_attention_case_runs_the_same_network_by_hand(framework: str) -> None:
+    """The hand-written nn.MultiheadAttention net (or JAX's) takes netspec's weights in
+    order and agrees on the outputs before timing (run_case checks it)."""
+    case = train_step.run_case(framework, "attention", batch=4, infer_batch=8, **TINY)
+    assert case.max_output_diff < 1e-4
+    result = train_step.GroupResult([case])
+    assert train_step.finite(result)
+    assert "ratio <= 1.1" in train_step.render(result, title="attention")
+
+
 def test_limit_gives_finite_timings() -> None:
     result = limit.run(batch=8, big_size=64, big_rounds=1, backends=("numpy",), **TINY)
     assert limit.finite(result)

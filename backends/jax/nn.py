@@ -442,8 +442,13 @@ def multi_head_attention(
     qkv = jnp.matmul(x, in_proj_weight.T, precision=high)
     if in_proj_bias is not None:
         qkv = qkv + in_proj_bias
-    q, k, v = jnp.moveaxis(qkv.reshape(n, steps, 3, heads, width // heads), (2, 3), (0, 2))
-    scores = jnp.matmul(q, jnp.swapaxes(k, -1, -2), precision=high) / math.sqrt(width // heads)
+    # Split, then each third to [N, heads, T, d]: XLA's CPU code for this is faster than
+    # for one five-axis transpose of the whole projection.
+    q, k, v = (
+        part.reshape(n, steps, heads, width // heads).transpose(0, 2, 1, 3)
+        for part in jnp.split(qkv, 3, axis=-1)
+    )
+    scores = jnp.matmul(q, k.transpose(0, 1, 3, 2), precision=high) / math.sqrt(width // heads)
     if causal:
         future = jnp.triu(jnp.ones((steps, steps), dtype=bool), 1)
         scores = jnp.where(future, -jnp.inf, scores)
@@ -457,7 +462,7 @@ def multi_head_attention(
         draw = jax.random.uniform(jax.random.fold_in(rng, index), weights.shape, jnp.float32)
         weights = weights * ((draw >= p).astype(x.dtype) / (1.0 - p))
     out = jnp.matmul(weights, v, precision=high)
-    joined = jnp.swapaxes(out, 1, 2).reshape(n, steps, width)
+    joined = out.transpose(0, 2, 1, 3).reshape(n, steps, width)
     y = jnp.matmul(joined, out_proj_weight.T, precision=high)  # type: ignore[union-attr]
     return y if out_proj_bias is None else y + out_proj_bias
 

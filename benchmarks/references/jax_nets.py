@@ -1,6 +1,6 @@
-"""LeNet-5 and the MLP 784-256-10 written by hand in JAX: pure functions over a
-parameter dictionary (netspec's names and layouts, so netspec's initial weights load as
-they are), ``jax.value_and_grad`` and a jitted SGD update.
+"""LeNet-5, the MLP 784-256-10 and a one-layer attention net written by hand in JAX:
+pure functions over a parameter dictionary (netspec's names and layouts, so netspec's
+initial weights load as they are), ``jax.value_and_grad`` and a jitted SGD update.
 """
 
 from __future__ import annotations
@@ -39,7 +39,40 @@ def mlp(p: Params, x: jax.Array) -> jax.Array:
     return h @ p["dense_2.weight"].T + p["dense_2.bias"]
 
 
-BUILDERS: dict[str, Callable[[Params, jax.Array], jax.Array]] = {"lenet5": lenet5, "mlp": mlp}
+def _layer_norm(p: Params, name: str, x: jax.Array) -> jax.Array:
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    return centred * lax.rsqrt(var + 1e-5) * p[f"{name}.weight"] + p[f"{name}.bias"]
+
+
+def attention(p: Params, x: jax.Array, heads: int = 4) -> jax.Array:
+    """benchmarks/attention.net: embedding, learned positions, one pre-norm encoder
+    layer (self-attention written out: projections, softmax(q k^T / sqrt(d)) v), the
+    mean over the steps, a linear head."""
+    layer = "encoder_layer_1"
+    attn = f"{layer}.multi_head_attention_1"
+    h = x @ p["dense_1.weight"].T + p["dense_1.bias"] + p["positional_embedding_1.weight"]
+    n, steps, width = h.shape
+    normed = _layer_norm(p, f"{layer}.layer_norm_1", h)
+    qkv = normed @ p[f"{attn}.in_proj_weight"].T + p[f"{attn}.in_proj_bias"]
+    q, k, v = (
+        part.reshape(n, steps, heads, width // heads).transpose(0, 2, 1, 3)
+        for part in jnp.split(qkv, 3, axis=-1)
+    )
+    weights = jax.nn.softmax(q @ k.transpose(0, 1, 3, 2) / jnp.sqrt(width // heads), axis=-1)
+    joined = (weights @ v).transpose(0, 2, 1, 3).reshape(n, steps, width)
+    h = h + joined @ p[f"{attn}.out_proj.weight"].T + p[f"{attn}.out_proj.bias"]
+    f = _layer_norm(p, f"{layer}.layer_norm_2", h)
+    f = jax.nn.gelu(f @ p[f"{layer}.dense_1.weight"].T + p[f"{layer}.dense_1.bias"], False)
+    h = h + f @ p[f"{layer}.dense_2.weight"].T + p[f"{layer}.dense_2.bias"]
+    return h.mean(axis=1) @ p["dense_2.weight"].T + p["dense_2.bias"]
+
+
+BUILDERS: dict[str, Callable[[Params, jax.Array], jax.Array]] = {
+    "lenet5": lenet5,
+    "mlp": mlp,
+    "attention": attention,
+}
 
 
 def make_train_step(net: Callable[[Params, jax.Array], jax.Array]) -> Callable[..., Any]:

@@ -1,4 +1,5 @@
-"""LeNet-5 and the MLP 784-256-10 written by hand with ``torch.nn`` and ``torch.optim.SGD``.
+"""LeNet-5, the MLP 784-256-10 and a one-layer attention net written by hand with
+``torch.nn`` and ``torch.optim.SGD``.
 
 The modules come from the torch backend's own comparison script (formerly
 ``backends/torch/_speed.py``). Their parameters are listed in the same order as
@@ -37,7 +38,48 @@ def mlp() -> nn.Module:
     return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
 
 
-BUILDERS: dict[str, Callable[[], nn.Module]] = {"lenet5": LeNet5, "mlp": mlp}
+class LearnedPositions(nn.Module):
+    """x plus a learned [T, D] table; a module of its own so that the parameter order
+    stays netspec's (a module lists its own parameters before its submodules')."""
+
+    def __init__(self, steps: int, width: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(steps, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight
+
+
+class AttentionNet(nn.Module):
+    """benchmarks/attention.net by hand: a row embedding with learned positions, one
+    pre-norm encoder layer around ``nn.MultiheadAttention`` (called with need_weights
+    False, its fused path), the mean over the steps and a linear head. Submodules are set
+    in netspec's parameter order."""
+
+    def __init__(self, steps: int = 28, features: int = 28, width: int = 64) -> None:
+        super().__init__()
+        self.embed = nn.Linear(features, width)
+        self.pos = LearnedPositions(steps, width)
+        self.norm1 = nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, 4, batch_first=True)
+        self.norm2 = nn.LayerNorm(width)
+        self.linear1 = nn.Linear(width, 2 * width)
+        self.linear2 = nn.Linear(2 * width, width)
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pos(self.embed(x))
+        n = self.norm1(h)
+        h = h + self.attn(n, n, n, need_weights=False)[0]
+        h = h + self.linear2(F.gelu(self.linear1(self.norm2(h))))
+        return self.head(h.mean(1))
+
+
+BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "lenet5": LeNet5,
+    "mlp": mlp,
+    "attention": AttentionNet,
+}
 
 
 def load_netspec_params(module: nn.Module, params: dict[str, np.ndarray]) -> None:

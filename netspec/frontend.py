@@ -84,7 +84,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             spans,
             diagnostics,
             model_span=elaborated.model_spans.get(model.name),
-            input_span=elaborated.input_spans.get(model.name),
+            input_spans=elaborated.input_spans.get(model.name),
             max_params=max_params,
             input_names=elaborated.input_names.get(model.name),
             uses=elaborated.node_uses.get(model.name),
@@ -98,11 +98,11 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
                 elaborated.train_spans[model.name],
                 diagnostics,
                 output_span=spans.get(model.output),
-                input_span=elaborated.input_spans.get(model.name),
+                input_spans=elaborated.input_spans.get(model.name),
             )
         if result is None:
             continue
-        if trained_standardized(train):
+        if trained_standardized(train) and len(result.inputs) == 1:
             # The statistics of the data belong to the model: see docs/semantics.md.
             result = standardize_input(result)
         lint(result, spans, train, diagnostics)

@@ -174,7 +174,9 @@ def estimate(
     largest_parameter = max(counts, key=lambda name: counts[name]) if counts else None
     slots, slots_text = optimizer_slots(optimizer)
     training = batch_size is not None
-    per_sample = math.prod(model.input.shape) + sum(math.prod(n.output.shape) for n in model.nodes)
+    per_sample = sum(math.prod(spec.shape) for spec in model.inputs) + sum(
+        math.prod(n.output.shape) for n in model.nodes
+    )
     return MemoryEstimate(
         model=model.name,
         dtype=dtype,

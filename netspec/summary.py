@@ -39,7 +39,7 @@ def summary_table(
     param_specs = {p.name: p for p in model.params}
     param_sizes = {p.name: math.prod(p.shape) for p in model.params}
     rows = [("node", "op", "output", "params")]
-    rows.append((model.input.name, "input", _shape(model.input.shape), ""))
+    rows.extend((spec.name, "input", _shape(spec.shape), "") for spec in model.inputs)
     for node in model.nodes:
         count = sum(param_sizes[name] for name in node.params)
         rows.append(

@@ -28,7 +28,7 @@ def check_model(
     diagnostics: Diagnostics,
     *,
     model_span: Span | None = None,
-    input_span: Span | None = None,
+    input_spans: dict[str, Span] | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
     input_names: dict[str, tuple[str, ...]] | None = None,
     uses: dict[str, tuple[Use, ...]] | None = None,
@@ -40,11 +40,12 @@ def check_model(
     """
     uses = uses or {}
     types: dict[str, TensorType | None] = {
-        model.input.name: TensorType.model_construct(
-            shape=model.input.shape, dtype=model.input.dtype
-        )
+        spec.name: TensorType.model_construct(shape=spec.shape, dtype=spec.dtype)
+        for spec in model.inputs
     }
-    origin: dict[str, Span | None] = {model.input.name: input_span}
+    origin: dict[str, Span | None] = {
+        spec.name: (input_spans or {}).get(spec.name) for spec in model.inputs
+    }
     checked: list[CheckedNode] = []
     params: list[ParamSpec] = []
     state: list[StateSpec] = []
@@ -99,7 +100,7 @@ def check_model(
                 failed = True
         params.extend(node_params)
         state.extend(node_state)
-        output = TensorType.model_construct(shape=shaped.shape, dtype=model.input.dtype)
+        output = TensorType.model_construct(shape=shaped.shape, dtype=inputs[0].dtype)
         types[node.name] = output
         checked.append(
             CheckedNode.model_construct(
@@ -130,7 +131,7 @@ def check_model(
         return None
     return CheckedModel.model_construct(
         name=model.name,
-        input=model.input,
+        inputs=model.inputs,
         nodes=tuple(checked),
         output=model.output,
         params=tuple(params),

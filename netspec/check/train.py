@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from netspec.check.train_inputs import check_csv_groups, check_several_inputs
 from netspec.check.train_outputs import check_input_target, check_metrics
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
@@ -113,7 +114,7 @@ class TrainChecker:
         diagnostics: Diagnostics,
         *,
         output_span: Span | None = None,
-        input_span: Span | None = None,
+        input_spans: dict[str, Span] | None = None,
     ) -> None:
         self.spec = spec
         self.model = model
@@ -121,7 +122,10 @@ class TrainChecker:
         self.section = section
         self.diagnostics = diagnostics
         self.output_span = output_span
-        self.input_span = input_span
+        self.input_spans = input_spans or {}
+        # The one input's span, for the rules that speak of a single-input model.
+        spans = list(self.input_spans.values())
+        self.input_span = spans[0] if len(spans) == 1 else None
         self.source = spec.data.source
         self.facts = source_facts(spec.data)
 
@@ -130,11 +134,15 @@ class TrainChecker:
         check_metrics(self)
         if self.facts is not None:
             self._splits(self.facts)
+        if self.model is not None and len(self.model.inputs) > 1:
+            check_several_inputs(self, self.model)
+        elif self.model is not None:
+            check_csv_groups(self, self.model)
         if self.spec.target == "input":
             check_input_target(self, self.model)
         elif self.model is not None:
             self._loss_and_output(self.model)
-        if self.model is not None and self.facts is not None:
+        if self.model is not None and self.facts is not None and len(self.model.inputs) == 1:
             self._inputs(self.facts, self.model)
         self._schedule()
         self._optimizer()
@@ -466,7 +474,7 @@ def check_train(
     diagnostics: Diagnostics,
     *,
     output_span: Span | None = None,
-    input_span: Span | None = None,
+    input_spans: dict[str, Span] | None = None,
 ) -> None:
     """Report every static problem of ``spec``; ``model`` is None when it failed to check
     (then only the rules that need no model run)."""
@@ -477,5 +485,5 @@ def check_train(
         section,
         diagnostics,
         output_span=output_span,
-        input_span=input_span,
+        input_spans=input_spans,
     ).check()

@@ -96,8 +96,8 @@ def check_input_target(checker: TrainChecker, model: CheckedModel | None) -> Non
             labels=checker.label("target", "the inputs are the targets"),
             help=["remove one_hot = true"],
         )
-    if model is None:
-        return
+    if model is None or len(model.inputs) > 1:
+        return  # several inputs: reported by check_several_inputs
     sample, output = model.input.shape, model.output_type.shape
     size = math.prod(sample)
     if output == sample or output == (size,):

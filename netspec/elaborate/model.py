@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from lark import Token, Tree
 
@@ -27,6 +28,16 @@ MAX_EXPANSIONS = 100_000
 # argument errors but no shape errors, so one mistake gives one diagnostic, and the rest
 # of the model is still elaborated and checked.
 POISON = "<error>"
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One input as a model's header declares it, with where its name is written."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    span: Span
 
 
 class _Abort(Exception):
@@ -63,36 +74,60 @@ class ModelElaborator:
         self.input_names: dict[str, tuple[str, ...]] = {}
         # For each node made inside a block: the chain of block uses that made it.
         self.uses: dict[str, tuple[Use, ...]] = {}
+        self.input_names_in_order: list[str] = []
 
     # -- entry point -------------------------------------------------------------------
 
     def elaborate(
-        self,
-        name: str,
-        input_name: str,
-        input_shape: tuple[int, ...],
-        dtype: str,
-        body: Tree,
-        constants: dict[str, Value],
-        input_span: Span,
+        self, name: str, inputs: list[ModelInput], body: Tree, constants: dict[str, Value]
     ) -> tuple[Model, dict[str, Span]] | None:
         scope = Scope(prefix="", constants=dict(constants))
-        scope.tensors[input_name] = input_name
-        scope.defined_at[input_name] = input_span
-        scope.used.add(input_name)  # an unused model input is not worth a warning
-        self.taken.add(input_name)
+        for spec in inputs:
+            scope.tensors[spec.name] = spec.name
+            scope.defined_at[spec.name] = spec.span
+            self.taken.add(spec.name)
+        self.input_names_in_order = [spec.name for spec in inputs]
+        # The one input of a model flows into its first statement; of several, none does:
+        # each chain names the input it reads.
+        first = inputs[0].name if len(inputs) == 1 else None
+        if first is not None:
+            scope.used.add(first)  # the one input feeds the first statement
         try:
-            output = self._body(body, scope, input_name, allow_input=False)
+            output = self._body(body, scope, first, allow_input=False)
         except _Abort:
             return None
+        if first is None:
+            self._unused_inputs(name, inputs, scope, output)
+            scope.used.update(i.name for i in inputs)  # reported above, not as W004
         self._warn_unused(scope, output)
         model = Model.model_construct(
             name=name,
-            input=Input.model_construct(name=input_name, shape=input_shape, dtype=dtype),  # type: ignore[arg-type]
+            inputs=tuple(
+                Input.model_construct(name=i.name, shape=i.shape, dtype=i.dtype)  # type: ignore[arg-type]
+                for i in inputs
+            ),
             nodes=tuple(self.nodes),
             output=output if output is not None else POISON,
         )
         return model, self.spans
+
+    def _unused_inputs(
+        self, model: str, inputs: list[ModelInput], scope: Scope, output: str | None
+    ) -> None:
+        """An input no statement reads is an error: every call would have to supply data
+        that changes nothing, and most often a branch was left unconnected."""
+        for spec in inputs:
+            if spec.name in scope.used or spec.name == output:
+                continue
+            self.diagnostics.error(
+                "E022",
+                f"input '{spec.name}' of model '{model}' is never used",
+                spec.span,
+                help=[
+                    f"read it in a chain ({spec.name} -> ...) or a merge "
+                    f"(concat(a, {spec.name})), or remove it from the model's inputs"
+                ],
+            )
 
     # -- bodies and statements ---------------------------------------------------------
 
@@ -225,11 +260,17 @@ class ModelElaborator:
             if flowing is not None:
                 self._mark_used(scope, flowing)
             if flowing is None and not self._is_merge(first):
+                several = self.input_names_in_order if len(self.input_names_in_order) > 1 else []
                 self.diagnostics.error(
                     "E022",
                     "this statement has no input",
                     self.evaluator.span(first),
-                    help=["start the chain with a tensor: x -> ..."],
+                    help=[
+                        f"the model has several inputs ({', '.join(several)}): start the "
+                        f"chain with the one it reads, e.g. {several[0]} -> ..."
+                        if several
+                        else "start the chain with a tensor: x -> ..."
+                    ],
                 )
                 return POISON
         for position, stage in enumerate(stages):

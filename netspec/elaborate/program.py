@@ -11,7 +11,7 @@ from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
 from netspec.elaborate.blocks import BlockDef, BlockEnv
 from netspec.elaborate.imports import Importer, Origin
-from netspec.elaborate.model import ModelElaborator
+from netspec.elaborate.model import ModelElaborator, ModelInput
 from netspec.elaborate.train import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir import init as ir_init
@@ -39,8 +39,8 @@ class Elaborated:
     input_names: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     # Per model, per node made inside a block: the chain of block uses that made it.
     node_uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
-    # Where each model names its input (``x`` in ``model m(x: [784])``).
-    input_spans: dict[str, Span] = field(default_factory=dict)
+    # Where each model names each of its inputs (``x`` in ``model m(x: [784])``).
+    input_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     # The blocks and constants the file defines itself: what importing it gives.
     blocks: dict[str, BlockDef] = field(default_factory=dict)
     constants: dict[str, Value] = field(default_factory=dict)
@@ -325,7 +325,7 @@ def _elaborate_model(
     result: Elaborated,
 ) -> None:
     evaluator = env.evaluator
-    name_token, input_token, input_type, body = tree.children
+    name_token, *input_trees, body = tree.children
     name = str(name_token)
     span = evaluator.span(name_token)
     if name in result.model_spans:
@@ -339,6 +339,53 @@ def _elaborate_model(
         )
         return
     result.model_spans[name] = span
+    inputs: list[ModelInput] = []
+    failed = False
+    for input_tree in input_trees:
+        declared = _model_input(input_tree, evaluator, diagnostics, constants)
+        if declared is None:
+            failed = True
+            continue
+        first = next((i for i in inputs if i.name == declared.name), None)
+        if first is not None:
+            diagnostics.error(
+                "E003",
+                f"model '{name}' has two inputs named '{declared.name}'",
+                declared.span,
+                labels=[Label.model_construct(span=first.span, message="first named here")],
+                help=["give each input its own name: model m(image: [...], extra: [...])"],
+            )
+            failed = True
+            continue
+        inputs.append(declared)
+    if failed:
+        return
+    builtin = LayerDefaults()
+    layer_defaults = LayerDefaults(
+        init=defaults.get("init", builtin.init),
+        bias_init=defaults.get("bias_init", builtin.bias_init),
+        regularize=defaults.get("regularize", penalties.get(name, Regularize.model_construct())),
+    )
+    elaborator = ModelElaborator(
+        evaluator, diagnostics, env.blocks, layer_defaults, constants, env.failed_imports
+    )
+    built = elaborator.elaborate(name, inputs, body, constants)
+    if built is None:
+        return
+    model, spans = built
+    result.models.append(model)
+    result.node_spans[name] = spans
+    result.input_names[name] = elaborator.input_names
+    result.node_uses[name] = elaborator.uses
+    result.input_spans[name] = {i.name: i.span for i in inputs}
+
+
+def _model_input(
+    tree: Tree, evaluator: Evaluator, diagnostics: Diagnostics, constants: dict[str, Value]
+) -> ModelInput | None:
+    """One input of a model header, ``NAME: [DIMS]`` or ``NAME: DTYPE[DIMS]``; None when
+    an error was reported."""
+    input_token, input_type = tree.children
     dtype = "float32"
     shape_tree = input_type.children[-1]
     if len(input_type.children) == 2:
@@ -351,10 +398,10 @@ def _elaborate_model(
                 evaluator.span(dtype_token),
                 help=did_you_mean(dtype, ("float32", "float64")) or ["use float32 or float64"],
             )
-            return
+            return None
     shape_value = evaluator.evaluate(shape_tree, constants)
     if shape_value is None:
-        return
+        return None
     try:
         assert isinstance(shape_value.data, tuple)
         if not shape_value.data:
@@ -367,24 +414,5 @@ def _elaborate_model(
             error.span,
             help=error.help_in(constants),
         )
-        return
-    builtin = LayerDefaults()
-    layer_defaults = LayerDefaults(
-        init=defaults.get("init", builtin.init),
-        bias_init=defaults.get("bias_init", builtin.bias_init),
-        regularize=defaults.get("regularize", penalties.get(name, Regularize.model_construct())),
-    )
-    elaborator = ModelElaborator(
-        evaluator, diagnostics, env.blocks, layer_defaults, constants, env.failed_imports
-    )
-    built = elaborator.elaborate(
-        name, str(input_token), shape, dtype, body, constants, evaluator.span(input_token)
-    )
-    if built is None:
-        return
-    model, spans = built
-    result.models.append(model)
-    result.node_spans[name] = spans
-    result.input_names[name] = elaborator.input_names
-    result.node_uses[name] = elaborator.uses
-    result.input_spans[name] = evaluator.span(input_token)
+        return None
+    return ModelInput(str(input_token), shape, dtype, evaluator.span(input_token))

@@ -111,6 +111,8 @@ def _field_converter(annotation: Any) -> Callable[[Value], Any]:
             return tuple(item(v) for v in items)
 
         return sequence
+    if annotation is t.CsvInput:
+        return _csv_input
     if annotation is bool:
         return c.boolean
     if annotation is int:
@@ -120,6 +122,21 @@ def _field_converter(annotation: Any) -> Callable[[Value], Any]:
     if annotation is str:
         return c.string
     raise TypeError(f"no converter for {annotation!r}")
+
+
+def _csv_input(value: Value) -> t.CsvInput:
+    """``image("p0", "p1")``: a model input's name and its csv columns, in order."""
+    data = value.data
+    if not isinstance(data, CallValue) or data.kwargs or not data.args:
+        raise c.Invalid(
+            f'expected an input\'s column group, NAME("column", ...), found {value.describe()}',
+            value.span,
+            ['e.g. inputs = [image("p0", "p1"), extra("age")]'],
+            code="E006",
+        )
+    return t.CsvInput.model_construct(
+        name=data.name, columns=tuple(c.string(arg) for arg in data.args)
+    )
 
 
 def typed_call(cls: type, name: str, value: Value, preset: dict[str, Any] | None = None) -> Any:

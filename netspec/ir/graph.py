@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from netspec.errors import UnknownNameError
+from netspec.errors import NetspecError, UnknownNameError
 from netspec.ir._base import IRModel
 from netspec.ir.init import Init, Regularize
 from netspec.ir.ops import CheckedOp, Op
@@ -26,9 +26,55 @@ class Span(IRModel):
 
 
 class Input(IRModel):
+    """A model input: its name in the spec, the shape of one sample and its dtype."""
+
     name: str
     shape: tuple[int, ...]
     dtype: DType = "float32"
+
+
+SEVERAL_INPUTS = "model {model!r} has {count} inputs ({names}); {what} needs one of them by name"
+SEVERAL_INPUTS_HELP = "use model.inputs, or pass the inputs by name"
+
+
+class _Inputs(IRModel):
+    """What every model has alike: its inputs, in the order the spec names them.
+
+    ``input`` is the only input of a single-input model, for code that takes one; on a
+    model of several inputs it is an error naming them, never the first by accident.
+    IR written before models had several inputs (an ``input`` field) still reads.
+    """
+
+    name: str
+    inputs: tuple[Input, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_input_as_written_before(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "input" in data and "inputs" not in data:
+            data = {**data, "inputs": (data["input"],)}
+            del data["input"]
+        return data
+
+    @property
+    def input(self) -> Input:
+        """The model's only input; a NetspecError when it has several."""
+        if len(self.inputs) != 1:
+            raise NetspecError(
+                SEVERAL_INPUTS.format(
+                    model=self.name,
+                    count=len(self.inputs),
+                    names=", ".join(i.name for i in self.inputs),
+                    what="this",
+                ),
+                help=SEVERAL_INPUTS_HELP,
+            )
+        return self.inputs[0]
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The inputs' names, in order."""
+        return tuple(spec.name for spec in self.inputs)
 
 
 class Node(IRModel):
@@ -39,9 +85,7 @@ class Node(IRModel):
     inputs: tuple[str, ...]
 
 
-class Model(IRModel):
-    name: str
-    input: Input
+class Model(_Inputs):
     nodes: tuple[Node, ...]
     output: str
 
@@ -97,7 +141,7 @@ class CheckedNode(IRModel):
     flops: int = 0
 
 
-class CheckedModel(IRModel):
+class CheckedModel(_Inputs):
     """A model whose every node has a known output type and whose params are listed.
 
     Its ops are checked ops (``netspec.ir.ops.CheckedOp``): conv and pool paddings are
@@ -106,8 +150,6 @@ class CheckedModel(IRModel):
     in ``params`` alone.
     """
 
-    name: str
-    input: Input
     nodes: tuple[CheckedNode, ...]
     output: str
     params: tuple[ParamSpec, ...]
@@ -121,11 +163,11 @@ class CheckedModel(IRModel):
 
     @property
     def output_type(self) -> TensorType:
-        return (
-            self.node(self.output).output
-            if self.nodes
-            else TensorType(shape=self.input.shape, dtype=self.input.dtype)
-        )
+        if self.nodes:
+            return self.node(self.output).output
+        # A model without nodes is its input (the front end gives such a model one).
+        spec = next(i for i in self.inputs if i.name == self.output)
+        return TensorType(shape=spec.shape, dtype=spec.dtype)
 
     @property
     def parameter_count(self) -> int:

@@ -110,6 +110,14 @@ class CopyData(_DataBase):
     test: float = 0.2
 
 
+class CsvInput(IRModel):
+    """The columns of one model input, in the order the model takes them
+    (``image("p0", "p1", ...)`` in a csv source's ``inputs``)."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
 class CsvData(_DataBase):
     source: Literal["csv"] = "csv"
     path: str
@@ -117,10 +125,15 @@ class CsvData(_DataBase):
     standardize: bool = True
     categorical: tuple[str, ...] = ()
     test: float = 0.2
+    # Column groups, one per model input; empty: every column but the target is the one
+    # input's features.
+    inputs: tuple[CsvInput, ...] = ()
 
 
 class NpzData(_DataBase):
-    """Arrays x_train, y_train and optionally x_test, y_test (names configurable)."""
+    """Arrays x_train, y_train and optionally x_test, y_test (names configurable). For a
+    model of several inputs, one array per input named after it (``image``, ``extra``)
+    and ``<input>_test`` for a fixed test set, with y and y_test as here."""
 
     source: Literal["npz"] = "npz"
     path: str

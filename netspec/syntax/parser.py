@@ -179,7 +179,7 @@ def _report(error: UnexpectedInput, text: str, file: str, diagnostics: Diagnosti
             help.append("remove the trailing ','")
         elif token.type == "NUMBER" and "LSQB" in expected:
             help.append("input shapes are lists: model m(x: [784])")
-        elif token.type == "COMMA" and "RPAR" in expected:
+        elif token.type == "COMMA" and ("RPAR" in expected or "COLON" in expected):
             help.extend(_comma_in_parentheses(text, token))
         elif token.type == "EQUAL":
             help.extend(_train_setting_called(text, token))
@@ -221,15 +221,16 @@ _LOOKALIKES: dict[str, str] = {
 }
 
 MODEL_INPUTS_HELP = (
-    "a model has exactly one input, written NAME: [DIMS] (or NAME: float64[DIMS]), "
-    "the shape of one sample; to feed several arrays, concatenate them into one input, "
-    "e.g. model m(x: [7]) for features of sizes 3 and 4"
+    "each model input is written NAME: [DIMS] (or NAME: float64[DIMS]), the shape of one "
+    "sample, and several inputs are separated by commas: model m(image: [1, 28, 28], "
+    "extra: [4])"
 )
 TUPLE_HELP = "pairs and shapes are lists in netspec: write [3, 3], not (3, 3)"
 
 
 def _comma_in_parentheses(text: str, token: Token) -> list[str]:
-    """Help for a ',' where ')' was expected: a Python tuple, or a second model input."""
+    """Help for a ',' where it cannot stand: a Python tuple, or a model input without its
+    shape."""
     before = text[: token.start_pos or 0]
     opened = _unclosed(before)
     if opened is None or opened[2] != "(":

@@ -39,6 +39,8 @@ _FIXED = (("batch_size", "--batch-size"), ("lr", "--lr"), ("seed", "--seed"), ("
 
 # Train settings newer than the fingerprint, with the value that leaves them out of it.
 _ADDED_SETTINGS: dict[str, Any] = {"target": "data"}
+# Data source options newer than the fingerprint, likewise (csv column groups).
+_ADDED_DATA_OPTIONS: dict[str, Any] = {"inputs": []}
 
 
 def fingerprint(model: CheckedModel, section: TrainSpec) -> str:
@@ -51,6 +53,9 @@ def fingerprint(model: CheckedModel, section: TrainSpec) -> str:
     for name, default in _ADDED_SETTINGS.items():
         if train.get(name) == default:
             del train[name]
+    for name, default in _ADDED_DATA_OPTIONS.items():
+        if train["data"].get(name, default) == default:
+            train["data"].pop(name, None)
     data = {"model": _as_written(model), "train": train}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -59,9 +64,13 @@ def fingerprint(model: CheckedModel, section: TrainSpec) -> str:
 def _as_written(model: CheckedModel) -> dict[str, Any]:
     """The model as fingerprints have always hashed it: each op in its written form, with
     its initialisation and penalties (which the checked op leaves to the ParamSpecs), so
-    that a run started before ops had a checked form still resumes."""
+    that a run started before ops had a checked form still resumes; a model of one input
+    with its ``input`` as it was written before models had several."""
     params = {spec.name: spec for spec in model.params}
     data = model.model_dump(mode="json")
+    if len(model.inputs) == 1:
+        # A model of one input is hashed as before models had several.
+        data["input"] = data.pop("inputs")[0]
     for node, dumped in zip(model.nodes, data["nodes"], strict=True):
         written = as_written(node.op, OPS[node.op.kind].ir, [params[n] for n in node.params])
         dumped["op"] = written.model_dump(mode="json")

@@ -18,7 +18,7 @@ import numpy as np
 
 from netspec._validate import found
 from netspec.errors import ShapeError, UnknownNameError, UnsupportedOpError
-from netspec.ir import CheckedModel
+from netspec.ir import CheckedModel, Input
 from netspec.ir.ops import CheckedBatchNorm
 from netspec.ir.train import LossSpec, OptimizerSpec, SoftmaxCrossEntropy
 
@@ -61,6 +61,16 @@ BAD_CLASS_WEIGHTS = (
     "softmax_cross_entropy has {count} class_weights, expected one per class ({classes})"
 )
 NO_LOWERING = "the {target} has no lowering for op kind {kind!r}"
+NOT_BY_NAME = (
+    "model {model!r} has {count} inputs ({names}): pass a batch for each by input name, "
+    "not one array"
+)
+MISSING_INPUT = "model {model!r} takes inputs {names}; missing: {missing}"
+TOO_MANY_BATCHES = (
+    "model {model!r} takes one batch per input ({names}), given either by name or, for a "
+    "model of one input, as its one positional argument"
+)
+UNEQUAL_BATCHES = "the inputs of a batch must have one batch size, found: {sizes}"
 
 
 def unknown_name(
@@ -127,8 +137,89 @@ def check_batch(
 ) -> np.ndarray:
     """``x`` as a contiguous, writable array [N, *input shape] of ``dtype`` with N >= 1,
     or a ShapeError. In training mode a batch of one sample is refused where a batchnorm
-    would estimate a variance from a single value."""
-    spec = model.input
+    would estimate a variance from a single value. For a model of one input."""
+    return check_inputs(model, x, dtype, train=train)[model.input.name]
+
+
+def check_inputs(
+    model: CheckedModel, x: object, dtype: np.dtype | str, *, train: bool = False
+) -> dict[str, np.ndarray]:
+    """The batch of every input by name, in the model's order, each checked as
+    :func:`check_batch` checks one. ``x`` is a mapping from input name to array, or, for
+    a model of one input, the array itself. A missing or unknown name, or inputs of
+    different batch sizes, are errors naming the inputs."""
+    given = bind_inputs(model.name, model.input_names, (x,), {})
+    arrays = {spec.name: _one_input(spec, given[spec.name], dtype) for spec in model.inputs}
+    sizes = {name: len(array) for name, array in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        shown = ", ".join(f"{name} has {size}" for name, size in sizes.items())
+        raise ShapeError(UNEQUAL_BATCHES.format(sizes=shown))
+    if train and next(iter(sizes.values())) == 1:
+        single = single_value_batchnorms(model)
+        if single:
+            shape = _input_shape_of(model, single[0])
+            raise ShapeError(
+                BATCHNORM_ONE.format(node=single[0], shape=shape), help=BATCHNORM_ONE_HELP
+            )
+    return arrays
+
+
+def bind_inputs(
+    model: str, names: Sequence[str], args: tuple[object, ...], kwargs: Mapping[str, object]
+) -> dict[str, object]:
+    """The batch of each input by name, from a call's arguments: one positional batch for
+    a model of one input, a mapping by input name, or keyword arguments by input name.
+    Framework-free, so that every entry point (backends, ``netspec.compile``'s models)
+    names a missing or unknown input with the same message."""
+    if len(args) > 1 or (args and kwargs):
+        raise ShapeError(
+            TOO_MANY_BATCHES.format(model=model, names=", ".join(names)),
+            help=_by_name_example(names),
+        )
+    given: Mapping[str, object]
+    if kwargs:
+        given = kwargs
+    elif not args:
+        given = {}
+    elif isinstance(args[0], Mapping):
+        given = args[0]
+    elif len(names) == 1:
+        given = {names[0]: args[0]}
+    else:
+        raise ShapeError(
+            NOT_BY_NAME.format(model=model, count=len(names), names=", ".join(names)),
+            help=_by_name_example(names),
+        )
+    unknown = [key for key in given if key not in names]
+    if unknown:
+        raise unknown_name(f"input of model {model!r}", unknown[0], names)
+    missing = [name for name in names if name not in given]
+    if missing:
+        raise ShapeError(
+            MISSING_INPUT.format(model=model, names=", ".join(names), missing=", ".join(missing)),
+            help=_by_name_example(names),
+        )
+    return {name: given[name] for name in names}
+
+
+def _by_name_example(names: Sequence[str]) -> str:
+    shown = ", ".join(f"{name}=..." for name in names)
+    return f"pass one batch per input, by name: model({shown})"
+
+
+def _input_shape_of(model: CheckedModel, node: str) -> tuple[int, ...]:
+    """The shape of the single input of a model: what BATCHNORM_ONE has always shown;
+    for a model of several, the shape of the batchnorm's own input."""
+    if len(model.inputs) == 1:
+        return tuple(model.inputs[0].shape)
+    source = model.node(node).inputs[0]
+    for spec in model.inputs:
+        if spec.name == source:
+            return tuple(spec.shape)
+    return tuple(model.node(source).output.shape)
+
+
+def _one_input(spec: Input, x: object, dtype: np.dtype | str) -> np.ndarray:
     array = _as_array(x, f"batch for input {spec.name!r}")
     if array.dtype.kind not in _REAL_KINDS:
         raise ShapeError(
@@ -145,19 +236,13 @@ def check_batch(
     if got[0] == 0:
         expected = ", ".join(map(str, shape))
         raise ShapeError(EMPTY_BATCH.format(name=spec.name, got=got, expected=expected))
-    if train and got[0] == 1:
-        single = single_value_batchnorms(model)
-        if single:
-            raise ShapeError(
-                BATCHNORM_ONE.format(node=single[0], shape=shape), help=BATCHNORM_ONE_HELP
-            )
     return _owned(array, np.dtype(dtype))
 
 
 def single_value_batchnorms(model: CheckedModel) -> list[str]:
     """Batchnorms whose input has one value per feature per sample: a batch of one
     sample leaves them a single value to estimate a variance from."""
-    shapes = {model.input.name: tuple(model.input.shape)}
+    shapes = {spec.name: tuple(spec.shape) for spec in model.inputs}
     for node in model.nodes:
         shapes[node.name] = tuple(node.output.shape)
     return [

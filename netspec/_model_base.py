@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
-from netspec._contract import check_batch, check_loss, check_optimizer, check_targets
+from netspec._contract import check_inputs, check_loss, check_optimizer, check_targets
 from netspec._validate import check_seed
 from netspec.errors import NetspecError
 from netspec.initializers import initial_params
@@ -25,6 +25,10 @@ from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.weights import validate_weights
 
 DTypeName = Literal["float32", "float64"]
+# A batch as callers give it: the array of a model's one input, or arrays by input name.
+Batch = np.ndarray | Mapping[str, np.ndarray]
+# A batch after the checks: every input's array by name, in the model's order.
+Inputs = dict[str, np.ndarray]
 DTYPES: tuple[DTypeName, ...] = ("float32", "float64")
 
 NOT_CHECKED = "a backend compiles a CheckedModel, got {got}"
@@ -52,6 +56,11 @@ def starting_weights(
     return {**fills, **given}
 
 
+def batch_size(batch: Inputs) -> int:
+    """The number of samples of a checked batch (every input has as many)."""
+    return len(next(iter(batch.values())))
+
+
 class ModelBase:
     """The shared half of a compiled model; see :class:`netspec.backend.CompiledModel`."""
 
@@ -66,19 +75,20 @@ class ModelBase:
         self.dtype: DTypeName = dtype  # type: ignore[assignment]
         self._np_dtype = np.dtype(dtype)
 
-    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        """Run a batch [N, *input shape]; ``train`` enables dropout and batch statistics
+    def forward(self, x: Batch, *, train: bool = False) -> np.ndarray:
+        """Run a batch [N, *input shape] (a dict of such arrays by input name for a
+        model of several inputs); ``train`` enables dropout and batch statistics
         (batchnorm running statistics move, as in PyTorch)."""
         return self._outputs(self._batch(x, train), train, keep=False)[self.ir.output]
 
-    def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
+    def trace(self, x: Batch, *, train: bool = False) -> dict[str, np.ndarray]:
         """Every node's output by node name, in node order; otherwise as :meth:`forward`."""
         values = self._outputs(self._batch(x, train), train, keep=True)
         return {node.name: values[node.name] for node in self.ir.nodes}
 
     def loss_and_grads(
         self,
-        x: np.ndarray,
+        x: Batch,
         y: np.ndarray,
         loss: LossSpec,
         *,
@@ -86,11 +96,11 @@ class ModelBase:
         input_grad: bool = False,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Data loss plus declared l1 / l2 penalties, and its gradient for every parameter
-        (and for the input under its name, with ``input_grad``). ``loss`` is an IR loss or
-        its name (``"softmax_cross_entropy"``, ``"mse"``...)."""
+        (and for each input under its name, with ``input_grad``). ``loss`` is an IR loss
+        or its name (``"softmax_cross_entropy"``, ``"mse"``...)."""
         loss = check_loss(loss)
         batch = self._batch(x, train)
-        targets = check_targets(self.ir, y, loss, len(batch), self._np_dtype)
+        targets = check_targets(self.ir, y, loss, batch_size(batch), self._np_dtype)
         return self._loss_and_grads(batch, targets, loss, train, input_grad)
 
     def parameters(self) -> dict[str, np.ndarray]:
@@ -116,20 +126,20 @@ class ModelBase:
         """A fused training step on this model (docs/training.md gives the math)."""
         return self._train_step(check_loss(loss), check_optimizer(optimizer), clip)
 
-    def _batch(self, x: object, train: bool) -> np.ndarray:
-        return check_batch(self.ir, x, self._np_dtype, train=train)
+    def _batch(self, x: object, train: bool) -> Inputs:
+        return check_inputs(self.ir, x, self._np_dtype, train=train)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.ir.name!r}, dtype={self.dtype}, device={self.device})"
 
     # -- what each backend supplies --------------------------------------------------
 
-    def _outputs(self, batch: np.ndarray, train: bool, keep: bool) -> Mapping[str, np.ndarray]:
+    def _outputs(self, batch: Inputs, train: bool, keep: bool) -> Mapping[str, np.ndarray]:
         """The output (every node's, with ``keep``) by node name, for a checked batch."""
         raise NotImplementedError
 
     def _loss_and_grads(
-        self, batch: np.ndarray, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
+        self, batch: Inputs, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> tuple[float, dict[str, np.ndarray]]:
         raise NotImplementedError
 

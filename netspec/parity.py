@@ -127,9 +127,14 @@ def default_loss(model: CheckedModel) -> LossSpec:
 
 def random_batch(
     model: CheckedModel, loss: LossSpec, batch: int, seed: int, dtype: str
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
+    """Standard normal inputs (an array for a model of one input, else arrays by input
+    name, drawn in the model's order) and targets that fit ``loss``."""
     rng = np.random.default_rng(seed + 1)
-    x = rng.standard_normal((batch, *model.input.shape)).astype(dtype)
+    inputs = {
+        spec.name: rng.standard_normal((batch, *spec.shape)).astype(dtype) for spec in model.inputs
+    }
+    x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
     out = model.output_type.shape
     if loss.kind == "softmax_cross_entropy":
         y = rng.integers(0, out[0], size=batch)
@@ -220,7 +225,7 @@ def run_parity(
     for other in backends[1:]:
         acts, other_loss, grads, state = results[other]
         rows: list[Difference] = []
-        for node in [model.input.name, *(n.name for n in model.nodes)]:
+        for node in [*model.input_names, *(n.name for n in model.nodes)]:
             if node in ref_acts:
                 row = _compare("activation", node, other, ref_acts[node], acts[node], value_tol)
                 rows.append(replace(row, masked=node in masked))
@@ -228,7 +233,7 @@ def run_parity(
             "loss", "loss", other, np.array(ref_loss), np.array(other_loss), value_tol
         )
         rows.append(replace(loss_row, masked=loss_masked))
-        for name in [model.input.name, *(p.name for p in model.params)]:
+        for name in [*model.input_names, *(p.name for p in model.params)]:
             row = _compare("gradient", name, other, ref_grads[name], grads[name], grad_tol)
             rows.append(replace(row, masked=loss_masked))
         for spec in model.state:

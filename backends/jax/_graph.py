@@ -41,7 +41,7 @@ class _Step:
 class Lowered:
     """Every node of a model with its lowering from ``nn.LOWERINGS``, in topological order."""
 
-    input: str
+    inputs: tuple[str, ...]
     output: str
     steps: tuple[_Step, ...]
 
@@ -54,7 +54,7 @@ class Lowered:
         self,
         params: Tree,
         state: Tree,
-        x: Array,
+        x: Array | Mapping[str, Array],
         *,
         train: bool,
         rng: Array | None,
@@ -63,9 +63,10 @@ class Lowered:
         """Node outputs (all with ``keep``, else only the output) and the new state.
 
         Each node is ``fn(*inputs, **params, **state, **static)`` plus the extra
-        arguments of the calling convention in ``lowerings``' docstring.
+        arguments of the calling convention in ``lowerings``' docstring. ``x`` is the
+        batch of every input by name, or the one input's batch.
         """
-        values: dict[str, Array] = {self.input: x}
+        values: dict[str, Array] = dict(x) if isinstance(x, Mapping) else {self.inputs[0]: x}
         new_state = dict(state)
         for index, step in enumerate(self.steps):
             kwargs = {attr: params[name] for attr, name in step.params}
@@ -82,7 +83,8 @@ class Lowered:
                     new_state[name] = value
             values[step.name] = out
         if keep:
-            del values[self.input]
+            for name in self.inputs:
+                del values[name]
             return values, new_state
         return {self.output: values[self.output]}, new_state
 
@@ -118,7 +120,7 @@ def lower_model(model: CheckedModel) -> Lowered:
         _step(node, tuple(params.get(node.name, ())), tuple(state.get(node.name, ())))
         for node in model.nodes
     )
-    return Lowered(input=model.input.name, output=model.output, steps=steps)
+    return Lowered(inputs=model.input_names, output=model.output, steps=steps)
 
 
 class ApplyFn(Protocol):

@@ -15,7 +15,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from netspec._model_base import ModelBackend, ModelBase, starting_weights
+from netspec._model_base import Inputs, ModelBackend, ModelBase, batch_size, starting_weights
 from netspec._validate import check_seed
 from netspec.backends.jax._losses import check_targets
 from netspec.backends.jax._programs import programs_for
@@ -59,7 +59,7 @@ class JaxModel(ModelBase):
 
     # -- the primitives of ModelBase -----------------------------------------------
 
-    def _outputs(self, batch: np.ndarray, train: bool, keep: bool) -> dict[str, np.ndarray]:
+    def _outputs(self, batch: Inputs, train: bool, keep: bool) -> dict[str, np.ndarray]:
         fn = self._programs.forward(train, keep=keep)
         with precision_scope(self.dtype):
             outputs, state = fn(self._params, self._state, batch, *self._rng(train))
@@ -68,9 +68,9 @@ class JaxModel(ModelBase):
         return {name: np.array(value) for name, value in outputs.items()}
 
     def _loss_and_grads(
-        self, batch: np.ndarray, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
+        self, batch: Inputs, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> tuple[float, dict[str, np.ndarray]]:
-        output_shape = (batch.shape[0], *self.ir.output_type.shape)
+        output_shape = (batch_size(batch), *self.ir.output_type.shape)
         targets = check_targets(loss, targets, output_shape, self.dtype)
         fn = self._programs.step(loss, train, input_grad)
         with precision_scope(self.dtype):
@@ -80,7 +80,7 @@ class JaxModel(ModelBase):
         param_grads, input_grads = grads
         result = {spec.name: np.array(param_grads[spec.name]) for spec in self.ir.params}
         if input_grad:
-            result[self.ir.input.name] = np.array(input_grads)
+            result.update({name: np.array(grad) for name, grad in input_grads.items()})
         return float(value), result
 
     def _copies(self, names: list[str]) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from netspec import _contract
+from netspec._model_base import Batch, batch_size
 from netspec.backends.jax._graph import Lowered
 from netspec.backends.jax._losses import check_targets, loss_function, penalty_function
 from netspec.backends.jax._optim import Optimizer, optimizer
@@ -51,12 +52,13 @@ class JaxTrainStep:
         self._pending: list[Array] = []
         self._samples = 0
 
-    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def step(self, x: Batch, y: np.ndarray, lr: float) -> None:
         """Queue one update on a batch; statistics stay on the device until drain()."""
         model = self._model
         batch = model._batch(x, True)
-        output_shape = (batch.shape[0], *model.ir.output_type.shape)
-        y = _contract.check_targets(model.ir, y, self._loss, len(batch), model.dtype)
+        size = batch_size(batch)
+        output_shape = (size, *model.ir.output_type.shape)
+        y = _contract.check_targets(model.ir, y, self._loss, size, model.dtype)
         targets = check_targets(self._loss, y, output_shape, model.dtype)
         self._steps += 1
         scalars = np.asarray(lr, dtype=model.dtype), np.asarray(self._steps, dtype=model.dtype)
@@ -72,7 +74,7 @@ class JaxTrainStep:
             )
         model._params, model._state, self._buffers = params, state, buffers
         self._pending.append(stats)
-        self._samples += batch.shape[0]
+        self._samples += size
 
     def drain(self) -> Stats:
         """Wait for the queued steps; return and reset what they accumulated."""
@@ -171,7 +173,7 @@ def make_fused_step(
         hits = hits_of(z, y)
         # The statistics travel as one array of the loss's dtype (hits are exact in
         # float32 up to 2**24 per batch), so that drain() makes one transfer per step.
-        stats = jnp.stack([data * x.shape[0], hits.astype(data.dtype), finite.astype(data.dtype)])
+        stats = jnp.stack([data * z.shape[0], hits.astype(data.dtype), finite.astype(data.dtype)])
         return new_params, new_state, new_buffers, stats
 
     # Donating params and buffers lets XLA update them in place; the CPU client ignores

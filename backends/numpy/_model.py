@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from netspec._contract import check_targets, lowering_of
-from netspec._model_base import ModelBase, starting_weights
+from netspec._model_base import Batch, Inputs, ModelBase, batch_size, starting_weights
 from netspec._validate import check_seed
 from netspec.backends.numpy._losses import loss_and_grad
 from netspec.backends.numpy._train import NumpyTrainStep
@@ -109,7 +109,7 @@ class NumpyModel(ModelBase):
         check_index(device, "numpy", "cpu", index or 0, 1)
         self.device = "cpu"
         self._rng = _rng(check_seed(seed))
-        self._input = ir.input.name
+        self._inputs = ir.input_names
         self._param_specs = {spec.name: spec for spec in ir.params}
         self._steps = self._build_steps()
         # A node needs a gradient when it, or anything upstream of it, has parameters.
@@ -123,7 +123,7 @@ class NumpyModel(ModelBase):
         self._state: Params = {spec.name: start[spec.name] for spec in ir.state}
 
     def _build_steps(self) -> list[_Step]:
-        seen = {self._input}
+        seen = set(self._inputs)
         steps: list[_Step] = []
         for node in self.ir.nodes:
             lowering = lowering_of(LOWERINGS, node.op.kind, "numpy backend")
@@ -141,8 +141,8 @@ class NumpyModel(ModelBase):
 
     # -- running the graph -------------------------------------------------------------
 
-    def _run(self, x: np.ndarray, train: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
-        values: dict[str, np.ndarray] = {self._input: x}
+    def _run(self, x: Inputs, train: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
+        values: dict[str, np.ndarray] = dict(x)
         caches: list[Any] = []
         for step in self._steps:
             node = step.node
@@ -165,26 +165,26 @@ class NumpyModel(ModelBase):
             caches.append(cache)
         return values, caches
 
-    def _outputs(self, batch: np.ndarray, train: bool, keep: bool) -> dict[str, np.ndarray]:
+    def _outputs(self, batch: Inputs, train: bool, keep: bool) -> dict[str, np.ndarray]:
         return self._run(batch, train)[0]
 
     def _loss_and_grads(
-        self, batch: np.ndarray, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
+        self, batch: Inputs, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> tuple[float, dict[str, np.ndarray]]:
         pass_ = self._backprop(batch, targets, loss, train, input_grad)
         return pass_.data_loss + pass_.penalty, pass_.grads
 
     def backprop(
-        self, x: np.ndarray, y: np.ndarray, loss: LossSpec, *, train: bool, input_grad: bool
+        self, x: Batch, y: np.ndarray, loss: LossSpec, *, train: bool, input_grad: bool
     ) -> Backprop:
         """One forward and backward pass of a raw batch; what the training step uses.
         Gradients include the penalties' gradients."""
         xb = self._batch(x, train)
-        y = check_targets(self.ir, y, loss, len(xb), self._np_dtype)
+        y = check_targets(self.ir, y, loss, batch_size(xb), self._np_dtype)
         return self._backprop(xb, y, loss, train, input_grad)
 
     def _backprop(
-        self, xb: np.ndarray, y: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
+        self, xb: Inputs, y: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> Backprop:
         values, caches = self._run(xb, train)
         out = values[self.ir.output]
@@ -224,8 +224,9 @@ class NumpyModel(ModelBase):
             value, result[spec.name] = self._penalised(spec.name, g)
             penalty += value
         if input_grad:
-            dx = pending.get(self._input)
-            result[self._input] = np.zeros_like(xb) if dx is None else np.ascontiguousarray(dx)
+            for name in self._inputs:
+                dx = pending.get(name)
+                result[name] = np.zeros_like(xb[name]) if dx is None else np.ascontiguousarray(dx)
         return Backprop(data_loss, penalty, result, out)
 
     def _penalised(self, name: str, grad: np.ndarray) -> tuple[float, np.ndarray]:

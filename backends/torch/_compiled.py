@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from netspec._model_base import ModelBackend, ModelBase, starting_weights
+from netspec._model_base import Inputs, ModelBackend, ModelBase, starting_weights
 from netspec._validate import check_seed
 from netspec.backends.torch._device import DTYPES, device_name, ieee_float32, resolve_device
 from netspec.backends.torch._losses import data_loss, penalty
@@ -69,23 +69,24 @@ class TorchModel(ModelBase):
             if spec.regularize.l2 or spec.regularize.l1
         ]
 
-    def _outputs(self, batch: np.ndarray, train: bool, keep: bool) -> dict[str, np.ndarray]:
+    def _outputs(self, batch: Inputs, train: bool, keep: bool) -> dict[str, np.ndarray]:
         with self._precision(), torch.no_grad():
             self._set_mode(train)
             if not keep:
-                return {self.ir.output: _numpy(self.module(self._tensor(batch)))}
-            live = self.module.trace(self._tensor(batch))
+                return {self.ir.output: _numpy(self.module(self._tensors(batch)))}
+            live = self.module.trace(self._tensors(batch))
             return {node.name: _numpy(live[node.name]) for node in self.ir.nodes}
 
     def _loss_and_grads(
-        self, batch: np.ndarray, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
+        self, batch: Inputs, targets: np.ndarray, loss: LossSpec, train: bool, input_grad: bool
     ) -> tuple[float, dict[str, np.ndarray]]:
         # torch.autograd.grad, so that the module's ``.grad`` fields are left alone.
         with self._precision(), torch.enable_grad():
             self._set_mode(train)
-            inputs = self._tensor(batch)
+            inputs = self._tensors(batch)
             if input_grad:
-                inputs.requires_grad_(True)
+                for tensor in inputs.values():
+                    tensor.requires_grad_(True)
             total = data_loss(self.module(inputs), self._tensor(targets), loss)
             extra = penalty(self._penalties)
             if extra is not None:
@@ -93,8 +94,8 @@ class TorchModel(ModelBase):
             wrt = [tensor for _, tensor in self._params]
             names = [name for name, _ in self._params]
             if input_grad:
-                wrt.append(inputs)
-                names.append(self.ir.input.name)
+                wrt.extend(inputs.values())
+                names.extend(inputs)
             grads = _gradients(total, wrt)
             return float(total.detach()), _gradient_arrays(names, grads)
 
@@ -119,6 +120,9 @@ class TorchModel(ModelBase):
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self._device)
+
+    def _tensors(self, batch: Inputs) -> dict[str, torch.Tensor]:
+        return {name: self._tensor(array) for name, array in batch.items()}
 
     def _set_mode(self, train: bool) -> None:
         if self.module.training != train:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from netspec._contract import lowering_of
+from netspec._contract import bind_inputs, lowering_of
 from netspec.backends.torch.nn import LOWERINGS, Tensors
 from netspec.errors import ShapeError
 from netspec.initializers import initial_params
@@ -92,8 +92,9 @@ class NetspecModule(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.input_name = model.input.name
-        self.input_shape = tuple(model.input.shape)
+        self.model_name = model.name
+        self.input_shapes = {spec.name: tuple(spec.shape) for spec in model.inputs}
+        self.input_names = tuple(self.input_shapes)
         self.output_name = model.output
         layers = _build_layers(model, dtype)
         _register_nested(self, layers)
@@ -109,26 +110,44 @@ class NetspecModule(nn.Module):
             values = initial_params(model, seed, dtype_name)
         self.load_state_dict({name: _tensor(value) for name, value in values.items()})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's output for a batch ``x`` of shape [N, *input shape]."""
-        return self.walk(x, keep=False)[self.output_name]
+    def forward(self, *args: torch.Tensor, **inputs: torch.Tensor) -> torch.Tensor:
+        """The model's output for a batch of shape [N, *input shape] of each input: the
+        one input's batch as the positional argument, or every input's by name
+        (``module(image=x, extra=e)``)."""
+        return self.walk(self.bind(args, inputs), keep=False)[self.output_name]
 
-    def trace(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every node's output (and the input) by name, in node order."""
-        return self.walk(x, keep=True)
+    def trace(self, *args: torch.Tensor, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every node's output (and the inputs) by name, in node order."""
+        return self.walk(self.bind(args, inputs), keep=True)
 
-    def walk(self, x: torch.Tensor, keep: bool) -> dict[str, torch.Tensor]:
-        """Run the nodes in order; with ``keep`` no tensor is dropped."""
-        if x.shape[1:] != self.input_shape:
-            raise ShapeError(
-                BAD_INPUT.format(
-                    name=self.input_name,
-                    got=tuple(x.shape),
-                    expected=", ".join(map(str, self.input_shape)),
-                    sample=self.input_shape,
+    def bind(
+        self, args: tuple[object, ...], inputs: Mapping[str, object]
+    ) -> dict[str, torch.Tensor]:
+        """The batch of each input by name, from a call's arguments (see :meth:`forward`)."""
+        one = len(self.input_names) == 1
+        if one and len(args) == 1 and isinstance(args[0], torch.Tensor) and not inputs:
+            return {self.input_names[0]: args[0]}
+        return bind_inputs(self.model_name, self.input_names, args, inputs)  # type: ignore[return-value]
+
+    def walk(
+        self, x: torch.Tensor | Mapping[str, torch.Tensor], keep: bool
+    ) -> dict[str, torch.Tensor]:
+        """Run the nodes in order from each input's batch (by name, or the one input's);
+        with ``keep`` no tensor is dropped."""
+        if not isinstance(x, Mapping):
+            x = self.bind((x,), {})
+        for name, shape in self.input_shapes.items():
+            if tuple(x[name].shape[1:]) != shape:
+                raise ShapeError(
+                    BAD_INPUT.format(
+                        name=name,
+                        got=tuple(x[name].shape),
+                        expected=", ".join(map(str, shape)),
+                        sample=shape,
+                    )
                 )
-            )
-        live = {self.input_name: x}
+        device = next(iter(x.values())).device
+        live = dict(x)
         for step in self.steps:
             args = [live[name] for name in step.inputs]
             kwargs: dict[str, object] = {}
@@ -137,7 +156,7 @@ class NetspecModule(nn.Module):
             if step.training:
                 kwargs["training"] = self.training
             if step.generator:
-                kwargs["generator"] = self._generator(x.device)
+                kwargs["generator"] = self._generator(device)
             live[step.name] = step.fn(*args, **kwargs)
             if not keep:
                 for name in step.free:
@@ -172,7 +191,8 @@ class NetspecModule(nn.Module):
         return generator
 
     def extra_repr(self) -> str:
-        return f"input={self.input_name}{list(self.input_shape)}, nodes={len(self.steps)}"
+        inputs = ", ".join(f"{name}{list(shape)}" for name, shape in self.input_shapes.items())
+        return f"input={inputs}, nodes={len(self.steps)}"
 
 
 def _tensor(value: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from netspec._contract import check_targets
+from netspec._model_base import Batch, batch_size
 from netspec.backends.torch._losses import data_loss, penalty
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.optimizers import buffer_names, check_optimizer_state, pack_state
@@ -100,16 +101,17 @@ class TorchTrainStep:
         self._hit_flags: list[torch.Tensor] = []
         self._batches: list[int] = []
 
-    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def step(self, x: Batch, y: np.ndarray, lr: float) -> None:
         """One update: gradients (penalties included), clipping, the optimizer, then
         max_norm. Nothing is read back from the device."""
         model = self._model
         batch = model._batch(x, True)
-        targets = check_targets(model.ir, y, self._loss, batch.shape[0], model._np_dtype)
+        size = batch_size(batch)
+        targets = check_targets(model.ir, y, self._loss, size, model._np_dtype)
         with model._precision(), torch.enable_grad():
             model._set_mode(True)
             target = model._tensor(targets)
-            output = model.module(model._tensor(batch))
+            output = model.module(model._tensors(batch))
             data = data_loss(output, target, self._loss)
             extra = penalty(model._penalties)
             total = data if extra is None else data + extra
@@ -124,7 +126,7 @@ class TorchTrainStep:
                 if tensor.grad is None:
                     tensor.grad = torch.zeros_like(tensor)
                 grads.append(tensor.grad)
-            self._record(data.detach(), output.detach(), target, grads, batch.shape[0])
+            self._record(data.detach(), output.detach(), target, grads, size)
             if self._clip is not None and grads:
                 if self._clip.by == "norm":
                     torch.nn.utils.clip_grad_norm_(self._tensors, self._clip.threshold)

@@ -335,7 +335,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         data = load_dataset(
             source,
-            input_shape=model.input.shape,
+            input_shape=tuple(model.inputs[0].shape),
+            inputs={spec.name: tuple(spec.shape) for spec in model.inputs},
+            model=model.name,
             output_shape=model.output_type.shape,
             loss_kind=spec.loss.kind,
             seed=spec.seed,

@@ -31,7 +31,7 @@ def batches(
     seed: int,
     epoch: int,
     drop_last: bool = False,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]]:
     """Yield ``(x, y)`` batches of ``split``, each sample once per epoch.
 
     With ``shuffle`` the order is :func:`batch_order` (one permutation per epoch, a
@@ -47,9 +47,9 @@ def batches(
     if not shuffle:
         for start in range(0, stop, batch_size):
             end = min(start + batch_size, stop)
-            yield split.x[start:end], split.y[start:end]
+            yield split.rows(slice(start, end))
         return
     order = batch_order(n, seed=seed, epoch=epoch)
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
-        yield split.x[index], split.y[index]
+        yield split.rows(index)

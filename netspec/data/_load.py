@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from netspec.data._images import load_digits_source, load_idx_source
 from netspec.data._npz import load_npz
 from netspec.data._raw import Raw
 from netspec.data._sequences import adding, copy_memory, sine
+from netspec.data._several import load_several, shape_inputs
 from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
 from netspec.data._synthetic import linear, polynomial, spirals, xor
 from netspec.data._tabular import load_csv
@@ -215,6 +217,41 @@ def _input_targets(
     return x.reshape(len(x), *output_shape).copy()
 
 
+def _several_dataset(
+    named: dict[str, tuple[np.ndarray, np.ndarray]],
+    raw: Raw,
+    inputs: Mapping[str, tuple[int, ...]],
+    source: str,
+    loss_kind: str,
+    output_shape: tuple[int, ...],
+    spec: DataSpec,
+    dtype: np.dtype,
+) -> Dataset:
+    """The splits of a model of several inputs: each split's rows of every input."""
+    splits: dict[str, Split] = {}
+    for name, (rows, ys) in named.items():
+        xs = shape_inputs(rows, raw, inputs, source=source, split=name, dtype=dtype)
+        ys = _targets(
+            ys,
+            raw,
+            source=source,
+            split=name,
+            loss_kind=loss_kind,
+            output_shape=output_shape,
+            one_hot=spec.one_hot,
+            dtype=dtype,
+        )
+        splits[name] = Split(xs, ys)
+    return Dataset(
+        source=source,
+        train=splits["train"],
+        validation=splits.get("validation"),
+        test=splits.get("test"),
+        num_classes=raw.num_classes if raw.kind != "targets" else None,
+        class_names=raw.class_names,
+    )
+
+
 def load_dataset(
     spec: DataSpec,
     *,
@@ -228,6 +265,8 @@ def load_dataset(
     encoding: CsvEncoding | None = None,
     arrays: ArrayData | None = None,
     target: str = "data",
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    model: str = "",
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -257,6 +296,11 @@ def load_dataset(
     ``target="input"`` (the train section's ``target input``, for autoencoders) makes
     each sample, as the model takes it, its own target: the model's output has the
     input's shape, or is a vector of as many values; the loss is a regression loss.
+
+    ``inputs`` (every input's shape by name, for ``model`` of several inputs) asks for one
+    array per input: from an npz file with one array per input, named after it, or a csv
+    file with a column group per input (``netspec.data._several``). Each split's ``x`` is
+    then a dict of arrays by input name, each sample in its input's shape.
     """
     if dtype not in DTYPES:
         raise NetspecError(f"dtype {dtype!r} is not supported; expected one of {DTYPES}")
@@ -279,9 +323,27 @@ def load_dataset(
             "number of training samples"
         )
     classification = loss_kind in CLASSIFICATION_LOSSES
+    several = inputs is not None and len(inputs) > 1
+    if several and (arrays is not None or target == "input"):
+        what = "data= arrays" if arrays is not None else "target input"
+        raise NetspecError(
+            f"{what} feeds a model of one input, but model '{model}' has {len(inputs or {})} "
+            f"inputs ({', '.join(inputs or {})})\n"
+            "  help: read the data from an npz file with one array per input, named after it"
+        )
     raw = (
         arrays.raw(classification=classification, dtype=dt)
         if arrays
+        else load_several(
+            spec,
+            inputs or {},
+            model,
+            classification=classification,
+            base_dir=base_dir,
+            data_dir=data_dir,
+            dtype=dt,
+        )
+        if several
         else _source(
             spec,
             classification=classification,
@@ -333,6 +395,9 @@ def load_dataset(
             len(xs),
             "check the data file" if name != "train" else "check the data and `limit`",
         )
+
+    if several:
+        return _several_dataset(named, raw, inputs or {}, source, loss_kind, output_shape, spec, dt)
 
     hint = raw.feature_hint
     fitted: CsvEncoding | None = None

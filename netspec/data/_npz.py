@@ -87,6 +87,17 @@ _LABEL_TOO_LARGE = (
 )
 
 
+def open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """The archive at ``path``, open (close it with ``with``), or a NetspecError."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise NetspecError(f"{path}: not a readable .npz file: {exc}") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise NetspecError(f"{path}: a single .npy array, expected an .npz archive of arrays")
+    return archive
+
+
 def load_npz(
     spec: NpzData,
     *,
@@ -103,13 +114,7 @@ def load_npz(
     regression loss, any float targets.
     """
     path = resolve_path(spec.path, "npz", base_dir=base_dir, data_dir=data_dir)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise NetspecError(f"{path}: not a readable .npz file: {exc}") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise NetspecError(f"{path}: a single .npy array, expected an .npz archive of arrays")
-    with archive:
+    with open_npz(path) as archive:
         keys = list(archive.files)
         for option, name in (("x", spec.x), ("y", spec.y)):
             if name not in keys:

@@ -42,6 +42,10 @@ class Raw:
     # A class label as the file writes it and where, for messages about labels (csv).
     label_text: Callable[[int], str] | None = None
     true_params: dict[str, np.ndarray] = field(default_factory=dict)
+    # A model of several inputs: every row of each input by name (the pool, then a fixed
+    # test set), which ``x`` and ``x_test`` index; how each input's samples come about.
+    inputs: dict[str, np.ndarray] | None = None
+    input_hints: dict[str, str] = field(default_factory=dict)
 
 
 def regression_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:

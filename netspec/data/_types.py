@@ -13,16 +13,32 @@ from netspec.data._encoding import CsvEncoding
 class Split:
     """One split of a dataset.
 
-    ``x`` is ``[N, *input_shape]`` in the requested float dtype. ``y`` is ``int64`` class
+    ``x`` is ``[N, *input_shape]`` in the requested float dtype; for a model of several
+    inputs, a dict of such arrays by input name. ``y`` is ``int64`` class
     labels ``[N]`` for classification, floats ``[N, K]`` when ``one_hot`` is set, or float
     targets ``[N, *output_shape]`` for regression.
     """
 
-    x: np.ndarray
+    x: np.ndarray | dict[str, np.ndarray]
     y: np.ndarray
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return len(self.y)
+
+    def rows(
+        self, index: slice | np.ndarray
+    ) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
+        """The samples at ``index`` (a slice gives views): inputs and targets."""
+        return take(self.x, index), self.y[index]
+
+
+def take(
+    x: np.ndarray | dict[str, np.ndarray], index: slice | np.ndarray
+) -> np.ndarray | dict[str, np.ndarray]:
+    """The samples at ``index`` of one input's array, or of every input's by name."""
+    if isinstance(x, dict):
+        return {name: array[index] for name, array in x.items()}
+    return x[index]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +65,17 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.train.x.shape[1:])
+        """The per-sample shape of the one input (see :attr:`input_shapes`)."""
+        x = self.train.x
+        assert not isinstance(x, dict), "a dataset of several inputs: use input_shapes"
+        return tuple(int(d) for d in x.shape[1:])
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The per-sample shape of each input by name (``x`` for a single array)."""
+        x = self.train.x
+        arrays = x if isinstance(x, dict) else {"x": x}
+        return {name: tuple(int(d) for d in a.shape[1:]) for name, a in arrays.items()}
 
     def splits(self) -> dict[str, Split]:
         """The splits that exist, by name, in the order train, validation, test."""
@@ -65,7 +91,14 @@ class Dataset:
             task = f"{self.num_classes} classes, {y.dtype} labels"
         else:
             task = f"{self.num_classes} classes, one-hot {tuple(y.shape[1:])} {y.dtype}"
-        lines = [f"{self.source}: inputs {self.input_shape} {x.dtype}, {task}"]
+        first = next(iter(x.values())) if isinstance(x, dict) else x
+        shapes = self.input_shapes
+        shown = (
+            ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+            if isinstance(x, dict)
+            else str(shapes["x"])
+        )
+        lines = [f"{self.source}: inputs {shown} {first.dtype}, {task}"]
         width = max(len(name) for name in self.splits())
         for name, split in self.splits().items():
             lines.append(f"  {name:<{width}}  {len(split):>7} samples")

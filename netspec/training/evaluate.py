@@ -53,12 +53,11 @@ def evaluate(
     total, correct, count = 0.0, 0, len(split)
     sums = MetricSums(metrics)
     for start in range(0, count, batch_size):
-        x = split.x[start : start + batch_size]
-        y = split.y[start : start + batch_size]
+        x, y = split.rows(slice(start, start + batch_size))
         out = np.asarray(model.forward(x, train=False), dtype=np.float64)
-        y = check_targets(model.ir, y, loss, len(x), np.float64)
+        y = check_targets(model.ir, y, loss, len(out), np.float64)
         value, _ = loss_and_grad(out, y, loss)
-        total += value * len(x)
+        total += value * len(out)
         correct += hits(out, y, loss)
         sums.add(out, y)
     accuracy = correct / count if loss.kind in CLASSIFICATION and count else None

@@ -138,7 +138,9 @@ def fit(
         check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
         dataset = load_dataset(
             spec.data,
-            input_shape=checked.input.shape,
+            input_shape=tuple(checked.inputs[0].shape),
+            inputs={spec.name: tuple(spec.shape) for spec in checked.inputs},
+            model=checked.name,
             output_shape=checked.output_type.shape,
             loss_kind=spec.loss.kind,
             seed=spec.seed,

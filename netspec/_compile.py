@@ -5,8 +5,12 @@
 - ``"jax"``: ``(init, apply)``, two pure functions over a flat dict of arrays keyed by IR
   name (parameters and batchnorm running statistics, as in weight files);
   ``apply(params, x, *, train=False, rng=None) -> (output, new_params)``, as the
-  ``apply`` of a generated JAX module.
+  ``apply`` of a generated JAX module; a model of several inputs takes them by keyword,
+  ``apply(params, image=x, extra=e)``.
 - ``"numpy"``: the NumPy backend's compiled model (``forward``, ``loss_and_grads``...).
+
+The torch module and the numpy model take a model's one input positionally, as
+``module(x)``, and several inputs by keyword, ``module(image=x, extra=e)``.
 
 Frameworks are imported only for the backend asked for.
 """
@@ -19,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from netspec._contract import unknown_name
+from netspec._contract import bad_shape, bind_inputs, unknown_name
 from netspec._validate import SEED_LIMIT, check_choice, check_seed, check_str, found
 from netspec.backend import BACKENDS as BACKEND_NAMES
 from netspec.errors import NetspecError
@@ -148,6 +152,7 @@ def _jax_functions(
 
     target = resolve_device(device)
     forward = build_apply(model)
+    names = model.input_names
     param_names = [spec.name for spec in model.params]
     state_names = [spec.name for spec in model.state]
     shapes = {spec.name: tuple(spec.shape) for spec in model.params}
@@ -167,9 +172,17 @@ def _jax_functions(
             return {name: jax.device_put(jnp.asarray(values[name]), target) for name in shapes}
 
     def apply(
-        params: Mapping[str, Any], x: Any, *, train: bool = False, rng: Any = None
+        params: Mapping[str, Any],
+        x: Any = None,
+        /,
+        *,
+        train: bool = False,
+        rng: Any = None,
+        **inputs: Any,
     ) -> tuple[Any, dict[str, Any]]:
-        """``(output, new_params)`` for a batch ``x`` of shape (N, *input shape).
+        """``(output, new_params)`` for a batch ``x`` of shape (N, *input shape), or for a
+        batch of every input by keyword, ``apply(params, image=x, extra=e)`` (or a dict
+        of them as ``x``).
 
         ``train`` turns on dropout (``rng``, a JAX key or an int seed, is then needed if
         the model has dropout) and batch statistics; ``new_params`` is ``params`` with the
@@ -183,8 +196,14 @@ def _jax_functions(
             )
         if isinstance(rng, int):
             rng = jax.random.key(rng)
+        given = bind_inputs(model.name, names, () if x is None else (x,), inputs)
         with precision_scope(dtype):
-            batch = jnp.asarray(x, dtype=dtype)
+            arrays = {name: jnp.asarray(value, dtype=dtype) for name, value in given.items()}
+            for spec in model.inputs:
+                found = tuple(arrays[spec.name].shape)
+                if found[1:] != tuple(spec.shape) or len(found) != len(spec.shape) + 1:
+                    raise bad_shape(spec.name, found, tuple(spec.shape))
+            batch = arrays if len(arrays) > 1 else arrays[names[0]]
             output, new_state = forward(
                 {name: params[name] for name in param_names},
                 {name: params[name] for name in state_names},

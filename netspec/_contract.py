@@ -192,7 +192,7 @@ def bind_inputs(
         )
     unknown = [key for key in given if key not in names]
     if unknown:
-        raise unknown_name(f"input of model {model!r}", unknown[0], names)
+        raise unknown_name("input", unknown[0], names)
     missing = [name for name in names if name not in given]
     if missing:
         raise ShapeError(
@@ -229,10 +229,7 @@ def _one_input(spec: Input, x: object, dtype: np.dtype | str) -> np.ndarray:
     shape = tuple(spec.shape)
     got = tuple(array.shape)
     if got[1:] != shape or array.ndim != len(shape) + 1:
-        raise ShapeError(
-            BAD_BATCH_SHAPE.format(name=spec.name, got=got, expected=", ".join(map(str, shape))),
-            help=_batch_help(got, shape),
-        )
+        raise bad_shape(spec.name, got, shape)
     if got[0] == 0:
         expected = ", ".join(map(str, shape))
         raise ShapeError(EMPTY_BATCH.format(name=spec.name, got=got, expected=expected))
@@ -250,6 +247,16 @@ def single_value_batchnorms(model: CheckedModel) -> list[str]:
         for node in model.nodes
         if isinstance(node.op, CheckedBatchNorm) and math.prod(shapes[node.inputs[0]][1:]) == 1
     ]
+
+
+def bad_shape(name: str, got: tuple[int, ...], shape: tuple[int, ...]) -> ShapeError:
+    """The error for a batch of input ``name`` of shape ``got`` where the model takes
+    samples of ``shape``: raised alike by the backends and by ``netspec.compile``'s
+    torch module and JAX ``apply``, which see framework arrays."""
+    return ShapeError(
+        BAD_BATCH_SHAPE.format(name=name, got=got, expected=", ".join(map(str, shape))),
+        help=_batch_help(got, shape),
+    )
 
 
 def _batch_help(got: tuple[int, ...], shape: tuple[int, ...]) -> str:

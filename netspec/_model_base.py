@@ -16,7 +16,13 @@ from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 
-from netspec._contract import check_inputs, check_loss, check_optimizer, check_targets
+from netspec._contract import (
+    bind_inputs,
+    check_inputs,
+    check_loss,
+    check_optimizer,
+    check_targets,
+)
 from netspec._validate import check_seed
 from netspec.errors import NetspecError
 from netspec.initializers import initial_params
@@ -75,15 +81,20 @@ class ModelBase:
         self.dtype: DTypeName = dtype  # type: ignore[assignment]
         self._np_dtype = np.dtype(dtype)
 
-    def forward(self, x: Batch, *, train: bool = False) -> np.ndarray:
-        """Run a batch [N, *input shape] (a dict of such arrays by input name for a
-        model of several inputs); ``train`` enables dropout and batch statistics
-        (batchnorm running statistics move, as in PyTorch)."""
-        return self._outputs(self._batch(x, train), train, keep=False)[self.ir.output]
+    def forward(
+        self, x: Batch | None = None, /, *, train: bool = False, **inputs: np.ndarray
+    ) -> np.ndarray:
+        """Run a batch [N, *input shape]: the one input's array, or every input's by name
+        (``forward(image=x, extra=e)``, or a dict of them); ``train`` enables dropout and
+        batch statistics (batchnorm running statistics move, as in PyTorch)."""
+        batch = self._batch(self._given(x, inputs), train)
+        return self._outputs(batch, train, keep=False)[self.ir.output]
 
-    def trace(self, x: Batch, *, train: bool = False) -> dict[str, np.ndarray]:
+    def trace(
+        self, x: Batch | None = None, /, *, train: bool = False, **inputs: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """Every node's output by node name, in node order; otherwise as :meth:`forward`."""
-        values = self._outputs(self._batch(x, train), train, keep=True)
+        values = self._outputs(self._batch(self._given(x, inputs), train), train, keep=True)
         return {node.name: values[node.name] for node in self.ir.nodes}
 
     def loss_and_grads(
@@ -125,6 +136,13 @@ class ModelBase:
     ) -> Any:
         """A fused training step on this model (docs/training.md gives the math)."""
         return self._train_step(check_loss(loss), check_optimizer(optimizer), clip)
+
+    def _given(self, x: Batch | None, inputs: Mapping[str, np.ndarray]) -> Batch:
+        """A call's batch: ``x`` as given, or the inputs given by keyword."""
+        args = () if x is None else (x,)
+        if x is not None and not inputs:
+            return x
+        return bind_inputs(self.ir.name, self.ir.input_names, args, inputs)  # type: ignore[return-value]
 
     def _batch(self, x: object, train: bool) -> Inputs:
         return check_inputs(self.ir, x, self._np_dtype, train=train)

@@ -41,20 +41,26 @@ class CompiledModel(Protocol):
     dtype: Literal["float32", "float64"]
     device: str
 
-    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray | None = None, /, *, train: bool = False, **inputs: np.ndarray
+    ) -> np.ndarray:
         """Run a batch [N, *input shape]; ``train`` enables dropout and batch statistics.
 
-        In training mode batchnorm running statistics are updated, as in PyTorch.
+        ``x`` is the one input's batch, or a dict of every input's batch by name; or give
+        each input by keyword, ``forward(image=x, extra=e)``. In training mode batchnorm
+        running statistics are updated, as in PyTorch.
         """
         ...
 
-    def trace(self, x: np.ndarray, *, train: bool = False) -> dict[str, np.ndarray]:
+    def trace(
+        self, x: np.ndarray | None = None, /, *, train: bool = False, **inputs: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """Like :meth:`forward`, but return every node's output by node name."""
         ...
 
     def loss_and_grads(
         self,
-        x: np.ndarray,
+        x: np.ndarray | dict[str, np.ndarray],
         y: np.ndarray,
         loss: LossSpec,
         *,
@@ -67,8 +73,9 @@ class CompiledModel(Protocol):
         spec writes it (``"softmax_cross_entropy"``, ``"mse"``...), see
         :func:`resolve_loss`.
 
-        With ``input_grad`` the result also holds the gradient for the input under the
-        key ``"<input>"`` where ``<input>`` is the model's input name.
+        ``x`` is the one input's batch or a dict of every input's batch by name. With
+        ``input_grad`` the result also holds the gradient for each input under the
+        input's name.
         """
         ...
 
@@ -114,8 +121,9 @@ class TrainStep(Protocol):
     ``lr``; the max_norm projection of each weight that has one.
     """
 
-    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
-        """Queue one update on a batch; statistics stay on the device until drain()."""
+    def step(self, x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, lr: float) -> None:
+        """Queue one update on a batch (the one input's array, or every input's by name);
+        statistics stay on the device until drain()."""
         ...
 
     def drain(self) -> StepStats:

@@ -22,16 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from netspec._contract import bind_inputs, lowering_of
+from netspec._contract import bad_shape, bind_inputs, lowering_of
 from netspec.backends.torch.nn import LOWERINGS, Tensors
-from netspec.errors import ShapeError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 
-BAD_INPUT = (
-    "input {name!r} got a batch of shape {got}, expected (N, {expected})\n"
-    "  help: the model takes samples of shape {sample}; the batch axis comes first"
-)
 NAME_CLASH = (
     "node {node!r} cannot be placed in the torch module: {reason}\n"
     "  help: rename the node so that no node name is a prefix of another's parameters"
@@ -137,15 +132,9 @@ class NetspecModule(nn.Module):
         if not isinstance(x, Mapping):
             x = self.bind((x,), {})
         for name, shape in self.input_shapes.items():
-            if tuple(x[name].shape[1:]) != shape:
-                raise ShapeError(
-                    BAD_INPUT.format(
-                        name=name,
-                        got=tuple(x[name].shape),
-                        expected=", ".join(map(str, shape)),
-                        sample=shape,
-                    )
-                )
+            found = tuple(x[name].shape)
+            if found[1:] != shape or len(found) != len(shape) + 1:
+                raise bad_shape(name, found, shape)
         device = next(iter(x.values())).device
         live = dict(x)
         for step in self.steps:

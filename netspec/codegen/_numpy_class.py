@@ -18,7 +18,14 @@ def class_source(
     """The model's class: construction and input checks around the ``forward`` and
     ``backward`` methods written node by node; ``dropout`` gives it a mask generator."""
     model = context.model
-    shape = ", ".join(["N", *(str(d) for d in model.input.shape)])
+    shape = (
+        ", ".join(["N", *(str(d) for d in model.input.shape)])
+        if len(model.inputs) == 1
+        else "; ".join(
+            f"{spec.name}: {', '.join(['N', *(str(d) for d in spec.shape)])}"
+            for spec in model.inputs
+        )
+    )
     out_shape = ", ".join(["N", *(str(d) for d in model.output_type.shape)])
     lines = [
         f"class {context.class_name}:",
@@ -29,10 +36,17 @@ def class_source(
         "    parameters and state by IR name (from ``load_netspec_weights(path)`` or",
         "    ``init(seed)``); without them it draws netspec's initial weights for ``seed``.",
         "    All arithmetic happens in ``dtype`` (float32 or float64).",
+    ]
+    lines += [
         f"    ``forward(x, train=False)`` maps a batch [{shape}] to [{out_shape}];",
         "    ``backward(grad_output)`` then returns the parameter gradients by IR name and",
         "    the input gradient. ``params`` and ``state`` hold the arrays by IR name.",
-    ]
+    ] if len(model.inputs) == 1 else [
+        "    ``forward(*, <each input>, train=False)`` takes a batch of each input by keyword",
+        f"    ([{shape}]) to [{out_shape}]; ``backward(grad_output)`` then returns the",
+        "    parameter gradients by IR name and each input's gradient by input name.",
+        "    ``params`` and ``state`` hold the arrays by IR name.",
+    ]  # fmt: skip
     if dropout:
         lines += [
             "    Dropout masks come from the model's own generator, seeded by ``seed`` (as",
@@ -76,6 +90,17 @@ def class_source(
         '                f"{MODEL} expects a batch of shape (N, *{INPUT_SHAPE}), N >= 1, "',
         '                f"got {x.shape}"',
         "            )",
+    ] if len(model.inputs) == 1 else [
+        "    def _batch(self, x, name):",
+        "        x = np.asarray(x)",
+        "        expected = INPUT_SHAPES[name]",
+        "        if x.ndim != len(expected) + 1 or x.shape[1:] != expected or not len(x):",
+        "            raise ValueError(",
+        '                f"{MODEL} expects a batch of shape (N, *{expected}), N >= 1, "',
+        '                f"for input {name}, got {x.shape}"',
+        "            )",
+    ]  # fmt: skip
+    lines += [
         "        real = np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)",
         "        if not real:",
         '            raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',

@@ -34,9 +34,10 @@ from netspec.ir import CheckedModel
 # fmt: off
 _RESERVED_BASE = frozenset({
     "np", "math", "jax", "jnp", "lax", "erf", "sliding_window_view", "HIGHEST", "MODEL",
-    "INPUT_SHAPE", "OUTPUT_SHAPE", "PARAM_SHAPES", "STATE_SHAPES", "init", "apply",
+    "INPUT_SHAPE", "INPUT_SHAPES", "OUTPUT_SHAPE", "PARAM_SHAPES", "STATE_SHAPES", "init", "apply",
     "load_netspec_weights", "self", "params", "state", "saved", "new_params", "grads",
     "grad_output", "train", "rng", "seed", "dtype", "x", "dx", "parts", "key", "real", "_",
+    "expected",
     "l", "O", "I",
 }) | frozenset(dir(builtins))
 # fmt: on
@@ -50,10 +51,15 @@ RESERVED = (
 
 
 def local_names(model: CheckedModel, taken: set[str]) -> dict[str, str]:
-    """The variable of the input (``x``) and of each node: a node whose value nothing
-    reads still runs (dropout draws, running statistics move) and assigns ``_``."""
+    """The variable of each input (``x`` for a model of one input; of several, the
+    input's name as an identifier, which is also its keyword argument) and of each node:
+    a node whose value nothing reads still runs (dropout draws, running statistics move)
+    and assigns ``_``."""
     read = {name for node in model.nodes for name in node.inputs} | {model.output}
-    names = {model.input.name: "x"}
+    if len(model.inputs) == 1:
+        names = {model.inputs[0].name: "x"}
+    else:
+        names = {spec.name: identifier(spec.name, taken) for spec in model.inputs}
     for node in model.nodes:
         names[node.name] = identifier(node.name, taken) if node.name in read else "_"
     return names
@@ -88,7 +94,15 @@ def constants_source(model: CheckedModel) -> str:
     lines = [
         f"MODEL = {text(model.name)}",
         "# Shapes are per sample; a batch adds a leading axis N.",
-        f"INPUT_SHAPE = {shape_literal(model.input.shape)}",
+        *(
+            [f"INPUT_SHAPE = {shape_literal(model.input.shape)}"]
+            if len(model.inputs) == 1
+            else [
+                "INPUT_SHAPES = {",
+                *(f"    {text(s.name)}: {shape_literal(s.shape)}," for s in model.inputs),
+                "}",
+            ]
+        ),
         f"OUTPUT_SHAPE = {shape_literal(model.output_type.shape)}",
         "# The arrays of the model by IR name, the keys of netspec weight files, in IR order.",
     ]

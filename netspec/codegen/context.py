@@ -114,6 +114,13 @@ class CodegenContext:
         text = " ".join(text.split())
         return f"# {where} {inert(text)}".rstrip()
 
+    def inputs_text(self) -> str:
+        """``Input: [784]``, or ``Inputs: image [1, 28, 28], extra [4]``."""
+        inputs = self.model.inputs
+        if len(inputs) == 1:
+            return f"Input: {list(inputs[0].shape)}"
+        return "Inputs: " + ", ".join(f"{spec.name} {list(spec.shape)}" for spec in inputs)
+
     def header(self, framework: str) -> str:
         """The module docstring: what it is, from which spec, and its hash."""
         spec = inert(self.spec_file)
@@ -122,7 +129,7 @@ class CodegenContext:
             f"compiled by netspec for {framework}.\n\n"
             f"Spec: {spec}\n"
             f"Spec sha256: {self.spec_sha256}\n"
-            f"Input: {list(self.model.input.shape)} per sample; output: "
+            f"{self.inputs_text()} per sample; output: "
             f"{list(self.model.output_type.shape)}; {self.model.parameter_count:,} parameters.\n"
             "This file depends only on its framework and NumPy; it does not need netspec.\n"
             '"""\n'

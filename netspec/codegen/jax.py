@@ -22,7 +22,7 @@ from netspec.backends.jax.lowerings import CALLS, conventions, definitions, move
 from netspec.codegen._shared import RESERVED, local_names, module_source, wrap
 from netspec.codegen._source import literal, text
 from netspec.codegen.context import CodegenContext
-from netspec.ir import CheckedNode
+from netspec.ir import CheckedModel, CheckedNode
 
 # The functions of ``nn`` a module may carry: their names are not for nodes either.
 _RESERVED = RESERVED | {name for name, _ in CALLS.values() if "." not in name}
@@ -96,7 +96,8 @@ class _Writer:
         # As netspec: a batch of real numbers is cast to the model's dtype (here that of
         # its arrays); anything else is refused.
         dtype = f"params[{text(first)}].dtype" if first else "jnp.result_type(float)"
-        setup = [
+        several = len(model.inputs) > 1
+        setup = _input_checks(self.var, model, dtype) if several else [
             "x = jnp.asarray(x)",
             "if x.ndim != len(INPUT_SHAPE) + 1 or x.shape[1:] != INPUT_SHAPE:",
             "    raise ValueError(",
@@ -106,18 +107,32 @@ class _Writer:
             "if not real:",
             '    raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
             f"x = x.astype({dtype})",
-        ]
+        ]  # fmt: skip
         if stateful:
             setup.append("new_params = dict(params)")
-        shape = ", ".join(["N", *(str(d) for d in model.input.shape)])
         out_shape = ", ".join(["N", *(str(d) for d in model.output_type.shape)])
-        doc = [
-            f'"""The model on a batch x [{shape}]: returns (output [{out_shape}], new_params).',
-            "",
-            "``params`` holds the arrays by IR name (``init(seed)``, ``load_netspec_weights``),",
-            "all in one dtype, float32 or float64; float64 needs 64-bit JAX, e.g. inside",
-            "``with jax.enable_x64(True):``. ``x`` (real numbers) is cast to that dtype.",
-        ]
+        if several:
+            batches = ", ".join(
+                f"{self.var[spec.name]} [{', '.join(['N', *map(str, spec.shape)])}]"
+                for spec in model.inputs
+            )
+            doc = [
+                f'"""The model on a batch of each input, by keyword: {batches}.',
+                f"Returns (output [{out_shape}], new_params).",
+                "",
+                "``params`` holds the arrays by IR name (``init(seed)``, ``load_netspec_weights``),",
+                "all in one dtype, float32 or float64; float64 needs 64-bit JAX, e.g. inside",
+                "``with jax.enable_x64(True):``. Each batch (real numbers) is cast to that dtype.",
+            ]
+        else:
+            shape = ", ".join(["N", *(str(d) for d in model.input.shape)])
+            doc = [
+                f'"""The model on a batch x [{shape}]: returns (output [{out_shape}], new_params).',
+                "",
+                "``params`` holds the arrays by IR name (``init(seed)``, ``load_netspec_weights``),",
+                "all in one dtype, float32 or float64; float64 needs 64-bit JAX, e.g. inside",
+                "``with jax.enable_x64(True):``. ``x`` (real numbers) is cast to that dtype.",
+            ]
         if stateful:
             doc += [
                 "``train=True``: batchnorm normalises with batch statistics, and ``new_params``",
@@ -148,24 +163,66 @@ class _Writer:
             "with ``jax.grad`` over ``params``.",
             '"""',
         ]
+        signature = (
+            f"params, *, {', '.join(self.var[n] for n in model.input_names)}, train=False, rng=None"
+            if several
+            else "params, x, train=False, rng=None"
+        )
         lines = [
-            "def apply(params, x, train=False, rng=None):",
+            f"def apply({signature}):",
             *(f"    {line}" if line else "" for line in doc + setup + wrap(body, 4)),
         ]
         return "\n".join(lines) + "\n"
+
+
+def _input_checks(var: dict[str, str], model: CheckedModel, dtype: str) -> list[str]:
+    """For a model of several inputs: each batch as a JAX array of the params' dtype,
+    checked against its input's shape; the batch sizes must agree."""
+    lines: list[str] = []
+    for spec in model.inputs:
+        v, key = var[spec.name], text(spec.name)
+        lines += [
+            f"{v} = jnp.asarray({v})",
+            f"expected = INPUT_SHAPES[{key}]",
+            f"if {v}.ndim != len(expected) + 1 or {v}.shape[1:] != expected:",
+            "    raise ValueError(",
+            '        f"{MODEL} expects a batch of shape (N, *{expected}) for "',
+            f'        f"input {spec.name}, got {{{v}.shape}}"',
+            "    )",
+            f"if not (jnp.issubdtype({v}.dtype, jnp.floating) or jnp.issubdtype({v}.dtype, jnp.integer)):",
+            f'    raise ValueError(f"{{MODEL}} expects real numbers, got dtype {{{v}.dtype}}")',
+            f"{v} = {v}.astype({dtype})",
+        ]  # fmt: skip
+    sizes = ", ".join(f"{var[name]}.shape[0]" for name in model.input_names)
+    lines += [
+        f"if len({{{sizes}}}) != 1:",
+        '    raise ValueError(f"{MODEL} expects one batch size for every input")',
+    ]
+    return lines
 
 
 def generate(context: CodegenContext) -> str:
     """The source of a standalone JAX module for ``context.model``."""
     writer = _Writer(context)
     apply = writer.apply()  # which also collects the functions the module carries
-    usage = [
-        "# Use:",
-        "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights",
-        "#     y, _ = apply(params, x)               # x: [N, *INPUT_SHAPE]",
-        "#     y, params = apply(params, x, train=True, rng=jax.random.key(0))",
-        '#     fast = jax.jit(apply, static_argnames="train")',
-    ]
+    model = context.model
+    if len(model.inputs) > 1:
+        keywords = ", ".join(f"{writer.var[name]}={writer.var[name]}" for name in model.input_names)
+        usage = [
+            "# Use:",
+            "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights",
+            f"#     y, _ = apply(params, {keywords})",
+            "#     # each input: [N, *INPUT_SHAPES[name]]",
+            '#     fast = jax.jit(apply, static_argnames="train")',
+        ]
+    else:
+        usage = [
+            "# Use:",
+            "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights",
+            "#     y, _ = apply(params, x)               # x: [N, *INPUT_SHAPE]",
+            "#     y, params = apply(params, x, train=True, rng=jax.random.key(0))",
+            '#     fast = jax.jit(apply, static_argnames="train")',
+        ]
     returns = "NumPy arrays, which JAX takes as they are"
     code = "".join(f"\n\n{source}" for source in [*writer.carried.values(), apply])
     return module_source(context, "JAX", returns, code, usage)

@@ -118,21 +118,46 @@ class _Writer:
         body.append("self._saved = saved")
         body.append(f"return {self.var[self.model.output]}")
         uses = "\n".join(body)
-        setup = ["x = self._batch(x)"]
+        several = len(self.model.inputs) > 1
+        names = [(spec.name, self.var[spec.name]) for spec in self.model.inputs]
+        setup = (
+            [f"{var} = self._batch({var}, {text(name)})" for name, var in names]
+            + [
+                f"if len({{{', '.join(f'{var}.shape[0]' for _, var in names)}}}) != 1:",
+                '    raise ValueError(f"{MODEL} expects one batch size for every input")',
+            ]
+            if several
+            else ["x = self._batch(x)"]
+        )
         for name, value in (("params", "self.params"), ("state", "self.state")):
             if f"{name}[" in uses:
                 setup.append(f"{name} = {value}")
         setup.append("saved = {}")
-        shape = ", ".join(["N", *(str(d) for d in self.model.input.shape)])
-        doc = [
-            '"""Run a batch [' + shape + "]; ``train`` enables dropout and batch statistics.",
+        if several:
+            shape = "; ".join(
+                f"{var} [{', '.join(['N', *map(str, spec.shape)])}]"
+                for spec, (_, var) in zip(self.model.inputs, names, strict=True)
+            )
+            first = f'"""Run a batch of each input ({shape}); ``train``'
+            doc = [first, "enables dropout and batch statistics."]
+        else:
+            shape = ", ".join(["N", *(str(d) for d in self.model.input.shape)])
+            doc = [
+                '"""Run a batch [' + shape + "]; ``train`` enables dropout and batch statistics.",
+            ]
+        doc += [
             "",
             "Keeps what ``backward`` needs. In training, batchnorm running statistics move",
             "in place (one update per call).",
             '"""',
         ]
         body = wrap(body, 8)
-        return ["def forward(self, x, train=False):", *indent(doc + setup + body)]
+        signature = (
+            f"self, *, {', '.join(var for _, var in names)}, train=False"
+            if several
+            else "self, x, train=False"
+        )
+        return [f"def forward({signature}):", *indent(doc + setup + body)]
 
     def backward_method(self) -> list[str]:
         body: list[str] = []
@@ -147,16 +172,27 @@ class _Writer:
         for spec in self.model.params:
             if spec.node not in assigned:
                 body.append(f"grads[{text(spec.name)}] = np.zeros_like(params[{text(spec.name)}])")
-        g_x = self.grad[self.model.input.name]
-        if self.model.input.name not in assigned:
-            body.append(f"{g_x} = np.zeros((grad_output.shape[0], *INPUT_SHAPE), dtype=self.dtype)")
+        several = len(self.model.inputs) > 1
+        for spec in self.model.inputs:
+            g_x = self.grad[spec.name]
+            shape = f"INPUT_SHAPES[{text(spec.name)}]" if several else "INPUT_SHAPE"
+            if spec.name not in assigned:
+                body.append(f"{g_x} = np.zeros((grad_output.shape[0], *{shape}), dtype=self.dtype)")
         body += [
             "grads = {",
             "    name: np.ascontiguousarray(grads[name], dtype=self.dtype)",
             "    for name in PARAM_SHAPES",
             "}",
-            f"return grads, np.ascontiguousarray({g_x})",
         ]
+        if several:
+            body.append("return grads, {")
+            body += [
+                f"    {text(spec.name)}: np.ascontiguousarray({self.grad[spec.name]}),"
+                for spec in self.model.inputs
+            ]
+            body.append("}")
+        else:
+            body.append(f"return grads, np.ascontiguousarray({self.grad[self.model.input.name]})")
         body = wrap(body, 8)
         uses = "\n".join(body)
         setup = [
@@ -193,5 +229,12 @@ def generate(context: CodegenContext) -> str:
         "#     y = model.forward(x)                   # x: [N, *INPUT_SHAPE]; train=True to train",
         "#     grads, dx = model.backward(dloss_dy)   # by IR name, and dL/dx",
     ]
+    if len(model.inputs) > 1:
+        keywords = ", ".join(f"{writer.var[n]}={writer.var[n]}" for n in model.input_names)
+        usage[2:] = [
+            f"#     y = model.forward({keywords})",
+            "#     # each input: [N, *INPUT_SHAPES[name]]; train=True to train",
+            "#     grads, dxs = model.backward(dloss_dy)  # by IR name, and dL/dx by input",
+        ]
     code = carried_source(writer.used) + "\n\n" + class_source(context, forward, backward, dropout)
     return module_source(context, "NumPy", "NumPy arrays", code, usage)

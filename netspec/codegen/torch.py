@@ -95,7 +95,7 @@ state_dict() keys are the spec's names{names}, so
 load_netspec_weights(module, path) loads such a file strictly:
 
     model = load_netspec_weights({cls}(), "weights.safetensors").eval()
-    y = model(x)    # x: a float32 tensor of shape (N, {shape})
+    y = {call}
 
 For float64 call .double() on the module before loading (values are converted);
 .to(device) moves it as any nn.Module.
@@ -185,7 +185,8 @@ class _Writer:
         # Locals must not shadow the module's imports or the functions the file carries.
         taken = set(RESERVED_LOCALS) | {self.functional} | set(_carried(self.own))
         self.names: dict[str, str] = {}
-        self.names[self.model.input.name] = identifier(self.model.input.name, taken)
+        for spec in self.model.inputs:
+            self.names[spec.name] = identifier(spec.name, taken)
         for node in self.model.nodes:
             self.names[node.name] = identifier(node.name, taken)
 
@@ -210,11 +211,20 @@ class _Writer:
         header = self.context.header("PyTorch").rstrip()
         if not header.endswith('"""'):
             raise NetspecError("the codegen header is not a docstring")
-        shape = ", ".join(str(d) for d in self.model.input.shape)
         keys = [spec.name for spec in self.model.params] + [s.name for s in self.model.state]
         listed = inert(", ".join(keys[:2]) + (", ..." if len(keys) > 2 else ""))
         names = f" ({listed})" if keys else ""
-        notes = DOC_NOTES.format(cls=self.context.class_name, shape=shape, names=names)
+        if len(self.model.inputs) == 1:
+            shape = ", ".join(str(d) for d in self.model.input.shape)
+            call = f"model(x)    # x: a float32 tensor of shape (N, {shape})"
+        else:
+            keywords = ", ".join(f"{self.names[n]}={self.names[n]}" for n in self.model.input_names)
+            shapes = ", ".join(
+                f"{self.names[spec.name]} (N, {', '.join(str(d) for d in spec.shape)})"
+                for spec in self.model.inputs
+            )
+            call = f"model({keywords})\n    # float32 tensors: {shapes}"
+        notes = DOC_NOTES.format(cls=self.context.class_name, call=call, names=names)
         if any("generator" in _parameters(name) for name in self.own):
             notes += DROPOUT_NOTE
         return header[: -len('"""')] + notes + '"""\n'
@@ -233,24 +243,37 @@ class _Writer:
 
     def _class(self, init: list[str], forward: list[str]) -> str:
         model = self.model
-        shape = tuple(model.input.shape)
-        expected = ", ".join(str(d) for d in shape)
-        x = self.names[model.input.name]
+        several = len(model.inputs) > 1
+        inputs = ", ".join(
+            f"{spec.name} (N, {', '.join(str(d) for d in spec.shape)})" for spec in model.inputs
+        )
+        described = f"inputs {inputs}" if several else f"input {inputs.split(' ', 1)[1]}"
+        arguments = ", ".join(f"{self.names[n]}: torch.Tensor" for n in model.input_names)
+        checks: list[str] = []
+        for spec in model.inputs:
+            shape = tuple(spec.shape)
+            expected = ", ".join(str(d) for d in shape)
+            x = self.names[spec.name]
+            which = f" for input {spec.name}" if several else ""
+            checks += [
+                f"{INDENT * 2}if tuple({x}.shape[1:]) != {literal(shape)}:",
+                f"{INDENT * 3}raise ValueError(",
+                f'{INDENT * 4}f"expected a batch of shape (N, {expected}){which}, '
+                f'got {{tuple({x}.shape)}}"',
+                f"{INDENT * 3})",
+            ]
         lines = [
             "",
             f"class {self.context.class_name}(nn.Module):",
-            f'{INDENT}"""The netspec model `{inert(model.name)}`: input (N, {expected}), output '
+            f'{INDENT}"""The netspec model `{inert(model.name)}`: {described}, output '
             f'(N, {", ".join(str(d) for d in model.output_type.shape)})."""',
             "",
             f"{INDENT}def __init__(self) -> None:",
             f"{INDENT * 2}super().__init__()",
             *init,
             "",
-            f"{INDENT}def forward(self, {x}: torch.Tensor) -> torch.Tensor:",
-            f"{INDENT * 2}if tuple({x}.shape[1:]) != {literal(shape)}:",
-            f"{INDENT * 3}raise ValueError(",
-            f'{INDENT * 4}f"expected a batch of shape (N, {expected}), got {{tuple({x}.shape)}}"',
-            f"{INDENT * 3})",
+            f"{INDENT}def forward(self, {'*, ' if several else ''}{arguments}) -> torch.Tensor:",
+            *checks,
             *forward,
             "",
         ]

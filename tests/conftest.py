@@ -6,10 +6,34 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.net"))
+
+# A model of two inputs: an image branch and a vector branch, concatenated into dense
+# layers (with a batchnorm, so that running statistics are compared too).
+TWO_INPUTS = """netspec 1
+model two_inputs(image: [1, 6, 6], extra: [5]) {
+    a = image -> conv2d(4, 3, padding = same) -> batchnorm -> relu -> maxpool(2) -> flatten
+    b = extra -> dense(8) -> tanh
+    concat(a, b) -> dense(16) -> relu
+    dense(3)
+}
+"""
+TWO_INPUT_SHAPES = {"image": (1, 6, 6), "extra": (5,)}
+
+
+def two_input_samples(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``n`` samples of TWO_INPUTS' inputs by name, and class labels 0..2 that depend on
+    both inputs, so that a model must read each to learn them."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(n, *TWO_INPUT_SHAPES["image"]))
+    extra = rng.normal(size=(n, *TWO_INPUT_SHAPES["extra"]))
+    score = image.mean(axis=(1, 2, 3)) * 4 + extra[:, 0]
+    labels = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3])).astype(np.int64)
+    return {"image": image, "extra": extra}, labels
 
 
 @pytest.fixture(scope="session")

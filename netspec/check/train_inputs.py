@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 SEVERAL_INPUTS_HELP = (
     'read an npz file with one array per input, named after it: npz("data.npz") with '
     "arrays {names} and y_train; or a csv file with a column group per input: "
-    'csv("data.csv", target = "y", inputs = [{groups}])'
+    'csv("data.csv", target = "y", standardize = false, inputs = [{groups}])'
 )
 
 

@@ -111,6 +111,10 @@ class _Writer:
         if stateful:
             setup.append("new_params = dict(params)")
         out_shape = ", ".join(["N", *(str(d) for d in model.output_type.shape)])
+        params_doc = [
+            "``params`` holds the arrays by IR name (``init(seed)``, ``load_netspec_weights``),",
+            "all in one dtype, float32 or float64; float64 needs 64-bit JAX, e.g. inside",
+        ]
         if several:
             batches = ", ".join(
                 f"{self.var[spec.name]} [{', '.join(['N', *map(str, spec.shape)])}]"
@@ -120,8 +124,7 @@ class _Writer:
                 f'"""The model on a batch of each input, by keyword: {batches}.',
                 f"Returns (output [{out_shape}], new_params).",
                 "",
-                "``params`` holds the arrays by IR name (``init(seed)``, ``load_netspec_weights``),",
-                "all in one dtype, float32 or float64; float64 needs 64-bit JAX, e.g. inside",
+                *params_doc,
                 "``with jax.enable_x64(True):``. Each batch (real numbers) is cast to that dtype.",
             ]
         else:
@@ -129,8 +132,7 @@ class _Writer:
             doc = [
                 f'"""The model on a batch x [{shape}]: returns (output [{out_shape}], new_params).',
                 "",
-                "``params`` holds the arrays by IR name (``init(seed)``, ``load_netspec_weights``),",
-                "all in one dtype, float32 or float64; float64 needs 64-bit JAX, e.g. inside",
+                *params_doc,
                 "``with jax.enable_x64(True):``. ``x`` (real numbers) is cast to that dtype.",
             ]
         if stateful:
@@ -189,7 +191,9 @@ def _input_checks(var: dict[str, str], model: CheckedModel, dtype: str) -> list[
             '        f"{MODEL} expects a batch of shape (N, *{expected}) for "',
             f'        f"input {spec.name}, got {{{v}.shape}}"',
             "    )",
-            f"if not (jnp.issubdtype({v}.dtype, jnp.floating) or jnp.issubdtype({v}.dtype, jnp.integer)):",
+            f"real = jnp.issubdtype({v}.dtype, jnp.floating) or "
+            f"jnp.issubdtype({v}.dtype, jnp.integer)",
+            "if not real:",
             f'    raise ValueError(f"{{MODEL}} expects real numbers, got dtype {{{v}.dtype}}")',
             f"{v} = {v}.astype({dtype})",
         ]  # fmt: skip
@@ -206,11 +210,14 @@ def generate(context: CodegenContext) -> str:
     writer = _Writer(context)
     apply = writer.apply()  # which also collects the functions the module carries
     model = context.model
+    loading = (
+        "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights"
+    )
     if len(model.inputs) > 1:
         keywords = ", ".join(f"{writer.var[name]}={writer.var[name]}" for name in model.input_names)
         usage = [
             "# Use:",
-            "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights",
+            loading,
             f"#     y, _ = apply(params, {keywords})",
             "#     # each input: [N, *INPUT_SHAPES[name]]",
             '#     fast = jax.jit(apply, static_argnames="train")',
@@ -218,7 +225,7 @@ def generate(context: CodegenContext) -> str:
     else:
         usage = [
             "# Use:",
-            "#     params = load_netspec_weights(path)   # or init(seed=0): netspec's initial weights",
+            loading,
             "#     y, _ = apply(params, x)               # x: [N, *INPUT_SHAPE]",
             "#     y, params = apply(params, x, train=True, rng=jax.random.key(0))",
             '#     fast = jax.jit(apply, static_argnames="train")',

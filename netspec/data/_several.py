@@ -144,7 +144,8 @@ def _npz(
         else:
             ys.append(regression_targets(y, dtype))
     hints = {
-        name: f"the npz array {name!r} has samples of shape {tuple(columns[name][0].shape[1:])}"
+        name: f"the array {name!r} of {path} has samples of shape "
+        f"{tuple(columns[name][0].shape[1:])}"
         for name in names
     }
     return _rows(columns, ys, counts, kind, spec.test, hints)
@@ -196,7 +197,10 @@ def _csv(
     columns = {
         name: [np.stack([numeric[c] for c in groups[name]], axis=1).astype(dtype)] for name in names
     }
-    hints = {name: f"the csv group {name!r} has {len(groups[name])} columns" for name in names}
+    hints = {
+        name: f"the column group {name!r} of {path} has {len(groups[name])} columns"
+        for name in names
+    }
     raw = _rows(columns, [y], [len(rows)], kind, spec.test, hints)
     raw.class_names = class_names
     return raw

@@ -1,0 +1,109 @@
+"""A model of two inputs on every backend: parity, the batch by name, train steps, and one
+error per bad batch whatever the backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import netspec
+from netspec.errors import ShapeError, UnknownNameError
+from netspec.ir import CheckedModel
+from netspec.parity import run_parity
+from tests.backends.conftest import AVAILABLE, backend_params
+from tests.conftest import TWO_INPUTS, two_input_samples
+
+
+@pytest.fixture(scope="module")
+def model() -> CheckedModel:
+    return netspec.load(TWO_INPUTS).model()
+
+
+@pytest.mark.skipif(len(AVAILABLE) < 2, reason="parity needs at least two backends installed")
+@pytest.mark.parametrize("train", [False, True])
+def test_backends_agree_on_a_model_of_two_inputs(model: CheckedModel, train: bool) -> None:
+    # float64: activations and loss to 1e-10, gradients (parameters and both inputs) to
+    # 1e-9, running statistics to 1e-10, relative to max(|value|, 1).
+    report = run_parity(model, AVAILABLE, dtype="float64", batch=4, seed=3, train=train)
+    assert report.ok, report.render()
+    checked = {(row.kind, row.name) for row in report.rows}
+    assert {("gradient", "image"), ("gradient", "extra")} <= checked
+    assert ("activation", "concat_1") in checked
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_forward_takes_the_inputs_by_keyword_or_as_a_dict(backend, model: CheckedModel) -> None:  # type: ignore[no-untyped-def]
+    compiled = backend.compile(model, dtype="float64", seed=1)
+    x, _ = two_input_samples(5, seed=0)
+    by_dict = compiled.forward(x)
+    assert by_dict.shape == (5, 3)
+    np.testing.assert_array_equal(compiled.forward(image=x["image"], extra=x["extra"]), by_dict)
+    # The inputs meet only at the concat: each changes the output.
+    for name in x:
+        changed = {**x, name: x[name] + 1.0}
+        assert not np.allclose(compiled.forward(changed), by_dict)
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_input_gradients_come_back_by_input_name(backend, model: CheckedModel) -> None:  # type: ignore[no-untyped-def]
+    compiled = backend.compile(model, dtype="float64", seed=1)
+    x, y = two_input_samples(4, seed=2)
+    _, grads = compiled.loss_and_grads(x, y, "softmax_cross_entropy", input_grad=True)
+    assert grads["image"].shape == (4, 1, 6, 6) and grads["extra"].shape == (4, 5)
+    assert np.abs(grads["extra"]).sum() > 0 and np.abs(grads["image"]).sum() > 0
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_a_train_step_takes_a_batch_by_input_name(backend, model: CheckedModel) -> None:  # type: ignore[no-untyped-def]
+    compiled = backend.compile(model, dtype="float64", seed=1)
+    x, y = two_input_samples(8, seed=4)
+    before = compiled.loss_and_grads(x, y, "softmax_cross_entropy", train=False)[0]
+    step = compiled.train_step("softmax_cross_entropy", "sgd")
+    for _ in range(5):
+        step.step(x, y, 0.1)
+    stats = step.drain()
+    assert stats.samples == 40
+    after = compiled.loss_and_grads(x, y, "softmax_cross_entropy", train=False)[0]
+    assert after < before
+
+
+BAD_BATCHES = {
+    "missing": (
+        lambda x: {"image": x["image"]},
+        ShapeError,
+        "model 'two_inputs' takes inputs image, extra; missing: extra",
+    ),
+    "unknown": (
+        lambda x: {**x, "extras": x["extra"]},
+        UnknownNameError,
+        "unknown input 'extras': expected one of image, extra",
+    ),
+    "shape": (
+        lambda x: {**x, "extra": x["extra"][:, :4]},
+        ShapeError,
+        "batch for input 'extra' has shape (3, 4), expected (N, 5)",
+    ),
+    "batch sizes": (
+        lambda x: {**x, "extra": x["extra"][:2]},
+        ShapeError,
+        "one batch size, found: image has 3, extra has 2",
+    ),
+    "one array": (
+        lambda x: x["image"],
+        ShapeError,
+        "model 'two_inputs' has 2 inputs (image, extra): pass a batch for each by input name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BATCHES))
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_a_bad_batch_gets_one_error_on_every_backend(
+    backend, model: CheckedModel, case: str
+) -> None:  # type: ignore[no-untyped-def]
+    make, kind, text = BAD_BATCHES[case]
+    x, _ = two_input_samples(3, seed=0)
+    compiled = backend.compile(model, dtype="float64")
+    with pytest.raises(kind) as caught:
+        compiled.forward(make(x))
+    assert text in str(caught.value)

@@ -330,6 +330,12 @@ def _clip(value: Value) -> t.ClipSpec:
     return t.ClipSpec.model_construct(by=data.name, threshold=c.positive_real(data.args[0]))  # type: ignore[arg-type]
 
 
+# A model has one output, its last statement's, and is trained on one loss of it.
+ONE_LOSS = (
+    "a model has exactly one output and a train section one loss; several outputs or "
+    "losses are not supported: keep one loss"
+)
+
 METRICS = ("loss", "accuracy", "mae", "top_k_accuracy")
 
 
@@ -407,6 +413,7 @@ class TrainElaborator:
                     f"'{key}' is set twice",
                     key_span,
                     labels=[Label.model_construct(span=seen[key], message="first set here")],
+                    help=[ONE_LOSS] if key == "loss" else [],
                 )
                 continue
             seen[key] = key_span
@@ -448,7 +455,10 @@ class TrainElaborator:
                     continue
                 if len(args) != 1:
                     raise c.Invalid(
-                        f"'{key}' takes one value, found {len(args)}", args[1].span, code="E004"
+                        f"'{key}' takes one value, found {len(args)}",
+                        args[1].span,
+                        [ONE_LOSS] if key == "loss" else [],
+                        code="E004",
                     )
                 found[key] = self._convert(key, args[0])
             except c.Invalid as error:

@@ -137,3 +137,17 @@ def test_a_column_group_that_is_not_a_call_is_a_type_error() -> None:
     data = 'csv("d.csv", target = "y", standardize = false, inputs = ["p", "q"])'
     found = [d for d in diagnose(_train(data)) if d.code == "E006"]
     assert found and "column group" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("losses", "code"),
+    [("loss mse, l1", "E004"), ("loss mse\n    loss l1", "E003")],
+    ids=["two values", "two lines"],
+)
+def test_a_second_loss_says_a_model_has_one_output_and_one_loss(losses: str, code: str) -> None:
+    spec = (
+        "model m(x: [2]) { dense(1) }\n"
+        f"train m {{\n    data xor\n    {losses}\n    optimizer sgd(lr = 0.1)\n}}"
+    )
+    d = only(spec, code)
+    assert "exactly one output and a train section one loss" in helps(d)

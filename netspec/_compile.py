@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from netspec._contract import bad_shape, bind_inputs, unknown_name
+from netspec._contract import bad_shape, bind_inputs, check_batch_sizes, unknown_name
 from netspec._validate import SEED_LIMIT, check_choice, check_seed, check_str, found
 from netspec.backend import BACKENDS as BACKEND_NAMES
 from netspec.errors import NetspecError
@@ -203,6 +203,7 @@ def _jax_functions(
                 found = tuple(arrays[spec.name].shape)
                 if found[1:] != tuple(spec.shape) or len(found) != len(spec.shape) + 1:
                     raise bad_shape(spec.name, found, tuple(spec.shape))
+            check_batch_sizes({name: int(array.shape[0]) for name, array in arrays.items()})
             batch = arrays if len(arrays) > 1 else arrays[names[0]]
             output, new_state = forward(
                 {name: params[name] for name in param_names},

@@ -151,9 +151,7 @@ def check_inputs(
     given = bind_inputs(model.name, model.input_names, (x,), {})
     arrays = {spec.name: _one_input(spec, given[spec.name], dtype) for spec in model.inputs}
     sizes = {name: len(array) for name, array in arrays.items()}
-    if len(set(sizes.values())) > 1:
-        shown = ", ".join(f"{name} has {size}" for name, size in sizes.items())
-        raise ShapeError(UNEQUAL_BATCHES.format(sizes=shown))
+    check_batch_sizes(sizes)
     if train and next(iter(sizes.values())) == 1:
         single = single_value_batchnorms(model)
         if single:
@@ -200,6 +198,13 @@ def bind_inputs(
             help=_by_name_example(names),
         )
     return {name: given[name] for name in names}
+
+
+def check_batch_sizes(sizes: Mapping[str, int]) -> None:
+    """Every input's batch has one size; otherwise a ShapeError listing them."""
+    if len(set(sizes.values())) > 1:
+        shown = ", ".join(f"{name} has {size}" for name, size in sizes.items())
+        raise ShapeError(UNEQUAL_BATCHES.format(sizes=shown))
 
 
 def _by_name_example(names: Sequence[str]) -> str:

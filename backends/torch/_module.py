@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from netspec._contract import bad_shape, bind_inputs, lowering_of
+from netspec._contract import bad_shape, bind_inputs, check_batch_sizes, lowering_of
 from netspec.backends.torch.nn import LOWERINGS, Tensors
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
@@ -135,6 +135,8 @@ class NetspecModule(nn.Module):
             found = tuple(x[name].shape)
             if found[1:] != shape or len(found) != len(shape) + 1:
                 raise bad_shape(name, found, shape)
+        if len(x) > 1:  # a single input's path stays as torch.compile has always traced it
+            check_batch_sizes({name: int(tensor.shape[0]) for name, tensor in x.items()})
         device = next(iter(x.values())).device
         live = dict(x)
         for step in self.steps:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from lark import Token, Tree
 
@@ -11,6 +10,7 @@ from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
 from netspec.elaborate.blocks import BlockDef, Scope, block_arguments
 from netspec.elaborate.hints import activation_help
+from netspec.elaborate.inputs import ModelInput, report_unused
 from netspec.elaborate.layers import activation, bind, build, take_activation
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
@@ -28,16 +28,6 @@ MAX_EXPANSIONS = 100_000
 # argument errors but no shape errors, so one mistake gives one diagnostic, and the rest
 # of the model is still elaborated and checked.
 POISON = "<error>"
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """One input as a model's header declares it, with where its name is written."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    span: Span
 
 
 class _Abort(Exception):
@@ -97,7 +87,7 @@ class ModelElaborator:
         except _Abort:
             return None
         if first is None:
-            self._unused_inputs(name, inputs, scope, output)
+            report_unused(self.diagnostics, name, inputs, scope.used, output)
             scope.used.update(i.name for i in inputs)  # reported above, not as W004
         self._warn_unused(scope, output)
         model = Model.model_construct(
@@ -110,24 +100,6 @@ class ModelElaborator:
             output=output if output is not None else POISON,
         )
         return model, self.spans
-
-    def _unused_inputs(
-        self, model: str, inputs: list[ModelInput], scope: Scope, output: str | None
-    ) -> None:
-        """An input no statement reads is an error: every call would have to supply data
-        that changes nothing, and most often a branch was left unconnected."""
-        for spec in inputs:
-            if spec.name in scope.used or spec.name == output:
-                continue
-            self.diagnostics.error(
-                "E022",
-                f"input '{spec.name}' of model '{model}' is never used",
-                spec.span,
-                help=[
-                    f"read it in a chain ({spec.name} -> ...) or a merge "
-                    f"(concat(a, {spec.name})), or remove it from the model's inputs"
-                ],
-            )
 
     # -- bodies and statements ---------------------------------------------------------
 

@@ -11,7 +11,8 @@ from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean
 from netspec.elaborate import convert as c
 from netspec.elaborate.blocks import BlockDef, BlockEnv
 from netspec.elaborate.imports import Importer, Origin
-from netspec.elaborate.model import ModelElaborator, ModelInput
+from netspec.elaborate.inputs import ModelInput, read_model_input
+from netspec.elaborate.model import ModelElaborator
 from netspec.elaborate.train import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir import init as ir_init
@@ -342,7 +343,7 @@ def _elaborate_model(
     inputs: list[ModelInput] = []
     failed = False
     for input_tree in input_trees:
-        declared = _model_input(input_tree, evaluator, diagnostics, constants)
+        declared = read_model_input(input_tree, evaluator, diagnostics, constants)
         if declared is None:
             failed = True
             continue
@@ -378,41 +379,3 @@ def _elaborate_model(
     result.input_names[name] = elaborator.input_names
     result.node_uses[name] = elaborator.uses
     result.input_spans[name] = {i.name: i.span for i in inputs}
-
-
-def _model_input(
-    tree: Tree, evaluator: Evaluator, diagnostics: Diagnostics, constants: dict[str, Value]
-) -> ModelInput | None:
-    """One input of a model header, ``NAME: [DIMS]`` or ``NAME: DTYPE[DIMS]``; None when
-    an error was reported."""
-    input_token, input_type = tree.children
-    dtype = "float32"
-    shape_tree = input_type.children[-1]
-    if len(input_type.children) == 2:
-        dtype_token = input_type.children[0]
-        dtype = str(dtype_token)
-        if dtype not in ("float32", "float64"):
-            diagnostics.error(
-                "E006",
-                f"unknown input dtype '{dtype}'",
-                evaluator.span(dtype_token),
-                help=did_you_mean(dtype, ("float32", "float64")) or ["use float32 or float64"],
-            )
-            return None
-    shape_value = evaluator.evaluate(shape_tree, constants)
-    if shape_value is None:
-        return None
-    try:
-        assert isinstance(shape_value.data, tuple)
-        if not shape_value.data:
-            raise c.Invalid("the input shape is empty", shape_value.span, code="E004")
-        shape = tuple(c.positive_int(v) for v in shape_value.data)
-    except c.Invalid as error:
-        diagnostics.error(
-            error.code,
-            "input shape: " + error.message,
-            error.span,
-            help=error.help_in(constants),
-        )
-        return None
-    return ModelInput(str(input_token), shape, dtype, evaluator.span(input_token))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import netspec
+from netspec.backend import get_backend
 from netspec.errors import ShapeError, UnknownNameError
 from netspec.ir import CheckedModel
 from netspec.parity import run_parity
@@ -107,3 +108,48 @@ def test_a_bad_batch_gets_one_error_on_every_backend(
     with pytest.raises(kind) as caught:
         compiled.forward(make(x))
     assert text in str(caught.value)
+
+
+def _compiled_call(name: str):  # type: ignore[no-untyped-def]
+    """``netspec.compile``'s model of TWO_INPUTS on backend ``name`` in float64, as a
+    function of the inputs by keyword returning a NumPy array."""
+    compiled = netspec.compile(TWO_INPUTS, name, dtype="float64", seed=1)
+    if name == "torch":
+        import torch
+
+        compiled.eval()
+
+        def forward(**x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return compiled(**{k: torch.from_numpy(v) for k, v in x.items()}).numpy()
+
+        return forward
+    if name == "jax":
+        import jax
+
+        init, apply = compiled
+
+        def call(**x: np.ndarray) -> np.ndarray:
+            with jax.enable_x64(True):
+                return np.asarray(apply(init(1), **x)[0])
+
+        return call
+    return lambda **x: compiled.forward(**x)
+
+
+@pytest.mark.parametrize("name", [p.values[0] for p in backend_params()])
+def test_compiled_models_take_the_inputs_by_keyword(name: str, model: CheckedModel) -> None:  # type: ignore[no-untyped-def]
+    if name not in AVAILABLE:
+        pytest.skip(f"{name} is not installed")
+    x, _ = two_input_samples(3, seed=6)
+    call = _compiled_call(name)
+    expected = get_backend("numpy").compile(model, dtype="float64", seed=1).forward(x)
+    np.testing.assert_allclose(call(**x), expected, rtol=1e-10, atol=1e-10)
+    for case in BAD_BATCHES.values():
+        make, kind, text = case
+        batch = make(x)
+        if not isinstance(batch, dict):
+            continue  # one array: a positional call, refused as by the backends
+        with pytest.raises(kind) as caught:
+            call(**batch)
+        assert text in str(caught.value)

@@ -41,6 +41,7 @@ from netspec.codegen import TARGETS, generate
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.weights import load_weights, save_weights
+from tests.conftest import TWO_INPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-10
@@ -119,12 +120,20 @@ model self(x: [4]) {
 }
 """
 
-EXTRA_SPECS = {"all_ops.net": ALL_OPS, "awkward_names.net": AWKWARD_NAMES}
+EXTRA_SPECS = {
+    "all_ops.net": ALL_OPS,
+    "awkward_names.net": AWKWARD_NAMES,
+    "two_inputs.net": TWO_INPUTS,
+}
+# The model of each extra spec (awkward_names' is called self).
+EXTRA_MODELS = {"all_ops": "all_ops", "two_inputs": "two_inputs"}
 
 # -- what each backend's generated module looks like from outside -------------------------
 # ``run(module, job)`` builds the model of ``job["class"]``, loads ``job["weights"]``
 # (a netspec safetensors file) in float64 and returns the eval-mode output for the
-# batch in ``job["input"]``, using the generated module only (plus its framework).
+# batch in ``job["input"]``, using the generated module only (plus its framework). A
+# model of several inputs has its batch in an .npz file, one array per input, passed to
+# the generated code as keyword arguments.
 
 DRIVERS = {
     "torch": """
@@ -135,7 +144,10 @@ DRIVERS = {
             module.load_netspec_weights(model, job["weights"])
             model.eval()
             with torch.no_grad():
-                return model(torch.from_numpy(np.load(job["input"]))).numpy()
+                x = load_batch(job)
+                if isinstance(x, dict):
+                    return model(**{k: torch.from_numpy(v) for k, v in x.items()}).numpy()
+                return model(torch.from_numpy(x)).numpy()
     """,
     "jax": """
         import jax
@@ -144,14 +156,19 @@ DRIVERS = {
             weights = module.load_netspec_weights(job["weights"])
             with jax.enable_x64(True):
                 params = {name: jax.numpy.asarray(value) for name, value in weights.items()}
-                output, _ = jax.jit(module.apply)(params, np.load(job["input"]))
+                x = load_batch(job)
+                if isinstance(x, dict):
+                    output, _ = jax.jit(module.apply)(params, **x)
+                else:
+                    output, _ = jax.jit(module.apply)(params, x)
                 return np.asarray(output)
     """,
     "numpy": """
         def run(module, job):
             weights = module.load_netspec_weights(job["weights"])
             model = getattr(module, job["class"])(weights, dtype="float64")
-            return model.forward(np.load(job["input"]))
+            x = load_batch(job)
+            return model.forward(**x) if isinstance(x, dict) else model.forward(x)
     """,
 }
 
@@ -174,6 +191,12 @@ DRIVER_MAIN = """
         sys.exit("import netspec succeeded in the clean interpreter")
 
     import numpy as np
+
+    def load_batch(job):
+        if not job["input"].endswith(".npz"):
+            return np.load(job["input"])
+        with np.load(job["input"]) as archive:
+            return {name: archive[name] for name in archive.files}
 
     DRIVER
 
@@ -211,7 +234,7 @@ def _example_cases() -> list[object]:
             cases.append(pytest.param(case, id=case.id, marks=marks))
     for name in EXTRA_SPECS:
         stem = name.removesuffix(".net")
-        model = "all_ops" if stem == "all_ops" else "self"
+        model = EXTRA_MODELS.get(stem, "self")
         cases.append(pytest.param(Case(stem, Path(name), model), id=stem))
     return cases
 
@@ -271,9 +294,12 @@ def _weights(model: CheckedModel, seed: int) -> dict[str, np.ndarray]:
     return values
 
 
-def _batch(model: CheckedModel, seed: int) -> np.ndarray:
-    size = 1 if int(np.prod(model.input.shape)) > 100_000 else 3
-    return np.random.default_rng(seed).normal(size=(size, *model.input.shape))
+def _batch(model: CheckedModel, seed: int) -> np.ndarray | dict[str, np.ndarray]:
+    """A batch of the model's one input, or of each of its inputs by name."""
+    rng = np.random.default_rng(seed)
+    size = 1 if sum(int(np.prod(i.shape)) for i in model.inputs) > 100_000 else 3
+    batches = {i.name: rng.normal(size=(size, *i.shape)) for i in model.inputs}
+    return batches if len(batches) > 1 else batches[model.inputs[0].name]
 
 
 def _module_file(
@@ -367,7 +393,11 @@ def backend_run(tmp_path_factory: pytest.TempPathFactory, trained: Path):  # typ
             else:
                 values = load_weights(weight_file)
             x = _batch(model, seed=index)
-            np.save(folder / f"{module_name}_x.npy", x)
+            batch_file = folder / f"{module_name}_x.{'npz' if isinstance(x, dict) else 'npy'}"
+            if isinstance(x, dict):
+                np.savez(batch_file, **x)
+            else:
+                np.save(batch_file, x)
             result.files[case.id] = module
             result.expected[case.id] = compiler.compile(
                 model, dtype="float64", params=values
@@ -378,7 +408,7 @@ def backend_run(tmp_path_factory: pytest.TempPathFactory, trained: Path):  # typ
                     "module_name": module_name,
                     "class": netspec.codegen.context_for(netspec.load(spec), case.model).class_name,
                     "weights": str(weight_file),
-                    "input": str(folder / f"{module_name}_x.npy"),
+                    "input": str(batch_file),
                     "output": str(folder / f"{module_name}_y.npy"),
                 }
             )

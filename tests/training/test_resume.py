@@ -170,3 +170,21 @@ def test_fingerprints_of_earlier_runs_still_match(name: str) -> None:
     section = program.train(name)
     assert section is not None
     assert fingerprint(program.model(name), section) == RECORDED_FINGERPRINTS[name]
+
+
+# A csv train section, fingerprinted before csv sources had column groups (inputs).
+CSV_SECTION = """model m(x: [3]) { dense(2) }
+train m {
+    data csv("data.csv", target = "label", categorical = ["c"])
+    loss softmax_cross_entropy
+    optimizer sgd(lr = 0.1)
+}
+"""
+CSV_FINGERPRINT = "b3c1f1532b2b634a1977098143c1f402ddd003bc92ba8701f69aff1e11ee009c"
+
+
+def test_a_csv_run_started_before_column_groups_still_matches() -> None:
+    program = load(CSV_SECTION)
+    section = program.train("m")
+    assert section is not None
+    assert fingerprint(program.model(), section) == CSV_FINGERPRINT

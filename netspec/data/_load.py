@@ -323,8 +323,17 @@ def load_dataset(
             "number of training samples"
         )
     classification = loss_kind in CLASSIFICATION_LOSSES
-    several = inputs is not None and len(inputs) > 1
+    # By input name: a model of several inputs, or csv column groups of a model of one.
+    several = inputs is not None and (
+        len(inputs) > 1 or (isinstance(spec, CsvData) and bool(spec.inputs))
+    )
     if several and (arrays is not None or target == "input"):
+        if len(inputs or {}) == 1:
+            raise NetspecError(
+                f"data {source}: column groups feed the model's inputs by name, which "
+                f"{'data= arrays replace' if arrays is not None else 'target input does not take'}"
+                "\n  help: leave out inputs = [...]: every column but the target is the input"
+            )
         what = "data= arrays" if arrays is not None else "target input"
         raise NetspecError(
             f"{what} feeds a model of one input, but model '{model}' has {len(inputs or {})} "

@@ -159,6 +159,17 @@ def _csv(
     data_dir: str | None,
     dtype: np.dtype,
 ) -> Raw:
+    for option, given in (
+        ("standardize = true", spec.standardize),
+        ("categorical", spec.categorical),
+    ):
+        if given:
+            raise NetspecError(
+                f"data csv: column groups take numeric columns as they are in the file; "
+                f"{option} is not supported with them\n"
+                "  help: add standardize = false and leave out categorical; scale and one-hot "
+                "encode in the file"
+            )
     path = resolve_path(spec.path, "csv", base_dir=base_dir, data_dir=data_dir)
     header, rows, lines = _read_rows(path)
     listed = ", ".join(header)

@@ -202,3 +202,47 @@ def test_data_that_feeds_one_input_is_refused_for_a_model_of_two(tmp_path: Path)
             out=str(tmp_path / "run"),
             progress=False,
         )
+
+
+def test_a_model_of_one_input_reads_its_csv_column_group_in_its_order(tmp_path: Path) -> None:
+    # The group lists the columns in another order than the file: the model gets them in
+    # the group's order.
+    path = tmp_path / "data.csv"
+    path.write_text("b,a,label\n" + "".join(f"{i},{-i},{i % 2}\n" for i in range(10)))
+    spec = tmp_path / "one.net"
+    spec.write_text(
+        "model one(x: [2]) { dense(2) }\n"
+        "train one {\n"
+        '    data csv("data.csv", target = "label", standardize = false, test = 0,'
+        ' inputs = [x("a", "b")])\n'
+        "    loss softmax_cross_entropy\n    optimizer sgd(lr = 0.1)\n}\n"
+    )
+    dataset = load_dataset(
+        netspec.load(spec).train("one").data,  # type: ignore[union-attr]
+        input_shape=(2,),
+        inputs={"x": (2,)},
+        output_shape=(2,),
+        loss_kind="softmax_cross_entropy",
+        seed=0,
+        dtype="float64",
+        base_dir=str(tmp_path),
+    )
+    assert isinstance(dataset.train.x, dict)
+    np.testing.assert_array_equal(dataset.train.x["x"][:3], [[0, 0], [-1, 1], [-2, 2]])
+    result = netspec.train(
+        str(spec), backend="numpy", epochs=1, out=str(tmp_path / "run"), progress=False
+    )
+    assert len(result.history) == 1
+
+
+def test_column_groups_given_at_run_time_refuse_standardize(tmp_path: Path) -> None:
+    _write_csv(tmp_path)
+    groups = CSV_SOURCE.replace("standardize = false, ", "")
+    with pytest.raises(NetspecError, match="standardize = true is not supported"):
+        netspec.train(
+            str(_spec(tmp_path, NPZ_SOURCE)),
+            backend="numpy",
+            data=groups,
+            out=str(tmp_path / "run"),
+            progress=False,
+        )

@@ -49,8 +49,8 @@ def _step(node: CheckedNode, lowering: Lowering, names: dict[str, tuple[str, boo
     static = lowering.static(node)
     marks = {"train": True, "rng": True, "workspace": True, "need_dx": True}
     arrays = {attr: name for attr, name in names.items()}
-    fwd = arguments(lowering.fn, {**static, **arrays, **marks})
-    back = arguments(lowering.backward, {**static, **arrays, **marks})
+    fwd = arguments(lowering.fn, {**static, **arrays, **marks}, arrays)
+    back = arguments(lowering.backward, {**static, **arrays, **marks}, arrays)
     return _Step(
         node,
         lowering,

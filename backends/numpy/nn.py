@@ -26,6 +26,7 @@ one-dimensional forms (over the same kernels) in :mod:`netspec.backends.numpy.nn
 (its table ``CONV1D``), the transposed convolution in
 :mod:`netspec.backends.numpy.nn_conv_transpose` (its table ``CONV_TRANSPOSE``),
 layer_norm and group_norm in :mod:`netspec.backends.numpy.nn_norm` (its table ``NORMS``),
+rnn, lstm and gru in :mod:`netspec.backends.numpy.nn_recurrent` (its table ``RECURRENT``),
 permute, transpose and slice in :mod:`netspec.backends.numpy.nn_shape`, adaptive pooling
 and upsampling in :mod:`netspec.backends.numpy.nn_resample`, attention and the positional
 embedding in :mod:`netspec.backends.numpy.nn_attention`; ``LOWERINGS`` joins them.
@@ -34,6 +35,7 @@ embedding in :mod:`netspec.backends.numpy.nn_attention`; ``LOWERINGS`` joins the
 from __future__ import annotations
 
 import inspect
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,7 @@ from netspec.backends.numpy.nn_conv import (
 from netspec.backends.numpy.nn_conv1d import CONV1D
 from netspec.backends.numpy.nn_conv_transpose import CONV_TRANSPOSE
 from netspec.backends.numpy.nn_norm import NORMS
+from netspec.backends.numpy.nn_recurrent import RECURRENT
 from netspec.backends.numpy.nn_resample import RESAMPLE_OPS
 from netspec.backends.numpy.nn_shape import SHAPE_OPS
 from netspec.ir import CheckedNode
@@ -256,10 +259,16 @@ def concat_backward(dy: np.ndarray, splits: list, *, axis: int) -> tuple:
     return tuple(np.split(dy, splits, axis=axis))
 
 
-def arguments(fn: Any, available: dict[str, Any]) -> dict[str, Any]:
-    """The entries of ``available`` that ``fn`` names, in the order of its signature."""
+def arguments(fn: Any, available: dict[str, Any], arrays: Collection[str] = ()) -> dict[str, Any]:
+    """The entries of ``available`` that ``fn`` names, in the order of its signature; a
+    function taking ``**weights`` (a recurrent layer, whose parameters are named per
+    layer and direction) also receives the other entries named in ``arrays`` (the
+    node's parameters and state), in their order."""
     names = inspect.signature(fn).parameters
-    return {name: available[name] for name in names if name in available}
+    found = {name: available[name] for name in names if name in available}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in names.values()):
+        found |= {name: available[name] for name in arrays if name not in found}
+    return found
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -305,6 +314,7 @@ LOWERINGS: dict[str, Lowering] = {
     **CONV1D,
     **CONV_TRANSPOSE,
     **NORMS,
+    **RECURRENT,
     **ACTIVATIONS,
     **SHAPE_OPS,
     **RESAMPLE_OPS,

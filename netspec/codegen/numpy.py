@@ -79,14 +79,20 @@ class _Writer:
         xs = [self.var[name] for name in node.inputs]
         keep = node.name in self.reaches
         target = f"{self.var[node.name]}, {f'saved[{text(node.name)}]' if keep else '_'}"
-        return f"{target} = {_call(fn, xs, arguments(fn, self._available(node, forward=True)))}"
+        keywords = arguments(fn, self._available(node, forward=True), self._arrays(node))
+        return f"{target} = {_call(fn, xs, keywords)}"
+
+    def _arrays(self, node: CheckedNode) -> list[str]:
+        """The attributes of the node's parameters and state, in the IR's order."""
+        specs = (*self.model.params, *self.model.state)
+        return [spec.attr for spec in specs if spec.node == node.name]
 
     def backward(self, node: CheckedNode, assigned: set[str]) -> list[str]:
         """The node's backward call; gradients of inputs already ``assigned`` add up."""
         backward = LOWERINGS[node.op.kind].backward
         assert backward is not None
         self._use(backward)
-        keywords = arguments(backward, self._available(node, forward=False))
+        keywords = arguments(backward, self._available(node, forward=False), self._arrays(node))
         call = _call(backward, [self.grad[node.name], f"saved[{text(node.name)}]"], keywords)
         params = {s.attr: s.name for s in self.model.params if s.node == node.name}
         param_targets = [f"grads[{text(params[name])}]" for name in keywords if name in params]

@@ -481,6 +481,77 @@ class PositionalEmbedding(CheckedPositionalEmbedding):
     weight_init: Init = Normal(std=0.02)
 
 
+# -- recurrent layers (rnn, lstm, gru) ---------------------------------------------------------
+# torch.nn.RNN, LSTM and GRU with batch_first=True on a [T, F] sample (T steps of F
+# features), from a zero state. Parameters have torch's names, shapes and gate orders
+# (``weight_ih_l0``, ``bias_hh_l1_reverse``...). The output is every step, [T, H * D],
+# with ``return_sequences``, else the final state [H * D]: the forward direction's last
+# step, then (bidirectional) the backward direction's final state, its step 0 (torch's
+# h_n of the last layer). ``dropout`` acts between stacked layers in training only.
+
+
+class CheckedRnn(IRModel):
+    """An Elman RNN (torch.nn.RNN): h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)."""
+
+    kind: Literal["rnn"] = "rnn"
+    hidden: Annotated[int, Field(ge=1)]
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+    layers: Annotated[int, Field(ge=1)] = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    bias: bool = True
+    return_sequences: bool = False
+
+
+class Rnn(CheckedRnn):
+    """rnn as written; None initialisers mean torch's uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
+
+    weight_init: Init | None = None
+    bias_init: Init | None = None
+    regularize: Regularize = Regularize()
+
+
+class CheckedLstm(IRModel):
+    """A long short-term memory layer (torch.nn.LSTM), gates in torch's order i, f, g, o."""
+
+    kind: Literal["lstm"] = "lstm"
+    hidden: Annotated[int, Field(ge=1)]
+    layers: Annotated[int, Field(ge=1)] = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    bias: bool = True
+    return_sequences: bool = False
+
+
+class Lstm(CheckedLstm):
+    """lstm as written; None initialisers mean torch's uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
+
+    weight_init: Init | None = None
+    bias_init: Init | None = None
+    regularize: Regularize = Regularize()
+
+
+class CheckedGru(IRModel):
+    """A gated recurrent unit layer (torch.nn.GRU), gates in torch's order r, z, n, with
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
+
+    kind: Literal["gru"] = "gru"
+    hidden: Annotated[int, Field(ge=1)]
+    layers: Annotated[int, Field(ge=1)] = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    bias: bool = True
+    return_sequences: bool = False
+
+
+class Gru(CheckedGru):
+    """gru as written; None initialisers mean torch's uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
+
+    weight_init: Init | None = None
+    bias_init: Init | None = None
+    regularize: Regularize = Regularize()
+
+
 Op = Annotated[
     Dense
     | Conv2d
@@ -525,7 +596,10 @@ Op = Annotated[
     | AdaptiveAvgPool
     | Upsample
     | MultiHeadAttention
-    | PositionalEmbedding,
+    | PositionalEmbedding
+    | Rnn
+    | Lstm
+    | Gru,
     Field(discriminator="kind"),
 ]
 

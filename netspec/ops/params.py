@@ -135,6 +135,12 @@ def as_written(op: Any, written: type[Any], params: list[ParamSpec]) -> Any:
     taken back from them. Geometry stays as checked (explicit pads, axes from 0)."""
     fields = written.model_fields
     values = {name: getattr(op, name) for name in type(op).model_fields}
+    # Imported here: the recurrent rules build on this module's helpers.
+    from netspec.ops.recurrent import GATES, written_inits
+
+    if op.kind in GATES:
+        # Several weights per layer, named per layer and direction, share one initialiser.
+        return written.model_construct(**values, **written_inits(op.hidden, params))
     for spec in params:
         if spec.role == "slope" and "init" in fields:
             values["init"] = spec.init.value

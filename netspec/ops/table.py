@@ -19,6 +19,7 @@ from netspec.ir import ops
 from netspec.ops import attention as attention_rules
 from netspec.ops import flops as flop_rules
 from netspec.ops import params as param_rules
+from netspec.ops import recurrent as recurrent_rules
 from netspec.ops import resample as resample_rules
 from netspec.ops import shapes as shape_rules
 from netspec.ops import text as summary_rules
@@ -485,6 +486,22 @@ _ENTRIES: tuple[OpFacts, ...] = (
         attention_rules.positional_embedding,
         attention_rules.positional_embedding_flops,
         params=attention_rules.positional_embedding_params,
+    ),
+    # -- recurrent layers: torch.nn.RNN, LSTM and GRU on [T, F] sequences --
+    *(
+        OpFacts(
+            cls,
+            recurrent_rules.signature(cls, example),
+            recurrent_rules.shape,
+            recurrent_rules.flops,
+            params=recurrent_rules.params,
+            summary=recurrent_rules.summary,
+        )
+        for cls, example in (
+            (ops.Rnn, "rnn(64)"),
+            (ops.Lstm, "lstm(64)"),
+            (ops.Gru, "gru(64)"),
+        )
     ),
 )
 

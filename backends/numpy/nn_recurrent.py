@@ -1,0 +1,271 @@
+"""The recurrent layers in NumPy, forward and backpropagation through time: rnn, lstm, gru.
+
+Part of :mod:`netspec.backends.numpy.nn` (whose calling convention they follow and whose
+``LOWERINGS`` takes :data:`RECURRENT` in). They compute torch.nn.RNN, LSTM and GRU with
+``batch_first=True`` from a zero state, with torch's parameters (``weight_ih_l0``,
+``bias_hh_l1_reverse``..., gates stacked in torch's order: LSTM i, f, g, o; GRU r, z,
+n). A layer's parameters are named per layer and direction, so the functions take them
+as ``**weights``: every parameter of the node, in the IR's (torch's) order; the
+backward returns their gradients in the order it was given them.
+
+Speed: each layer and direction projects the inputs of all its steps in one matrix
+product (``x W_ih^T``, the biases added once), so the loop over time holds one product
+``h W_hh^T`` per step, into preallocated buffers. The backward mirrors it: the loop over
+time makes the pre-activation gradients and one ``dG W_hh`` product per step, and the
+weight gradients and the input gradient are one product each over all steps afterwards.
+Work is time-major ([T, N, ...], each step's rows contiguous); the states of a direction
+sit at rows 1..T of a buffer of T + 2 rows whose first and last rows stay zero, so the
+previous state of step t is row t (forward) or row t + 2 (backward) without a branch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from netspec.ir import CheckedNode
+from netspec.lowering import Lowering
+
+# -- one direction of one layer ----------------------------------------------------------
+
+
+def recurrent_sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The logistic function through tanh, 0.5 (1 + tanh(x / 2)): no overflow for any x."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def recurrent_direction(
+    mode: str, xp: np.ndarray, w_hh: np.ndarray, b_hh: Any, reverse: bool
+) -> tuple[np.ndarray, tuple]:
+    """Run one direction over the projected inputs ``xp`` [T, N, G H]. Returns the states
+    [T + 2, N, H] (state of step t at row t + 1) and what the backward needs."""
+    steps, batch, rows = xp.shape
+    hidden = w_hh.shape[1]
+    states = np.zeros((steps + 2, batch, hidden), dtype=xp.dtype)
+    acts = np.empty((steps, batch, rows), dtype=xp.dtype)
+    cells = np.zeros((steps + 2, batch, hidden), dtype=xp.dtype) if mode == "lstm" else None
+    cell_tanh = np.empty((steps, batch, hidden), dtype=xp.dtype) if mode == "lstm" else None
+    hidden_n = np.empty((steps, batch, hidden), dtype=xp.dtype) if mode == "gru" else None
+    product = np.empty((batch, rows), dtype=xp.dtype)
+    w_hh_t = w_hh.T
+    h2 = 2 * hidden
+    for t in range(steps - 1, -1, -1) if reverse else range(steps):
+        prev = t + 2 if reverse else t
+        np.matmul(states[prev], w_hh_t, out=product)
+        a = acts[t]
+        if mode == "gru":
+            if b_hh is not None:
+                product += b_hh
+            np.add(xp[t, :, :h2], product[:, :h2], out=a[:, :h2])
+            recurrent_sigmoid(a[:, :h2], a[:, :h2])
+            hidden_n[t] = product[:, h2:]
+            n = a[:, h2:]
+            np.multiply(a[:, :hidden], product[:, h2:], out=n)
+            n += xp[t, :, h2:]
+            np.tanh(n, out=n)
+            # h = n + z (h_prev - n)
+            h = states[t + 1]
+            np.subtract(states[prev], n, out=h)
+            h *= a[:, hidden:h2]
+            h += n
+            continue
+        np.add(xp[t], product, out=a)
+        if mode == "lstm":
+            recurrent_sigmoid(a[:, :h2], a[:, :h2])
+            np.tanh(a[:, h2 : 3 * hidden], out=a[:, h2 : 3 * hidden])
+            recurrent_sigmoid(a[:, 3 * hidden :], a[:, 3 * hidden :])
+            c = cells[t + 1]
+            np.multiply(a[:, hidden:h2], cells[prev], out=c)
+            c += a[:, :hidden] * a[:, h2 : 3 * hidden]
+            np.tanh(c, out=cell_tanh[t])
+            np.multiply(a[:, 3 * hidden :], cell_tanh[t], out=states[t + 1])
+        elif mode == "rnn_tanh":
+            np.tanh(a, out=a)
+            states[t + 1] = a
+        else:
+            np.maximum(a, 0.0, out=a)
+            states[t + 1] = a
+    return states, (mode, reverse, states, acts, cells, cell_tanh, hidden_n)
+
+
+def recurrent_direction_backward(
+    d_out: np.ndarray, saved: tuple, w_hh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Backpropagation through time of one direction, given the gradient ``d_out`` [T, N,
+    H] of its states. Returns the gradient of the projected inputs [T, N, G H], that of
+    ``h W_hh^T + b_hh`` where it differs (gru: None otherwise), and the previous states
+    each step read [T, N, H] (for the weight gradient)."""
+    mode, reverse, states, acts, cells, cell_tanh, hidden_n = saved
+    steps, batch, _ = acts.shape
+    hidden = w_hh.shape[1]
+    h2 = 2 * hidden
+    d_pre = np.empty_like(acts)
+    d_hh = np.empty_like(acts) if mode == "gru" else None
+    dh_next = np.zeros((batch, hidden), dtype=acts.dtype)
+    dc_next = np.zeros((batch, hidden), dtype=acts.dtype) if mode == "lstm" else None
+    for t in range(steps) if reverse else range(steps - 1, -1, -1):
+        prev = t + 2 if reverse else t
+        dh = d_out[t] + dh_next
+        a, g = acts[t], d_pre[t]
+        if mode == "lstm":
+            i, f, c_in, o = (
+                a[:, :hidden],
+                a[:, hidden:h2],
+                a[:, h2 : 3 * hidden],
+                a[:, 3 * hidden :],
+            )
+            tc = cell_tanh[t]
+            dc = dc_next + dh * o * (1.0 - tc * tc)
+            g[:, 3 * hidden :] = dh * tc * o * (1.0 - o)
+            g[:, :hidden] = dc * c_in * i * (1.0 - i)
+            g[:, hidden:h2] = dc * cells[prev] * f * (1.0 - f)
+            g[:, h2 : 3 * hidden] = dc * i * (1.0 - c_in * c_in)
+            dc_next = dc * f
+            dh_next = g @ w_hh
+        elif mode == "gru":
+            r, z, n = a[:, :hidden], a[:, hidden:h2], a[:, h2:]
+            dn = dh * (1.0 - z) * (1.0 - n * n)
+            g[:, h2:] = dn
+            g[:, hidden:h2] = dh * (states[prev] - n) * z * (1.0 - z)
+            g[:, :hidden] = dn * hidden_n[t] * r * (1.0 - r)
+            k = d_hh[t]
+            k[:, :h2] = g[:, :h2]
+            np.multiply(dn, r, out=k[:, h2:])
+            dh_next = dh * z + k @ w_hh
+        else:
+            slope = (1.0 - a * a) if mode == "rnn_tanh" else (a > 0.0)
+            np.multiply(dh, slope, out=g)
+            dh_next = g @ w_hh
+    previous = states[2:] if reverse else states[:steps]
+    return d_pre, d_hh, previous
+
+
+# -- the layer ---------------------------------------------------------------------------
+
+
+def recurrent(
+    x: np.ndarray,
+    *,
+    mode: str,
+    layers: int,
+    bidirectional: bool,
+    dropout: float,
+    return_sequences: bool,
+    train: bool,
+    rng: Any,
+    **weights: np.ndarray,
+) -> tuple[np.ndarray, Any]:
+    """torch.nn.RNN (``mode`` rnn_tanh, rnn_relu), LSTM (lstm) or GRU (gru) on a batch
+    [N, T, F], from a zero state: every step [N, T, H D] with ``return_sequences``, else
+    the final states [N, H D] (the backward direction's is its step 0). In training,
+    ``dropout`` drops outputs between layers as the dropout op does (a float32 uniform
+    u >= p keeps a value, scaled by 1 / (1 - p), from the model's generator)."""
+    seq = np.ascontiguousarray(x.transpose(1, 0, 2))
+    steps = seq.shape[0]
+    directions = ("", "_reverse") if bidirectional else ("",)
+    saved_layers = []
+    masks = []
+    for layer in range(layers):
+        if layer > 0 and train and dropout > 0.0:
+            if dropout >= 1.0:
+                mask = np.zeros_like(seq)
+            else:
+                keep = rng.random(seq.shape, dtype=np.float32) >= np.float32(dropout)
+                mask = keep.astype(seq.dtype) * (1.0 / (1.0 - dropout))
+            masks.append(mask)
+            seq = seq * mask
+        outs = []
+        saved = []
+        for suffix in directions:
+            w_ih = weights[f"weight_ih_l{layer}{suffix}"]
+            w_hh = weights[f"weight_hh_l{layer}{suffix}"]
+            b_ih = weights.get(f"bias_ih_l{layer}{suffix}")
+            b_hh = weights.get(f"bias_hh_l{layer}{suffix}")
+            xp = seq @ w_ih.T
+            if b_ih is not None:
+                # gru adds b_hh inside r * (W_hn h + b_hn); the others add it once here.
+                xp += b_ih if mode == "gru" else b_ih + b_hh
+            states, cache = recurrent_direction(
+                mode, xp, w_hh, b_hh if mode == "gru" else None, bool(suffix)
+            )
+            outs.append(states[1 : steps + 1])
+            saved.append(cache)
+        saved_layers.append((seq, saved))
+        seq = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+    hidden = saved_layers[-1][1][0][2].shape[2]
+    if return_sequences:
+        y = np.ascontiguousarray(seq.transpose(1, 0, 2))
+    elif bidirectional:
+        y = np.concatenate([seq[steps - 1, :, :hidden], seq[0, :, hidden:]], axis=1)
+    else:
+        y = seq[steps - 1].copy()
+    return y, (mode, hidden, return_sequences, saved_layers, masks)
+
+
+def recurrent_backward(
+    dy: np.ndarray, cache: Any, need_dx: bool = True, **weights: np.ndarray
+) -> tuple:
+    """(dx, then the gradient of each of ``weights`` in the order given)."""
+    _, hidden, return_sequences, saved_layers, masks = cache
+    steps, batch = saved_layers[0][0].shape[:2]
+    directions = len(saved_layers[0][1])
+    if return_sequences:
+        d_seq = np.ascontiguousarray(dy.transpose(1, 0, 2))
+    else:
+        d_seq = np.zeros((steps, batch, hidden * directions), dtype=dy.dtype)
+        d_seq[steps - 1, :, :hidden] = dy[:, :hidden]
+        if directions == 2:
+            d_seq[0, :, hidden:] = dy[:, hidden:]
+    grads: dict[str, np.ndarray] = {}
+    d_in = None
+    for layer in range(len(saved_layers) - 1, -1, -1):
+        seq, saved = saved_layers[layer]
+        want_dx = need_dx or layer > 0
+        d_in = np.zeros_like(seq) if want_dx else None
+        for index, cache_dir in enumerate(saved):
+            suffix = "_reverse" if index else ""
+            w_ih = weights[f"weight_ih_l{layer}{suffix}"]
+            w_hh = weights[f"weight_hh_l{layer}{suffix}"]
+            d_out = d_seq[:, :, index * hidden : (index + 1) * hidden]
+            d_pre, d_hh, previous = recurrent_direction_backward(d_out, cache_dir, w_hh)
+            rows = d_pre.shape[2]
+            flat = d_pre.reshape(-1, rows)
+            d_rec = flat if d_hh is None else d_hh.reshape(-1, rows)
+            grads[f"weight_ih_l{layer}{suffix}"] = flat.T @ seq.reshape(-1, seq.shape[2])
+            grads[f"weight_hh_l{layer}{suffix}"] = d_rec.T @ previous.reshape(-1, hidden)
+            grads[f"bias_ih_l{layer}{suffix}"] = flat.sum(axis=0)
+            grads[f"bias_hh_l{layer}{suffix}"] = d_rec.sum(axis=0)
+            if d_in is not None:
+                d_in += d_pre @ w_ih
+        if layer > 0:
+            if masks:
+                d_in *= masks[layer - 1]
+            d_seq = d_in
+    dx = None if d_in is None else np.ascontiguousarray(d_in.transpose(1, 0, 2))
+    return (dx, *(grads[name] for name in weights))
+
+
+# -- the table -----------------------------------------------------------------------------
+
+
+def _static(node: CheckedNode) -> dict[str, Any]:
+    op: Any = node.op
+    mode = f"rnn_{op.nonlinearity}" if op.kind == "rnn" else op.kind
+    return {
+        "mode": mode,
+        "layers": op.layers,
+        "bidirectional": op.bidirectional,
+        "dropout": op.dropout,
+        "return_sequences": op.return_sequences,
+    }
+
+
+RECURRENT: dict[str, Lowering] = {
+    kind: Lowering(fn=recurrent, static=_static, backward=recurrent_backward)
+    for kind in ("rnn", "lstm", "gru")
+}

@@ -114,3 +114,17 @@ def last_axes(node: CheckedNode, count: int) -> tuple[int, ...]:
     shape its normalising input shares): layer_norm's axes, batch axis first."""
     rank = len(node.output.shape)
     return tuple(range(rank - count + 1, rank + 1))
+
+
+def recurrent_static(node: CheckedNode) -> dict[str, Any]:
+    """The static arguments of a recurrent layer (rnn, lstm, gru) on every framework:
+    torch's mode (``rnn_tanh``, ``rnn_relu``, ``lstm``, ``gru``) and the layer's settings;
+    the hidden size and the bias are read off the weights."""
+    op: Any = node.op
+    return {
+        "mode": f"rnn_{op.nonlinearity}" if op.kind == "rnn" else op.kind,
+        "layers": op.layers,
+        "bidirectional": op.bidirectional,
+        "dropout": op.dropout,
+        "return_sequences": op.return_sequences,
+    }

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netspec.ir import CheckedNode
-from netspec.lowering import Definition, batch_axis, last_axes, no_static
+from netspec.lowering import Definition, batch_axis, last_axes, no_static, recurrent_static
 from netspec.lowering import definitions as read_definitions
 
 Static = Callable[[CheckedNode], dict[str, Any]]
@@ -158,6 +158,10 @@ CALLS: dict[str, tuple[str, Static]] = {
     "upsample": ("upsample", _fields("scale", "mode", "align_corners")),
     "multi_head_attention": ("multi_head_attention", _attention),
     "positional_embedding": ("positional_embedding", no_static),
+    # lax.scan over the steps; the inputs' projection is one product per layer.
+    "rnn": ("recurrent", recurrent_static),
+    "lstm": ("recurrent", recurrent_static),
+    "gru": ("recurrent", recurrent_static),
 }
 
 

@@ -357,6 +357,101 @@ def dropout(x: jax.Array, *, p: float, train: bool, rng: jax.Array | None, index
     return x * (keep.astype(x.dtype) / (1.0 - p))
 
 
+# -- recurrent layers --------------------------------------------------------------------
+
+
+def recurrent_cell(mode: str, w_hh: jax.Array, b_hh: jax.Array | None) -> Any:
+    """One step of torch's cell ``mode`` for ``lax.scan``: (state, projected input) to
+    (state, output). The projection holds both biases, except gru's b_hh, which goes
+    inside r * (W_hn h + b_hn)."""
+    hidden = w_hh.shape[1]
+
+    def product(h: jax.Array) -> jax.Array:
+        return jnp.matmul(h, w_hh.T, precision=lax.Precision.HIGHEST)
+
+    def lstm(carry: Any, xp: jax.Array) -> Any:
+        h, c = carry
+        g = xp + product(h)
+        i = jax.nn.sigmoid(g[:, :hidden])
+        f = jax.nn.sigmoid(g[:, hidden : 2 * hidden])
+        cell = jnp.tanh(g[:, 2 * hidden : 3 * hidden])
+        o = jax.nn.sigmoid(g[:, 3 * hidden :])
+        c = f * c + i * cell
+        h = o * jnp.tanh(c)
+        return (h, c), h
+
+    def gru(h: jax.Array, xp: jax.Array) -> Any:
+        hh = product(h) if b_hh is None else product(h) + b_hh
+        r = jax.nn.sigmoid(xp[:, :hidden] + hh[:, :hidden])
+        z = jax.nn.sigmoid(xp[:, hidden : 2 * hidden] + hh[:, hidden : 2 * hidden])
+        n = jnp.tanh(xp[:, 2 * hidden :] + r * hh[:, 2 * hidden :])
+        h = n + z * (h - n)
+        return h, h
+
+    def rnn(h: jax.Array, xp: jax.Array) -> Any:
+        a = xp + product(h)
+        # jax.nn.relu has torch's gradient 0 at 0.
+        h = jnp.tanh(a) if mode == "rnn_tanh" else jax.nn.relu(a)
+        return h, h
+
+    return {"lstm": lstm, "gru": gru}.get(mode, rnn)
+
+
+def recurrent(
+    x: jax.Array,
+    *,
+    mode: str,
+    layers: int,
+    bidirectional: bool,
+    dropout: float,
+    return_sequences: bool,
+    train: bool,
+    rng: jax.Array | None,
+    index: int,
+    **weights: jax.Array,
+) -> jax.Array:
+    """torch.nn.RNN, LSTM or GRU (``mode`` rnn_tanh, rnn_relu, lstm, gru) with batch_first
+    on [N, T, F], from a zero state, each layer and direction one ``lax.scan`` over the
+    inputs projected in one product. Every step [N, T, H D] with ``return_sequences``,
+    else the final states [N, H D] (the backward direction's is its step 0). In
+    training, ``dropout`` drops outputs between layers as the dropout op does, from the
+    node's key folded with the layer's number."""
+    hidden = weights["weight_hh_l0"].shape[1]
+    seq = jnp.swapaxes(x, 0, 1)  # time-major: scan runs over the leading axis
+    for layer in range(layers):
+        if layer > 0 and train and dropout > 0.0:
+            if dropout >= 1.0:
+                seq = jnp.zeros_like(seq)
+            elif rng is None:
+                raise ValueError(
+                    "dropout in training mode needs a random key: apply(..., rng=jax.random.key(0))"
+                )
+            else:
+                key = jax.random.fold_in(jax.random.fold_in(rng, index), layer)
+                keep = jax.random.uniform(key, seq.shape, dtype=jnp.float32) >= dropout
+                seq = seq * (keep.astype(seq.dtype) / (1.0 - dropout))
+        outs = []
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            w_hh = weights[f"weight_hh_l{layer}{suffix}"]
+            b_ih = weights.get(f"bias_ih_l{layer}{suffix}")
+            b_hh = weights.get(f"bias_hh_l{layer}{suffix}")
+            w_ih = weights[f"weight_ih_l{layer}{suffix}"]
+            xp = jnp.matmul(seq, w_ih.T, precision=lax.Precision.HIGHEST)
+            if b_ih is not None:
+                xp = xp + (b_ih if mode == "gru" else b_ih + b_hh)
+            h0 = jnp.zeros((seq.shape[1], hidden), dtype=seq.dtype)
+            cell = recurrent_cell(mode, w_hh, b_hh if mode == "gru" else None)
+            start = (h0, h0) if mode == "lstm" else h0
+            _, states = lax.scan(cell, start, xp, reverse=bool(suffix))
+            outs.append(states)
+        seq = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=2)
+    if return_sequences:
+        return jnp.swapaxes(seq, 0, 1)
+    if not bidirectional:
+        return seq[-1]
+    return jnp.concatenate([seq[-1, :, :hidden], seq[0, :, hidden:]], axis=1)
+
+
 # -- resampling --------------------------------------------------------------------------
 # Separable linear maps, output = Wh @ x @ Ww^T, with PyTorch's weights (docs/semantics.md):
 # adaptive windows floor(i n / out) to ceil((i + 1) n / out); bilinear sources

@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from netspec.ir import CheckedNode
-from netspec.lowering import Lowering
+from netspec.lowering import Lowering, recurrent_static
 
 # -- one direction of one layer ----------------------------------------------------------
 
@@ -253,19 +252,7 @@ def recurrent_backward(
 # -- the table -----------------------------------------------------------------------------
 
 
-def _static(node: CheckedNode) -> dict[str, Any]:
-    op: Any = node.op
-    mode = f"rnn_{op.nonlinearity}" if op.kind == "rnn" else op.kind
-    return {
-        "mode": mode,
-        "layers": op.layers,
-        "bidirectional": op.bidirectional,
-        "dropout": op.dropout,
-        "return_sequences": op.return_sequences,
-    }
-
-
 RECURRENT: dict[str, Lowering] = {
-    kind: Lowering(fn=recurrent, static=_static, backward=recurrent_backward)
+    kind: Lowering(fn=recurrent, static=recurrent_static, backward=recurrent_backward)
     for kind in ("rnn", "lstm", "gru")
 }

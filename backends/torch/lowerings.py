@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netspec.ir import CheckedNode
-from netspec.lowering import batch_axis, no_static
+from netspec.lowering import batch_axis, no_static, recurrent_static
 
 Static = Callable[[CheckedNode], dict[str, Any]]
 
@@ -172,4 +172,8 @@ CALLS: dict[str, tuple[str, Static]] = {
     "upsample": (F + "interpolate", _interpolate),
     "multi_head_attention": ("multi_head_attention", _attention),
     "positional_embedding": ("positional_embedding", no_static),
+    # torch's fused kernels (torch.lstm...), called as nn.LSTM calls them.
+    "rnn": ("recurrent", recurrent_static),
+    "lstm": ("recurrent", recurrent_static),
+    "gru": ("recurrent", recurrent_static),
 }

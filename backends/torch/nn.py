@@ -312,6 +312,67 @@ def positional_embedding(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return x + weight
 
 
+def recurrent(
+    x: torch.Tensor,
+    *,
+    mode: str,
+    layers: int,
+    bidirectional: bool,
+    dropout: float,
+    return_sequences: bool,
+    training: bool,
+    generator: torch.Generator | None = None,
+    **weights: torch.Tensor,
+) -> torch.Tensor:
+    """torch.nn.RNN, LSTM or GRU (``mode`` rnn_tanh, rnn_relu, lstm, gru) with
+    batch_first on [N, T, F], from a zero state, in torch's fused kernel (the call
+    nn.LSTM makes) over the flat weights of torch's names. Every step [N, T, H D] with
+    ``return_sequences``, else the final states [N, H D] (the backward direction's is
+    its step 0). Between layers, in training, ``dropout`` draws from ``generator`` as
+    the dropout op does: the layers then run one call each; without a generator the
+    kernel drops itself, from torch's global generator."""
+    call = {
+        "lstm": torch.lstm,
+        "gru": torch.gru,
+        "rnn_tanh": torch.rnn_tanh,
+        "rnn_relu": torch.rnn_relu,
+    }[mode]
+    hidden = weights["weight_hh_l0"].shape[1]
+    directions = 2 if bidirectional else 1
+    bias = "bias_ih_l0" in weights
+    parts = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")[: 4 if bias else 2]
+    per_layer = [
+        [
+            weights[f"{part}_l{layer}{suffix}"]
+            for suffix in ("", "_reverse")[:directions]
+            for part in parts
+        ]
+        for layer in range(layers)
+    ]
+
+    def run(seq: torch.Tensor, flat: list[torch.Tensor], count: int, p: float) -> torch.Tensor:
+        h0 = seq.new_zeros(count * directions, seq.shape[0], hidden)
+        state = (h0, h0) if mode == "lstm" else h0
+        return call(seq, state, flat, bias, count, p, training, bidirectional, True)[0]
+
+    if training and dropout > 0.0 and generator is not None and layers > 1:
+        seq = run(x, per_layer[0], 1, 0.0)
+        for flat in per_layer[1:]:
+            if dropout >= 1.0:
+                seq = seq * 0.0
+            else:
+                keep = torch.empty_like(seq).bernoulli_(1.0 - dropout, generator=generator)
+                seq = seq * keep * (1.0 / (1.0 - dropout))
+            seq = run(seq, flat, 1, 0.0)
+    else:
+        seq = run(x, [w for flat in per_layer for w in flat], layers, dropout)
+    if return_sequences:
+        return seq
+    if directions == 1:
+        return seq[:, -1]
+    return torch.cat((seq[:, -1, :hidden], seq[:, 0, hidden:]), dim=1)
+
+
 # -- the table -----------------------------------------------------------------------------
 
 

@@ -360,41 +360,35 @@ def dropout(x: jax.Array, *, p: float, train: bool, rng: jax.Array | None, index
 # -- recurrent layers --------------------------------------------------------------------
 
 
-def recurrent_cell(mode: str, w_hh: jax.Array, b_hh: jax.Array | None) -> Any:
-    """One step of torch's cell ``mode`` for ``lax.scan``: (state, projected input) to
-    (state, output). The projection holds both biases, except gru's b_hh, which goes
-    inside r * (W_hn h + b_hn)."""
+def recurrent_step(
+    carry: tuple, xp: jax.Array, *, mode: str, w_hh: jax.Array, b_hh: jax.Array | None
+) -> tuple:
+    """One step of torch's cell ``mode``, for ``lax.scan``: the state (``(h,)``, lstm's
+    ``(h, c)``) and the projected input to the new state and the step's output. The
+    projection holds both biases, except gru's b_hh, which goes inside
+    r * (W_hn h + b_hn)."""
     hidden = w_hh.shape[1]
-
-    def product(h: jax.Array) -> jax.Array:
-        return jnp.matmul(h, w_hh.T, precision=lax.Precision.HIGHEST)
-
-    def lstm(carry: Any, xp: jax.Array) -> Any:
-        h, c = carry
-        g = xp + product(h)
+    h = carry[0]
+    hh = jnp.matmul(h, w_hh.T, precision=lax.Precision.HIGHEST)
+    if mode == "lstm":
+        g = xp + hh
         i = jax.nn.sigmoid(g[:, :hidden])
         f = jax.nn.sigmoid(g[:, hidden : 2 * hidden])
         cell = jnp.tanh(g[:, 2 * hidden : 3 * hidden])
         o = jax.nn.sigmoid(g[:, 3 * hidden :])
-        c = f * c + i * cell
+        c = f * carry[1] + i * cell
         h = o * jnp.tanh(c)
         return (h, c), h
-
-    def gru(h: jax.Array, xp: jax.Array) -> Any:
-        hh = product(h) if b_hh is None else product(h) + b_hh
+    if mode == "gru":
+        hh = hh if b_hh is None else hh + b_hh
         r = jax.nn.sigmoid(xp[:, :hidden] + hh[:, :hidden])
         z = jax.nn.sigmoid(xp[:, hidden : 2 * hidden] + hh[:, hidden : 2 * hidden])
         n = jnp.tanh(xp[:, 2 * hidden :] + r * hh[:, 2 * hidden :])
         h = n + z * (h - n)
-        return h, h
-
-    def rnn(h: jax.Array, xp: jax.Array) -> Any:
-        a = xp + product(h)
-        # jax.nn.relu has torch's gradient 0 at 0.
-        h = jnp.tanh(a) if mode == "rnn_tanh" else jax.nn.relu(a)
-        return h, h
-
-    return {"lstm": lstm, "gru": gru}.get(mode, rnn)
+        return (h,), h
+    # jax.nn.relu has torch's gradient 0 at 0.
+    h = jnp.tanh(xp + hh) if mode == "rnn_tanh" else jax.nn.relu(xp + hh)
+    return (h,), h
 
 
 def recurrent(
@@ -440,8 +434,14 @@ def recurrent(
             if b_ih is not None:
                 xp = xp + (b_ih if mode == "gru" else b_ih + b_hh)
             h0 = jnp.zeros((seq.shape[1], hidden), dtype=seq.dtype)
-            cell = recurrent_cell(mode, w_hh, b_hh if mode == "gru" else None)
-            start = (h0, h0) if mode == "lstm" else h0
+            kept = b_hh if mode == "gru" else None
+
+            def cell(
+                carry: tuple, xp_t: jax.Array, w_hh: jax.Array = w_hh, kept: jax.Array | None = kept
+            ) -> tuple:
+                return recurrent_step(carry, xp_t, mode=mode, w_hh=w_hh, b_hh=kept)
+
+            start = (h0, h0) if mode == "lstm" else (h0,)
             _, states = lax.scan(cell, start, xp, reverse=bool(suffix))
             outs.append(states)
         seq = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=2)

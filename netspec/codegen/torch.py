@@ -301,8 +301,12 @@ class _Writer:
                 f"{leaf!r} is already a block scope there"
             )
         expression = _child(parent.expression, leaf, parent.reserved)
-        # A holder may also hold a block scope below it: its tensors' names are reserved.
-        layer = _Holder(expression, MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES)
+        # A holder may also hold a block scope below it: its tensors' names are reserved
+        # (the usual ones, and a recurrent layer's, named per layer and direction).
+        own = {
+            spec.attr for spec in (*self.model.params, *self.model.state) if spec.node == node.name
+        }
+        layer = _Holder(expression, MODULE_ATTRIBUTES | _LAYER_ATTRIBUTES | own)
         parent.children[leaf] = layer
         self.layers[node.name] = expression
         statement = f"{INDENT * 2}{expression} = {self._holder(node)}"

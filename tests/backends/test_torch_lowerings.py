@@ -36,8 +36,9 @@ model every(x: [4, 8, 8]) {
     conv2d_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2)
     reshape(8, -1) -> conv1d(8, 3, padding = same) -> maxpool1d(2) -> avgpool1d(2, padding = 1)
     global_avgpool -> reshape(2, 4) -> dense(6) -> positional_embedding
-    multi_head_attention(2, causal = true) -> softmax(axis = 1) -> log_softmax -> flatten
-    dense(3)
+    multi_head_attention(2, causal = true) -> softmax(axis = 1) -> log_softmax
+    lstm(3, layers = 2, bidirectional = true, return_sequences = true) -> gru(4, layers = 2)
+    reshape(2, 2) -> rnn(3, relu) -> flatten -> dense(3)
 }
 """
 

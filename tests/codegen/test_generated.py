@@ -82,7 +82,10 @@ model all_ops(x: [4, 8, 8]) {
     avgpool1d(3, stride = 2, padding = same) -> group_norm(2, eps = 0.01) -> global_avgpool
     reshape(2, 4) -> layer_norm(eps = 1e-3) -> softmax(axis = 1) -> dense(6)
     positional_embedding -> multi_head_attention(2, causal = true, dropout = 0.2)
-    multi_head_attention(3, bias = false) -> flatten
+    multi_head_attention(3, bias = false)
+    lstm(3, layers = 2, bidirectional = true, dropout = 0.2, return_sequences = true)
+    gru(4, init = orthogonal, bias_init = zeros, return_sequences = true)
+    rnn(4, relu, bias = false, return_sequences = true) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> dropout(0.3)
     dense(6) -> relu -> silu -> tanh -> step -> softplus(beta = 2, threshold = 5) -> sigmoid
     identity -> prelu -> dense(6) -> mish -> selu -> hard_swish -> dense(6) -> relu6

@@ -86,6 +86,9 @@ model all_ops(img: [4, 9, 8]) {
                -> avgpool(2, padding = 1) -> flatten -> dense(12, init = normal(0.1, 0.2))
                -> gelu(approximate = tanh) -> softplus(beta = 2, threshold = 0.5) -> dropout(0)
     t = lambda -> dense(18, bias = false, init = uniform) -> batchnorm -> step
+    rec = np -> reshape(12, 20) -> gru(3, layers = 2, dropout = 0.5, return_sequences = true)
+             -> lstm(2, bidirectional = true, init = xavier_uniform, regularize = l2(0.1))
+    t2 = np -> reshape(24, 10) -> rnn(3, relu, layers = 2, bidirectional = true, bias = false)
     seq = np -> reshape(12, 20) -> conv1d(8, 3, stride = 2, padding = same, dilation = 2,
                                           groups = 4, init = xavier_uniform, activation = elu(0.5))
              -> maxpool1d(3, stride = 2, padding = [1, 0]) -> conv1d(4, 1, bias = false)
@@ -93,7 +96,8 @@ model all_ops(img: [4, 9, 8]) {
     att = np -> reshape(12, 20) -> dense(6) -> positional_embedding(init = uniform)
              -> multi_head_attention(2, causal = true) -> multi_head_attention(3, bias = false)
              -> transpose(0, 1) -> global_avgpool
-    c = concat(r, lambda, seq, att, axis = -1) -> dropout(0.3) -> dense(18, init = xavier_uniform)
+    c = concat(r, lambda, seq, att, rec, t2, axis = -1) -> dropout(0.3)
+        -> dense(18, init = xavier_uniform)
         -> relu -> sigmoid -> identity
     multiply(c, t) -> add(c) -> dense(4, init = he_normal(mode = fan_out), bias = [1, 2, 3, 4])
         -> log_softmax

@@ -43,8 +43,22 @@ _RENAMED: dict[str, str] = {
     "alpha": "negative_slope",
     "units": "filters",
     "filters": "units",
+    "hidden_size": "hidden",
+    "num_layers": "layers",
 }
-_INPUT_SIZES = ("in_channels", "in_features", "input_shape", "input_dim", "num_features")
+_INPUT_SIZES = (
+    "in_channels",
+    "in_features",
+    "input_shape",
+    "input_dim",
+    "num_features",
+    "input_size",
+)
+# torch's recurrent layers read [N, T, F] only with batch_first=True, netspec's always.
+BATCH_FIRST = (
+    "netspec's sequences are always batch first ([T, F] per sample, as torch's "
+    "batch_first = True): drop batch_first"
+)
 # torch.nn.LayerNorm's and GroupNorm's sizes of the input, which netspec infers.
 NORMALIZED_SHAPE = (
     "layer_norm counts the axes it normalises from the end of each sample (netspec knows "
@@ -71,6 +85,12 @@ def foreign_argument(kind: str, key: str, names: Sequence[str], example: str) ->
         return [f"{kind} has no bias"]
     if key == "padding_mode":
         return ["padding is always with zeros in netspec: drop padding_mode"]
+    if key == "batch_first":
+        return [BATCH_FIRST]
+    if key == "nonlinearity" and "hidden" in names:
+        return [f"{kind}'s gates are fixed (sigmoid and tanh); rnn takes nonlinearity = relu"]
+    if key == "units" and "hidden" in names:
+        return [f"netspec calls it 'hidden': {kind}(hidden = ...)"]
     renamed = _RENAMED.get(key)
     if renamed is not None and renamed in names:
         return [f"netspec calls it '{renamed}': {kind}({renamed} = ...)"]

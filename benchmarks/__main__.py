@@ -1,7 +1,8 @@
 """python -m benchmarks [--quick] [--only GROUP[,GROUP]] [--threads N] [--clock wall|cpu]
 
 Prints the machine and versions, then one markdown table per group, then the goals
-(met or not, with figures). Groups: train-step, attention, limit, frontend, loop, gpu.
+(met or not, with figures). Groups: train-step, attention, recurrent, limit, frontend, loop,
+gpu.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -12,7 +13,7 @@ import os
 import sys
 import time
 
-GROUPS = ("train-step", "attention", "limit", "frontend", "loop", "gpu")
+GROUPS = ("train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -121,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(train_step.render(attention, title="attention"))
             goals.train_step(attention)
+        elif group == "recurrent":
+            from benchmarks import recurrent
+
+            rec = recurrent.run(
+                rounds=3 if quick else 15, block_s=0.05 if quick else 0.3, progress=progress
+            )
+            print(recurrent.render(rec))
+            goals.recurrent(rec)
         elif group == "limit":
             from benchmarks import limit
 

@@ -35,6 +35,27 @@ class Goals:
                     ratio.median <= goal,
                 )
 
+    def recurrent(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.recurrent import NUMPY_SPEEDUP_GOAL, RATIO_GOAL
+
+        for case in result.cases:
+            ratio = case.step.ratio
+            name = f"{case.framework} LSTM step"
+            if case.framework == "numpy-float32":
+                continue
+            if case.framework == "numpy":
+                self.add(
+                    f"{name}: >= {NUMPY_SPEEDUP_GOAL:g}x faster than the textbook",
+                    f"{1 / ratio.median:.2f}x (IQR {1 / ratio.q3:.2f}-{1 / ratio.q1:.2f})",
+                    1 / ratio.median >= NUMPY_SPEEDUP_GOAL,
+                )
+            else:
+                self.add(
+                    f"{name}: netspec / hand-written <= {RATIO_GOAL}",
+                    f"{ratio.median:.3f} (IQR {ratio.q1:.3f}-{ratio.q3:.3f})",
+                    ratio.median <= RATIO_GOAL,
+                )
+
     def limit(self, result) -> None:  # type: ignore[no-untyped-def]
         from benchmarks.limit import BOUND_GOAL
 

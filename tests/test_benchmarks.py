@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from benchmarks import frontend, gpu, limit, loop, train_step
+from benchmarks import frontend, gpu, limit, loop, recurrent, train_step
 from benchmarks.__main__ import main
 from netspec.data._idx import write_idx
 
@@ -49,6 +49,16 @@ def _one_torch_thread():  # type: ignore[no-untyped-def]
         yield
     finally:
         torch.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("framework", [*FRAMEWORKS, "numpy-float32"])
+def test_recurrent_case_gives_finite_timings(framework: str) -> None:
+    """The LSTM step against its hand-written twin: the same network (outputs agree
+    before timing) and finite figures."""
+    case = recurrent.run_case(framework, rounds=2, block_s=0.001, batch=4)
+    assert case.max_output_diff < 1e-3
+    assert all(math.isfinite(v) for v in (case.step.a.median, case.step.ratio.median))
+    assert "| " in recurrent.render(recurrent.Result([case]))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

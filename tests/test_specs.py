@@ -156,3 +156,23 @@ def test_unet_has_the_parameter_count_and_output_of_the_same_net_in_torch() -> N
     assert model.parameter_count == sum(p.numel() for p in modules.parameters())
     assert model.output_type.shape == tuple(head(x).shape[1:]) == (2, 64, 64)
     assert f"parameters        {model.parameter_count:,}" in summary_table(model)
+
+
+@pytest.mark.parametrize(
+    ("stem", "torch_count", "output"),
+    [
+        # torch.nn.LSTM(28, 128) + nn.Linear(128, 10): 4 * 128 * (28 + 128 + 2) + 1,290
+        ("lstm_row_mnist", 4 * 128 * (28 + 128 + 2) + 128 * 10 + 10, (10,)),
+        # torch.nn.GRU(1, 32) + nn.Linear(32, 1)
+        ("gru_sine", 3 * 32 * (1 + 32 + 2) + 32 + 1, (1,)),
+    ],
+)
+def test_recurrent_specs_have_their_torch_twins_parameter_counts(
+    stem: str, torch_count: int, output: tuple[int, ...]
+) -> None:
+    model = _model(stem)
+    assert model.parameter_count == torch_count
+    assert model.output_type.shape == output
+    recurrent = next(n for n in model.nodes if n.op.kind in ("lstm", "gru"))
+    shapes = {model.input.name: model.input.shape} | {n.name: n.output.shape for n in model.nodes}
+    assert len(shapes[recurrent.inputs[0]]) == 2  # a [T, F] sequence per sample

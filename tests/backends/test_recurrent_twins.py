@@ -197,3 +197,47 @@ def test_parameters_start_as_torch_draws_them() -> None:
         else:
             expected = "orthogonal" if ".weight" in name else "zeros"
             assert spec.init.scheme == expected, name
+
+
+@pytest.mark.parametrize("layer", ["lstm(3, layers = 2", "gru(3, layers = 2", "rnn(3, layers = 2"])
+def test_dropout_one_between_layers_leaves_the_next_layer_only_its_biases(layer: str) -> None:
+    """With dropout 1 every value between the layers is dropped in training: each backend's
+    output is then the second layer run on zeros, which torch computes exactly."""
+    spec = f"model m(x: [4, 2]) {{ {layer}, dropout = 1, bidirectional = true) }}"
+    model = netspec.load(spec).model()
+    (node,) = model.nodes
+    rng = np.random.default_rng(1)
+    weights = {p.name: rng.uniform(-0.8, 0.8, p.shape) for p in model.params}
+    twin = _torch_module(node.op.model_copy(update={"layers": 1}), 6)
+    second = {
+        name.partition(".")[2].replace("_l1", "_l0"): torch.from_numpy(value)
+        for name, value in weights.items()
+        if "_l1" in name
+    }
+    twin.load_state_dict(second, strict=True)
+    x = rng.standard_normal((3, 4, 2))
+    want = _torch_output(twin, node.op, torch.zeros(3, 4, 6, dtype=torch.float64)).detach()
+    for backend in AVAILABLE:
+        compiled = get_backend(backend).compile(model, dtype="float64", seed=0)
+        compiled.set_parameters(weights)
+        np.testing.assert_allclose(compiled.forward(x, train=True), want.numpy(), atol=1e-12)
+        assert not np.allclose(compiled.forward(x), want.numpy()), backend
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_dropout_between_layers_draws_from_the_models_stream(backend: str) -> None:
+    """In training the masks come from the model's own stream: the same seed gives the
+    same output, another seed another; evaluation draws nothing."""
+    model = netspec.load("model m(x: [6, 3]) { lstm(8, layers = 3, dropout = 0.5) }").model()
+    x = np.random.default_rng(2).standard_normal((4, 6, 3))
+
+    def trained_output(seed: int) -> np.ndarray:
+        compiled = get_backend(backend).compile(model, dtype="float64", seed=0)
+        compiled.seed(seed)
+        return compiled.forward(x, train=True)
+
+    first, again, other = trained_output(1), trained_output(1), trained_output(2)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+    compiled = get_backend(backend).compile(model, dtype="float64", seed=0)
+    assert not np.allclose(compiled.forward(x), first)

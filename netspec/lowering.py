@@ -125,6 +125,7 @@ def recurrent_static(node: CheckedNode) -> dict[str, Any]:
         "mode": f"rnn_{op.nonlinearity}" if op.kind == "rnn" else op.kind,
         "layers": op.layers,
         "bidirectional": op.bidirectional,
-        "dropout": op.dropout,
+        # Not "dropout": the frameworks' nn.py files have a function of that name.
+        "layer_dropout": op.dropout,
         "return_sequences": op.return_sequences,
     }

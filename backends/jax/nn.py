@@ -397,7 +397,7 @@ def recurrent(
     mode: str,
     layers: int,
     bidirectional: bool,
-    dropout: float,
+    layer_dropout: float,
     return_sequences: bool,
     train: bool,
     rng: jax.Array | None,
@@ -408,13 +408,13 @@ def recurrent(
     on [N, T, F], from a zero state, each layer and direction one ``lax.scan`` over the
     inputs projected in one product. Every step [N, T, H D] with ``return_sequences``,
     else the final states [N, H D] (the backward direction's is its step 0). In
-    training, ``dropout`` drops outputs between layers as the dropout op does, from the
+    training, ``layer_dropout`` drops outputs between layers as the dropout op does, from the
     node's key folded with the layer's number."""
     hidden = weights["weight_hh_l0"].shape[1]
     seq = jnp.swapaxes(x, 0, 1)  # time-major: scan runs over the leading axis
     for layer in range(layers):
-        if layer > 0 and train and dropout > 0.0:
-            if dropout >= 1.0:
+        if layer > 0 and train and layer_dropout > 0.0:
+            if layer_dropout >= 1.0:
                 seq = jnp.zeros_like(seq)
             elif rng is None:
                 raise ValueError(
@@ -422,8 +422,8 @@ def recurrent(
                 )
             else:
                 key = jax.random.fold_in(jax.random.fold_in(rng, index), layer)
-                keep = jax.random.uniform(key, seq.shape, dtype=jnp.float32) >= dropout
-                seq = seq * (keep.astype(seq.dtype) / (1.0 - dropout))
+                keep = jax.random.uniform(key, seq.shape, dtype=jnp.float32) >= layer_dropout
+                seq = seq * (keep.astype(seq.dtype) / (1.0 - layer_dropout))
         outs = []
         for suffix in ("", "_reverse") if bidirectional else ("",):
             w_hh = weights[f"weight_hh_l{layer}{suffix}"]
@@ -436,13 +436,15 @@ def recurrent(
             h0 = jnp.zeros((seq.shape[1], hidden), dtype=seq.dtype)
             kept = b_hh if mode == "gru" else None
 
-            def cell(
-                carry: tuple, xp_t: jax.Array, w_hh: jax.Array = w_hh, kept: jax.Array | None = kept
-            ) -> tuple:
-                return recurrent_step(carry, xp_t, mode=mode, w_hh=w_hh, b_hh=kept)
-
             start = (h0, h0) if mode == "lstm" else (h0,)
-            _, states = lax.scan(cell, start, xp, reverse=bool(suffix))
+            _, states = lax.scan(
+                lambda carry, xp_t, w_hh=w_hh, kept=kept: recurrent_step(
+                    carry, xp_t, mode=mode, w_hh=w_hh, b_hh=kept
+                ),
+                start,
+                xp,
+                reverse=bool(suffix),
+            )
             outs.append(states)
         seq = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=2)
     if return_sequences:

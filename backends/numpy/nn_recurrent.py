@@ -206,7 +206,7 @@ def recurrent(
     mode: str,
     layers: int,
     bidirectional: bool,
-    dropout: float,
+    layer_dropout: float,
     return_sequences: bool,
     train: bool,
     rng: Any,
@@ -215,7 +215,7 @@ def recurrent(
     """torch.nn.RNN (``mode`` rnn_tanh, rnn_relu), LSTM (lstm) or GRU (gru) on a batch
     [N, T, F], from a zero state: every step [N, T, H D] with ``return_sequences``, else
     the final states [N, H D] (the backward direction's is its step 0). In training,
-    ``dropout`` drops outputs between layers as the dropout op does (a float32 uniform
+    ``layer_dropout`` drops outputs between layers as the dropout op does (a float32 uniform
     u >= p keeps a value, scaled by 1 / (1 - p), from the model's generator)."""
     seq = np.ascontiguousarray(x.transpose(1, 0, 2))
     steps = seq.shape[0]
@@ -223,12 +223,12 @@ def recurrent(
     saved_layers = []
     masks = []
     for layer in range(layers):
-        if layer > 0 and train and dropout > 0.0:
-            if dropout >= 1.0:
+        if layer > 0 and train and layer_dropout > 0.0:
+            if layer_dropout >= 1.0:
                 mask = np.zeros_like(seq)
             else:
-                keep = rng.random(seq.shape, dtype=np.float32) >= np.float32(dropout)
-                mask = keep.astype(seq.dtype) * (1.0 / (1.0 - dropout))
+                keep = rng.random(seq.shape, dtype=np.float32) >= np.float32(layer_dropout)
+                mask = keep.astype(seq.dtype) * (1.0 / (1.0 - layer_dropout))
             masks.append(mask)
             seq = seq * mask
         outs = []

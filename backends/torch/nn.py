@@ -318,7 +318,7 @@ def recurrent(
     mode: str,
     layers: int,
     bidirectional: bool,
-    dropout: float,
+    layer_dropout: float,
     return_sequences: bool,
     training: bool,
     generator: torch.Generator | None = None,
@@ -328,7 +328,7 @@ def recurrent(
     batch_first on [N, T, F], from a zero state, in torch's fused kernel (the call
     nn.LSTM makes) over the flat weights of torch's names. Every step [N, T, H D] with
     ``return_sequences``, else the final states [N, H D] (the backward direction's is
-    its step 0). Between layers, in training, ``dropout`` draws from ``generator`` as
+    its step 0). Between layers, in training, ``layer_dropout`` draws from ``generator`` as
     the dropout op does: the layers then run one call each; without a generator the
     kernel drops itself, from torch's global generator."""
     call = {
@@ -355,17 +355,17 @@ def recurrent(
         state = (h0, h0) if mode == "lstm" else h0
         return call(seq, state, flat, bias, count, p, training, bidirectional, True)[0]
 
-    if training and dropout > 0.0 and generator is not None and layers > 1:
+    if training and layer_dropout > 0.0 and generator is not None and layers > 1:
         seq = run(x, per_layer[0], 1, 0.0)
         for flat in per_layer[1:]:
-            if dropout >= 1.0:
+            if layer_dropout >= 1.0:
                 seq = seq * 0.0
             else:
-                keep = torch.empty_like(seq).bernoulli_(1.0 - dropout, generator=generator)
-                seq = seq * keep * (1.0 / (1.0 - dropout))
+                keep = torch.empty_like(seq).bernoulli_(1.0 - layer_dropout, generator=generator)
+                seq = seq * keep * (1.0 / (1.0 - layer_dropout))
             seq = run(seq, flat, 1, 0.0)
     else:
-        seq = run(x, [w for flat in per_layer for w in flat], layers, dropout)
+        seq = run(x, [w for flat in per_layer for w in flat], layers, layer_dropout)
     if return_sequences:
         return seq
     if directions == 1:

@@ -148,7 +148,7 @@ def test_the_numpy_backward_with_dropout_between_layers_matches_central_differen
             weights[f"bias_ih_l{layer}{suffix}"] = rng.uniform(-0.7, 0.7, gates * hidden)
             weights[f"bias_hh_l{layer}{suffix}"] = rng.uniform(-0.7, 0.7, gates * hidden)
     x = rng.standard_normal((2, steps, features))
-    settings = dict(mode=mode, layers=2, bidirectional=True, dropout=0.4, train=True)
+    settings = dict(mode=mode, layers=2, bidirectional=True, layer_dropout=0.4, train=True)
 
     def run(x: np.ndarray, weights: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
         stream = np.random.Generator(np.random.PCG64(9))

@@ -97,8 +97,7 @@ model all_ops(img: [4, 9, 8]) {
              -> multi_head_attention(2, causal = true) -> multi_head_attention(3, bias = false)
              -> transpose(0, 1) -> global_avgpool
     c = concat(r, lambda, seq, att, rec, t2, axis = -1) -> dropout(0.3)
-        -> dense(18, init = xavier_uniform)
-        -> relu -> sigmoid -> identity
+        -> dense(18, init = xavier_uniform) -> relu -> sigmoid -> identity
     multiply(c, t) -> add(c) -> dense(4, init = he_normal(mode = fan_out), bias = [1, 2, 3, 4])
         -> log_softmax
 }

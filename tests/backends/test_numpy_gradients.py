@@ -134,6 +134,19 @@ CASES: list[tuple[str, Callable[[], CheckedModel], bool]] = [
         True,
     ),
     ("global_avgpool_sequence", lambda: build(SEQ, ir.GlobalAvgPool()), True),
+    # Recurrent layers: backpropagation through time against central differences (the
+    # twins in test_recurrent_twins.py hold them against torch too).
+    (
+        "lstm_two_layers_bidirectional",
+        lambda: build(SEQ, ir.Lstm(hidden=3, layers=2, bidirectional=True)),
+        True,
+    ),
+    ("gru_sequences", lambda: build(SEQ, ir.Gru(hidden=3, return_sequences=True)), True),
+    (
+        "rnn_relu_no_bias",
+        lambda: build(SEQ, ir.Rnn(hidden=3, nonlinearity="relu", bias=False)),
+        True,
+    ),
     ("batchnorm_1d_train", lambda: build(VEC, ir.BatchNorm()), True),
     ("batchnorm_2d_train", lambda: build(IMG, ir.BatchNorm()), True),
     ("batchnorm_2d_eval", lambda: build(IMG, ir.BatchNorm()), False),

@@ -13,6 +13,7 @@ rows are marked and do not count as failures; evaluation mode compares them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -163,15 +164,27 @@ def _compare(
     return Difference(kind, name, backend, tuple(ref64.shape), max_abs, relative, tolerance)
 
 
+# Recurrent layers drop values between their stacked layers in training (``dropout``).
+_RECURRENT = ("rnn", "lstm", "gru")
+
+
+def _draws_masks(op: Any) -> bool:
+    """Whether ``op`` draws dropout masks in training: dropout with p > 0, or a recurrent
+    layer with dropout between its layers."""
+    if op.kind == "dropout":
+        return bool(op.p > 0)
+    return op.kind in _RECURRENT and op.dropout > 0
+
+
 def has_dropout(model: CheckedModel) -> bool:
-    return any(node.op.kind == "dropout" for node in model.nodes)
+    return any(node.op.kind == "dropout" or _draws_masks(node.op) for node in model.nodes)
 
 
 def masked_nodes(model: CheckedModel) -> set[str]:
     """The nodes whose training-mode output depends on a dropout mask (p > 0)."""
     masked: set[str] = set()
     for node in model.nodes:  # in topological order
-        own = node.op.kind == "dropout" and node.op.p > 0  # type: ignore[union-attr]
+        own = _draws_masks(node.op)
         if own or any(name in masked for name in node.inputs):
             masked.add(node.name)
     return masked

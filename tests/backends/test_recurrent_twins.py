@@ -241,3 +241,17 @@ def test_dropout_between_layers_draws_from_the_models_stream(backend: str) -> No
     assert not np.allclose(first, other)
     compiled = get_backend(backend).compile(model, dtype="float64", seed=0)
     assert not np.allclose(compiled.forward(x), first)
+
+
+@pytest.mark.skipif(len(AVAILABLE) < 2, reason="parity needs at least two backends installed")
+def test_parity_marks_what_depends_on_masks_between_recurrent_layers() -> None:
+    """netspec parity in training: each backend draws its own masks between the layers,
+    so the layer and everything after it differ by design, and are marked so."""
+    model = netspec.load(
+        "model m(x: [5, 3]) { layer_norm -> gru(4, layers = 2, dropout = 0.5) -> dense(2) }"
+    ).model()
+    report = run_parity(model, AVAILABLE, dtype="float64", batch=4, seed=1, train=True)
+    assert report.ok, report.render()
+    assert any(row.masked for row in report.rows)
+    # Without a mode, parity compares evaluation, where nothing is drawn.
+    assert run_parity(model, AVAILABLE, dtype="float64", batch=4, seed=1).ok

@@ -52,9 +52,11 @@ SKIPPED = {
 # Every op kind; asymmetric, strided, dilated and grouped windows (overlapping pools,
 # a "same" conv with stride 2, a padded 1x1-free conv, a transposed conv whose
 # output_padding passes its stride under a larger dilation); batchnorm with and without
-# affine on images and vectors; prelu shared and per channel; dropout p = 0; a node
-# nothing reads; a merge reading one tensor twice; every init scheme; and node names
-# that are Python keywords, builtins, E741's `l` or the module's own imports.
+# affine on images and vectors; prelu shared and per channel; dropout p = 0; recurrent
+# layers stacked (with dropout between them, drawn from the model's stream in training),
+# bidirectional and without bias; a node nothing reads; a merge reading one tensor twice;
+# every init scheme; and node names that are Python keywords, builtins, E741's `l` or the
+# module's own imports.
 ALL_OPS = """\
 netspec 1
 

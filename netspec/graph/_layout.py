@@ -131,6 +131,9 @@ class _Layouter:
         self.width: dict[Item, float] = {}
         self.content_width: dict[str | None, float] = {}
         self.content_offset: dict[str, float] = {}
+        # Per layer: where its gap above ends and where its gap below starts.
+        self.band_top: dict[int, float] = {}
+        self.band_bottom: dict[int, float] = {}
 
     # -- structure -----------------------------------------------------------------------
 
@@ -383,7 +386,9 @@ class _Layouter:
             for segment in chain[1:-1]:
                 first, last = self.seg_range[segment]
                 x = x_of[segment]
-                points += [(x, tops[first]), (x, tops[last] + heights[last])]
+                # A run spans its layers' label bands and paddings too, so that it
+                # crosses them straight and bends only in the gaps between layers.
+                points += [(x, self.band_top[first]), (x, self.band_bottom[last])]
                 layers += [first, last]
             points.append((port_x, target.y))
             layers.append(self.layer[edge.target])
@@ -416,10 +421,14 @@ class _Layouter:
             opens[top] = max(opens[top], self._opens(cluster))
             closes[bottom] = max(closes[bottom], self._closes(cluster))
         tops, y = {}, MARGIN
+        self.band_top, self.band_bottom = {}, {}
         for layer in range(count):
+            self.band_top[layer] = y
             y += opens[layer] * BAND
             tops[layer] = y
-            y += heights[layer] + closes[layer] * CLUSTER_PAD + LAYER_GAP
+            y += heights[layer] + closes[layer] * CLUSTER_PAD
+            self.band_bottom[layer] = y
+            y += LAYER_GAP
         return tops, heights
 
 

@@ -53,10 +53,7 @@ def to_svg(layout: Layout) -> str:
             f'<g class="cluster {cluster.kind}" id={quoteattr("cluster:" + cluster_id)}>'
             f"<title>{escape(cluster_id)}</title>"
             f'<rect x="{_n(box.x)}" y="{_n(box.y)}" width="{_n(box.w)}" height="{_n(box.h)}" '
-            f'rx="6" fill="{fill}" stroke="{stroke}"{dashes}/>'
-            f'<text x="{_n(label.x)}" y="{_n(label.y + LABEL_SIZE)}" font-size="{LABEL_SIZE}" '
-            f'fill="{LABEL}" font-weight="bold" stroke="{fill}" stroke-width="3" '
-            f'paint-order="stroke">{escape(cluster.label)}</text></g>'
+            f'rx="6" fill="{fill}" stroke="{stroke}"{dashes}/></g>'
         )
     for edge, points in zip(graph.edges, layout.edges, strict=True):
         head = arrowhead(points)
@@ -68,6 +65,17 @@ def to_svg(layout: Layout) -> str:
             f'<path d="{path}" fill="none" stroke="{EDGE}" stroke-width="1.2"/>'
             f'<polygon points="{" ".join(f"{_n(x)},{_n(y)}" for x, y in head)}" '
             f'fill="{EDGE}"/></g>'
+        )
+    # Labels over the edges: where an edge must cross a label's band, it passes under it.
+    for cluster_id, label in layout.labels.items():
+        cluster = graph.clusters[cluster_id]
+        fill = CLUSTERS[cluster.kind][0]
+        out.append(
+            f'<g class="label" id={quoteattr("label:" + cluster_id)}>'
+            f'<rect x="{_n(label.x - 2)}" y="{_n(label.y)}" width="{_n(label.w + 4)}" '
+            f'height="{_n(label.h)}" fill="{fill}"/>'
+            f'<text x="{_n(label.x)}" y="{_n(label.y + LABEL_SIZE)}" font-size="{LABEL_SIZE}" '
+            f'fill="{LABEL}" font-weight="bold">{escape(cluster.label)}</text></g>'
         )
     for node in graph.nodes.values():
         box = layout.nodes[node.id]

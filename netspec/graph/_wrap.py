@@ -198,9 +198,10 @@ def place_labels(layout: Layout) -> None:
                 crossing = _clip(x1, y1, x2, y2, band_top, band_bottom)
                 if crossing is not None:
                     blocked.append((crossing[0] - 4.0, crossing[1] + 4.0))
-        candidates = [label.x, *(end for _, end in sorted(blocked))]
+        right_aligned = box.right - 10.0 - label.w
+        candidates = [label.x, *(end for _, end in sorted(blocked)), right_aligned]
         for x in candidates:
-            if x < label.x or x + label.w > box.right - 6.0:
+            if x < label.x or x > right_aligned:
                 continue
             if all(x + label.w <= a or x >= b for a, b in blocked):
                 label.x = x

@@ -13,6 +13,7 @@ from netspec.graph import Graph, format_of, graph_of, layout, render
 from netspec.graph._model import OUTPUT_ID
 from netspec.graph._raster import PNG_DPI
 from netspec.graph._wrap import PAGE
+from tests.conftest import ROOT
 from tests.graph.conftest import MODEL_IDS, MODELS, graph
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -150,3 +151,10 @@ def test_text_formats_escape_what_their_syntax_reserves() -> None:
 )
 def test_the_suffix_names_the_format(name: str, expected: str) -> None:
     assert format_of(name) == expected
+
+
+@pytest.mark.parametrize("name", ["mnist_residual", "mnist_inception", "resnet18"])
+def test_the_pictures_in_the_docs_are_current(name: str) -> None:
+    """docs/images holds `netspec graph specs/NAME.net -o docs/images/NAME.svg`."""
+    shown = (ROOT / "docs" / "images" / f"{name}.svg").read_bytes()
+    assert shown == render(graph(str(ROOT / "specs" / f"{name}.net"), name), "svg")

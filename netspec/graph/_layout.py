@@ -103,6 +103,9 @@ def node_size(title: list[str], detail: str) -> tuple[float, float]:
 
 # An item of a group: ("n", node id), ("s", edge index, first layer) or ("c", cluster id).
 Item = tuple
+# Per item: (other item, other's x, own x, weight, whether the other lies upstream,
+# whether the piece has a run at either end).
+_Links = dict[Item, list[tuple[Item, float, float, float, bool, bool]]]
 
 
 class _Layouter:
@@ -262,33 +265,21 @@ class _Layouter:
                 before = row[index - 1] if index else None
                 after = row[index + 1] if index + 1 < len(row) else None
                 neighbours[item].append((before, after))  # type: ignore[arg-type]
-        # Gauss-Seidel sweeps, alternating in direction, until nothing moves: a chain's
-        # boxes need many to line up (each sweep only averages neighbours).
+        # First each item under what feeds it, in key order (sources first), so that a
+        # chain starts straight; then Gauss-Seidel sweeps, alternating in direction,
+        # centre each item between all its neighbours until nothing moves.
+        for item in items:
+            target = self._wanted(item, links, upstream=True)
+            if target is not None:
+                low, _ = self._bounds(item, neighbours, placed_only=True)
+                self.pos[item] = max(target, low)
         for sweep in range(MAX_SWEEPS):
             moved = 0.0
             for item in items if sweep % 2 == 0 else reversed(items):
-                wanted = [
-                    (self.pos[other] + other_offset - own_offset, weight)
-                    for other, other_offset, own_offset, weight in links.get(item, ())
-                    if item[0] == "s" or other[0] != "s"
-                ] or [  # a box whose every neighbour is a run follows the runs
-                    (self.pos[other] + other_offset - own_offset, weight)
-                    for other, other_offset, own_offset, weight in links.get(item, ())
-                ]
-                if not wanted:
+                target = self._wanted(item, links, upstream=False)
+                if target is None:
                     continue
-                total = sum(weight for _, weight in wanted)
-                target = sum(x * weight for x, weight in wanted) / total
-                low, high = -1e18, 1e18
-                for before, after in neighbours[item]:
-                    if before is not None:
-                        low = max(
-                            low, self.pos[before] + self.width[before] + self._gap(before, item)
-                        )
-                    if after is not None:
-                        high = min(
-                            high, self.pos[after] - self._gap(item, after) - self.width[item]
-                        )
+                low, high = self._bounds(item, neighbours, placed_only=False)
                 if low <= high:
                     placed = min(max(target, low), high)
                     moved = max(moved, abs(placed - self.pos[item]))
@@ -305,6 +296,30 @@ class _Layouter:
             box = max(content, label) + 2 * CLUSTER_PAD
             self.width[("c", group)] = box
             self.content_offset[group] = (box - content) / 2
+
+    def _wanted(self, item: Item, links: _Links, *, upstream: bool) -> float | None:
+        """Where ``item`` would like to be: the weighted mean of its neighbours' x (those
+        above it only, with ``upstream``); boxes follow boxes, runs only where nothing
+        else links them."""
+        mine = [link for link in links.get(item, ()) if link[4] or not upstream]
+        pulls = [link for link in mine if item[0] == "s" or not link[5]] or mine
+        if not pulls:
+            return None
+        total = sum(link[3] for link in pulls)
+        return sum((self.pos[o] + o_x - own_x) * w for o, o_x, own_x, w, *_ in pulls) / total
+
+    def _bounds(
+        self, item: Item, neighbours: dict[Item, list[tuple[Item, Item]]], *, placed_only: bool
+    ) -> tuple[float, float]:
+        """How far left and right ``item`` may go without touching its neighbours in
+        any of its layers (only those to its left with ``placed_only``)."""
+        low, high = -1e18, 1e18
+        for before, after in neighbours[item]:
+            if before is not None:
+                low = max(low, self.pos[before] + self.width[before] + self._gap(before, item))
+            if after is not None and not placed_only:
+                high = min(high, self.pos[after] - self._gap(item, after) - self.width[item])
+        return low, high
 
     def _gap(self, left: Item, right: Item) -> float:
         return EDGE_GAP if "s" in (left[0], right[0]) else NODE_GAP
@@ -324,19 +339,22 @@ class _Layouter:
             owner = self.g.clusters[owner].parent
         return item, offset
 
-    def _links(self, group: str | None) -> dict[Item, list[tuple[Item, float, float, float]]]:
-        """Per item of ``group``: (other item, other's x, own x, weight) of each edge
-        piece between them. A piece with a long edge's run weighs less, so that a chain
-        of boxes stays straight and shortcuts run beside it."""
-        links: dict[Item, list[tuple[Item, float, float, float]]] = defaultdict(list)
+    def _links(self, group: str | None) -> _Links:
+        """Per item of ``group``: each edge piece between it and another item. A run
+        hangs below its source; boxes follow boxes (a run only where nothing else links
+        them), so that a chain of boxes stays straight and shortcuts run beside it."""
+        links: _Links = defaultdict(list)
         for chain in self.chains:
             for a, b in itertools.pairwise(chain):
                 ra, rb = self._resolve(a, group), self._resolve(b, group)
                 if ra is None or rb is None or ra[0] == rb[0]:
                     continue
-                weight = 0.2 if "s" in (a[0], b[0]) else 1.0
-                links[ra[0]].append((rb[0], rb[1], ra[1], weight))
-                links[rb[0]].append((ra[0], ra[1], rb[1], weight))
+                # A run hangs below its source: it weighs what lies above it fully.
+                down = 0.001 if a[0] == "s" else (0.2 if b[0] == "s" else 1.0)
+                up = 1.0 if b[0] == "s" else (0.2 if a[0] == "s" else 1.0)
+                run = "s" in (a[0], b[0])
+                links[ra[0]].append((rb[0], rb[1], ra[1], down, False, run))
+                links[rb[0]].append((ra[0], ra[1], rb[1], up, True, run))
         return links
 
     # -- absolute coordinates ----------------------------------------------------------

@@ -81,8 +81,8 @@ class Graph:
 
 
 def model_inputs(model: CheckedModel) -> tuple[Input, ...]:
-    """The model's inputs in order (one today), the one place that reads them."""
-    return (model.input,)
+    """The model's inputs, in the order its header names them."""
+    return model.inputs
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

@@ -6,7 +6,7 @@ from functools import cache
 
 from netspec.frontend import Analysis, analyze_source
 from netspec.graph import Graph, build_graph
-from tests.conftest import SPECS
+from tests.conftest import SPECS, TWO_INPUTS
 
 
 @cache
@@ -23,10 +23,17 @@ def graph(spec: str, model: str) -> Graph:
     return build_graph(found.program.model(model), found.uses.get(model), found.sources)
 
 
-# (spec path, model name) for every model of every example spec.
+# (spec path or text, model name) for every model of every example spec, and a model of
+# two inputs.
 MODELS = [
-    (str(path), model.name)
-    for path in SPECS
-    for model in analysis(str(path)).program.models  # type: ignore[union-attr]
+    *(
+        (str(path), model.name)
+        for path in SPECS
+        for model in analysis(str(path)).program.models  # type: ignore[union-attr]
+    ),
+    (TWO_INPUTS, "two_inputs"),
 ]
-MODEL_IDS = [f"{spec.rpartition('/')[2]}:{model}" for spec, model in MODELS]
+MODEL_IDS = [
+    f"{spec.rpartition('/')[2]}:{model}" if spec.endswith(".net") else model
+    for spec, model in MODELS
+]

@@ -12,6 +12,7 @@ from netspec.graph import layout
 from netspec.graph._layout import DETAIL_SIZE, LABEL_SIZE, TITLE_SIZE, _Layouter, text_width
 from netspec.graph._model import OUTPUT_ID, wrap
 from netspec.graph._wrap import _bounds, page_scale
+from tests.conftest import TWO_INPUTS
 from tests.graph.conftest import MODEL_IDS, MODELS, analysis, graph
 
 
@@ -155,3 +156,19 @@ def test_long_op_texts_wrap_after_commas() -> None:
         "maxpool([2, 3],",
         "    stride = [1, 1])",
     ]
+
+
+def test_each_input_is_marked_at_the_top() -> None:
+    drawn = graph(TWO_INPUTS, "two_inputs")
+    inputs = [n for n in drawn.nodes.values() if n.role == "input"]
+    assert [(n.id, n.title, n.detail) for n in inputs] == [
+        ("image", ["input image"], "[1, 6, 6]"),
+        ("extra", ["input extra"], "[5]"),
+    ]
+    placed = layout(drawn)
+    top = min(box.y for box in placed.nodes.values())
+    assert placed.nodes["image"].y == placed.nodes["extra"].y == top
+    # The concat takes the image branch on the left, the vector branch on the right.
+    concat = next(n for n in drawn.nodes.values() if n.kind == "concat")
+    assert placed.nodes["image"].cx < placed.nodes["extra"].cx
+    assert concat.inputs == 2

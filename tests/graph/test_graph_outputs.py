@@ -158,3 +158,25 @@ def test_the_pictures_in_the_docs_are_current(name: str) -> None:
     """docs/images holds `netspec graph specs/NAME.net -o docs/images/NAME.svg`."""
     shown = (ROOT / "docs" / "images" / f"{name}.svg").read_bytes()
     assert shown == render(graph(str(ROOT / "specs" / f"{name}.net"), name), "svg")
+
+
+def test_the_library_reads_paths_text_programs_and_models() -> None:
+    import netspec
+    from netspec.errors import NetspecError, UnknownNameError
+
+    program = netspec.load(ROOT / "specs" / "logic_gates.net")
+    from_program = graph_of(program, model="xor_gate")
+    from_path = graph_of(ROOT / "specs" / "logic_gates.net", model="xor_gate")
+    assert from_program.nodes.keys() == from_path.nodes.keys()
+    assert graph_of(program.model("and_gate")).name == "and_gate"
+    with pytest.raises(UnknownNameError, match="no model named 'nor_gate'"):
+        graph_of(program, model="nor_gate")
+    with pytest.raises(
+        NetspecError, match="no model named 'or_gate'; the model given is 'and_gate'"
+    ):
+        graph_of(program.model("and_gate"), model="or_gate")
+    with pytest.raises(NetspecError, match="has errors") as caught:
+        graph_of("netspec 1\nmodel m(x: [16, 5, 5]) { dense(10) }\n")
+    assert [d.code for d in caught.value.diagnostics] == ["E012"]
+    with pytest.raises(NetspecError, match="unknown picture format 'jpg'"):
+        render(_tiny(), "jpg")  # type: ignore[arg-type]

@@ -89,8 +89,10 @@ class Layout:
     width: float = 0.0
     height: float = 0.0
     columns: int = 1
-    # For the wrap: the layer of each polyline point (None for a routing point).
+    # For the wrap: the layer of each polyline point (None for a routing point), and
+    # per edge the layers where it runs straight down outside every cluster.
     point_layers: list[list[int | None]] = field(default_factory=list)
+    free_runs: list[set[int]] = field(default_factory=list)
 
 
 def node_size(title: list[str], detail: str) -> tuple[float, float]:
@@ -393,7 +395,7 @@ class _Layouter:
                 text_width(cluster.label, LABEL_SIZE),
                 LABEL_SIZE * LINE,
             )
-        edges, point_layers = [], []
+        edges, point_layers, free_runs = [], [], []
         for index, chain in enumerate(self.chains):
             edge = self.g.edges[index]
             source, target = nodes[edge.source], nodes[edge.target]
@@ -401,9 +403,12 @@ class _Layouter:
             port_x = target.x + target.w * (edge.port + 1) / (ports + 1) if ports > 1 else target.cx
             points = [(source.cx, source.bottom)]
             layers: list[int | None] = [self.layer[edge.source]]
+            free: set[int] = set()
             for segment in chain[1:-1]:
                 first, last = self.seg_range[segment]
                 x = x_of[segment]
+                if self.group_of[segment] is None:
+                    free.update(range(first, last + 1))
                 # A run spans its layers' label bands and paddings too, so that it
                 # crosses them straight and bends only in the gaps between layers.
                 points += [(x, self.band_top[first]), (x, self.band_bottom[last])]
@@ -412,8 +417,10 @@ class _Layouter:
             layers.append(self.layer[edge.target])
             edges.append(points)
             point_layers.append(layers)
+            free_runs.append(free)
         layout = Layout(self.g, nodes, clusters, labels, edges, self.layer)
         layout.point_layers = point_layers
+        layout.free_runs = free_runs
         return layout
 
     def _opens(self, cluster: str) -> int:

@@ -1,9 +1,11 @@
 """Fitting a long drawing on a page, and placing cluster labels clear of the edges.
 
 A deep network laid out in layers is a tall strip (ResNet-18 is about 60 layers). It is
-cut into columns at layer boundaries that no cluster spans and that only edges from one
-node cross (between two blocks, say); the columns stand side by side and the edges
-across a cut run below the column, up the gutter and into the next column from above.
+cut into columns at layer boundaries that no cluster spans, where every edge across
+either leaves a node just above (between two blocks, say) or runs down outside the
+clusters (a U-Net's skip connections); the columns stand side by side and the edges
+across a cut run below the column, up the gutter, each in its own lane, and into the
+next column from above, where a long one goes on down at its own place.
 The number of columns is the one at which the picture, scaled to an A4 page in either
 orientation, shows its text largest (never more than full size).
 """
@@ -18,6 +20,8 @@ from netspec.graph._layout import BAND, MARGIN, Box, Layout
 PAGE = (718.0, 1047.0)
 GUTTER = 44.0  # between columns: the edges across a cut run up its middle
 BUS = 14.0  # how far below and above a column those edges run
+LANE = 6.0  # between the parallel edges across one cut
+MAX_LANES = 6
 MAX_COLUMNS = 8
 
 
@@ -72,25 +76,52 @@ class _Bands:
         self.right[layer] = max(self.right[layer], box.right)
 
 
-def _cuts(layout: Layout, bands: _Bands) -> list[int]:
-    """Layers after which the drawing may be cut."""
+def _cuts(layout: Layout, bands: _Bands) -> dict[int, list[tuple[float, int]]]:
+    """Layers after which the drawing may be cut, each with its lanes: the x of every
+    line that crosses there (an edge leaving a node of that layer, or a long edge
+    running down outside the clusters) and the edge numbers on it.
+
+    No cluster may span a cut, and every edge across it must leave from the layer
+    just above or run outside the clusters there (a U-Net's long skip connections)."""
     spanned = set()
     for first, last in bands.cluster_layers.values():
         spanned.update(range(first, last))
-    crossing: dict[int, set[str]] = {}
-    for edge in layout.graph.edges:
-        start, end = layout.layers[edge.source], layout.layers[edge.target]
-        for layer in range(start, end):
-            crossing.setdefault(layer, set()).add(edge.source)
-    cuts = []
+    crossing: dict[int, list[int]] = {}
+    for number, edge in enumerate(layout.graph.edges):
+        for layer in range(layout.layers[edge.source], layout.layers[edge.target]):
+            crossing.setdefault(layer, []).append(number)
+    cuts: dict[int, list[tuple[float, int]]] = {}
     for layer in range(bands.count - 1):
-        sources = crossing.get(layer, set())
-        if layer in spanned or len(sources) != 1:
+        if layer in spanned:
             continue
-        (source,) = sources
-        if layout.layers[source] == layer:
-            cuts.append(layer)
+        lanes: dict[tuple[str, object], list[tuple[float, int]]] = {}
+        for number in crossing.get(layer, []):
+            edge = layout.graph.edges[number]
+            if layout.layers[edge.source] == layer:
+                x = layout.edges[number][0][0]
+                lanes.setdefault(("node", edge.source), []).append((x, number))
+            elif {layer, layer + 1} <= layout.free_runs[number]:
+                x = _run_x(layout, number, layer)
+                lanes.setdefault(("run", number), []).append((x, number))
+            else:
+                break
+        else:
+            if 1 <= len(lanes) <= MAX_LANES:
+                cuts[layer] = sorted(item for group in lanes.values() for item in group)
     return cuts
+
+
+def _run_x(layout: Layout, number: int, layer: int) -> float:
+    """The x of edge ``number``'s run through ``layer``."""
+    points, layers = layout.edges[number], layout.point_layers[number]
+    for (x, _), first, last in zip(points[1::2], layers[1:-1:2], layers[2:-1:2], strict=False):
+        if first is not None and last is not None and first <= layer <= last:
+            return x
+    raise ValueError(f"edge {number} has no run through layer {layer}")
+
+
+def _lane_count(lanes: list[tuple[float, int]]) -> int:
+    return len({x for x, _ in lanes})
 
 
 def _columns(bands: _Bands, cuts: list[int], count: int) -> list[tuple[int, int]]:
@@ -109,14 +140,22 @@ def _columns(bands: _Bands, cuts: list[int], count: int) -> list[tuple[int, int]
     return list(zip(starts, ends, strict=True))
 
 
-def _size(bands: _Bands, columns: list[tuple[int, int]]) -> tuple[float, float]:
+def _gutter(lanes: int) -> float:
+    return GUTTER + (lanes - 1) * LANE
+
+
+def _size(
+    bands: _Bands, columns: list[tuple[int, int]], cuts: dict[int, list[tuple[float, int]]]
+) -> tuple[float, float]:
     width = sum(
         max(bands.right[first : last + 1]) - min(bands.left[first : last + 1])
         for first, last in columns
     )
+    width += sum(_gutter(_lane_count(cuts[last])) for _, last in columns[:-1])
     height = max(bands.bottom[last] - bands.top[first] for first, last in columns)
-    extra = 2 * BUS if len(columns) > 1 else 0.0
-    return width + GUTTER * (len(columns) - 1) + 2 * MARGIN, height + 2 * MARGIN + extra
+    lanes = max((_lane_count(cuts[last]) for _, last in columns[:-1]), default=0)
+    extra = 2 * (BUS + (lanes - 1) * LANE) if lanes else 0.0
+    return width + 2 * MARGIN, height + 2 * MARGIN + extra
 
 
 def fit_page(layout: Layout) -> Layout:
@@ -126,26 +165,37 @@ def fit_page(layout: Layout) -> Layout:
     cuts = _cuts(layout, bands)
     best, best_scale = [(0, bands.count - 1)], page_scale(layout.width, layout.height)
     for count in range(2, MAX_COLUMNS + 1):
-        columns = _columns(bands, cuts, count)
+        columns = _columns(bands, sorted(cuts), count)
         if len(columns) < count:
             break
-        scale = page_scale(*_size(bands, columns))
+        scale = page_scale(*_size(bands, columns, cuts))
         if scale > best_scale * 1.05:  # another column only for a clearly larger picture
             best, best_scale = columns, scale
     if len(best) > 1:
-        _apply(layout, bands, best)
+        _apply(layout, bands, best, cuts)
     return layout
 
 
-def _apply(layout: Layout, bands: _Bands, columns: list[tuple[int, int]]) -> None:
-    column_of = {}
-    shifts = []
+def _apply(
+    layout: Layout,
+    bands: _Bands,
+    columns: list[tuple[int, int]],
+    cuts: dict[int, list[tuple[float, int]]],
+) -> None:
+    lanes = [sorted({x for x, _ in cuts[last]}) for _, last in columns[:-1]]
+    room = BUS + (max(len(lane) for lane in lanes) - 1) * LANE  # above and below columns
+    column_of: dict[int, int] = {}
+    shifts: list[tuple[float, float]] = []
+    gutters: list[float] = []  # the left edge of each gutter
     x = MARGIN
     for index, (first, last) in enumerate(columns):
         left = min(bands.left[first : last + 1])
         right = max(bands.right[first : last + 1])
-        shifts.append((x - left, MARGIN + BUS - bands.top[first]))
-        x += right - left + GUTTER
+        shifts.append((x - left, MARGIN + room - bands.top[first]))
+        x += right - left
+        if index < len(lanes):
+            gutters.append(x)
+            x += _gutter(len(lanes[index]))
         for layer in range(first, last + 1):
             column_of[layer] = index
     bottoms = [
@@ -159,31 +209,37 @@ def _apply(layout: Layout, bands: _Bands, columns: list[tuple[int, int]]) -> Non
         dx, dy = shifts[column_of[bands.cluster_layers[cluster][0]]]
         box.x, box.y = box.x + dx, box.y + dy
     for number, (points, layers) in enumerate(zip(layout.edges, layout.point_layers, strict=True)):
-        moved = []
+        moved: list[tuple[float, float]] = []
+        routed: list[int | None] = []
+        previous: tuple[float, int] | None = None  # the last point's x before moving, column
         for (px, py), layer in zip(points, layers, strict=True):
-            dx, dy = shifts[column_of[layer]]  # type: ignore[index]
+            column = column_of[layer]  # type: ignore[index]
+            if previous is not None:
+                x_before, start = previous
+                for cut in range(start, column):
+                    # Down below column `cut`, up its gutter, over the next column.
+                    count = len(lanes[cut])
+                    k = lanes[cut].index(x_before)
+                    below = bottoms[cut] + BUS / 2 + (count - 1 - k) * LANE
+                    side = gutters[cut] + GUTTER / 2 + (count - 1 - k) * LANE
+                    above = MARGIN + room - BUS / 2 - k * LANE
+                    onward = (px if cut + 1 == column else x_before) + shifts[cut + 1][0]
+                    moved += [
+                        (x_before + shifts[cut][0], below),
+                        (side, below),
+                        (side, above),
+                        (onward, above),
+                    ]
+                    routed += [None] * 4
+            dx, dy = shifts[column]
             moved.append((px + dx, py + dy))
-        start = column_of[layers[0]]  # type: ignore[index]
-        end = column_of[layers[-1]]  # type: ignore[index]
-        if start != end:
-            gutter = shifts[end][0] + min(bands.left[columns[end][0] : columns[end][1] + 1])
-            gutter -= GUTTER / 2
-            below, above = bottoms[start] + BUS / 2, MARGIN + BUS / 2
-            first_x = moved[1][0]
-            moved = [
-                moved[0],
-                (moved[0][0], below),
-                (gutter, below),
-                (gutter, above),
-                (first_x, above),
-                *moved[1:],
-            ]
-            layers = [layers[0], None, None, None, None, *layers[1:]]
+            routed.append(layer)
+            previous = (px, column)
         layout.edges[number] = moved
-        layout.point_layers[number] = layers
+        layout.point_layers[number] = routed
     layout.columns = len(columns)
-    layout.width = x - GUTTER + MARGIN
-    layout.height = max(bottoms) + BUS + MARGIN
+    layout.width = x + MARGIN
+    layout.height = max(bottoms) + room + MARGIN
 
 
 def place_labels(layout: Layout) -> None:

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from netspec.graph import layout
+from netspec.graph import Box, layout
 from netspec.graph._layout import DETAIL_SIZE, LABEL_SIZE, TITLE_SIZE, _Layouter, text_width
 from netspec.graph._model import OUTPUT_ID, wrap
 from netspec.graph._wrap import _bounds, page_scale
@@ -172,3 +172,49 @@ def test_each_input_is_marked_at_the_top() -> None:
     concat = next(n for n in drawn.nodes.values() if n.kind == "concat")
     assert placed.nodes["image"].cx < placed.nodes["extra"].cx
     assert concat.inputs == 2
+
+
+def _crosses(p: tuple[float, float], q: tuple[float, float], box: Box) -> bool:
+    """Whether the segment p-q passes through the inside of ``box`` (Liang-Barsky)."""
+    (x1, y1), (x2, y2) = p, q
+    low, high = 0.0, 1.0
+    dx, dy = x2 - x1, y2 - y1
+    inside = (box.x + 0.5, box.right - 0.5, box.y + 0.5, box.bottom - 0.5)
+    for step, distance in (
+        (-dx, x1 - inside[0]),
+        (dx, inside[1] - x1),
+        (-dy, y1 - inside[2]),
+        (dy, inside[3] - y1),
+    ):
+        if step == 0:
+            if distance < 0:
+                return False
+            continue
+        t = distance / step
+        if step < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+    return low < high
+
+
+@pytest.mark.parametrize(("spec", "model"), MODELS, ids=MODEL_IDS)
+def test_no_edge_passes_through_a_box(spec: str, model: str) -> None:
+    drawn = graph(spec, model)
+    placed = layout(drawn)
+    for edge, points in zip(drawn.edges, placed.edges, strict=True):
+        for node, box in placed.nodes.items():
+            if node in (edge.source, edge.target):
+                continue
+            for p, q in itertools.pairwise(points):
+                assert not _crosses(p, q, box), (edge.source, edge.target, node)
+
+
+def test_long_skip_connections_are_cut_into_lanes() -> None:
+    """The U-Net's skips run beside the blocks, so it can be cut between them."""
+    placed = layout(graph("specs/unet.net", "unet"))
+    assert placed.columns >= 3
+    assert page_scale(placed.width, placed.height) > 0.5
+    # Each point of every edge lies inside the picture.
+    for points in placed.edges:
+        assert all(0 <= x <= placed.width and 0 <= y <= placed.height for x, y in points)

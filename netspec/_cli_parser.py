@@ -270,6 +270,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_option(compile_, "the only one")
 
+    graph = _command(
+        commands,
+        "graph",
+        "draw a model: SVG, PNG or PDF, or DOT or Mermaid text",
+        "Draw one model: each node with its op, output shape and parameters, block "
+        "instances and repeats as labelled boxes, the input and output marked. SVG needs "
+        "nothing beyond netspec; PNG and PDF need matplotlib (the train extra); DOT and "
+        "Mermaid are text for Graphviz and Mermaid.",
+    )
+    graph.add_argument("file", metavar="SPEC", help="the .net file")
+    _model_option(graph, "the only one")
+    graph.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the file to write, its suffix naming the format: .svg, .png, .pdf, .dot (or "
+        ".gv), .mmd; - for standard output (default: MODEL.svg in the current directory)",
+    )
+    graph.add_argument(
+        "--format",
+        choices=("svg", "png", "pdf", "dot", "mmd"),
+        help="the format, for -o - or a file name without one of those suffixes "
+        "(default: the suffix's; svg for standard output)",
+    )
+
     ir = _command(
         commands,
         "ir",

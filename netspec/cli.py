@@ -367,6 +367,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from netspec.graph import SUFFIXES, build_graph, format_of, render, write
+
+    def fail(message: str, code: int = EXIT_USAGE) -> int:
+        print(f"netspec graph: error: {message}", file=sys.stderr)
+        return code
+
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    if analysis is None:
+        return EXIT_USAGE
+    if analysis.program is None:
+        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        return EXIT_SPEC
+    try:
+        model = _choose_model(analysis.program, args.model)
+        output = args.output if args.output is not None else f"{model.name}.svg"
+        chosen = args.format
+        if output != "-" and Path(output).suffix.lower() in SUFFIXES:
+            named = format_of(output)
+            if chosen is not None and chosen != named:
+                return fail(f"--format {chosen} does not match the file name {output!r}")
+            chosen = named
+        elif output != "-" and chosen is None:
+            format_of(output)  # raises, naming the suffixes it accepts
+        chosen = chosen or "svg"
+        graph = build_graph(model, analysis.uses.get(model.name), analysis.sources)
+        if output == "-":
+            if chosen in ("png", "pdf") and sys.stdout.isatty():
+                return fail(f"will not write {chosen.upper()} to a terminal; use -o FILE")
+            sys.stdout.buffer.write(render(graph, chosen))
+            sys.stdout.flush()
+            return EXIT_OK
+        write(graph, output, format=chosen)
+    except NetspecError as error:
+        return fail(str(error), EXIT_USAGE if not error.diagnostics else EXIT_SPEC)
+    boxes = len(graph.clusters)
+    print(
+        f"wrote {output} ({chosen.upper()} of model {model.name}: {len(model.nodes)} nodes, "
+        f"{boxes} block and repeat box{'es' if boxes != 1 else ''})"
+    )
+    return EXIT_OK
+
+
 OUT_OF_MEMORY = (
     "netspec {command}: error: out of memory: the model's arrays (parameters, "
     "activations or data) do not fit in this machine's memory\n"
@@ -383,6 +426,7 @@ COMMANDS = {
     "ir": cmd_ir,
     "compile": cmd_compile,
     "parity": cmd_parity,
+    "graph": cmd_graph,
 }
 
 

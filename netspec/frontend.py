@@ -32,6 +32,9 @@ class Analysis:
     program: Program | None = None
     # The text of every file read (imported ones too), by the name its spans carry.
     sources: dict[str, str] = field(default_factory=dict)
+    # Per model, per node made inside a block: the chain of block uses that made it
+    # (block name, instance, call span), for tools that draw or explain block structure.
+    uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +110,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             result = standardize_input(result)
         lint(result, spans, train, diagnostics)
         checked.append(result)
+        analysis.uses[model.name] = elaborated.node_uses.get(model.name, {})
         source_map.update({f"{model.name}/{node}": span for node, span in spans.items()})
     if not elaborated.model_spans and not diagnostics.has_errors:
         diagnostics.error(

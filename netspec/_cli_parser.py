@@ -51,6 +51,16 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, found {text}")
+    return value
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows "(default: X)" after an option that has a value as its default.
 
@@ -249,6 +259,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--batch-size", type=_positive, default=1000, help="samples per forward pass"
+    )
+
+    sample = _command(
+        commands,
+        "sample",
+        "generate text from a trained character language model",
+        "Generate text from the model of a training run on a text source, with the "
+        "vocabulary the run saved (vocab.json): the prompt, then LENGTH characters drawn one "
+        "at a time from the model's next-character scores.",
+    )
+    sample.add_argument("run", metavar="RUN_DIR", help="the run directory of `netspec train`")
+    sample.add_argument(
+        "--length", type=_non_negative, required=True, help="characters to generate (required)"
+    )
+    sample.add_argument("--prompt", default="", help="text to continue (default: none)")
+    sample.add_argument(
+        "--temperature",
+        type=_non_negative_float,
+        default=1.0,
+        help="divides the scores before softmax: below 1 is more conservative, 0 takes the "
+        "most likely character",
+    )
+    sample.add_argument("--seed", type=_non_negative, default=0, help="seed of the draws")
+    sample.add_argument(
+        "--backend", choices=("numpy", "torch", "jax"), default="numpy", help="the backend to run"
     )
 
     compile_ = _command(

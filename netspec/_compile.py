@@ -23,11 +23,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from netspec._contract import bad_shape, bind_inputs, check_batch_sizes, unknown_name
+from netspec._contract import (
+    BAD_INDEX_DTYPE,
+    bad_shape,
+    bind_inputs,
+    check_batch_sizes,
+    check_indices,
+    unknown_name,
+)
 from netspec._validate import SEED_LIMIT, check_choice, check_seed, check_str, found
 from netspec.backend import BACKENDS as BACKEND_NAMES
-from netspec.errors import NetspecError
-from netspec.ir import CheckedModel, Program
+from netspec.errors import NetspecError, ShapeError
+from netspec.ir import CheckedModel, Input, Program
+from netspec.ir.graph import INDEX_DTYPES
 from netspec.memory import check_memory
 
 BACKENDS = ("torch", "jax", "numpy")
@@ -198,7 +206,12 @@ def _jax_functions(
             rng = jax.random.key(rng)
         given = bind_inputs(model.name, names, () if x is None else (x,), inputs)
         with precision_scope(dtype):
-            arrays = {name: jnp.asarray(value, dtype=dtype) for name, value in given.items()}
+            arrays = {
+                spec.name: _index_batch(model, spec, given[spec.name])
+                if spec.dtype in INDEX_DTYPES
+                else jnp.asarray(given[spec.name], dtype=dtype)
+                for spec in model.inputs
+            }
             for spec in model.inputs:
                 found = tuple(arrays[spec.name].shape)
                 if found[1:] != tuple(spec.shape) or len(found) != len(spec.shape) + 1:
@@ -215,6 +228,27 @@ def _jax_functions(
         return output, {**params, **new_state}
 
     return init, apply
+
+
+def _index_batch(model: CheckedModel, spec: Input, x: Any) -> Any:
+    """An integer input's batch for ``apply``: integers (JAX's integer width indexes as
+    well as the declared one) and, when concrete (not traced inside jit or grad), each a
+    row of its embeddings, checked as every backend checks them."""
+    import jax
+    import jax.numpy as jnp
+
+    array = x if isinstance(x, jax.core.Tracer) else np.asarray(x)
+    if not jnp.issubdtype(array.dtype, jnp.integer):
+        raise ShapeError(
+            BAD_INDEX_DTYPE.format(name=spec.name, got=array.dtype, dtype=spec.dtype),
+            help=f"convert it first, e.g. x.astype(np.{spec.dtype})",
+        )
+    if isinstance(array, np.ndarray):
+        found = tuple(array.shape)
+        if found[1:] != tuple(spec.shape) or len(found) != len(spec.shape) + 1:
+            raise bad_shape(spec.name, found, tuple(spec.shape))
+        check_indices(model, array, name=spec.name)
+    return jnp.asarray(array)
 
 
 def _seed_of(seed: Any) -> int:

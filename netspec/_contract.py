@@ -19,7 +19,8 @@ import numpy as np
 from netspec._validate import found
 from netspec.errors import ShapeError, UnknownNameError, UnsupportedOpError
 from netspec.ir import CheckedModel, Input
-from netspec.ir.ops import CheckedBatchNorm
+from netspec.ir.graph import INDEX_DTYPES
+from netspec.ir.ops import CheckedBatchNorm, CheckedEmbedding
 from netspec.ir.train import LossSpec, OptimizerSpec, SoftmaxCrossEntropy
 
 Entry = typing.TypeVar("Entry")
@@ -44,6 +45,10 @@ BAD_BATCH_DTYPE = (
 )
 EMPTY_BATCH = (
     "batch for input {name!r} is empty (shape {got}), expected (N, {expected}) with N >= 1"
+)
+BAD_INDEX_DTYPE = "batch for input {name!r} has dtype {got}, expected integer indices ({dtype})"
+BAD_INDEX = (
+    "input {name!r} holds index {index} at sample {sample}, but embedding {node!r} takes 0..{top}"
 )
 BATCHNORM_ONE = (
     "batchnorm {node!r} in training mode needs more than one value per feature, "
@@ -149,7 +154,7 @@ def check_inputs(
     a model of one input, the array itself. A missing or unknown name, or inputs of
     different batch sizes, are errors naming the inputs."""
     given = bind_inputs(model.name, model.input_names, (x,), {})
-    arrays = {spec.name: _one_input(spec, given[spec.name], dtype) for spec in model.inputs}
+    arrays = {spec.name: _one_input(model, spec, given[spec.name], dtype) for spec in model.inputs}
     sizes = {name: len(array) for name, array in arrays.items()}
     check_batch_sizes(sizes)
     if train and next(iter(sizes.values())) == 1:
@@ -224,8 +229,10 @@ def _input_shape_of(model: CheckedModel, node: str) -> tuple[int, ...]:
     return tuple(model.node(source).output.shape)
 
 
-def _one_input(spec: Input, x: object, dtype: np.dtype | str) -> np.ndarray:
+def _one_input(model: CheckedModel, spec: Input, x: object, dtype: np.dtype | str) -> np.ndarray:
     array = _as_array(x, f"batch for input {spec.name!r}")
+    if spec.dtype in INDEX_DTYPES:
+        return _owned(_index_batch(model, spec, array), np.dtype(spec.dtype))
     if array.dtype.kind not in _REAL_KINDS:
         raise ShapeError(
             BAD_BATCH_DTYPE.format(name=spec.name, got=array.dtype, dtype=np.dtype(dtype)),
@@ -239,6 +246,67 @@ def _one_input(spec: Input, x: object, dtype: np.dtype | str) -> np.ndarray:
         expected = ", ".join(map(str, shape))
         raise ShapeError(EMPTY_BATCH.format(name=spec.name, got=got, expected=expected))
     return _owned(array, np.dtype(dtype))
+
+
+def _index_batch(model: CheckedModel, spec: Input, array: np.ndarray) -> np.ndarray:
+    """A batch for an integer input: whole numbers of the declared integer dtype, each a
+    valid row of every embedding the input reaches. Checked here, once, so that an index
+    out of range is the same error on every backend (torch would raise its own, JAX would
+    clamp it silently, NumPy would wrap a negative one)."""
+    shape = tuple(spec.shape)
+    if array.dtype.kind not in "iu":
+        raise ShapeError(
+            BAD_INDEX_DTYPE.format(name=spec.name, got=array.dtype, dtype=spec.dtype),
+            help=f"convert it first, e.g. x.astype(np.{spec.dtype})",
+        )
+    got = tuple(array.shape)
+    if got[1:] != shape or array.ndim != len(shape) + 1:
+        raise bad_shape(spec.name, got, shape)
+    if got[0] == 0:
+        expected = ", ".join(map(str, shape))
+        raise ShapeError(EMPTY_BATCH.format(name=spec.name, got=got, expected=expected))
+    check_indices(model, array, name=spec.name)
+    return array
+
+
+def check_indices(
+    model: CheckedModel, array: np.ndarray, split: str = "", *, name: str | None = None
+) -> None:
+    """Every index of ``array`` (samples of the integer input ``name``, the model's only
+    input by default) is a row of every embedding it reaches, or a ShapeError naming the
+    input, the first bad index, its sample (of the ``split`` named, when the array is a
+    whole split) and the range."""
+    name = model.input.name if name is None else name
+    for node, num in index_ranges(model, name):
+        outside = (array < 0) | (array >= num)
+        if outside.any():
+            where = np.argwhere(outside)[0]
+            raise ShapeError(
+                BAD_INDEX.format(
+                    name=name,
+                    index=int(array[tuple(where)]),
+                    sample=f"{int(where[0])} of the {split} split" if split else int(where[0]),
+                    node=node,
+                    top=num - 1,
+                ),
+                help=f"indices count rows of the table from 0; {node} has {num} rows",
+            )
+
+
+def index_ranges(model: CheckedModel, name: str | None = None) -> list[tuple[str, int]]:
+    """(embedding, rows) for every embedding the input ``name`` (the model's only input by
+    default) reaches, directly or through ops that only move values: each index of the
+    input must be below ``rows``."""
+    reached = {model.input.name if name is None else name}
+    found: list[tuple[str, int]] = []
+    for node in model.nodes:
+        if not reached.intersection(node.inputs):
+            continue
+        if isinstance(node.op, CheckedEmbedding):
+            found.append((node.name, node.op.num))
+        elif node.output.dtype in INDEX_DTYPES:
+            reached.add(node.name)
+    return found
 
 
 def single_value_batchnorms(model: CheckedModel) -> list[str]:
@@ -277,9 +345,11 @@ def check_targets(
 ) -> np.ndarray:
     """Targets checked against the loss and the model's output, for a batch of ``batch``.
 
-    softmax_cross_entropy takes class indices [N, *output shape[1:]] (whole numbers,
-    returned as int64) or probabilities / one-hot rows [N, *output shape]; the other
-    losses take [N, *output shape] (or [N] for an output of one), returned as ``dtype``.
+    softmax_cross_entropy reads the classes on the output's last axis and takes class
+    indices [N, *output shape[:-1]] (whole numbers, returned as int64: one label per
+    position, e.g. per time step of an output [T, V]) or probabilities / one-hot rows
+    [N, *output shape]; the other losses take [N, *output shape] (or [N] for an output of
+    one), returned as ``dtype``.
     """
     output_shape = tuple(model.output_type.shape)
     array = _as_array(y, f"targets for {loss.kind}")
@@ -310,13 +380,13 @@ def _classification_targets(
     batch: int,
     dtype: np.dtype,
 ) -> np.ndarray:
-    classes = output_shape[0]
+    classes = output_shape[-1]
     if loss.class_weights is not None and len(loss.class_weights) != classes:
         raise ShapeError(
             BAD_CLASS_WEIGHTS.format(count=len(loss.class_weights), classes=classes),
             help="give class_weights as many entries as the output has classes",
         )
-    labels_shape = (batch, *output_shape[1:])
+    labels_shape = (batch, *output_shape[:-1])
     probs_shape = (batch, *output_shape)
     if array.dtype.kind not in _REAL_KINDS + "b":
         raise ShapeError(
@@ -333,7 +403,10 @@ def _classification_targets(
                 got=tuple(array.shape),
                 expected=f"{labels_shape} (class indices) or {probs_shape} (probabilities)",
             ),
-            help="pass integer labels, one per sample, or one-hot rows",
+            help="pass integer labels, one per sample, or one-hot rows"
+            if len(output_shape) == 1
+            else "pass integer labels, one per position of the output's leading axes (one "
+            "per step of a sequence output [T, classes]), or one-hot rows",
         )
     label_help = f"the model's output has {classes} classes; labels index them from 0"
     if array.dtype.kind == "f":

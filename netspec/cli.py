@@ -308,6 +308,7 @@ def _final_line(final: dict[str, float | None]) -> str:
 def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.backend import get_backend
     from netspec.data import load_dataset, read_encoding
+    from netspec.sampling import check_same_vocabulary
     from netspec.training import evaluate
     from netspec.training.checkpoint import verify_if_checkpoint
     from netspec.training.metrics import describe as describe_metrics
@@ -348,7 +349,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             # categories and class names (the statistics are in the weights).
             encoding=read_encoding(path),
             target=spec.target,
+            input_dtype=model.input.dtype,
+            input_name=model.input.name,
         )
+        if data.vocabulary is not None:
+            check_same_vocabulary(path.parent, data.vocabulary)
     except NetspecError as error:
         print(f"netspec eval: error: {error}", file=sys.stderr)
         return _exit_code(error)
@@ -410,6 +415,25 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    from netspec.sampling import sample
+
+    try:
+        text = sample(
+            args.run,
+            length=args.length,
+            prompt=args.prompt,
+            temperature=args.temperature,
+            seed=args.seed,
+            backend=args.backend,
+        )
+    except NetspecError as error:
+        print(f"netspec sample: error: {error}", file=sys.stderr)
+        return _exit_code(error)
+    print(text)
+    return EXIT_OK
+
+
 OUT_OF_MEMORY = (
     "netspec {command}: error: out of memory: the model's arrays (parameters, "
     "activations or data) do not fit in this machine's memory\n"
@@ -427,6 +451,7 @@ COMMANDS = {
     "compile": cmd_compile,
     "parity": cmd_parity,
     "graph": cmd_graph,
+    "sample": cmd_sample,
 }
 
 

@@ -38,6 +38,7 @@ CODES: dict[str, str] = {
     "E013": "bad literal array",
     "E014": "bad reshape",
     "E015": "bad channels or groups",
+    "E016": "wrong dtype",
     "E020": "recursive block",
     "E021": "limit exceeded",
     "E022": "bad model structure",

@@ -129,7 +129,11 @@ def initial_params(
     rng = np.random.Generator(np.random.PCG64(seed))
     values: dict[str, np.ndarray] = {}
     for spec in model.params:
-        values[spec.name] = draw(spec.init, spec.shape, rng).astype(dtype)
+        value = draw(spec.init, spec.shape, rng)
+        if spec.zero_rows:
+            # An embedding's padding row starts at zero, after the draw (as PyTorch does).
+            value[list(spec.zero_rows)] = 0.0
+        values[spec.name] = value.astype(dtype)
     for state in model.state:
         values[state.name] = np.full(state.shape, state.fill, dtype=dtype)
     return values

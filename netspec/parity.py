@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from netspec._contract import index_ranges
 from netspec._validate import check_seed
 from netspec.backend import get_backend
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
+from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import LossSpec, MeanSquaredError, SoftmaxCrossEntropy
 
 # (activations and state, gradients): float64 agrees to rounding; float32 to its epsilon
@@ -126,19 +128,34 @@ def default_loss(model: CheckedModel) -> LossSpec:
     return MeanSquaredError()
 
 
+def random_inputs(
+    model: CheckedModel, rng: np.random.Generator, batch: int, dtype: str = "float64"
+) -> Any:
+    """A batch for the model's one input, or a dict of one per input by name: standard
+    normal values of ``dtype`` or, for an integer input, uniform indices valid for every
+    embedding the input reaches."""
+    inputs = {}
+    for spec in model.inputs:
+        shape = (batch, *spec.shape)
+        if spec.dtype in INDEX_DTYPES:
+            rows = min((num for _, num in index_ranges(model, spec.name)), default=1)
+            inputs[spec.name] = rng.integers(0, rows, size=shape).astype(spec.dtype)
+        else:
+            inputs[spec.name] = rng.standard_normal(shape).astype(dtype)
+    return inputs if len(inputs) > 1 else inputs[model.inputs[0].name]
+
+
 def random_batch(
     model: CheckedModel, loss: LossSpec, batch: int, seed: int, dtype: str
 ) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
     """Standard normal inputs (an array for a model of one input, else arrays by input
     name, drawn in the model's order) and targets that fit ``loss``."""
     rng = np.random.default_rng(seed + 1)
-    inputs = {
-        spec.name: rng.standard_normal((batch, *spec.shape)).astype(dtype) for spec in model.inputs
-    }
-    x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+    x = random_inputs(model, rng, batch, dtype)
     out = model.output_type.shape
     if loss.kind == "softmax_cross_entropy":
-        y = rng.integers(0, out[0], size=batch)
+        # Classes on the last axis: one label per position of the others.
+        y = rng.integers(0, out[-1], size=(batch, *out[:-1]))
     elif loss.kind == "binary_cross_entropy":
         y = rng.integers(0, 2, size=(batch, *out)).astype(dtype)
     else:
@@ -246,7 +263,10 @@ def run_parity(
             "loss", "loss", other, np.array(ref_loss), np.array(other_loss), value_tol
         )
         rows.append(replace(loss_row, masked=loss_masked))
-        for name in [*model.input_names, *(p.name for p in model.params)]:
+        # Integer indices have no gradient (a model with one gives no input gradients).
+        floats = all(spec.dtype not in INDEX_DTYPES for spec in model.inputs)
+        inputs = list(model.input_names) if floats else []
+        for name in [*inputs, *(p.name for p in model.params)]:
             row = _compare("gradient", name, other, ref_grads[name], grads[name], grad_tol)
             rows.append(replace(row, masked=loss_masked))
         for spec in model.state:

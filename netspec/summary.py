@@ -39,7 +39,12 @@ def summary_table(
     param_specs = {p.name: p for p in model.params}
     param_sizes = {p.name: math.prod(p.shape) for p in model.params}
     rows = [("node", "op", "output", "params")]
-    rows.extend((spec.name, "input", _shape(spec.shape), "") for spec in model.inputs)
+    # An integer input (indices) says so; a floating-point one takes the run's dtype.
+    rows.extend(
+        (spec.name, "input" if spec.dtype.startswith("float") else f"input {spec.dtype}",
+         _shape(spec.shape), "")
+        for spec in model.inputs
+    )  # fmt: skip
     for node in model.nodes:
         count = sum(param_sizes[name] for name in node.params)
         rows.append(

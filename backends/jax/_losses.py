@@ -28,6 +28,13 @@ def abs_sign_grad(x: Array) -> Array:
 
 
 def _cross_entropy(y: Array, t: Array, spec: Any) -> Array:
+    # Classes on the last axis: an output [N, T, V] is N * T rows of V classes, as
+    # torch's cross_entropy on [N * T, V].
+    classes = y.shape[-1]
+    if y.ndim > 2:
+        integer = jnp.issubdtype(t.dtype, jnp.integer)
+        t = t.reshape(-1) if integer else t.reshape(-1, classes)
+        y = y.reshape(-1, classes)
     logp = jax.nn.log_softmax(y, axis=1)
     weights = None if spec.class_weights is None else jnp.asarray(spec.class_weights, y.dtype)
     if jnp.issubdtype(t.dtype, jnp.integer):
@@ -39,8 +46,8 @@ def _cross_entropy(y: Array, t: Array, spec: Any) -> Array:
         return -jnp.sum(w * picked) / jnp.sum(w)
     # Probability (or one-hot) targets: PyTorch divides by the batch, not by weights.
     if weights is not None:
-        t = t * weights.reshape((1, -1) + (1,) * (y.ndim - 2))
-    return -jnp.sum(t * logp) / (y.size // y.shape[1])
+        t = t * weights.reshape((1, -1))
+    return -jnp.sum(t * logp) / y.shape[0]
 
 
 # (output, targets, the loss spec) -> the mean loss of the batch, by loss kind.

@@ -200,8 +200,9 @@ def _renorm(w: Array, limit: float) -> Array:
 
 
 def _class_hits(z: Array, y: Array) -> Array:
-    labels = y if jnp.issubdtype(y.dtype, jnp.integer) else jnp.argmax(y, axis=1)
-    return jnp.sum(jnp.argmax(z, axis=1) == labels).astype(jnp.int32)
+    # Classes on the last axis; one hit per position (per step of an output [T, V]).
+    labels = y if jnp.issubdtype(y.dtype, jnp.integer) else jnp.argmax(y, axis=-1)
+    return jnp.sum(jnp.argmax(z, axis=-1) == labels).astype(jnp.int32)
 
 
 def _binary_hits(z: Array, y: Array) -> Array:

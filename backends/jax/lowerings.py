@@ -162,6 +162,7 @@ CALLS: dict[str, tuple[str, Static]] = {
     "rnn": ("recurrent", recurrent_static),
     "lstm": ("recurrent", recurrent_static),
     "gru": ("recurrent", recurrent_static),
+    "embedding": ("embedding", _fields("padding_idx")),
 }
 
 

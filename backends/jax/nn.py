@@ -25,6 +25,19 @@ from jax import lax
 from netspec.backends.jax.lowerings import CALLS, Static
 from netspec.lowering import Lowering
 
+# -- indices -----------------------------------------------------------------------------
+
+
+def embedding(x: jax.Array, weight: jax.Array, *, padding_idx: int | None = None) -> jax.Array:
+    """Rows of ``weight`` picked by the indices ``x`` (checked to lie in [0, num): take
+    would clamp others). As torch.nn.Embedding, the padding row gets no gradient: where
+    an index is ``padding_idx`` its row is read through stop_gradient."""
+    y = jnp.take(weight, x, axis=0)
+    if padding_idx is None:
+        return y
+    return jnp.where((x == padding_idx)[..., None], lax.stop_gradient(y), y)
+
+
 # -- affine ------------------------------------------------------------------------------
 
 

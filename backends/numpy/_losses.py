@@ -20,11 +20,17 @@ Result = tuple[float, np.ndarray]
 
 
 def _softmax_cross_entropy(out: np.ndarray, y: np.ndarray, spec: SoftmaxCrossEntropy) -> Result:
-    if out.ndim != 2:
+    if out.ndim < 2:
         raise ShapeError(
-            "softmax_cross_entropy needs an output of shape (N, classes), "
-            f"got {out.shape}; insert flatten or dense before the loss"
+            "softmax_cross_entropy needs an output of shape (N, ..., classes), "
+            f"got {out.shape}; insert dense before the loss"
         )
+    if out.ndim > 2:
+        # One label per position (a time step of [N, T, V]): torch's cross_entropy on the
+        # positions as rows, [N * T, V], so the mean is over steps and batch together.
+        labels = y.reshape(-1) if y.ndim == out.ndim - 1 else y.reshape(-1, out.shape[-1])
+        value, grad = _softmax_cross_entropy(out.reshape(-1, out.shape[-1]), labels, spec)
+        return value, grad.reshape(out.shape)
     n = out.shape[0]
     weights = None
     if spec.class_weights is not None:

@@ -119,8 +119,9 @@ def _max_norm(w: np.ndarray, c: float) -> None:
 
 
 def _class_hits(out: np.ndarray, y: np.ndarray) -> int:
-    labels = y if y.ndim == 1 else np.argmax(y, axis=1)
-    return int(np.sum(np.argmax(out, axis=1) == labels))
+    # Classes on the last axis; one hit per position (per step of an output [T, V]).
+    labels = y if y.ndim == out.ndim - 1 else np.argmax(y, axis=-1)
+    return int(np.sum(np.argmax(out, axis=-1) == labels))
 
 
 def _binary_hits(out: np.ndarray, y: np.ndarray) -> int:

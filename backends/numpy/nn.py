@@ -29,7 +29,8 @@ layer_norm and group_norm in :mod:`netspec.backends.numpy.nn_norm` (its table ``
 rnn, lstm and gru in :mod:`netspec.backends.numpy.nn_recurrent` (its table ``RECURRENT``),
 permute, transpose and slice in :mod:`netspec.backends.numpy.nn_shape`, adaptive pooling
 and upsampling in :mod:`netspec.backends.numpy.nn_resample`, attention and the positional
-embedding in :mod:`netspec.backends.numpy.nn_attention`; ``LOWERINGS`` joins them.
+embedding in :mod:`netspec.backends.numpy.nn_attention`, embedding in
+:mod:`netspec.backends.numpy.nn_embedding` (its table ``EMBEDDINGS``); ``LOWERINGS`` joins them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from netspec.backends.numpy.nn_conv import (
 )
 from netspec.backends.numpy.nn_conv1d import CONV1D
 from netspec.backends.numpy.nn_conv_transpose import CONV_TRANSPOSE
+from netspec.backends.numpy.nn_embedding import EMBEDDINGS
 from netspec.backends.numpy.nn_norm import NORMS
 from netspec.backends.numpy.nn_recurrent import RECURRENT
 from netspec.backends.numpy.nn_resample import RESAMPLE_OPS
@@ -319,4 +321,5 @@ LOWERINGS: dict[str, Lowering] = {
     **SHAPE_OPS,
     **RESAMPLE_OPS,
     **ATTENTION,
+    **EMBEDDINGS,
 }

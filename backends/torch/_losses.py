@@ -22,8 +22,11 @@ def _cross_entropy(output: torch.Tensor, target: torch.Tensor, loss: Any) -> tor
     if loss.class_weights is not None:
         weight = torch.tensor(loss.class_weights, dtype=output.dtype, device=output.device)
     # Stable log-sum-exp inside; integer targets average with the class weights of the
-    # labels as divisor, probability targets over the batch, as PyTorch does.
-    return F.cross_entropy(output, target, weight=weight)
+    # labels as divisor, probability targets over the batch, as PyTorch does. Classes are
+    # on the last axis: an output [N, T, V] is read as N * T rows of V classes.
+    classes = output.shape[-1]
+    rows = target.reshape(-1) if target.dim() == output.dim() - 1 else target.reshape(-1, classes)
+    return F.cross_entropy(output.reshape(-1, classes), rows, weight=weight)
 
 
 # The mean loss of a batch, as a 0-d tensor, by loss kind.

@@ -223,8 +223,9 @@ def _step_dtype() -> torch.dtype:
 
 
 def _class_hits(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    labels = target if target.dim() == output.dim() - 1 else target.argmax(dim=1)
-    return output.argmax(dim=1) == labels
+    # Classes on the last axis; one flag per position (per step of an output [T, V]).
+    labels = target if target.dim() == output.dim() - 1 else target.argmax(dim=-1)
+    return output.argmax(dim=-1) == labels
 
 
 def _binary_hits(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

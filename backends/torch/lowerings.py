@@ -176,4 +176,6 @@ CALLS: dict[str, tuple[str, Static]] = {
     "rnn": ("recurrent", recurrent_static),
     "lstm": ("recurrent", recurrent_static),
     "gru": ("recurrent", recurrent_static),
+    # Rows of weight by index; the padding_idx row gets no gradient.
+    "embedding": (F + "embedding", _fields("padding_idx")),
 }

@@ -6,8 +6,10 @@ import math
 
 from netspec.diagnostics import Diagnostics, Label, Use
 from netspec.ir.graph import (
+    INDEX_DTYPES,
     CheckedModel,
     CheckedNode,
+    DType,
     Model,
     ParamSpec,
     Span,
@@ -61,6 +63,27 @@ def check_model(
             continue
         shapes = [t.shape for t in inputs if t is not None]
         facts = OPS[node.op.kind]
+        dtypes = [t.dtype for t in inputs if t is not None]
+        wrong = _dtype_problem(node.op.kind, facts.takes, dtypes, shapes)
+        if wrong is not None:
+            at_fault, message, help = wrong
+            labels = (
+                [Label.model_construct(span=origin[node.inputs[at_fault]], message="defined here")]
+                if origin.get(node.inputs[at_fault]) not in (None, span)
+                else []
+            )
+            diagnostics.error(
+                "E016",
+                message,
+                span,
+                label=f"input is {dtypes[at_fault]} {fmt(shapes[at_fault])}",
+                labels=labels,  # type: ignore[arg-type]
+                help=help,
+                uses=uses.get(node.name, ()),
+            )
+            types[node.name] = None
+            failed = True
+            continue
         try:
             shaped = facts.shape(node.op, shapes)
         except ShapeProblem as problem:
@@ -100,7 +123,9 @@ def check_model(
                 failed = True
         params.extend(node_params)
         state.extend(node_state)
-        output = TensorType.model_construct(shape=shaped.shape, dtype=inputs[0].dtype)
+        output = TensorType.model_construct(
+            shape=shaped.shape, dtype=_output_dtype(facts.takes, dtypes)
+        )
         types[node.name] = output
         checked.append(
             CheckedNode.model_construct(
@@ -113,7 +138,18 @@ def check_model(
                 flops=facts.flops(op, shapes, shaped.shape),
             )
         )
-    if types.get(model.output) is None:
+    out = types.get(model.output)
+    if out is None:
+        failed = True
+    elif out.dtype in INDEX_DTYPES:
+        # Losses, metrics and gradients are of floating-point outputs.
+        diagnostics.error(
+            "E016",
+            f"the model's output is {out.dtype} {fmt(out.shape)}: a model ends in "
+            "floating-point values, not indices",
+            origin.get(model.output) or model_span,
+            help=["embed the indices: ... -> embedding(num, dim) -> ..."],
+        )
         failed = True
     total = sum(math.prod(p.shape) for p in params)
     if total > max_params:
@@ -137,6 +173,41 @@ def check_model(
         params=tuple(params),
         state=tuple(state),
     )
+
+
+def _output_dtype(takes: str, dtypes: list[DType]) -> DType:
+    """An op that only moves values keeps its input's dtype; an embedding gives floats
+    (float32: a run's --dtype decides the float width); every other op keeps its
+    floating-point input's dtype."""
+    if takes == "indices":
+        return "float32"
+    return dtypes[0]
+
+
+def _dtype_problem(
+    kind: str, takes: str, dtypes: list[DType], shapes: list[tuple[int, ...]]
+) -> tuple[int, str, list[str]] | None:
+    """The input at fault, the message and the help when an op is given a dtype it does
+    not take: integers anywhere but embedding and the ops that only move values, or
+    floats where embedding wants indices."""
+    for i, dtype in enumerate(dtypes):
+        found = f"found {dtype} {fmt(shapes[i])}"
+        if takes == "indices" and dtype not in INDEX_DTYPES:
+            return (
+                i,
+                f"{kind} takes integer indices, {found}",
+                [
+                    "declare the model's input as integers, e.g. x: int64[...], and feed "
+                    "it class or token indices"
+                ],
+            )
+        if takes == "float" and dtype in INDEX_DTYPES:
+            return (
+                i,
+                f"{kind} takes floating-point input, {found}",
+                ["embed the indices first: embedding(num, dim) -> ..."],
+            )
+    return None
 
 
 def _literal_fits(

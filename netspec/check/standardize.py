@@ -4,7 +4,7 @@ answer wherever its weights are loaded."""
 
 from __future__ import annotations
 
-from netspec.ir.graph import CheckedModel, CheckedNode, TensorType
+from netspec.ir.graph import INDEX_DTYPES, CheckedModel, CheckedNode, TensorType
 from netspec.ir.ops import Standardize
 from netspec.ir.train import CsvData, DataSpec, TrainSpec
 from netspec.ops import OPS
@@ -46,8 +46,12 @@ def standardize_input(model: CheckedModel) -> CheckedModel:
 
     The node's state, ``<node>.mean`` and ``<node>.std`` of the input's shape, starts as
     the identity (0 and 1); training sets it from the training split. The parameters,
-    their order and their initial values are those of ``model``.
+    their order and their initial values are those of ``model``. An integer input holds
+    indices, which are not standardised: ``model`` is returned as it is (the train
+    checker reports that a csv source cannot feed it).
     """
+    if model.input.dtype in INDEX_DTYPES:
+        return model
     name = _free_name(model)
     x, shape, dtype = model.input.name, tuple(model.input.shape), model.input.dtype
     op = Standardize.model_construct(kind="standardize")

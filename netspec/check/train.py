@@ -16,7 +16,12 @@ import math
 from dataclasses import dataclass
 
 from netspec.check.train_inputs import check_csv_groups, check_several_inputs
-from netspec.check.train_outputs import check_input_target, check_metrics
+from netspec.check.train_outputs import (
+    check_input_dtype,
+    check_input_target,
+    check_metrics,
+    check_step_targets,
+)
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.train import (
@@ -32,6 +37,7 @@ from netspec.ir.train import (
     SineData,
     SpiralsData,
     StepSchedule,
+    TextData,
     TrainSpec,
     XorData,
 )
@@ -80,6 +86,10 @@ def source_facts(data: object) -> SourceFacts | None:
         return SourceFacts(
             "targets", (data.length, 2), samples=data.samples, test=data.test, target_shape=(1,)
         )
+    if isinstance(data, TextData):
+        # One character index per step; the vocabulary is known once the file is read.
+        window = (data.window,)
+        return SourceFacts("steps", window, test=data.test, target_shape=window)
     if isinstance(data, CopyData):
         steps = data.length + 2 * data.remember
         return SourceFacts(
@@ -144,6 +154,11 @@ class TrainChecker:
             self._loss_and_output(self.model)
         if self.model is not None and self.facts is not None and len(self.model.inputs) == 1:
             self._inputs(self.facts, self.model)
+        single = self.model is not None and len(self.model.inputs) == 1
+        if single and (self.facts is not None or self.source == "csv"):
+            # Every source but text and npz makes floats (an npz file may hold indices).
+            indices = self.facts is not None and self.facts.kind == "steps"
+            check_input_dtype(self, indices, self.model)
         self._schedule()
         self._optimizer()
 
@@ -332,6 +347,9 @@ class TrainChecker:
 
     def _targets(self, facts: SourceFacts, model: CheckedModel, labels: list[Label]) -> None:
         loss = self.spec.loss.kind
+        if facts.kind == "steps":
+            check_step_targets(self, facts.target_shape, model, labels)
+            return
         if facts.kind == "soft" and loss == "softmax_cross_entropy":
             self.error(
                 "loss",

@@ -1,5 +1,6 @@
-"""The train section's metrics and ``target input``, checked against the loss and the
-model (part of :class:`netspec.check.train.TrainChecker`)."""
+"""The train section's metrics, ``target input``, per-step targets and the input's
+dtype, checked against the loss and the model (part of
+:class:`netspec.check.train.TrainChecker`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from netspec.diagnostics import Label
-from netspec.ir.graph import CheckedModel
+from netspec.ir.graph import INDEX_DTYPES, CheckedModel
 from netspec.ir.train import TopKAccuracy
 from netspec.ops.shapes import fmt
 
@@ -22,7 +23,7 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def check_metrics(checker: TrainChecker) -> None:
-    """mae and top_k_accuracy against the loss and the output; a warning when no split
+    """mae, perplexity and top_k_accuracy against the loss and the output; a warning when no split
     would measure them."""
     loss = checker.spec.loss.kind
     if "accuracy" in checker.spec.metrics and loss not in CLASSIFICATION:
@@ -36,6 +37,15 @@ def check_metrics(checker: TrainChecker) -> None:
     for metric in extra:
         if isinstance(metric, TopKAccuracy):
             _top_k(checker, metric)
+        elif metric == "perplexity":
+            if loss != "softmax_cross_entropy":
+                checker.error(
+                    "metrics",
+                    f"perplexity is exp of the mean cross-entropy per label and needs "
+                    f"softmax_cross_entropy, but the loss is {loss}",
+                    labels=checker.label("loss", f"{loss}"),
+                    help=["drop perplexity, or use softmax_cross_entropy"],
+                )
         elif loss in CLASSIFICATION:
             checker.error(
                 "metrics",
@@ -114,3 +124,69 @@ def check_input_target(checker: TrainChecker, model: CheckedModel | None) -> Non
         labels=labels,
         help=[f"end the model with an output of the input's shape, e.g. {fix}"],
     )
+
+
+def check_step_targets(
+    checker: TrainChecker, steps: tuple[int, ...], model: CheckedModel, labels: list[Label]
+) -> None:
+    """One class label per step (text): softmax_cross_entropy on an output [steps,
+    classes]; the class count is known once the file is read."""
+    loss = checker.spec.loss.kind
+    if loss != "softmax_cross_entropy":
+        checker.error(
+            "loss",
+            f"data {checker.source} makes one class label per step, targets {fmt(steps)}, "
+            f"which needs softmax_cross_entropy, but the loss is {loss}",
+            labels=checker.label("data", "a label per step"),
+            help=["use loss softmax_cross_entropy with an output [steps, classes]"],
+        )
+        return
+    if checker.spec.data.one_hot:
+        checker.error(
+            "data",
+            f"one_hot = true makes one-hot rows of class labels, but data {checker.source} "
+            "makes a label per step, which softmax_cross_entropy takes as it is",
+            help=["remove one_hot = true"],
+        )
+    output = model.output_type.shape
+    if output[:-1] != steps or len(output) < 2:
+        checker.error(
+            "data",
+            f"data {checker.source} makes one class label per step, targets {fmt(steps)}, "
+            f"so the model's output must be [{', '.join(map(str, steps))}, classes]; found "
+            f"{fmt(output)}",
+            labels=labels,
+            help=[
+                f"end the model with scores per step and class, e.g. embedding(V, dim) -> "
+                f"... -> an output [{', '.join(map(str, steps))}, V] with V the vocabulary"
+            ],
+        )
+
+
+def check_input_dtype(checker: TrainChecker, indices: bool, model: CheckedModel) -> None:
+    """A source of indices needs an integer input, and an integer input a source of
+    indices (the built-in sources but text make floats)."""
+    declared = model.input.dtype
+    if indices == (declared in INDEX_DTYPES):
+        return
+    name, shape = model.input.name, _shape(model.input.shape)
+    labels = []
+    if checker.input_span is not None:
+        message = f"the model's input is {declared} {shape}"
+        labels = [Label.model_construct(span=checker.input_span, message=message)]
+    if indices:
+        checker.error(
+            "data",
+            f"data {checker.source} makes integer indices, but the model's input is "
+            f"{declared} {shape}",
+            labels=labels,
+            help=[f"declare the input as indices, {name}: int64{shape}, and embed them"],
+        )
+    else:
+        checker.error(
+            "data",
+            f"data {checker.source} makes floating-point samples, but the model's input is "
+            f"{declared} {shape}, which takes integer indices",
+            labels=labels,
+            help=[f"declare the input as floating point, {name}: {shape}"],
+        )

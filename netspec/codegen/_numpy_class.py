@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from netspec._contract import index_ranges
 from netspec.codegen._source import INDENT
 from netspec.codegen.context import CodegenContext, inert
+from netspec.ir import CheckedModel
+from netspec.ir.graph import INDEX_DTYPES
 
 
 def indent(lines: list[str], levels: int = 1) -> list[str]:
@@ -101,10 +104,7 @@ def class_source(
         "            )",
     ]  # fmt: skip
     lines += [
-        "        real = np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)",
-        "        if not real:",
-        '            raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
-        "        return x.astype(self.dtype, copy=False)",
+        *_batch_dtype(model),
         "",
         "    def _grad_output(self, grad_output):",
         "        grad_output = np.asarray(grad_output, dtype=self.dtype)",
@@ -120,6 +120,33 @@ def class_source(
         *indent(backward),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _batch_dtype(model: CheckedModel) -> list[str]:
+    """The batch's dtype check: real numbers cast to the model's dtype or, for an integer
+    input, integer indices each a row of every embedding they reach (a model of one
+    input; several inputs take real numbers)."""
+    if len(model.inputs) > 1 or model.input.dtype not in INDEX_DTYPES:
+        return [
+            "        real = np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)",  # noqa: E501
+            "        if not real:",
+            '            raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
+            "        return x.astype(self.dtype, copy=False)",
+        ]
+    rows = min((num for _, num in index_ranges(model)), default=None)
+    lines = [
+        "        if not np.issubdtype(x.dtype, np.integer):",
+        '            raise ValueError(f"{MODEL} expects integer indices, got dtype {x.dtype}")',
+    ]
+    if rows is not None:
+        lines += [
+            f"        if x.min() < 0 or x.max() >= {rows}:",
+            "            raise ValueError(",
+            f'                f"{{MODEL}} takes indices 0..{rows - 1}, "',
+            '                f"got {x.min()}..{x.max()}"',
+            "            )",
+        ]
+    return [*lines, f"        return x.astype(np.{model.input.dtype}, copy=False)"]
 
 
 def _inert(value: str) -> str:

@@ -197,7 +197,13 @@ def init_source(context: CodegenContext, returns: str = "NumPy arrays") -> InitS
         if fn not in used:
             used.append(fn)
         body += before
-        body.append(f"arrays[{text(spec.name)}] = {call}.astype(dtype)")
+        if spec.zero_rows:
+            # The padding row of an embedding is zeroed after the draw, as netspec does.
+            body.append(f"value = {call}")
+            body.append(f"value[{list(spec.zero_rows)}] = 0.0")
+            body.append(f"arrays[{text(spec.name)}] = value.astype(dtype)")
+        else:
+            body.append(f"arrays[{text(spec.name)}] = {call}.astype(dtype)")
     for state in model.state:
         body.append(
             f"arrays[{text(state.name)}] = np.full({shape_literal(state.shape)}, "

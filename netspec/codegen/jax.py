@@ -23,6 +23,7 @@ from netspec.codegen._shared import RESERVED, local_names, module_source, wrap
 from netspec.codegen._source import literal, text
 from netspec.codegen.context import CodegenContext
 from netspec.ir import CheckedModel, CheckedNode
+from netspec.ir.graph import INDEX_DTYPES
 
 # The functions of ``nn`` a module may carry: their names are not for nodes either.
 _RESERVED = RESERVED | {name for name, _ in CALLS.values() if "." not in name}
@@ -103,11 +104,23 @@ class _Writer:
             "    raise ValueError(",
             '        f"{MODEL} expects a batch of shape (N, *{INPUT_SHAPE}), got {x.shape}"',
             "    )",
-            "real = jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)",
-            "if not real:",
-            '    raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
-            f"x = x.astype({dtype})",
         ]  # fmt: skip
+        indices = not several and model.input.dtype in INDEX_DTYPES
+        if indices:
+            # Indices stay integers (a traced batch cannot be range-checked here: jnp.take
+            # would clamp an index past the table, so the caller keeps them in range).
+            setup += [
+                "if not jnp.issubdtype(x.dtype, jnp.integer):",
+                '    raise ValueError(f"{MODEL} expects integer indices, got dtype {x.dtype}")',
+            ]
+        elif not several:
+            setup += [
+                "real = jnp.issubdtype(x.dtype, jnp.floating) or "
+                "jnp.issubdtype(x.dtype, jnp.integer)",
+                "if not real:",
+                '    raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
+                f"x = x.astype({dtype})",
+            ]
         if stateful:
             setup.append("new_params = dict(params)")
         out_shape = ", ".join(["N", *(str(d) for d in model.output_type.shape)])
@@ -125,7 +138,8 @@ class _Writer:
                 f"Returns (output [{out_shape}], new_params).",
                 "",
                 *params_doc,
-                "``with jax.enable_x64(True):``. Each batch (real numbers) is cast to that dtype.",
+                "``with jax.enable_x64(True):``. Each batch of real numbers is cast to that "
+                "dtype; a batch of indices stays integer.",
             ]
         else:
             shape = ", ".join(["N", *(str(d) for d in model.input.shape)])
@@ -133,7 +147,12 @@ class _Writer:
                 f'"""The model on a batch x [{shape}]: returns (output [{out_shape}], new_params).',
                 "",
                 *params_doc,
-                "``with jax.enable_x64(True):``. ``x`` (real numbers) is cast to that dtype.",
+                "``with jax.enable_x64(True):``. "
+                + (
+                    "``x`` holds integer indices, each a row of its embedding's table."
+                    if indices
+                    else "``x`` (real numbers) is cast to that dtype."
+                ),
             ]
         if stateful:
             doc += [
@@ -178,8 +197,9 @@ class _Writer:
 
 
 def _input_checks(var: dict[str, str], model: CheckedModel, dtype: str) -> list[str]:
-    """For a model of several inputs: each batch as a JAX array of the params' dtype,
-    checked against its input's shape; the batch sizes must agree."""
+    """For a model of several inputs: each batch as a JAX array of the params' dtype
+    (integer indices stay integer), checked against its input's shape; the batch sizes
+    must agree."""
     lines: list[str] = []
     for spec in model.inputs:
         v, key = var[spec.name], text(spec.name)
@@ -191,6 +211,14 @@ def _input_checks(var: dict[str, str], model: CheckedModel, dtype: str) -> list[
             '        f"{MODEL} expects a batch of shape (N, *{expected}) for "',
             f'        f"input {spec.name}, got {{{v}.shape}}"',
             "    )",
+        ]  # fmt: skip
+        if spec.dtype in INDEX_DTYPES:
+            lines += [
+                f"if not jnp.issubdtype({v}.dtype, jnp.integer):",
+                f'    raise ValueError(f"{{MODEL}} expects integer indices, got dtype {{{v}.dtype}}")',
+            ]  # fmt: skip
+            continue
+        lines += [
             f"real = jnp.issubdtype({v}.dtype, jnp.floating) or "
             f"jnp.issubdtype({v}.dtype, jnp.integer)",
             "if not real:",

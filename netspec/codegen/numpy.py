@@ -27,6 +27,7 @@ from netspec.codegen._shared import local_names, module_source, wrap
 from netspec.codegen._source import literal, text
 from netspec.codegen.context import CodegenContext, identifier
 from netspec.ir import CheckedNode
+from netspec.ir.graph import INDEX_DTYPES
 
 RESERVED = _SHARED_RESERVED | every_name()
 
@@ -49,6 +50,10 @@ class _Writer:
         self.var = local_names(self.model, taken)
         self.grad = {name: identifier(f"g_{var}", taken) for name, var in self.var.items()}
         self.reaches = self._reaching_output()
+        # Tensors of integer indices (an integer input, the shape ops on it): no gradient.
+        model = self.model
+        self.indices = {i.name for i in model.inputs if i.dtype in INDEX_DTYPES}
+        self.indices |= {n.name for n in self.model.nodes if n.output.dtype in INDEX_DTYPES}
 
     def _reaching_output(self) -> set[str]:
         """The nodes (and input) whose value the output depends on."""
@@ -97,7 +102,8 @@ class _Writer:
         params = {s.attr: s.name for s in self.model.params if s.node == node.name}
         param_targets = [f"grads[{text(params[name])}]" for name in keywords if name in params]
         inputs = list(node.inputs)
-        grads = [self.grad[name] for name in inputs]
+        # An index tensor gets no gradient: its place in the result is dropped.
+        grads = ["_" if name in self.indices else self.grad[name] for name in inputs]
         fresh = len(set(inputs)) == len(inputs) and assigned.isdisjoint(inputs)
         if fresh:
             assigned.update(inputs)
@@ -173,6 +179,8 @@ class _Writer:
         for node in reversed(self.model.nodes):
             if node.name not in self.reaches or node.name not in assigned:
                 continue
+            if node.name in self.indices:
+                continue  # a shape op on indices: nothing flows back
             body.append(self.context.comment(node.name))
             body += self.backward(node, assigned)
         for spec in self.model.params:
@@ -182,7 +190,7 @@ class _Writer:
         for spec in self.model.inputs:
             g_x = self.grad[spec.name]
             shape = f"INPUT_SHAPES[{text(spec.name)}]" if several else "INPUT_SHAPE"
-            if spec.name not in assigned:
+            if spec.name not in assigned and spec.name not in self.indices:
                 body.append(f"{g_x} = np.zeros((grad_output.shape[0], *{shape}), dtype=self.dtype)")
         body += [
             "grads = {",
@@ -190,15 +198,19 @@ class _Writer:
             "    for name in PARAM_SHAPES",
             "}",
         ]
+        # Indices have no gradient: None in their place.
+        input_grads = {
+            spec.name: "None"
+            if spec.name in self.indices
+            else f"np.ascontiguousarray({self.grad[spec.name]})"
+            for spec in self.model.inputs
+        }
         if several:
             body.append("return grads, {")
-            body += [
-                f"    {text(spec.name)}: np.ascontiguousarray({self.grad[spec.name]}),"
-                for spec in self.model.inputs
-            ]
+            body += [f"    {text(name)}: {grad}," for name, grad in input_grads.items()]
             body.append("}")
         else:
-            body.append(f"return grads, np.ascontiguousarray({self.grad[self.model.input.name]})")
+            body.append(f"return grads, {input_grads[self.model.input.name]}")
         body = wrap(body, 8)
         uses = "\n".join(body)
         setup = [
@@ -213,7 +225,8 @@ class _Writer:
         doc = [
             '"""Gradients through the last ``forward``, given ``grad_output`` = dL/doutput.',
             "",
-            "Returns (parameter gradients by IR name in IR order, dL/dx). Penalties the spec",
+            "Returns (parameter gradients by IR name in IR order, dL/dx; None for integer",
+            "indices, which have no gradient). Penalties the spec",
             "declares (l2, l1) are not included: add l2 * w + l1 * sign(w) for those.",
             '"""',
         ]

@@ -75,15 +75,21 @@ class ArrayData:
             return cls(_pair(data["train"], "train"), test)
         raise NetspecError(ACCEPTED.format(found=type(data).__name__))
 
-    def raw(self, *, classification: bool, dtype: np.dtype) -> Raw:
+    def raw(self, *, classification: bool, dtype: np.dtype, indices: bool = False) -> Raw:
         """The arrays as a source's data: labels for a classification loss (whole
-        numbers [N], or class probabilities [N, K]), float targets for a regression one."""
+        numbers [N], integer labels per step [N, T], or class probabilities [N, K]), float
+        targets for a regression one. With ``indices`` (an integer model input) integer
+        samples stay integer."""
         pairs = [("train", self.train)] + ([("test", self.test)] if self.test else [])
         xs, ys = [], []
         kind = "targets"
+        whole = all(x.dtype.kind in "iu" for _, (x, _) in pairs)
         for split, (x, y) in pairs:
-            xs.append(x.astype(dtype))
-            if classification and y.ndim == 1:
+            xs.append(x.astype(np.int64) if indices and whole else x.astype(dtype))
+            if classification and y.ndim >= 2 and y.dtype.kind in "iu":
+                kind = "steps"
+                ys.append(y.astype(np.int64))
+            elif classification and y.ndim == 1:
                 kind = "labels"
                 ys.append(_labels(split, y))
             elif classification:
@@ -100,6 +106,7 @@ class ArrayData:
             kind=kind,  # type: ignore[arg-type]
             num_classes=num_classes,
             feature_hint=f"the arrays given have samples of shape {tuple(xs[0].shape[1:])}",
+            indices=indices and whole,
         )
 
 

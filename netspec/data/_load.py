@@ -12,6 +12,7 @@ from netspec.data import _checks as checks
 from netspec.data._arrays import ArrayData
 from netspec.data._encoding import CsvEncoding
 from netspec.data._images import load_digits_source, load_idx_source
+from netspec.data._indices import check_indices_input, step_targets
 from netspec.data._npz import load_npz
 from netspec.data._raw import Raw
 from netspec.data._sequences import adding, copy_memory, sine
@@ -19,6 +20,7 @@ from netspec.data._several import load_several, shape_inputs
 from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
 from netspec.data._synthetic import linear, polynomial, spirals, xor
 from netspec.data._tabular import load_csv
+from netspec.data._text import load_text
 from netspec.data._types import Dataset, Split
 from netspec.errors import NetspecError
 from netspec.ir.train import (
@@ -34,6 +36,7 @@ from netspec.ir.train import (
     PolynomialData,
     SineData,
     SpiralsData,
+    TextData,
     XorData,
 )
 
@@ -103,6 +106,7 @@ def _source(
     base_dir: str | os.PathLike[str] | None,
     dtype: np.dtype,
     encoding: CsvEncoding | None,
+    indices: bool,
 ) -> Raw:
     if isinstance(spec, MnistData | FashionMnistData):
         return load_idx_source(spec, data_dir=data_dir, dtype=dtype)
@@ -138,7 +142,10 @@ def _source(
             base_dir=base_dir,
             data_dir=data_dir,
             dtype=dtype,
+            indices=indices,
         )
+    if isinstance(spec, TextData):
+        return load_text(spec, base_dir=base_dir, data_dir=data_dir)
     raise NetspecError(f"unknown data source {getattr(spec, 'source', spec)!r}")
 
 
@@ -154,6 +161,11 @@ def _targets(
     dtype: np.dtype,
 ) -> np.ndarray:
     """The targets in the form the loss takes, after checking them against the output."""
+    if raw.kind == "steps":
+        return step_targets(
+            y, raw, source=source, split=split, loss_kind=loss_kind, output_shape=output_shape,
+            one_hot=one_hot, dtype=dtype,
+        )  # fmt: skip
     if raw.kind != "labels":
         if one_hot:
             what = "class probabilities" if raw.kind == "soft" else "real numbers"
@@ -267,6 +279,8 @@ def load_dataset(
     target: str = "data",
     inputs: Mapping[str, tuple[int, ...]] | None = None,
     model: str = "",
+    input_dtype: str = "float32",
+    input_name: str = "x",
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -292,6 +306,12 @@ def load_dataset(
 
     ``arrays`` (NumPy arrays given to ``netspec.train``) take the place of the spec's
     source; its options (``validation``, ``limit``, ``flatten``, ``one_hot``) still apply.
+
+    ``input_dtype`` is the model's input dtype: for ``int64`` or ``int32`` (indices, for
+    an embedding) the samples stay integer (the text source, integer npz arrays) and
+    a source of floats is refused; a source of indices into a floating-point input is
+    refused too. Integer targets [N, T] (text, npz) are one class label per step, for
+    softmax_cross_entropy on an output [T, classes].
 
     ``target="input"`` (the train section's ``target input``, for autoencoders) makes
     each sample, as the model takes it, its own target: the model's output has the
@@ -340,8 +360,9 @@ def load_dataset(
             f"inputs ({', '.join(inputs or {})})\n"
             "  help: read the data from an npz file with one array per input, named after it"
         )
+    indices = input_dtype in ("int32", "int64")
     raw = (
-        arrays.raw(classification=classification, dtype=dt)
+        arrays.raw(classification=classification, dtype=dt, indices=indices)
         if arrays
         else load_several(
             spec,
@@ -361,7 +382,11 @@ def load_dataset(
             base_dir=base_dir,
             dtype=dt,
             encoding=encoding,
+            indices=indices,
         )
+    )
+    check_indices_input(
+        raw, source=source, indices=indices, dtype=input_dtype, shape=input_shape, name=input_name
     )
     if raw.kind == "targets" and classification:
         raise NetspecError(REGRESSION_SOURCE.format(source=source, loss=loss_kind))
@@ -423,7 +448,7 @@ def load_dataset(
 
     splits: dict[str, Split] = {}
     for name, (xs, ys) in named.items():
-        xs = np.ascontiguousarray(xs, dtype=dt)
+        xs = np.ascontiguousarray(xs, dtype=np.int64 if indices else dt)
         if flatten:
             xs = xs.reshape(len(xs), -1)
         checks.check_finite(source, name, "inputs", "x", xs)
@@ -455,4 +480,5 @@ def load_dataset(
         notes=tuple(notes),
         true_params=raw.true_params,
         encoding=fitted,
+        vocabulary=raw.vocabulary,
     )

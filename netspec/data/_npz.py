@@ -105,13 +105,16 @@ def load_npz(
     base_dir: str | os.PathLike[str] | None,
     data_dir: str | None,
     dtype: np.dtype,
+    indices: bool = False,
 ) -> Raw:
     """Arrays ``x``/``y`` (the training pool) and, if present, ``x_test``/``y_test``.
 
     Without a test pair the pool is split by ``test``. ``normalize`` divides uint8
     inputs (images) by 255 and leaves other inputs as they are. For a classification
     loss ``y`` holds whole-number labels [N], or class probabilities [N, K]; for a
-    regression loss, any float targets.
+    regression loss, any float targets. Integer ``y`` of two or more axes holds class
+    labels per step [N, T]. With ``indices`` (an integer model input) integer samples
+    stay integer (int64, never normalised).
     """
     path = resolve_path(spec.path, "npz", base_dir=base_dir, data_dir=data_dir)
     with open_npz(path) as archive:
@@ -148,14 +151,22 @@ def load_npz(
             loaded.append((x, y, x_name, y_name))
     xs, ys = [], []
     kind = "targets"
+    whole = all(x.dtype.kind in "iu" for x, _, _, _ in loaded)
     for x, y, x_name, y_name in loaded:
-        # Checked before the cast, which would turn 1e300 into inf in float32, and while
-        # an index still points into the file's array.
-        check_array_values(path, x_name, x, dtype)
-        scaled = x.astype(dtype)
-        if spec.normalize and x.dtype == np.uint8:
-            scaled /= 255.0
-        xs.append(scaled)
+        if indices and whole:
+            xs.append(x.astype(np.int64))
+        else:
+            # Checked before the cast, which would turn 1e300 into inf in float32, and
+            # while an index still points into the file's array.
+            check_array_values(path, x_name, x, dtype)
+            scaled = x.astype(dtype)
+            if spec.normalize and x.dtype == np.uint8:
+                scaled /= 255.0
+            xs.append(scaled)
+        if classification and y.ndim >= 2 and y.dtype.kind in "iu":
+            kind = "steps"
+            ys.append(y.astype(np.int64))
+            continue
         if classification and y.ndim == 1:
             kind = "labels"
             ys.append(_labels(path, y_name, y))
@@ -177,4 +188,5 @@ def load_npz(
         test_fraction=0.0 if test else spec.test,
         num_classes=num_classes,
         feature_hint=f"the npz array {spec.x!r} has samples of shape {tuple(xs[0].shape[1:])}",
+        indices=indices and whole,
     )

@@ -11,8 +11,9 @@ import numpy as np
 from netspec.data._encoding import CsvEncoding
 
 # labels: int64 class labels [N]; soft: float class targets [N, K] (npz, for the
-# classification losses); targets: float regression targets [N, ...].
-TargetKind = Literal["labels", "soft", "targets"]
+# classification losses); targets: float regression targets [N, ...]; steps: int64 class
+# labels [N, T], one per step (text, integer npz targets), for an output [T, classes].
+TargetKind = Literal["labels", "soft", "targets", "steps"]
 
 # Fitted on the final training split's row ids, it returns the transform to apply to
 # every split, a description of the features it makes, and what it learnt (csv encoding).
@@ -46,6 +47,10 @@ class Raw:
     # test set), which ``x`` and ``x_test`` index; how each input's samples come about.
     inputs: dict[str, np.ndarray] | None = None
     input_hints: dict[str, str] = field(default_factory=dict)
+    # The characters the indices stand for (text), index order.
+    vocabulary: tuple[str, ...] | None = None
+    # ``x`` holds integer indices, for a model whose input is declared integer.
+    indices: bool = False
 
 
 def regression_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -57,7 +62,7 @@ def regression_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def class_count(kind: TargetKind, ys: list[np.ndarray]) -> int | None:
     """How many classes the targets of every split show: the largest label + 1, or the
     width of class-probability targets; None for regression targets."""
-    if kind == "labels":
+    if kind in ("labels", "steps"):
         return max(int(y.max()) + 1 if y.size else 0 for y in ys)
     if kind == "soft":
         return int(ys[0].shape[1]) if ys[0].ndim == 2 else None

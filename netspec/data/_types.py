@@ -13,10 +13,11 @@ from netspec.data._encoding import CsvEncoding
 class Split:
     """One split of a dataset.
 
-    ``x`` is ``[N, *input_shape]`` in the requested float dtype; for a model of several
-    inputs, a dict of such arrays by input name. ``y`` is ``int64`` class
-    labels ``[N]`` for classification, floats ``[N, K]`` when ``one_hot`` is set, or float
-    targets ``[N, *output_shape]`` for regression.
+    ``x`` is ``[N, *input_shape]`` in the requested float dtype (int64 indices for an
+    integer input); for a model of several inputs, a dict of such arrays by input name.
+    ``y`` is ``int64`` class labels ``[N]`` for classification (``[N, T]``, one per step,
+    for a sequence output [T, classes]), floats ``[N, K]`` when ``one_hot`` is set, or
+    float targets ``[N, *output_shape]`` for regression.
     """
 
     x: np.ndarray | dict[str, np.ndarray]
@@ -62,6 +63,8 @@ class Dataset:
     notes: tuple[str, ...] = ()
     true_params: dict[str, np.ndarray] = field(default_factory=dict)
     encoding: CsvEncoding | None = None
+    # The characters a text source's indices stand for, in index order.
+    vocabulary: tuple[str, ...] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -87,6 +90,8 @@ class Dataset:
         x, y = self.train.x, self.train.y
         if self.num_classes is None:
             task = f"regression targets {tuple(y.shape[1:])} {y.dtype}"
+        elif y.ndim > 1 and y.dtype.kind in "iu":
+            task = f"{self.num_classes} classes, {y.dtype} labels per step {tuple(y.shape[1:])}"
         elif y.ndim == 1:
             task = f"{self.num_classes} classes, {y.dtype} labels"
         else:

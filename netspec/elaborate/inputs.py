@@ -10,7 +10,10 @@ from lark import Tree
 from netspec.diagnostics import Diagnostics, did_you_mean
 from netspec.elaborate import convert as c
 from netspec.elaborate.values import Evaluator, Value
-from netspec.ir.graph import Span
+from netspec.ir.graph import INDEX_DTYPES, Span
+
+# Floats, or integer indices (for embedding).
+INPUT_DTYPES = ("float32", "float64", *INDEX_DTYPES)
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,13 @@ def read_model_input(
     if len(input_type.children) == 2:
         dtype_token = input_type.children[0]
         dtype = str(dtype_token)
-        if dtype not in ("float32", "float64"):
+        if dtype not in INPUT_DTYPES:
             diagnostics.error(
                 "E006",
                 f"unknown input dtype '{dtype}'",
                 evaluator.span(dtype_token),
-                help=did_you_mean(dtype, ("float32", "float64")) or ["use float32 or float64"],
+                help=did_you_mean(dtype, INPUT_DTYPES)
+                or ["use float32 or float64, or int64 or int32 for indices"],
             )
             return None
     shape_value = evaluator.evaluate(shape_tree, constants)

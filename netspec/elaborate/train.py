@@ -29,6 +29,7 @@ DATA_SOURCES: dict[str, type] = {
     "copy": t.CopyData,
     "csv": t.CsvData,
     "npz": t.NpzData,
+    "text": t.TextData,
 }
 LOSSES: dict[str, type] = {
     "softmax_cross_entropy": t.SoftmaxCrossEntropy,
@@ -60,6 +61,7 @@ _POSITIONAL: dict[type, tuple[str, ...]] = {
     t.CopyData: ("length",),
     t.CsvData: ("path", "target"),
     t.NpzData: ("path",),
+    t.TextData: ("path", "window"),
     t.Sgd: ("lr",),
     t.Adagrad: ("lr",),
     t.Rmsprop: ("lr",),
@@ -336,7 +338,7 @@ ONE_LOSS = (
     "losses are not supported: keep one loss"
 )
 
-METRICS = ("loss", "accuracy", "mae", "top_k_accuracy")
+METRICS = ("loss", "accuracy", "mae", "perplexity", "top_k_accuracy")
 
 
 def _metric(value: Value) -> str | t.TopKAccuracy:

@@ -12,7 +12,9 @@ from netspec.ir.init import Init, Regularize
 from netspec.ir.ops import CheckedOp, Op
 from netspec.ir.train import TrainSpec
 
-DType = Literal["float32", "float64"]
+DType = Literal["float32", "float64", "int32", "int64"]
+# Integer inputs hold indices (for embedding); every other tensor is floating point.
+INDEX_DTYPES: tuple[str, ...] = ("int32", "int64")
 
 
 class Span(IRModel):
@@ -109,6 +111,8 @@ class ParamSpec(IRModel):
     shape: tuple[int, ...]
     init: Init
     regularize: Regularize
+    # Rows set to zero after drawing: an embedding's padding_idx row, as PyTorch does.
+    zero_rows: tuple[int, ...] = ()
 
     @property
     def path(self) -> str:

@@ -552,6 +552,29 @@ class Gru(CheckedGru):
     regularize: Regularize = Regularize()
 
 
+# -- indices -----------------------------------------------------------------------------------
+
+
+class CheckedEmbedding(IRModel):
+    """torch.nn.Embedding: row ``i`` of ``weight [num, dim]`` for each index ``i``, so an
+    index tensor of any shape gains a last axis of ``dim``. The ``padding_idx`` row gets
+    no gradient. Checked: ``padding_idx`` is in [0, num) or None."""
+
+    kind: Literal["embedding"] = "embedding"
+    num: int
+    dim: int
+    padding_idx: Annotated[int, Field(ge=0)] | None = None
+
+
+class Embedding(CheckedEmbedding):
+    """An embedding as written: a negative ``padding_idx`` counts from the end, as in
+    PyTorch; the weight starts as torch's, normal(0, 1) with the padding row zeroed."""
+
+    padding_idx: int | None = None  # type: ignore[assignment]
+    weight_init: Init = Normal(mean=0.0, std=1.0)
+    regularize: Regularize = Regularize()
+
+
 Op = Annotated[
     Dense
     | Conv2d
@@ -599,7 +622,8 @@ Op = Annotated[
     | PositionalEmbedding
     | Rnn
     | Lstm
-    | Gru,
+    | Gru
+    | Embedding,
     Field(discriminator="kind"),
 ]
 

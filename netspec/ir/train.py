@@ -144,6 +144,20 @@ class NpzData(_DataBase):
     test: float = 0.2
 
 
+class TextData(_DataBase):
+    """Character-level language modelling from a UTF-8 text file: windows of ``window``
+    characters, one every ``stride`` characters (0: the window, so they do not overlap),
+    as integer indices into the vocabulary (the file's distinct characters, sorted); each
+    step's target is the character that follows it. The last ``test`` fraction of the
+    windows is the test set (held-out text, never read in training)."""
+
+    source: Literal["text"] = "text"
+    path: str
+    window: int
+    stride: int = 0
+    test: float = 0.1
+
+
 DataSpec = Annotated[
     MnistData
     | FashionMnistData
@@ -156,7 +170,8 @@ DataSpec = Annotated[
     | AddingData
     | CopyData
     | CsvData
-    | NpzData,
+    | NpzData
+    | TextData,
     Field(discriminator="source"),
 ]
 
@@ -298,9 +313,10 @@ class TopKAccuracy(IRModel):
     k: int
 
 
-# loss and accuracy are the loss's own figures (always reported); mae and top_k_accuracy
+# loss and accuracy are the loss's own figures (always reported); mae, perplexity and
+# top_k_accuracy
 # are computed from the model's outputs on the evaluated splits (netspec.training.metrics).
-Metric = Literal["loss", "accuracy", "mae"] | TopKAccuracy
+Metric = Literal["loss", "accuracy", "mae", "perplexity"] | TopKAccuracy
 
 
 class TrainSpec(IRModel):

@@ -18,6 +18,7 @@ from netspec.elaborate import convert as c
 from netspec.ir import ops
 from netspec.ops import attention as attention_rules
 from netspec.ops import flops as flop_rules
+from netspec.ops import indices as index_rules
 from netspec.ops import params as param_rules
 from netspec.ops import recurrent as recurrent_rules
 from netspec.ops import resample as resample_rules
@@ -57,6 +58,9 @@ class OpFacts:
     # An affine layer; and ops through which an affine map stays affine (for W001).
     affine: bool = False
     keeps_affine: bool = False
+    # The input dtypes the op takes: "float" (floating point), "indices" (integers only:
+    # embedding) or "any" (ops that only move values, which keep their input's dtype).
+    takes: str = "float"
 
     @property
     def kind(self) -> str:
@@ -278,6 +282,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         shape_rules.flatten,
         flop_rules.none,
         keeps_affine=True,
+        takes="any",
     ),
     OpFacts(
         ops.Reshape,
@@ -292,6 +297,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         flop_rules.none,
         summary=summary_rules.reshape,
         keeps_affine=True,
+        takes="any",
     ),
     OpFacts(
         ops.Add,
@@ -399,6 +405,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         flop_rules.none,
         summary=resample_rules.permute_text,
         keeps_affine=True,
+        takes="any",
     ),
     OpFacts(
         ops.Transpose,
@@ -411,6 +418,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         resample_rules.transpose,
         flop_rules.none,
         keeps_affine=True,
+        takes="any",
     ),
     OpFacts(
         ops.Slice,
@@ -428,6 +436,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         resample_rules.slice_axis,
         flop_rules.none,
         keeps_affine=True,
+        takes="any",
     ),
     OpFacts(
         ops.AdaptiveAvgPool,
@@ -502,6 +511,16 @@ _ENTRIES: tuple[OpFacts, ...] = (
             (ops.Lstm, "lstm(64)"),
             (ops.Gru, "gru(64)"),
         )
+    ),
+    # -- indices --
+    OpFacts(
+        ops.Embedding,
+        index_rules.SIGNATURE,
+        index_rules.embedding,
+        flop_rules.none,
+        params=index_rules.embedding_params,
+        summary=index_rules.embedding_text,
+        takes="indices",
     ),
 )
 

@@ -13,7 +13,7 @@ from netspec.backend import CompiledModel
 from netspec.backends.numpy import hits, loss_and_grad
 from netspec.data import Split
 from netspec.ir.train import LossSpec, Metric
-from netspec.training.metrics import MetricSums
+from netspec.training.metrics import MetricSums, label_positions
 
 CLASSIFICATION = frozenset({"softmax_cross_entropy", "binary_cross_entropy"})
 
@@ -43,8 +43,9 @@ def evaluate(
     batch_size: int = 1000,
     metrics: Iterable[Metric] = (),
 ) -> Metrics:
-    """Mean data loss (no penalties), top-1 accuracy and ``metrics`` (mae,
-    top_k_accuracy; see netspec.training.metrics) over ``split``, batch by batch.
+    """Mean data loss (no penalties), top-1 accuracy (per label: per step of a sequence
+    output) and ``metrics`` (mae, top_k_accuracy, perplexity; see
+    netspec.training.metrics) over ``split``, batch by batch.
 
     Everything is computed in float64 from each backend's outputs, by the reference
     (NumPy) loss code and netspec.training.metrics, so the figures are comparable across
@@ -60,7 +61,9 @@ def evaluate(
         total += value * len(out)
         correct += hits(out, y, loss)
         sums.add(out, y)
-    accuracy = correct / count if loss.kind in CLASSIFICATION and count else None
+    # Top-1 accuracy per label: per step of a sequence output [T, V].
+    positions = label_positions(loss.kind, tuple(model.ir.output_type.shape))
+    accuracy = correct / (count * positions) if loss.kind in CLASSIFICATION and count else None
     return Metrics(
         loss=total / count if count else float("nan"),
         accuracy=accuracy,

@@ -11,17 +11,20 @@ from typing import Any
 
 import numpy as np
 
+from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
 from netspec.data import Dataset, batches, load_dataset, num_batches
 from netspec.data._arrays import ArrayData
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
+from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
+from netspec.sampling import write_vocabulary
 from netspec.training import reconstructions, rundir, start
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.evaluate import CLASSIFICATION, evaluate
-from netspec.training.metrics import check_metrics
+from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
 from netspec.training.schedule import learning_rate
@@ -149,8 +152,16 @@ def fit(
             base_dir=str(Path(spec_path).parent) if spec_path else None,
             arrays=arrays,
             target=spec.target,
+            # Integer inputs are read for a model of one input; several take floats.
+            input_dtype=checked.inputs[0].dtype if len(checked.inputs) == 1 else "float32",
+            input_name=checked.inputs[0].name,
         )
         _check_monitor(spec, dataset)
+        if len(checked.inputs) == 1 and checked.input.dtype in INDEX_DTYPES:
+            # Once per split, before any step, so that a bad index names its sample there
+            # (each batch is checked again where it enters a backend).
+            for split_name, split in dataset.splits().items():
+                check_indices(checked, split.x, split_name)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]
             checked, dtype=dtype, device=device, seed=spec.seed
         )
@@ -216,6 +227,9 @@ def _begin(
         },
     )
     rundir.write_json(opening.run_dir / "ir.json", program.model_dump(mode="json"))
+    if dataset.vocabulary is not None:
+        # What a text source's indices stand for: `netspec sample` reads it.
+        write_vocabulary(opening.run_dir, dataset.vocabulary, dataset.source)
     return LoopState(
         epoch=0,
         step=0,
@@ -289,6 +303,8 @@ class _Loop:
         self.batches = num_batches(len(dataset.train), spec.batch_size)
         self.progress = Progress(spec.epochs, self.batches, enabled=show_progress)
         self.classify = spec.loss.kind in CLASSIFICATION
+        # Labels per sample: one per step of a sequence output [T, V].
+        self.positions = label_positions(spec.loss.kind, model.output_type.shape)
         self.committed = state.epoch  # the epoch of the last checkpoint on disk
         self._best: dict[str, np.ndarray] | None = None  # this epoch's, to save with it
 
@@ -333,7 +349,9 @@ class _Loop:
             "step": self.state.step,
             "lr": rate,
             "train_loss": loss_sum / max(samples, 1),
-            "train_accuracy": correct / samples if self.classify and samples else None,
+            "train_accuracy": correct / (samples * self.positions)
+            if self.classify and samples
+            else None,
         }
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
             if split is not None and len(split):

@@ -1,4 +1,5 @@
-"""The metrics a train section asks for beyond its loss: mae and top_k_accuracy.
+"""The metrics a train section asks for beyond its loss: mae, perplexity and
+top_k_accuracy.
 
 They are computed here, in float64 from each backend's outputs on an evaluated split,
 so that every backend reports the same figures (as evaluation's loss is).
@@ -6,6 +7,7 @@ so that every backend reports the same figures (as evaluation's loss is).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,6 +26,14 @@ def metric_name(metric: Metric) -> str:
     if isinstance(metric, TopKAccuracy):
         return f"top_{metric.k}_accuracy"
     return metric
+
+
+def label_positions(loss_kind: str, output_shape: tuple[int, ...]) -> int:
+    """Labels per sample: softmax_cross_entropy reads classes on the output's last axis
+    and has one label per position of the others (per step of [T, V]); 1 otherwise."""
+    if loss_kind != "softmax_cross_entropy":
+        return 1
+    return math.prod(output_shape[:-1])
 
 
 def extra_metrics(metrics: Iterable[Metric]) -> tuple[Metric, ...]:
@@ -46,6 +56,12 @@ def check_metrics(metrics: Iterable[Metric], loss_kind: str, output_shape: tuple
                     f"top_k_accuracy({metric.k}) needs 1 <= k <= the number of classes, "
                     f"but the model's output is {list(output_shape)}"
                 )
+        elif metric == "perplexity":
+            if loss_kind != "softmax_cross_entropy":
+                raise NetspecError(
+                    f"perplexity is exp of the mean cross-entropy per label and needs "
+                    f"softmax_cross_entropy, but the loss is {loss_kind}"
+                )
         elif loss_kind not in REGRESSION:
             raise NetspecError(
                 f"mae measures the outputs of a regression loss (mse, half_sse, l1), but the "
@@ -58,6 +74,20 @@ def absolute_error_sum(out: np.ndarray, targets: np.ndarray) -> float:
     shape, as the contract gives them)."""
     diff = out.astype(np.float64) - targets.reshape(out.shape).astype(np.float64)
     return float(np.abs(diff).sum())
+
+
+def label_log_likelihood(out: np.ndarray, targets: np.ndarray) -> tuple[float, int]:
+    """The summed log-probability of the labels under softmax over the last axis of the
+    outputs, and how many labels there are. Targets are class indices [N, ...] (one per
+    position) or probability rows [N, ..., K] (their expected log-probability)."""
+    scores = out.astype(np.float64).reshape(-1, out.shape[-1])
+    top = scores.max(axis=1, keepdims=True)
+    logp = scores - top - np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
+    if targets.ndim == out.ndim - 1:
+        labels = targets.reshape(-1).astype(np.int64)
+        return float(logp[np.arange(len(labels)), labels].sum()), len(labels)
+    weights = targets.astype(np.float64).reshape(scores.shape)
+    return float((weights * logp).sum()), len(scores)
 
 
 def top_k_hits(out: np.ndarray, targets: np.ndarray, k: int) -> int:
@@ -79,6 +109,7 @@ class MetricSums:
         self.sums = dict.fromkeys((metric_name(m) for m in self.metrics), 0.0)
         self.samples = 0
         self.values = 0
+        self.labels = 0
 
     def add(self, out: np.ndarray, targets: np.ndarray) -> None:
         """Add one batch: the outputs and the targets the loss took."""
@@ -88,14 +119,23 @@ class MetricSums:
             name = metric_name(metric)
             if isinstance(metric, TopKAccuracy):
                 self.sums[name] += top_k_hits(out, targets, metric.k)
+            elif metric == "perplexity":
+                total, labels = label_log_likelihood(out, targets)
+                self.sums[name] -= total
+                self.labels += labels
             else:
                 self.sums[name] += absolute_error_sum(out, targets)
 
     def result(self) -> dict[str, float]:
-        """mae: the mean over every output value; top-k accuracy: the share of samples."""
+        """mae: the mean over every output value; top-k accuracy: the share of samples;
+        perplexity: exp of the mean cross-entropy per label (per token)."""
         result: dict[str, float] = {}
         for metric in self.metrics:
             name = metric_name(metric)
+            if metric == "perplexity":
+                mean = self.sums[name] / self.labels if self.labels else float("nan")
+                result[name] = math.exp(mean) if mean < 700 else float("inf")
+                continue
             count = self.samples if isinstance(metric, TopKAccuracy) else self.values
             result[name] = self.sums[name] / count if count else float("nan")
         return result

@@ -74,6 +74,11 @@ def _as_written(model: CheckedModel) -> dict[str, Any]:
     for node, dumped in zip(model.nodes, data["nodes"], strict=True):
         written = as_written(node.op, OPS[node.op.kind].ir, [params[n] for n in node.params])
         dumped["op"] = written.model_dump(mode="json")
+    # Fields added since fingerprints began count only when set (an embedding's zeroed
+    # padding row), so that a run started before them still resumes.
+    for spec in data["params"]:
+        if not spec.get("zero_rows"):
+            spec.pop("zero_rows", None)
     return data
 
 

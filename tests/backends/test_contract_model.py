@@ -7,6 +7,7 @@ test_contract_training.py.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from netspec.errors import NetspecError, ShapeError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.ir.train import MeanSquaredError, SoftmaxCrossEntropy
+from netspec.parity import random_inputs
 from tests.backends.conftest import backend_params
 from tests.conftest import SPECS
 
@@ -389,7 +391,12 @@ def test_every_spec_traces_to_its_checked_shapes_and_trains(
     program = netspec.load(path)
     checked = program.model(name)
     compiled = backend.compile(checked, seed=1)
-    x = np.random.default_rng(0).uniform(0, 1, (3, *checked.input.shape))
+    rng = np.random.default_rng(0)
+    # Values in [0, 1), or valid indices for an integer input.
+    if checked.input.dtype.startswith("float"):
+        x = rng.uniform(0, 1, (3, *checked.input.shape))
+    else:
+        x = random_inputs(checked, rng, 3)
     # Training mode: dropout draws, batchnorm uses and moves the batch statistics.
     trace = compiled.trace(x, train=True)
     assert list(trace) == [node.name for node in checked.nodes]
@@ -403,7 +410,8 @@ def test_every_spec_traces_to_its_checked_shapes_and_trains(
         return
     out = trace[checked.output]
     if train.loss.kind == "softmax_cross_entropy":
-        y = np.arange(3) % out.shape[1]
+        # A label per position of the output's leading axes; the classes are the last.
+        y = (np.arange(3 * math.prod(out.shape[1:-1])) % out.shape[-1]).reshape(out.shape[:-1])
     else:
         y = np.zeros(out.shape)
     value, grads = compiled.loss_and_grads(x, y, train.loss)

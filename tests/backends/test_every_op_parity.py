@@ -28,11 +28,23 @@ def every_op_spec(path: str) -> str:
     raise AssertionError(f"{path} has no ALL_OPS spec")
 
 
+@pytest.mark.parametrize("name", ["all_ops", "index_ops"])
 @pytest.mark.parametrize(
     "path", ["tests/codegen/test_generated.py", "tests/codegen/test_numpy_codegen.py"]
 )
-def test_backends_agree_on_every_op(path: str) -> None:
-    model = netspec.load(every_op_spec(path)).model("all_ops")
+def test_backends_agree_on_every_op(path: str, name: str) -> None:
+    """Float inputs and, in ``index_ops``, integer indices (random valid rows)."""
+    model = netspec.load(every_op_spec(path)).model(name)
     report = run_parity(model, AVAILABLE, dtype="float64", batch=3, seed=7, train=False)
     assert report.ok, report.render()
     assert {row.kind for row in report.rows} >= {"activation", "gradient"}
+
+
+@pytest.mark.parametrize(
+    "path", ["tests/codegen/test_generated.py", "tests/codegen/test_numpy_codegen.py"]
+)
+def test_backends_agree_on_the_index_ops_in_float32(path: str) -> None:
+    """The integer-input model in float32: activations to 1e-5, gradients to 1e-4."""
+    model = netspec.load(every_op_spec(path)).model("index_ops")
+    report = run_parity(model, AVAILABLE, dtype="float32", batch=3, seed=7, train=False)
+    assert report.ok, report.render()

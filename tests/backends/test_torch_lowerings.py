@@ -40,6 +40,9 @@ model every(x: [4, 8, 8]) {
     lstm(3, layers = 2, bidirectional = true, return_sequences = true) -> gru(4, layers = 2)
     reshape(2, 2) -> rnn(3, relu) -> flatten -> dense(3)
 }
+model indices(x: int64[3, 5]) {
+    transpose(0, 1) -> slice(0, 1) -> embedding(7, 4, padding_idx = 1) -> flatten -> dense(2)
+}
 """
 
 
@@ -51,7 +54,8 @@ def test_every_op_kind_has_a_torch_lowering() -> None:
 
 def test_the_every_op_spec_covers_every_kind_but_standardize() -> None:
     # standardize has no word in the language: the checker adds it for csv sources.
-    kinds = {node.op.kind for node in netspec.load(EVERY_OP).model().nodes}
+    program = netspec.load(EVERY_OP)
+    kinds = {node.op.kind for model in program.models for node in model.nodes}
     assert kinds == set(KINDS) - {"standardize"}
 
 
@@ -67,7 +71,8 @@ def test_framework_names_name_the_callables_the_module_calls() -> None:
 
 
 def test_generated_code_carries_the_backends_functions_verbatim() -> None:
-    source = generate(netspec.load(EVERY_OP), "torch")
+    program = netspec.load(EVERY_OP)
+    source = "".join(generate(program, "torch", model=m.name) for m in program.models)
     carried = {lowerings.CALLS[kind][0] for kind in KINDS if "." not in lowerings.CALLS[kind][0]}
     carried -= {"standardize"}
     for name in [*sorted(carried), "Tensors", "_pool_input"]:
@@ -75,8 +80,12 @@ def test_generated_code_carries_the_backends_functions_verbatim() -> None:
     assert "def standardize" not in source  # only what the model uses
 
 
-def test_torch_export_traces_the_module() -> None:
-    module = netspec.compile(EVERY_OP, dtype="float64").eval()
-    x = torch.randn(3, 4, 8, 8, dtype=torch.float64)
+@pytest.mark.parametrize("model", ["every", "indices"])
+def test_torch_export_traces_the_module(model: str) -> None:
+    module = netspec.compile(EVERY_OP, model=model, dtype="float64").eval()
+    if model == "every":
+        x = torch.randn(3, 4, 8, 8, dtype=torch.float64)
+    else:
+        x = torch.randint(0, 7, (3, 3, 5))
     exported = torch.export.export(module, (x,))
     torch.testing.assert_close(exported.module()(x), module(x), rtol=1e-12, atol=1e-12)

@@ -40,6 +40,7 @@ from netspec.backend import get_backend
 from netspec.codegen import TARGETS, generate
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
+from netspec.parity import random_inputs
 from netspec.weights import load_weights, save_weights
 from tests.conftest import TWO_INPUTS
 
@@ -90,6 +91,15 @@ model all_ops(x: [4, 8, 8]) {
     dense(6) -> relu -> silu -> tanh -> step -> softplus(beta = 2, threshold = 5) -> sigmoid
     identity -> prelu -> dense(6) -> mish -> selu -> hard_swish -> dense(6) -> relu6
     hard_sigmoid -> log_softmax(axis = -1) -> dense(3)
+}
+
+# Integer indices: the shape ops on them, then two embeddings (one with a padding row).
+model index_ops(tokens: int64[3, 5]) {
+    e = tokens -> transpose(0, 1) -> slice(0, 0, 4) -> embedding(11, 6, padding_idx = 2)
+             -> flatten
+    f = tokens -> permute(1, 0) -> reshape(15) -> embedding(11, 3, padding_idx = -1)
+             -> flatten
+    concat(e, f) -> dense(4)
 }
 
 # A standardised csv source gives the model a standardize node after its input.
@@ -237,8 +247,10 @@ def _example_cases() -> list[object]:
             cases.append(pytest.param(case, id=case.id, marks=marks))
     for name in EXTRA_SPECS:
         stem = name.removesuffix(".net")
-        model = EXTRA_MODELS.get(stem, "self")
-        cases.append(pytest.param(Case(stem, Path(name), model), id=stem))
+        models = [EXTRA_MODELS.get(stem, "self")] + (["index_ops"] if stem == "all_ops" else [])
+        for model in models:
+            case_id = stem if model != "index_ops" else f"{stem}/{model}"
+            cases.append(pytest.param(Case(case_id, Path(name), model), id=case_id))
     return cases
 
 
@@ -298,11 +310,13 @@ def _weights(model: CheckedModel, seed: int) -> dict[str, np.ndarray]:
 
 
 def _batch(model: CheckedModel, seed: int) -> np.ndarray | dict[str, np.ndarray]:
-    """A batch of the model's one input, or of each of its inputs by name."""
+    """A batch of the model's one input (normal values, or valid indices for an integer
+    input), or of each of its inputs by name."""
     rng = np.random.default_rng(seed)
     size = 1 if sum(int(np.prod(i.shape)) for i in model.inputs) > 100_000 else 3
-    batches = {i.name: rng.normal(size=(size, *i.shape)) for i in model.inputs}
-    return batches if len(batches) > 1 else batches[model.inputs[0].name]
+    if len(model.inputs) == 1:
+        return random_inputs(model, rng, size)
+    return {i.name: rng.normal(size=(size, *i.shape)) for i in model.inputs}
 
 
 def _module_file(

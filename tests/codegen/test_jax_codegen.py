@@ -54,7 +54,7 @@ from netspec.backends.jax import BACKEND, build_apply, precision_scope  # noqa: 
 from netspec.backends.jax.nn import LOWERINGS  # noqa: E402
 
 # Models whose gradients are compared too (see the module docstring).
-GRADIENTS = {"all_ops"}
+GRADIENTS = {"all_ops", "index_ops"}
 
 DRIVER = """
     import importlib.util
@@ -101,9 +101,11 @@ DRIVER = """
                     y, _ = module.apply(params, x, train=True, rng=rng)
                     return jnp.mean(jnp.square(y - t))
 
-                grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
-                grads, dx = grad(params, x)
-                out["train::input"] = np.asarray(dx)
+                if jnp.issubdtype(x.dtype, jnp.integer):  # indices: no gradient
+                    grads = jax.jit(jax.grad(loss))(params, x)
+                else:
+                    grads, dx = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, x)
+                    out["train::input"] = np.asarray(dx)
                 for name in module.PARAM_SHAPES:
                     out[f"train::grad::{name}"] = np.asarray(grads[name])
         for dtype in ("float64", "float32"):
@@ -138,8 +140,10 @@ def _expected(
     if gradients:
         # A fresh compiled model: this is its first training call (the driver's key).
         compiled = BACKEND.compile(plain, dtype="float64", seed=SEED, params=weights)
-        _, grads = compiled.loss_and_grads(x, t, MeanSquaredError(), input_grad=True)
-        out["train::input"] = grads.pop(model.input.name)
+        floats = model.input.dtype.startswith("float")
+        _, grads = compiled.loss_and_grads(x, t, MeanSquaredError(), input_grad=floats)
+        if floats:
+            out["train::input"] = grads.pop(model.input.name)
         out.update({f"train::grad::{name}": g for name, g in grads.items()})
     for dtype in ("float64", "float32"):
         arrays = initial_params(model, SEED, dtype)

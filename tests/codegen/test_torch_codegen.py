@@ -26,6 +26,7 @@ from netspec.codegen import TARGETS, context_for, generate
 from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import Program
+from netspec.parity import random_inputs
 from netspec.weights import save_weights
 
 torch = pytest.importorskip("torch")
@@ -62,6 +63,15 @@ model trainable(x: [4, 8, 8]) {
     log_softmax(axis = 1) -> flatten
     dense(12, bias = false) -> batchnorm(affine = false) -> gelu -> softplus(beta = 2)
     dense(6) -> prelu -> softmax -> dense(3)
+}
+"""
+
+# The ops that take integer indices, trained the same way (with a padding row).
+TRAINABLE_INDICES = """\
+netspec 1
+
+model trainable_indices(tokens: int64[6]) {
+    embedding(9, 4, padding_idx = 0) -> layer_norm -> flatten -> dense(3)
 }
 """
 
@@ -221,14 +231,16 @@ def test_state_dict_keys_are_the_ir_names(tmp_path: Path) -> None:
             assert set(built.state_dict()) == names
 
 
-def test_training_mode_matches_the_in_memory_backend(tmp_path: Path) -> None:
-    program, _, cls = _generated(TRAINABLE, tmp_path, "trainable")
+@pytest.mark.parametrize("spec", ["TRAINABLE", "TRAINABLE_INDICES"])
+def test_training_mode_matches_the_in_memory_backend(spec: str, tmp_path: Path) -> None:
+    program, _, cls = _generated(globals()[spec], tmp_path, "trainable")
     _ruff(tmp_path / "trainable.py")
     values = initial_params(program.model(), 1, "float64")
     ours = cls().double()
     ours.load_state_dict({k: torch.from_numpy(v) for k, v in values.items()}, strict=True)
     theirs = netspec.compile(program, dtype="float64", params=values)
-    x = torch.randn(5, 4, 8, 8, dtype=torch.float64)
+    # Indices (the padding row among them) or normal values.
+    x = torch.from_numpy(random_inputs(program.model(), np.random.default_rng(0), 5))
     for step in range(2):  # two steps: the second uses moved running statistics
         outputs = []
         for module in (ours, theirs):

@@ -33,6 +33,9 @@ def test_spec_data_fits_its_model(
             seed=train.seed,
             data_dir=str(tmp_path),
             target=train.target,
+            # A relative path is read against the spec's folder, as netspec train does.
+            base_dir=str(path.parent),
+            input_dtype=model.input.dtype,
         )
         for split in data.splits().values():
             assert split.x.shape[1:] == model.input.shape

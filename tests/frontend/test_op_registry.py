@@ -95,8 +95,9 @@ def test_the_trainable_spec_holds_every_language_op_with_parameters() -> None:
         if OPS[kind].params is not table.param_rules.none
         or OPS[kind].state is not table.param_rules.none
     }
-    trainable = _spec_constants("tests/codegen/test_torch_codegen.py")["TRAINABLE"]
-    assert owners - _kinds_of(trainable) == set()
+    constants = _spec_constants("tests/codegen/test_torch_codegen.py")
+    kinds = _kinds_of(constants["TRAINABLE"]) | _kinds_of(constants["TRAINABLE_INDICES"])
+    assert owners - kinds == set()
 
 
 # -- the documentation's op tables -----------------------------------------------------
@@ -146,11 +147,14 @@ def _nodes_of_every_op() -> list[object]:
     """(input shape, checked node, its parameters) of every node of the every-op spec with
     a signature, and the summary text of the node."""
     text = _spec_constants("tests/codegen/test_numpy_codegen.py")["ALL_OPS"]
-    model = netspec.load(text).model("all_ops")
-    shapes = {model.input.name: model.input.shape}
-    shapes |= {node.name: node.output.shape for node in model.nodes}
+    program = netspec.load(text)
     cases = []
-    for node in model.nodes:
+    for model, node in [(m, n) for m in program.models for n in m.nodes]:
+        # The input's type as the spec would declare it: "int64[3, 5]" for embedding.
+        shapes = {model.input.name: model.input.shape}
+        shapes |= {node.name: node.output.shape for node in model.nodes}
+        dtypes = {model.input.name: model.input.dtype}
+        dtypes |= {node.name: node.output.dtype for node in model.nodes}
         params = [p for p in model.params if p.name in node.params]
         op = as_written(node.op, OPS[node.op.kind].ir, params)
         written = describe(op, OPS[node.op.kind].summary)
@@ -160,9 +164,13 @@ def _nodes_of_every_op() -> list[object]:
             and not SIGNATURES[node.op.kind].tensors
             and "literal value" not in written
         ):
+            source = node.inputs[0]
+            # Indices only where the op wants them: a model may not end in integers.
+            indices = OPS[node.op.kind].takes == "indices"
+            declared = dtypes[source] if indices else ""
             cases.append(
                 pytest.param(
-                    str(list(shapes[node.inputs[0]])), written, node.op, params, id=written
+                    declared + str(list(shapes[source])), written, node.op, params, id=written
                 )
             )
     return cases

@@ -215,7 +215,9 @@ def _input_checks(var: dict[str, str], model: CheckedModel, dtype: str) -> list[
         if spec.dtype in INDEX_DTYPES:
             lines += [
                 f"if not jnp.issubdtype({v}.dtype, jnp.integer):",
-                f'    raise ValueError(f"{{MODEL}} expects integer indices, got dtype {{{v}.dtype}}")',
+                "    raise ValueError(",
+                f'        f"{{MODEL}} expects integer indices, got dtype {{{v}.dtype}}"',
+                "    )",
             ]  # fmt: skip
             continue
         lines += [

@@ -176,3 +176,20 @@ def test_recurrent_specs_have_their_torch_twins_parameter_counts(
     recurrent = next(n for n in model.nodes if n.op.kind in ("lstm", "gru"))
     shapes = {model.input.name: model.input.shape} | {n.name: n.output.shape for n in model.nodes}
     assert len(shapes[recurrent.inputs[0]]) == 2  # a [T, F] sequence per sample
+
+
+@pytest.mark.parametrize("stem", ["char_bigram", "char_lm"])
+def test_character_models_score_every_character_of_the_shipped_text(stem: str) -> None:
+    model = _model(stem)
+    text = (Path(__file__).parents[1] / "specs" / "data" / "tiny_shakespeare.txt").read_text(
+        encoding="utf-8"
+    )
+    assert model.input.dtype == "int64"
+    assert model.output_type.shape == (model.input.shape[0], len(set(text)))
+
+
+def test_char_lm_parameter_count_by_hand() -> None:
+    embedding = 61 * 32
+    lstm = 4 * 128 * (32 + 128) + 2 * 4 * 128  # weight_ih, weight_hh, bias_ih, bias_hh
+    dense = 128 * 61 + 61
+    assert _model("char_lm").parameter_count == embedding + lstm + dense == 92_765

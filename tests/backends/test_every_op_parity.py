@@ -1,6 +1,7 @@
 """The three backends agree on the every-op specs of the code generator's tests, in
-float64: activations to 1e-10 and gradients to 1e-9 (relative to max(|value|, 1)), in
-evaluation mode, where dropout draws no mask and every gradient is compared."""
+float64 (activations to 1e-10, gradients to 1e-9, relative to max(|value|, 1)) and in
+float32 (activations to 1e-5, gradients to 1e-4), in evaluation mode, where dropout draws
+no mask and every gradient is compared."""
 
 from __future__ import annotations
 
@@ -40,11 +41,13 @@ def test_backends_agree_on_every_op(path: str, name: str) -> None:
     assert {row.kind for row in report.rows} >= {"activation", "gradient"}
 
 
+@pytest.mark.parametrize("name", ["all_ops", "index_ops"])
 @pytest.mark.parametrize(
     "path", ["tests/codegen/test_generated.py", "tests/codegen/test_numpy_codegen.py"]
 )
-def test_backends_agree_on_the_index_ops_in_float32(path: str) -> None:
-    """The integer-input model in float32: activations to 1e-5, gradients to 1e-4."""
-    model = netspec.load(every_op_spec(path)).model("index_ops")
+def test_backends_agree_on_every_op_in_float32(path: str, name: str) -> None:
+    """Every op in float32: activations to 1e-5, gradients to 1e-4."""
+    model = netspec.load(every_op_spec(path)).model(name)
     report = run_parity(model, AVAILABLE, dtype="float32", batch=3, seed=7, train=False)
     assert report.ok, report.render()
+    assert {row.kind for row in report.rows} >= {"activation", "gradient"}

@@ -1,0 +1,83 @@
+"""Shared by the ONNX export tests: the cases, trained-looking weights, a runner."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netspec
+from netspec.initializers import initial_params
+from netspec.ir import CheckedModel, Program
+
+ROOT = Path(__file__).resolve().parents[2]
+
+onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install netspec[onnx])")
+ort = pytest.importorskip(
+    "onnxruntime", reason="onnxruntime is not installed (pip install netspec[onnx])"
+)
+
+# onnxruntime's CPU kernels that exist for float only (at the default opset 18): a
+# float64 graph holding one cannot run there, and its float64 check is skipped, naming it.
+FLOAT_ONLY = {"Conv", "ConvTranspose", "AveragePool", "Erf"}
+NOT_IMPLEMENTED = re.compile(r"Could not find an implementation for (\w+)\(")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model of one spec: a file of specs/ or an every-op spec text."""
+
+    id: str
+    spec: str  # a path, or spec text
+    model: str
+
+    def program(self) -> Program:
+        return netspec.load(self.spec if "\n" in self.spec else Path(self.spec))
+
+
+def trained_looking(model: CheckedModel, dtype: str, seed: int = 0) -> dict[str, np.ndarray]:
+    """Weights that no initializer gives: netspec's initial ones moved by noise of their
+    own scale (constants get some too), running statistics and standardisation away
+    from 0 and 1, so that every array really matters in the comparison."""
+    values = initial_params(model, seed, "float64")
+    rng = np.random.default_rng(seed + 1)
+    for spec in model.params:
+        value = values[spec.name]
+        scale = float(value.std()) if value.size > 1 and value.std() > 0 else 0.1
+        values[spec.name] = value + rng.normal(0.0, 0.5 * scale, size=value.shape)
+    for state in model.state:
+        if state.attr in ("running_mean", "mean"):
+            values[state.name] = rng.normal(0.0, 0.5, size=state.shape)
+        else:
+            values[state.name] = rng.uniform(0.5, 2.0, size=state.shape)
+    return {name: value.astype(dtype) for name, value in values.items()}
+
+
+def batch(model: CheckedModel, size: int, dtype: str, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(size, *model.input.shape)).astype(dtype)
+
+
+def session(proto: onnx.ModelProto, outputs: list[str] | None = None) -> ort.InferenceSession:
+    """An onnxruntime session of ``proto``, with ``outputs`` (tensor names) as extra graph
+    outputs so that every node's value can be compared, not only the model's output."""
+    if outputs:
+        proto = onnx.ModelProto.FromString(proto.SerializeToString())
+        known = {o.name for o in proto.graph.output}
+        for name in outputs:
+            if name not in known:
+                proto.graph.output.append(onnx.ValueInfoProto(name=name))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def float_only_kernel(error: Exception) -> str | None:
+    """The ONNX op named by onnxruntime's "no implementation" error, when it is one of
+    its float-only kernels; None for any other error (which must fail the test)."""
+    found = NOT_IMPLEMENTED.search(str(error))
+    return found.group(1) if found and found.group(1) in FLOAT_ONLY else None

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS
+from netspec.export._onnx_lowering import DEFAULT_OPSET
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -328,6 +329,44 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("svg", "png", "pdf", "dot", "mmd"),
         help="the format, for -o - or a file name without one of those suffixes "
         "(default: the suffix's; svg for standard output)",
+    )
+
+    export = _command(
+        commands,
+        "export",
+        "write a model as an ONNX file, with its weights",
+        "Write one model as an ONNX graph built from the checked IR (no torch or jax "
+        "needed), in inference form, with its weights as initializers named as in the IR. "
+        "Needs the onnx extra: pip install netspec[onnx].",
+    )
+    export.add_argument("file", metavar="SPEC", help="the .net file")
+    export.add_argument(
+        "--format", choices=("onnx",), default="onnx", help="the file format to write"
+    )
+    export.add_argument(
+        "--weights",
+        metavar="FILE_OR_RUN_DIR",
+        help="trained weights: a .safetensors file or a run directory (default: netspec's "
+        "initial weights, drawn with --seed)",
+    )
+    _model_option(export, "the only one")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: MODEL.onnx)")
+    export.add_argument(
+        "--opset", type=_positive, default=DEFAULT_OPSET, help="the ONNX opset of the graph"
+    )
+    export.add_argument(
+        "--dynamic-batch",
+        action="store_true",
+        help="a symbolic batch axis (default: a fixed batch of --batch samples)",
+    )
+    export.add_argument(
+        "--batch", type=_positive, default=1, help="the fixed batch size, without --dynamic-batch"
+    )
+    export.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="the float type"
+    )
+    export.add_argument(
+        "--seed", type=_non_negative, default=0, help="the seed of the initial weights"
     )
 
     ir = _command(

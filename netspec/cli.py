@@ -193,6 +193,56 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return _write("compile", args.output, text, f"{args.backend} module for model {model.name}")
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import importlib.util
+    import time
+
+    def fail(message: str, code: int) -> int:
+        print(f"netspec export: error: {message}", file=sys.stderr)
+        return code
+
+    missing = [m for m in ("onnx",) if importlib.util.find_spec(m) is None]
+    if missing:
+        return fail("ONNX export needs the onnx package\n  help: pip install netspec[onnx]", 1)
+    from netspec.export.onnx import export_onnx
+
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    if analysis is None:
+        return EXIT_USAGE
+    if analysis.program is None:
+        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        return EXIT_SPEC
+    started = time.perf_counter()
+    try:
+        model = _choose_model(analysis.program, args.model)
+        output = args.output or f"{model.name}.onnx"
+        result = export_onnx(
+            analysis.program,
+            output,
+            model=model.name,
+            weights=args.weights,
+            opset=args.opset,
+            dynamic_batch=args.dynamic_batch,
+            batch=args.batch,
+            dtype=args.dtype,
+            seed=args.seed,
+            spec_text=analysis.source,
+        )
+    except NetspecError as error:
+        return fail(str(error), _exit_code(error))
+    except OSError as error:
+        return fail(f"cannot write {error.filename or output}: {error.strerror}", EXIT_USAGE)
+    batch = "dynamic" if args.dynamic_batch else str(args.batch)
+    print(
+        f"wrote {result.path} (ONNX opset {args.opset}, model {model.name}, {args.dtype}, "
+        f"batch {batch}, {model.parameter_count:,} parameters, "
+        f"{time.perf_counter() - started:.2f} s)"
+    )
+    if result.preprocessing is not None:
+        print(f"wrote {result.preprocessing} (the preprocessing the run learnt)")
+    return EXIT_OK
+
+
 def _program(path: str) -> tuple[int, Program | None]:
     """(exit code, program): code 0 with the program, or the code to exit with."""
     analysis = _read(path, DEFAULT_MAX_PARAMS)
@@ -449,6 +499,7 @@ COMMANDS = {
     "schema": cmd_schema,
     "ir": cmd_ir,
     "compile": cmd_compile,
+    "export": cmd_export,
     "parity": cmd_parity,
     "graph": cmd_graph,
     "sample": cmd_sample,

@@ -50,7 +50,9 @@ def _without(tmp_path: Path, names: set[str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "hidden", [{"torch"}, {"jax", "jaxlib"}], ids=lambda names: "no " + min(names)
+    "hidden",
+    [{"torch"}, {"jax", "jaxlib"}, {"onnx", "onnxruntime"}],
+    ids=lambda names: "no " + min(names),
 )
 def test_the_suite_collects_without_an_extra(tmp_path: Path, hidden: set[str]) -> None:
     env = _without(tmp_path, hidden)

@@ -150,7 +150,8 @@ def check_lowerings(model: CheckedModel, opset: int, lines: _SpecLines) -> None:
                 BELOW_MINIMUM.format(
                     where=where, kind=kind, node=node.name, minimum=entry.minimum, opset=opset
                 )
-                + f"\n  help: export with --opset {max(entry.minimum, DEFAULT_OPSET)}",
+                + f"\n  help: export with --opset {entry.minimum} or newer (the default is "
+                f"{DEFAULT_OPSET})",
                 target=f"onnx opset {opset}",
                 kind=kind,
             )

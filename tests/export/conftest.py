@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pytest
 
 import netspec
 from netspec.initializers import initial_params
@@ -15,10 +15,9 @@ from netspec.ir import CheckedModel, Program
 
 ROOT = Path(__file__).resolve().parents[2]
 
-onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install netspec[onnx])")
-ort = pytest.importorskip(
-    "onnxruntime", reason="onnxruntime is not installed (pip install netspec[onnx])"
-)
+# Each test module skips, saying why, where these are absent (pip install netspec[onnx]).
+ONNX_MISSING = "onnx is not installed (pip install netspec[onnx])"
+ORT_MISSING = "onnxruntime is not installed (pip install netspec[onnx])"
 
 # onnxruntime's CPU kernels that exist for float only (at the default opset 18): a
 # float64 graph holding one cannot run there, and its float64 check is skipped, naming it.
@@ -60,9 +59,12 @@ def batch(model: CheckedModel, size: int, dtype: str, seed: int = 0) -> np.ndarr
     return np.random.default_rng(seed).normal(size=(size, *model.input.shape)).astype(dtype)
 
 
-def session(proto: onnx.ModelProto, outputs: list[str] | None = None) -> ort.InferenceSession:
+def session(proto: Any, outputs: list[str] | None = None) -> Any:
     """An onnxruntime session of ``proto``, with ``outputs`` (tensor names) as extra graph
     outputs so that every node's value can be compared, not only the model's output."""
+    import onnx
+    import onnxruntime as ort
+
     if outputs:
         proto = onnx.ModelProto.FromString(proto.SerializeToString())
         known = {o.name for o in proto.graph.output}

@@ -14,20 +14,25 @@ forward pass on a small CPU; ResNet-18 covers depth at ImageNet size.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-import netspec
-from netspec.export.onnx import to_onnx
-from netspec.ops import OPS
-from tests.codegen.test_generated import ALL_OPS as ALL_OPS_BLOCKS
-from tests.codegen.test_numpy_codegen import ALL_OPS
-from tests.export.conftest import (
+from tests.export.conftest import ONNX_MISSING, ORT_MISSING
+
+onnx = pytest.importorskip("onnx", reason=ONNX_MISSING)
+pytest.importorskip("onnxruntime", reason=ORT_MISSING)
+
+import numpy as np  # noqa: E402
+
+import netspec  # noqa: E402
+from netspec.export.onnx import to_onnx  # noqa: E402
+from netspec.ops import OPS  # noqa: E402
+from tests.codegen.test_generated import ALL_OPS as ALL_OPS_BLOCKS  # noqa: E402
+from tests.codegen.test_numpy_codegen import ALL_OPS  # noqa: E402
+from tests.export.conftest import (  # noqa: E402
     ROOT,
     Case,
     batch,
     float_only_kernel,
-    onnx,
     session,
     trained_looking,
 )

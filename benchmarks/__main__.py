@@ -2,7 +2,7 @@
 
 Prints the machine and versions, then one markdown table per group, then the goals
 (met or not, with figures). Groups: train-step, attention, recurrent, limit, frontend, loop,
-gpu.
+gpu, onnx.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-GROUPS = ("train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu")
+GROUPS = ("train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu", "onnx")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -164,6 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             result_gpu = gpu.run(rounds=rounds, block_s=block_s, progress=progress)
             print(gpu.render(result_gpu))
             goals.gpu(result_gpu)
+        elif group == "onnx":
+            from benchmarks import onnx_export
+
+            result_onnx = onnx_export.run(
+                rounds=5 if quick else 21,
+                block_s=block_s,
+                repeats=2 if quick else 5,
+                progress=progress,
+            )
+            print(onnx_export.render(result_onnx))
         print(f"\n({group}: {time.perf_counter() - group_start:.0f} s)\n", flush=True)
     print(goals.render())
     print(

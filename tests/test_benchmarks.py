@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from benchmarks import frontend, gpu, limit, loop, recurrent, train_step
+from benchmarks import frontend, gpu, limit, loop, onnx_export, recurrent, train_step
 from benchmarks.__main__ import main
 from netspec.data._idx import write_idx
 
@@ -91,6 +91,17 @@ def test_frontend_gives_finite_timings() -> None:
     result = frontend.run(repeats=1, sizes=(10,), resnet=False)
     assert frontend.finite(result)
     assert "10 layers" in frontend.render(result)
+
+
+def test_onnx_gives_finite_timings_or_says_why_not() -> None:
+    result = onnx_export.run(nets=("mlp",), batches=(2,), export=False, rounds=2, block_s=0.001)
+    if result.skipped:
+        assert result.skipped == onnx_export.why_not()
+        assert "skipped" in onnx_export.render(result)
+        return
+    assert onnx_export.finite(result)
+    assert result.rows[0].max_output_diff < 1e-4
+    assert "| MNIST MLP (specs/mlp.net) | 2 |" in onnx_export.render(result)
 
 
 def _fake_mnist(root: Path, train: int = 400, test: int = 50) -> None:

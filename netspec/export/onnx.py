@@ -29,9 +29,6 @@ from netspec.export._onnx_lowering import DEFAULT_OPSET, MIN_OPSET
 from netspec.export._onnx_ops import LOWERINGS
 from netspec.ir import CheckedModel, Input, Program, Span
 
-# The IR version onnxruntime 1.18 (the oldest the extra allows) reads; ONNX files of a
-# newer IR version are refused by older runtimes, and netspec needs nothing newer.
-IR_VERSION = 9
 # The newest opset the installed onnx package defines.
 MAX_OPSET = onnx.defs.onnx_opset_version()
 METADATA_PREFIX = "netspec."
@@ -258,12 +255,14 @@ def to_onnx(
         batch="batch" if dynamic_batch else batch,
         lines=lines,
     )
+    opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=opsets,
         producer_name="netspec",
         producer_version=_version(),
-        ir_version=IR_VERSION,
+        # The oldest IR version the opset allows: older runtimes refuse newer files.
+        ir_version=helper.find_min_ir_version_for(list(opsets)),
         doc_string=f"model {checked.name}, exported by netspec from its checked IR",
     )
     metadata = {"model": checked.name, "dtype": dtype}

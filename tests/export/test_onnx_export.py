@@ -50,6 +50,23 @@ def test_the_lowering_table_has_every_op_kind_of_the_registry() -> None:
     assert set(_onnx_ops.LOWERINGS) == set(OPS)
 
 
+def test_the_export_doc_lists_the_lowering_of_every_op_kind() -> None:
+    text = (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
+    table = text[text.index("## How each op becomes ONNX") :]
+    listed = {
+        kind.strip()
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("| op ")
+        for kind in line.split("|")[1].split(",")
+    }
+    assert set(OPS) - listed == set()
+
+
+def test_the_file_has_the_oldest_ir_version_its_opset_allows() -> None:
+    assert to_onnx(LENET).ir_version == 8
+    assert to_onnx(LENET, opset=21).ir_version == 10
+
+
 def test_names_are_the_ir_names_and_nodes_carry_their_spec_line() -> None:
     program = netspec.load(LENET)
     model = program.model()

@@ -10,6 +10,7 @@ to float64 precision; a float32 model always gets ONNX's own op.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from netspec.export._onnx_graph import GraphBuilder
@@ -24,26 +25,28 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _unary(op_type: str):  # type: ignore[no-untyped-def]
+def _unary(op_type: str) -> Callable[..., None]:
     """The lowering of an activation that is ONNX's ``op_type`` with no attributes."""
 
-    def lower(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+    def lower(
+        g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+    ) -> None:
         g.op(op_type, [x[0]], node.name)
 
     lower.__name__ = op_type.lower()
     return lower
 
 
-def step(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def step(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     positive = g.op("Greater", [x[0], g.scalar("zero", 0.0)])
     g.op("Cast", [positive], node.name, to=g.onnx_dtype)
 
 
-def silu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def silu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     g.op("Mul", [x[0], g.op("Sigmoid", [x[0]])], node.name)
 
 
-def relu6(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def relu6(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     g.op("Clip", [x[0], g.scalar("low", 0.0), g.scalar("high", 6.0)], node.name)
 
 
@@ -54,21 +57,29 @@ def _relu6_of_shift(g: GraphBuilder, x: str) -> str:
     return g.op("Clip", [shifted, g.scalar("low", 0.0), g.scalar("high", 6.0)])
 
 
-def hard_sigmoid(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def hard_sigmoid(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     g.op("Div", [_relu6_of_shift(g, x[0]), g.scalar("six", 6.0)], node.name)
 
 
-def hard_swish(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def hard_swish(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     product = g.op("Mul", [x[0], _relu6_of_shift(g, x[0])])
     g.op("Div", [product, g.scalar("six", 6.0)], node.name)
 
 
-def _where_positive(g: GraphBuilder, node: CheckedNode, x: str, positive: str, negative: str):
+def _where_positive(
+    g: GraphBuilder, node: CheckedNode, x: str, positive: str, negative: str
+) -> None:
     condition = g.op("Greater", [x, g.scalar("zero", 0.0)])
     g.op("Where", [condition, positive, negative], node.name)
 
 
-def leaky_relu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def leaky_relu(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     slope = node.op.negative_slope  # type: ignore[union-attr]
     if g.exact_attribute(slope):
         g.op("LeakyRelu", [x[0]], node.name, alpha=slope)
@@ -76,7 +87,7 @@ def leaky_relu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Sh
     _where_positive(g, node, x[0], x[0], g.op("Mul", [x[0], g.scalar("slope", slope)]))
 
 
-def prelu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def prelu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     slope = p["weight"]
     rank = len(shapes[0])
     if node.op.per_channel and rank > 1:  # type: ignore[union-attr]
@@ -92,7 +103,7 @@ def _exp_minus_one(g: GraphBuilder, x: str, factor: float) -> str:
     return g.op("Mul", [grown, g.scalar("factor", factor)])
 
 
-def elu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def elu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     alpha = node.op.alpha  # type: ignore[union-attr]
     if g.exact_attribute(alpha):
         g.op("Elu", [x[0]], node.name, alpha=alpha)
@@ -100,7 +111,7 @@ def elu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p
     _where_positive(g, node, x[0], x[0], _exp_minus_one(g, x[0], alpha))
 
 
-def selu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def selu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     if g.exact_attribute(SELU_ALPHA) and g.exact_attribute(SELU_SCALE):
         g.op("Selu", [x[0]], node.name, alpha=SELU_ALPHA, gamma=SELU_SCALE)
         return
@@ -108,7 +119,7 @@ def selu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], 
     _where_positive(g, node, x[0], positive, _exp_minus_one(g, x[0], SELU_SCALE * SELU_ALPHA))
 
 
-def gelu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def gelu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     # Written out: ONNX's Gelu op is opset 20 and float-only in onnxruntime.
     if node.op.approximate == "tanh":  # type: ignore[union-attr]
         cube = g.op("Mul", [g.op("Mul", [x[0], x[0]]), x[0]])
@@ -122,7 +133,9 @@ def gelu(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], 
     g.op("Mul", [x[0], half], node.name)
 
 
-def softplus(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def softplus(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     # ONNX's Softplus has neither beta nor threshold: log(1 + e^(βx)) / β where βx ≤ t.
     op: Any = node.op
     scaled = x[0] if op.beta == 1 else g.op("Mul", [x[0], g.scalar("beta", op.beta)])
@@ -133,8 +146,10 @@ def softplus(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shap
     g.op("Where", [linear, x[0], smooth], node.name)
 
 
-def _axis_op(op_type: str):  # type: ignore[no-untyped-def]
-    def lower(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def _axis_op(op_type: str) -> Callable[..., None]:
+    def lower(
+        g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+    ) -> None:
         g.op(op_type, [x[0]], node.name, axis=node.op.axis + 1)  # type: ignore[union-attr]
 
     lower.__name__ = op_type.lower()

@@ -38,7 +38,9 @@ def _bias(g: GraphBuilder, y: str, params: Params, out: str | None) -> str:
     return g.op("Add", [y, params["bias"]], out)
 
 
-def _linear(g: GraphBuilder, x: str, weight: str, bias: str | None, rank: int, out: str | None):
+def _linear(
+    g: GraphBuilder, x: str, weight: str, bias: str | None, rank: int, out: str | None
+) -> str:
     """``x Wᵀ + b`` over the last axis: Gemm for [N, in], MatMul for sequences."""
     if rank == 2:
         inputs = [x, weight] if bias is None else [x, weight, bias]
@@ -49,7 +51,7 @@ def _linear(g: GraphBuilder, x: str, weight: str, bias: str | None, rank: int, o
     return g.op("Add", [product, bias], out)
 
 
-def dense(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def dense(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     _linear(g, x[0], p["weight"], p.get("bias"), len(shapes[0]) + 1, node.name)
 
 
@@ -57,7 +59,9 @@ def _conv_inputs(x: str, p: Params) -> list[str]:
     return [x, p["weight"]] + ([p["bias"]] if "bias" in p else [])
 
 
-def conv2d(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def conv2d(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     (top, bottom), (left, right) = op.padding
     g.op(
@@ -72,7 +76,9 @@ def conv2d(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape]
     )
 
 
-def conv1d(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def conv1d(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     g.op(
         "Conv",
@@ -88,7 +94,7 @@ def conv1d(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape]
 
 def conv2d_transpose(
     g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
-):
+) -> None:
     """PyTorch's output is the full transposed convolution cropped by ``padding`` on both
     sides of an axis, then ``output_padding`` more rows: ONNX's pads say the same with
     ``padding - output_padding`` at the end. Where that is negative (output_padding >
@@ -116,7 +122,15 @@ def conv2d_transpose(
         g.op("Identity", [y], node.name)
 
 
-def _pool(g: GraphBuilder, node: CheckedNode, x: str, kind: str, kernel, stride, pads) -> None:
+def _pool(
+    g: GraphBuilder,
+    node: CheckedNode,
+    x: str,
+    kind: str,
+    kernel: list[int],
+    stride: list[int],
+    pads: list[tuple[int, int]],
+) -> None:
     """MaxPool pads with -inf (its padded cells never win); average pooling pads with zeros
     that count in the divisor, written as an explicit Pad so that every window divides by
     its full size whatever the runtime's count_include_pad handling of uneven pads."""
@@ -129,29 +143,37 @@ def _pool(g: GraphBuilder, node: CheckedNode, x: str, kind: str, kernel, stride,
     g.op("AveragePool", [x], node.name, kernel_shape=kernel, strides=stride)
 
 
-def maxpool(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def maxpool(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     _pool(g, node, x[0], "MaxPool", list(op.kernel), list(op.stride), list(op.padding))
 
 
-def avgpool(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def avgpool(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     _pool(g, node, x[0], "AveragePool", list(op.kernel), list(op.stride), list(op.padding))
 
 
-def maxpool1d(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def maxpool1d(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     _pool(g, node, x[0], "MaxPool", [op.kernel], [op.stride], [tuple(op.padding)])
 
 
-def avgpool1d(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def avgpool1d(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     _pool(g, node, x[0], "AveragePool", [op.kernel], [op.stride], [tuple(op.padding)])
 
 
 def global_avgpool(
     g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
-):
+) -> None:
     axes = list(range(2, len(shapes[0]) + 1))
     g.op("Identity", [g.reduce_mean(x[0], axes, keepdims=False)], node.name)
 
@@ -163,7 +185,9 @@ def _channel_view(g: GraphBuilder, array: str, rank: int) -> str:
     return g.op("Reshape", [array, g.ints("channel_shape", [-1] + [1] * (rank - 1))])
 
 
-def batchnorm(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def batchnorm(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     rank = len(shapes[0])
     if not g.exact_attribute(op.eps):
@@ -203,7 +227,9 @@ def _normalized(g: GraphBuilder, x: str, axes: list[int], eps: float) -> str:
     return g.op("Div", [centred, g.op("Sqrt", [g.op("Add", [variance, g.scalar("eps", eps)])])])
 
 
-def layer_norm(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def layer_norm(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     rank = len(shapes[0])
     if not g.exact_attribute(op.eps):
@@ -216,7 +242,9 @@ def layer_norm(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Sh
     g.op("LayerNormalization", inputs, node.name, axis=-op.axes, epsilon=op.eps)
 
 
-def group_norm(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def group_norm(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     # GroupNormalization's scale is per group before opset 21 and per channel after;
     # the decomposition means the same at every opset (docs/semantics.md, group_norm).
     op: Any = node.op
@@ -226,60 +254,78 @@ def group_norm(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Sh
     _affine(g, node, xhat, p, len(shape))
 
 
-def standardize(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def standardize(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     g.op("Div", [g.op("Sub", [x[0], p["mean"]]), p["std"]], node.name)
 
 
 def inference_identity(
     g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
-):
+) -> None:
     """identity, and dropout at inference: no node, the IR name refers to the input."""
     g.alias(node.name, x[0])
 
 
-def flatten(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def flatten(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     g.op("Flatten", [x[0]], node.name, axis=1)
 
 
-def reshape(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def reshape(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     g.op("Reshape", [x[0], g.ints("shape", [0, *node.output.shape])], node.name)
 
 
-def add(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def add(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params) -> None:
     g.op("Sum", x, node.name)
 
 
-def multiply(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def multiply(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     # Left to right, as the backends multiply.
     product = x[0]
     for index, other in enumerate(x[1:], start=2):
         product = g.op("Mul", [product, other], node.name if index == len(x) else None)
 
 
-def concat(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def concat(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     g.op("Concat", x, node.name, axis=node.op.axis + 1)  # type: ignore[union-attr]
 
 
-def permute(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def permute(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     axes = node.op.axes  # type: ignore[union-attr]
     g.op("Transpose", [x[0]], node.name, perm=[0, *(a + 1 for a in axes)])
 
 
-def transpose(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def transpose(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     perm = list(range(len(shapes[0]) + 1))
     perm[op.axis0 + 1], perm[op.axis1 + 1] = perm[op.axis1 + 1], perm[op.axis0 + 1]
     g.op("Transpose", [x[0]], node.name, perm=perm)
 
 
-def slice_axis(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def slice_axis(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     bounds = [g.ints(name, [v]) for name, v in (("starts", op.start), ("ends", op.stop))]
     g.op("Slice", [x[0], *bounds, g.ints("axes", [op.axis + 1]), g.ints("steps", [op.step])],
          node.name)  # fmt: skip
 
 
-def _separable(g: GraphBuilder, node: CheckedNode, x: str, rows: np.ndarray, cols: np.ndarray):
+def _separable(
+    g: GraphBuilder, node: CheckedNode, x: str, rows: np.ndarray, cols: np.ndarray
+) -> None:
     """rows @ x @ colsᵀ over the last two axes: the linear maps of adaptive pooling and
     upsampling (docs/semantics.md), the same matrices and order as the NumPy backend's,
     so they run in float64 too (onnxruntime has no float64 Resize or AveragePool)."""
@@ -289,14 +335,16 @@ def _separable(g: GraphBuilder, node: CheckedNode, x: str, rows: np.ndarray, col
 
 def adaptive_avgpool(
     g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
-):
+) -> None:
     size = node.op.size  # type: ignore[union-attr]
     _, height, width = shapes[0]
     rows = adaptive_weights(height, size[0], np.float64)
     _separable(g, node, x[0], rows, adaptive_weights(width, size[1], np.float64))
 
 
-def upsample(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params):
+def upsample(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
     op: Any = node.op
     _, height, width = shapes[0]
     rows = upsample_weights(height, op.scale[0], op.mode, op.align_corners, np.float64)
@@ -306,7 +354,7 @@ def upsample(g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shap
 
 def multi_head_attention(
     g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
-):
+) -> None:
     """Self-attention as MatMul, Softmax and reshapes (docs/semantics.md): ONNX's own
     Attention op exists only from opset 23, in few runtimes."""
     op: Any = node.op
@@ -332,7 +380,7 @@ def multi_head_attention(
 
 def positional_embedding(
     g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
-):
+) -> None:
     g.op("Add", [x[0], p["weight"]], node.name)
 
 

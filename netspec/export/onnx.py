@@ -172,7 +172,9 @@ def _weights(
     return validate_weights(model, weights, dtype=dtype, source="weights", require="all"), None
 
 
-def _value_info(name: str, shape: tuple[int, ...], elem: int, batch: int | str):
+def _value_info(
+    name: str, shape: tuple[int, ...], elem: int, batch: int | str
+) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, elem, [batch, *shape])
 
 

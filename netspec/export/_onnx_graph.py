@@ -91,6 +91,21 @@ class GraphBuilder:
         )
         return output
 
+    def node(
+        self, op_type: str, inputs: Sequence[str], outputs: Sequence[str], **attributes: Any
+    ) -> None:
+        """Add one node of several outputs (named by the caller, with :meth:`fresh`)."""
+        self.nodes.append(
+            helper.make_node(
+                op_type,
+                list(inputs),
+                list(outputs),
+                name=self.fresh(op_type.lower()),
+                doc_string=self._doc,
+                **attributes,
+            )
+        )
+
     def const(self, hint: str, value: Any, dtype: Any = None) -> str:
         """A constant as an initializer: floats in the model's dtype unless ``dtype``
         says otherwise (``np.int64`` for shapes, axes and pads)."""

@@ -12,6 +12,7 @@ model's metadata and in a JSON file beside it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -269,12 +270,22 @@ def to_onnx(
     )
     metadata = {"model": checked.name, "dtype": dtype}
     if weight_file is not None:
-        metadata["weights"] = str(weight_file)
+        # The file's name and digest say which weights these are, without a local path.
+        metadata["weights"] = weight_file.name
+        metadata["weights_sha256"] = _sha256(weight_file)
         preprocessing = _preprocessing(weight_file)
         if preprocessing is not None:
             metadata["preprocessing"] = json.dumps(preprocessing, sort_keys=True)
     helper.set_model_props(proto, {METADATA_PREFIX + k: v for k, v in metadata.items()})
     return proto
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _version() -> str:

@@ -4,6 +4,7 @@ command line. Numerical equality for every spec is in test_onnx_equality.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -302,6 +303,9 @@ def test_the_command_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     props = {p.key: p.value for p in onnx.load(out).metadata_props}
     assert props[METADATA_PREFIX + "model"] == "lenet5"
+    assert props[METADATA_PREFIX + "weights"] == "w.safetensors"
+    digest = hashlib.sha256((tmp_path / "w.safetensors").read_bytes()).hexdigest()
+    assert props[METADATA_PREFIX + "weights_sha256"] == digest
 
 
 @pytest.mark.parametrize(

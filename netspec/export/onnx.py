@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from netspec._validate import check_choice, check_seed, found
+from netspec._validate import check_choice, check_int, check_seed, check_str, found
 from netspec.errors import NetspecError, UnsupportedOpError
 from netspec.export._onnx_graph import GraphBuilder
 from netspec.export._onnx_lowering import DEFAULT_OPSET, MIN_OPSET
@@ -242,8 +242,10 @@ def to_onnx(
     check_choice(dtype, "dtype", ("float32", "float64"))
     opset = check_opset(opset)
     seed = check_seed(seed)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise NetspecError(f"batch must be a positive integer, found {found(batch)}")
+    batch = check_int(batch, "batch")
+    if not isinstance(dynamic_batch, bool):
+        raise NetspecError(f"dynamic_batch must be True or False, found {found(dynamic_batch)}")
+    check_str(model, "model", optional=True)
     program, checked = _program_and_model(spec, model)
     if spec_text is None and isinstance(spec, str) and "\n" in spec:
         spec_text = spec

@@ -201,6 +201,24 @@ def test_an_op_kind_without_a_lowering_is_a_located_error(
     assert caught.value.kind == "relu"
 
 
+@pytest.mark.parametrize(
+    ("keyword", "value", "message"),
+    [
+        ("batch", 0, "batch must be an integer >= 1, found 0"),
+        ("batch", 2.0, "batch must be an integer >= 1, found 2.0 (float)"),
+        ("dynamic_batch", "yes", "dynamic_batch must be True or False, found 'yes' (str)"),
+        ("dtype", "float16", "dtype must be one of 'float32', 'float64', found 'float16'"),
+        ("opset", "18", "opset must be an integer, found '18' (str)"),
+        ("seed", -1, "seed must be an integer in [0, 2**64), found -1"),
+        ("model", 3, "model must be"),
+    ],
+)
+def test_bad_arguments_are_refused(keyword: str, value: object, message: str) -> None:
+    with pytest.raises(NetspecError) as caught:
+        to_onnx(LENET, **{keyword: value})
+    assert str(caught.value).startswith(message)
+
+
 @pytest.mark.parametrize("opset", [12, 99])
 def test_an_opset_out_of_range_is_refused(opset: int) -> None:
     with pytest.raises(NetspecError, match=rf"ONNX opset {opset} is out of range: netspec writes"):

@@ -93,9 +93,10 @@ def infer_row(net: str, batch: int, *, rounds: int, block_s: float) -> InferRow:
         proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
     module = netspec.compile(program, "torch", params=weights).eval()
-    x = np.random.default_rng(0).normal(size=(batch, *model.input.shape)).astype(np.float32)
+    (given,) = model.inputs  # the MLP and LeNet-5 take one input
+    x = np.random.default_rng(0).normal(size=(batch, *given.shape)).astype(np.float32)
     xt = torch.from_numpy(x)
-    feed = {model.input.name: x}
+    feed = {given.name: x}
     with torch.inference_mode():
         diff = float(np.abs(session.run(None, feed)[0] - module(xt).numpy()).max())
 

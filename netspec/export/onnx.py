@@ -53,8 +53,8 @@ class ExportResult:
 
 
 def model_inputs(model: CheckedModel) -> tuple[Input, ...]:
-    """The model's inputs, in order (one today)."""
-    return (model.input,)
+    """The model's inputs, in the order the spec names them: the graph's inputs."""
+    return tuple(model.inputs)
 
 
 def _program_and_model(spec: Any, name: str | None) -> tuple[Program | None, CheckedModel]:

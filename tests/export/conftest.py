@@ -56,7 +56,15 @@ def trained_looking(model: CheckedModel, dtype: str, seed: int = 0) -> dict[str,
 
 
 def batch(model: CheckedModel, size: int, dtype: str, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(size, *model.input.shape)).astype(dtype)
+    """A batch for a model of one input."""
+    return feeds(model, size, dtype, seed)[model.input.name]
+
+
+def feeds(model: CheckedModel, size: int, dtype: str, seed: int = 0) -> dict[str, np.ndarray]:
+    """A batch of ``size`` samples for every input, by name (onnxruntime's feeds, and what
+    the NumPy backend's ``forward`` and ``trace`` take)."""
+    rng = np.random.default_rng(seed)
+    return {spec.name: rng.normal(size=(size, *spec.shape)).astype(dtype) for spec in model.inputs}
 
 
 def session(proto: Any, outputs: list[str] | None = None) -> Any:

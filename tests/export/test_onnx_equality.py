@@ -31,7 +31,7 @@ from tests.codegen.test_numpy_codegen import ALL_OPS  # noqa: E402
 from tests.export.conftest import (  # noqa: E402
     ROOT,
     Case,
-    batch,
+    feeds,
     float_only_kernel,
     session,
     trained_looking,
@@ -68,7 +68,20 @@ model double_ops(x: [4, 6, 6]) {
 }
 """
 
+# A model of two inputs: each is a graph input of its own name, in the spec's order.
+TWO_INPUTS = """\
+netspec 1
+
+model two_branch(image: [1, 12, 12], extra: [4]) {
+    a = image -> conv2d(4, 5) -> relu -> maxpool(2) -> flatten
+    b = extra -> dense(16) -> relu
+    concat(a, b) -> dense(8) -> relu
+    dense(3)
+}
+"""
+
 EVERY_OP = {"all_ops": ALL_OPS, "all_ops_blocks": ALL_OPS_BLOCKS, "double_ops": DOUBLE_OPS}
+EXTRA = {**EVERY_OP, "two_inputs": TWO_INPUTS}
 
 
 def _cases() -> list[object]:
@@ -80,7 +93,7 @@ def _cases() -> list[object]:
             case = Case(f"{path.stem}/{model.name}" if many else path.stem, str(path), model.name)
             marks = [pytest.mark.skip(reason=SKIPPED[path.stem])] if path.stem in SKIPPED else []
             cases.append(pytest.param(case, id=case.id, marks=marks))
-    for name, text in EVERY_OP.items():
+    for name, text in EXTRA.items():
         model = netspec.load(text).models[0].name
         cases.append(pytest.param(Case(name, text, model), id=name))
     return cases
@@ -102,8 +115,8 @@ def _compare(case: Case, dtype: str) -> None:
     weights = trained_looking(model, dtype)
     proto = to_onnx(program, model=model.name, weights=weights, dtype=dtype, dynamic_batch=True)
     onnx.checker.check_model(proto, full_check=True)
-    size = 1 if int(np.prod(model.input.shape)) > 100_000 else 3
-    x = batch(model, size, dtype)
+    size = 1 if sum(int(np.prod(i.shape)) for i in model.inputs) > 100_000 else 3
+    x = feeds(model, size, dtype)
     expected = netspec.compile(program, "numpy", model=model.name, dtype=dtype, params=weights)
     trace = expected.trace(x)
     written = {out for node in proto.graph.node for out in node.output}
@@ -115,7 +128,7 @@ def _compare(case: Case, dtype: str) -> None:
         if kernel is None:
             raise
         pytest.skip(f"onnxruntime has no float64 kernel for {kernel}")
-    got = dict(zip(names, runner.run(names, {model.input.name: x}), strict=True))
+    got = dict(zip(names, runner.run(names, x), strict=True))
     tolerance = TOLERANCE[dtype]
     for name in names:
         want = trace[name]
@@ -124,7 +137,7 @@ def _compare(case: Case, dtype: str) -> None:
         scale = max(1.0, float(np.abs(want).max()))
         error = float(np.abs(got[name] - want).max()) / scale
         assert error <= tolerance, f"{case.id}: node {name} differs by {error:.3g} (scaled)"
-    final = runner.run([model.output], {model.input.name: x})[0]
+    final = runner.run([model.output], x)[0]
     np.testing.assert_allclose(final, trace[model.output], rtol=0, atol=tolerance * scale)
 
 

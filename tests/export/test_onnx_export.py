@@ -33,7 +33,7 @@ from netspec.export.onnx import (  # noqa: E402
 from netspec.initializers import initial_params  # noqa: E402
 from netspec.ops import OPS  # noqa: E402
 from netspec.weights import save_weights  # noqa: E402
-from tests.export.conftest import ROOT, batch, session, trained_looking  # noqa: E402
+from tests.export.conftest import ROOT, batch, feeds, session, trained_looking  # noqa: E402
 
 LENET = ROOT / "specs" / "lenet5.net"
 
@@ -85,6 +85,22 @@ def test_names_are_the_ir_names_and_nodes_carry_their_spec_line() -> None:
     assert conv.doc_string == f"{LENET}:7:5 conv2d(6, 5, padding = 2)"
     assert outputs["dense_3"].doc_string == f"{LENET}:12:5 dense(10)"
     assert all(node.doc_string for node in graph.node)
+
+
+def test_a_model_of_several_inputs_has_a_graph_input_for_each() -> None:
+    from tests.export.test_onnx_equality import TWO_INPUTS
+
+    model = netspec.load(TWO_INPUTS).model()
+    proto = to_onnx(TWO_INPUTS, dynamic_batch=True)
+    dims = {
+        i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+        for i in proto.graph.input
+    }
+    assert dims == {"image": ["batch", 1, 12, 12], "extra": ["batch", 4]}
+    given = feeds(model, 5, "float32")
+    got = session(proto).run(None, given)[0]
+    want = netspec.compile(TWO_INPUTS, "numpy").forward(given)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_weights_become_initializers_under_their_names() -> None:

@@ -25,6 +25,7 @@ from netspec.backends.numpy.nn_resample import adaptive_weights, upsample_weight
 from netspec.export._onnx_activations import ACTIVATIONS
 from netspec.export._onnx_graph import GraphBuilder
 from netspec.export._onnx_lowering import MIN_OPSET, OnnxLowering
+from netspec.export._onnx_recurrent import recurrent
 from netspec.ir import CheckedNode
 
 Shape = tuple[int, ...]
@@ -417,5 +418,9 @@ LOWERINGS: dict[str, OnnxLowering] = {
     "upsample": _entry(upsample),
     "multi_head_attention": _entry(multi_head_attention),
     "positional_embedding": _entry(positional_embedding),
+    # ONNX's RNN, LSTM and GRU, one node per layer, gates reordered (_onnx_recurrent).
+    "rnn": _entry(recurrent),
+    "lstm": _entry(recurrent),
+    "gru": _entry(recurrent),
     **ACTIVATIONS,
 }

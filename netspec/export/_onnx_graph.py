@@ -18,7 +18,12 @@ from onnx import helper, numpy_helper
 
 from netspec.ir import CheckedNode
 
-ONNX_DTYPES = {"float32": onnx.TensorProto.FLOAT, "float64": onnx.TensorProto.DOUBLE}
+ONNX_DTYPES = {
+    "float32": onnx.TensorProto.FLOAT,
+    "float64": onnx.TensorProto.DOUBLE,
+    "int32": onnx.TensorProto.INT32,
+    "int64": onnx.TensorProto.INT64,
+}
 
 
 class GraphBuilder:

@@ -385,6 +385,15 @@ def positional_embedding(
     g.op("Add", [x[0], p["weight"]], node.name)
 
 
+def embedding(
+    g: GraphBuilder, node: CheckedNode, x: list[str], shapes: list[Shape], p: Params
+) -> None:
+    """Row i of the table for each index i: ONNX's Gather (int32 or int64 indices). The
+    indices were checked to lie in 0..num-1 where they entered netspec; ONNX leaves an
+    index outside the table undefined (onnxruntime refuses it)."""
+    g.op("Gather", [p["weight"], x[0]], node.name, axis=0)
+
+
 def _entry(fn: Callable[..., Any], minimum: int = MIN_OPSET) -> OnnxLowering:
     return OnnxLowering(fn, minimum)
 
@@ -418,6 +427,7 @@ LOWERINGS: dict[str, OnnxLowering] = {
     "upsample": _entry(upsample),
     "multi_head_attention": _entry(multi_head_attention),
     "positional_embedding": _entry(positional_embedding),
+    "embedding": _entry(embedding),
     # ONNX's RNN, LSTM and GRU, one node per layer, gates reordered (_onnx_recurrent).
     "rnn": _entry(recurrent),
     "lstm": _entry(recurrent),

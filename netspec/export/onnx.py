@@ -25,10 +25,11 @@ from onnx import helper
 
 from netspec._validate import check_choice, check_int, check_seed, check_str, found
 from netspec.errors import NetspecError, UnsupportedOpError
-from netspec.export._onnx_graph import GraphBuilder
+from netspec.export._onnx_graph import ONNX_DTYPES, GraphBuilder
 from netspec.export._onnx_lowering import DEFAULT_OPSET, MIN_OPSET
 from netspec.export._onnx_ops import LOWERINGS
 from netspec.ir import CheckedModel, Input, Program, Span
+from netspec.ir.graph import INDEX_DTYPES
 
 # The newest opset the installed onnx package defines.
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -195,7 +196,10 @@ def build_graph(
     for given in model_inputs(model):
         g.reserve(given.name)
         shapes[given.name] = tuple(given.shape)
-        inputs.append(_value_info(given.name, tuple(given.shape), g.onnx_dtype, batch))
+        # Integer inputs (indices for embedding) keep their dtype; float ones take the
+        # graph's, as the backends cast a float batch to the model's dtype.
+        elem = ONNX_DTYPES[given.dtype] if given.dtype in INDEX_DTYPES else g.onnx_dtype
+        inputs.append(_value_info(given.name, tuple(given.shape), elem, batch))
     for spec in (*model.params, *model.state):
         g.weight(spec.name, values[spec.name])
     attrs = {p.name: p.attr for p in model.params} | {s.name: s.attr for s in model.state}
@@ -298,12 +302,22 @@ def _version() -> str:
 
 def _preprocessing(weight_file: Path) -> dict[str, Any] | None:
     """What a training run learnt besides the weights, for inputs given raw: the csv
-    encoding (feature columns, one-hot categories, class names). The statistics of a
-    standardised source are not here: they are the graph's standardize node."""
+    encoding (feature columns, one-hot categories, class names) and a text source's
+    vocabulary (the characters in index order), read from the weight file's run
+    directory (beside it, or one up for a checkpoint). The statistics of a standardised
+    source are not here: they are the graph's standardize node."""
     from netspec.data import read_encoding
+    from netspec.sampling import VOCABULARY_FILE, read_vocabulary
 
+    found: dict[str, Any] = {}
     encoding = read_encoding(weight_file)
-    return None if encoding is None else {"csv_encoding": encoding.to_json()}
+    if encoding is not None:
+        found["csv_encoding"] = encoding.to_json()
+    for run in (weight_file.parent, weight_file.parent.parent):
+        if (run / VOCABULARY_FILE).is_file():
+            found["vocabulary"] = list(read_vocabulary(run))
+            break
+    return found or None
 
 
 def preprocessing_path(output: str | os.PathLike[str]) -> Path:

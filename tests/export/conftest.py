@@ -12,6 +12,7 @@ import numpy as np
 import netspec
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel, Program
+from netspec.ir.graph import INDEX_DTYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +68,14 @@ def feeds(model: CheckedModel, size: int, dtype: str, seed: int = 0) -> dict[str
     """A batch of ``size`` samples for every input, by name (onnxruntime's feeds, and what
     the NumPy backend's ``forward`` and ``trace`` take)."""
     rng = np.random.default_rng(seed)
-    return {spec.name: rng.normal(size=(size, *spec.shape)).astype(dtype) for spec in model.inputs}
+    # Indices within the smallest embedding table of the model.
+    rows = min((n.op.num for n in model.nodes if n.op.kind == "embedding"), default=1)
+    return {
+        spec.name: rng.integers(0, rows, size=(size, *spec.shape)).astype(spec.dtype)
+        if spec.dtype in INDEX_DTYPES
+        else rng.normal(size=(size, *spec.shape)).astype(dtype)
+        for spec in model.inputs
+    }
 
 
 def session(proto: Any, outputs: list[str] | None = None) -> Any:

@@ -430,3 +430,28 @@ def test_the_command_says_how_to_install_onnx_where_it_is_missing(
         "netspec export: error: ONNX export needs the onnx package\n"
         "  help: pip install netspec[onnx]\n"
     )
+
+
+def test_a_text_run_exports_its_vocabulary_and_integer_input(tmp_path: Path) -> None:
+    from netspec.sampling import write_vocabulary
+
+    spec = ROOT / "specs" / "char_bigram.net"
+    model = netspec.load(spec).model()
+    run = tmp_path / "run"
+    weights = trained_looking(model, "float32")
+    save_weights(run / "weights.safetensors", weights)
+    characters = tuple(chr(c) for c in range(32, 32 + 61))
+    write_vocabulary(run, characters, "data/tiny_shakespeare.txt")
+    out = tmp_path / "bigram.onnx"
+    result = export_onnx(spec, out, weights=run, dynamic_batch=True)
+    assert result.preprocessing == tmp_path / "bigram.preprocessing.json"
+    props = {p.key: p.value for p in result.model.metadata_props}
+    assert json.loads(props[METADATA_PREFIX + "preprocessing"]) == {"vocabulary": list(characters)}
+    sidecar = json.loads(result.preprocessing.read_text())
+    assert sidecar == {"model": "char_bigram", "vocabulary": list(characters)}
+    (given,) = result.model.graph.input
+    assert given.type.tensor_type.elem_type == onnx.TensorProto.INT64
+    x = feeds(model, 2, "float32")
+    got = session(result.model).run(None, x)[0]
+    want = netspec.compile(spec, "numpy", params=weights).forward(x)
+    np.testing.assert_array_equal(got, want)  # a table look-up: exact

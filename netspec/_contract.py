@@ -293,6 +293,12 @@ def check_indices(
             )
 
 
+def gradient_inputs(model: CheckedModel) -> list[str]:
+    """The inputs that have a gradient, in the model's order: the floating-point ones
+    (an integer input holds indices, which have none; it is skipped, not the others)."""
+    return [spec.name for spec in model.inputs if spec.dtype not in INDEX_DTYPES]
+
+
 def index_ranges(model: CheckedModel, name: str | None = None) -> list[tuple[str, int]]:
     """(embedding, rows) for every embedding the input ``name`` (the model's only input by
     default) reaches, directly or through ops that only move values: each index of the

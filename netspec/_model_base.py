@@ -27,7 +27,6 @@ from netspec._validate import check_seed
 from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
-from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.weights import validate_weights
 
@@ -108,13 +107,12 @@ class ModelBase:
         input_grad: bool = False,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Data loss plus declared l1 / l2 penalties, and its gradient for every parameter
-        (and for each input under its name, with ``input_grad``; integer inputs hold
-        indices, which have no gradient: a model with one gives no input gradients).
+        (and for each floating-point input under its name, with ``input_grad``; integer
+        inputs hold indices, which have no gradient, and are left out one by one).
         ``loss`` is an IR loss or its name (``"softmax_cross_entropy"``, ``"mse"``...)."""
         loss = check_loss(loss)
         batch = self._batch(x, train)
         targets = check_targets(self.ir, y, loss, batch_size(batch), self._np_dtype)
-        input_grad = input_grad and all(i.dtype not in INDEX_DTYPES for i in self.ir.inputs)
         return self._loss_and_grads(batch, targets, loss, train, input_grad)
 
     def parameters(self) -> dict[str, np.ndarray]:

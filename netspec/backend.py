@@ -75,7 +75,8 @@ class CompiledModel(Protocol):
 
         ``x`` is the one input's batch or a dict of every input's batch by name. With
         ``input_grad`` the result also holds the gradient for each input under the
-        input's name (none for a model with an integer input: indices have no gradient).
+        input's name, for every floating-point input (integer inputs hold indices, which
+        have no gradient).
         """
         ...
 

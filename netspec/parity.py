@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from netspec._contract import index_ranges
+from netspec._contract import gradient_inputs, index_ranges
 from netspec._validate import check_seed
 from netspec.backend import get_backend
 from netspec.initializers import initial_params
@@ -263,10 +263,8 @@ def run_parity(
             "loss", "loss", other, np.array(ref_loss), np.array(other_loss), value_tol
         )
         rows.append(replace(loss_row, masked=loss_masked))
-        # Integer indices have no gradient (a model with one gives no input gradients).
-        floats = all(spec.dtype not in INDEX_DTYPES for spec in model.inputs)
-        inputs = list(model.input_names) if floats else []
-        for name in [*inputs, *(p.name for p in model.params)]:
+        # Integer indices have no gradient: every floating-point input has one.
+        for name in [*gradient_inputs(model), *(p.name for p in model.params)]:
             row = _compare("gradient", name, other, ref_grads[name], grads[name], grad_tol)
             rows.append(replace(row, masked=loss_masked))
         for spec in model.state:

@@ -36,6 +36,28 @@ def two_input_samples(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndar
     return {"image": image, "extra": extra}, labels
 
 
+MIXED_INPUTS = """netspec 1
+model mixed_inputs(tokens: int64[6], extra: [4]) {
+    a = tokens -> embedding(10, 3) -> flatten -> dense(8)
+    b = extra -> dense(8) -> tanh
+    s = add(a, b)
+    concat(s, extra) -> dense(3)
+}
+"""
+MIXED_VOCABULARY = 10
+
+
+def mixed_input_samples(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``n`` samples of MIXED_INPUTS' inputs by name (int64 token indices and floats), and
+    class labels 0..2 that depend on both, so that a model must read each to learn them."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, MIXED_VOCABULARY, size=(n, 6), dtype=np.int64)
+    extra = rng.normal(size=(n, 4))
+    score = (tokens < 3).mean(axis=1) * 4 + extra[:, 0]
+    labels = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3])).astype(np.int64)
+    return {"tokens": tokens, "extra": extra}, labels
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

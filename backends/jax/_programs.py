@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 
+from netspec._contract import gradient_inputs
 from netspec.backends.jax._graph import Lowered, lower_model
 from netspec.backends.jax._losses import loss_function, penalty_function
 from netspec.backends.jax._optim import Optimizer
@@ -54,7 +55,7 @@ class Programs:
         if fn is None:
             penalty = penalty_function(self.model)
             fn = self._steps[(loss, train, input_grad)] = jax.jit(
-                _make_step(self.lowered, loss, penalty, train, input_grad)
+                _make_step(self.model, self.lowered, loss, penalty, train, input_grad)
             )
         return fn
 
@@ -77,6 +78,7 @@ def programs_for(model: CheckedModel) -> Programs:
 
 
 def _make_step(
+    model: CheckedModel,
     lowered: Lowered,
     loss: LossSpec,
     penalty: Callable[[Mapping[str, Array]], Array] | None,
@@ -92,12 +94,20 @@ def _make_step(
             value = value + penalty(params)
         return value, new_state
 
+    # Integer inputs hold indices, which have no gradient: they ride along undifferentiated.
+    floats = gradient_inputs(model)
+
+    def split(params: Any, x_float: Any, state: Any, y: Array, rng: Any, x_int: Any) -> Any:
+        return total(params, {**x_float, **x_int}, state, y, rng)
+
     argnums = (0, 1) if input_grad else 0
-    value_and_grad = jax.value_and_grad(total, argnums=argnums, has_aux=True)
+    value_and_grad = jax.value_and_grad(split, argnums=argnums, has_aux=True)
 
     def step(params: Any, state: Any, x: Array, y: Array, key: Array, call: Array) -> Any:
         rng = jax.random.fold_in(key, call) if train and lowered.random else None
-        (value, new_state), grads = value_and_grad(params, x, state, y, rng)
+        x_float = {name: x[name] for name in x if name in floats}
+        x_int = {name: x[name] for name in x if name not in floats}
+        (value, new_state), grads = value_and_grad(params, x_float, state, y, rng, x_int)
         # Always (param grads, input grad or None): one shape for the caller to unpack.
         return value, (grads if input_grad else (grads, None)), new_state
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from netspec._contract import check_targets, lowering_of
+from netspec._contract import check_targets, gradient_inputs, lowering_of
 from netspec._model_base import Batch, Inputs, ModelBase, batch_size, starting_weights
 from netspec._validate import check_seed
 from netspec.backends.numpy._losses import loss_and_grad
@@ -16,6 +16,7 @@ from netspec.backends.numpy.nn import LOWERINGS, arguments
 from netspec.devices import check_index, no_gpu, parse_device
 from netspec.errors import NetspecError, ShapeError
 from netspec.ir import CheckedModel, CheckedNode, ParamSpec
+from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.lowering import Lowering
 
@@ -110,6 +111,10 @@ class NumpyModel(ModelBase):
         self.device = "cpu"
         self._rng = _rng(check_seed(seed))
         self._inputs = ir.input_names
+        # The inputs with a gradient; indices (an integer input, shape ops on it) have none.
+        self._grad_inputs = gradient_inputs(ir)
+        self._indices = {i.name for i in ir.inputs if i.name not in self._grad_inputs}
+        self._indices |= {n.name for n in ir.nodes if n.output.dtype in INDEX_DTYPES}
         self._param_specs = {spec.name: spec for spec in ir.params}
         self._steps = self._build_steps()
         # A node needs a gradient when it, or anything upstream of it, has parameters.
@@ -198,7 +203,10 @@ class NumpyModel(ModelBase):
                 continue  # the output does not depend on this node
             # Every node depends on the input, so with input_grad every edge is needed;
             # without it, only edges with parameters upstream.
-            need = tuple(input_grad or self._has_params.get(name, False) for name in node.inputs)
+            need = tuple(
+                (input_grad and name not in self._indices) or self._has_params.get(name, False)
+                for name in node.inputs
+            )
             if not node.params and not any(need):
                 continue
             kwargs = dict(step.back_static)
@@ -224,7 +232,7 @@ class NumpyModel(ModelBase):
             value, result[spec.name] = self._penalised(spec.name, g)
             penalty += value
         if input_grad:
-            for name in self._inputs:
+            for name in self._grad_inputs:
                 dx = pending.get(name)
                 result[name] = np.zeros_like(xb[name]) if dx is None else np.ascontiguousarray(dx)
         return Backprop(data_loss, penalty, result, out)

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from netspec._contract import gradient_inputs
 from netspec._model_base import Inputs, ModelBackend, ModelBase, starting_weights
 from netspec._validate import check_seed
 from netspec.backends.torch._device import DTYPES, device_name, ieee_float32, resolve_device
@@ -84,18 +85,18 @@ class TorchModel(ModelBase):
         with self._precision(), torch.enable_grad():
             self._set_mode(train)
             inputs = self._tensors(batch)
-            if input_grad:
-                for tensor in inputs.values():
-                    tensor.requires_grad_(True)
+            # Integer inputs hold indices, which have no gradient: only the others get one.
+            differentiated = gradient_inputs(self.ir) if input_grad else []
+            for name in differentiated:
+                inputs[name].requires_grad_(True)
             total = data_loss(self.module(inputs), self._tensor(targets), loss)
             extra = penalty(self._penalties)
             if extra is not None:
                 total = total + extra
             wrt = [tensor for _, tensor in self._params]
             names = [name for name, _ in self._params]
-            if input_grad:
-                wrt.extend(inputs.values())
-                names.extend(inputs)
+            wrt.extend(inputs[name] for name in differentiated)
+            names.extend(differentiated)
             grads = _gradients(total, wrt)
             return float(total.detach()), _gradient_arrays(names, grads)
 

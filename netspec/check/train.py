@@ -159,6 +159,11 @@ class TrainChecker:
             # Every source but text and npz makes floats (an npz file may hold indices).
             indices = self.facts is not None and self.facts.kind == "steps"
             check_input_dtype(self, indices, self.model)
+        elif self.model is not None and self.source == "csv":
+            # csv column groups feed each input by name, with floats: each integer input
+            # is refused on its own (an npz file may hold indices, known once read).
+            for spec in self.model.inputs:
+                check_input_dtype(self, False, self.model, spec)
         self._schedule()
         self._optimizer()
 

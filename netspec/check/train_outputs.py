@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from netspec.diagnostics import Label
-from netspec.ir.graph import INDEX_DTYPES, CheckedModel
+from netspec.ir.graph import INDEX_DTYPES, CheckedModel, Input
 from netspec.ir.train import TopKAccuracy
 from netspec.ops.shapes import fmt
 
@@ -163,17 +163,23 @@ def check_step_targets(
         )
 
 
-def check_input_dtype(checker: TrainChecker, indices: bool, model: CheckedModel) -> None:
+def check_input_dtype(
+    checker: TrainChecker, indices: bool, model: CheckedModel, spec: Input | None = None
+) -> None:
     """A source of indices needs an integer input, and an integer input a source of
-    indices (the built-in sources but text make floats)."""
-    declared = model.input.dtype
+    indices (the built-in sources but text make floats). ``spec`` is the input the data
+    feeds, by name for a model of several inputs (the model's only input by default)."""
+    spec = model.input if spec is None else spec
+    declared = spec.dtype
     if indices == (declared in INDEX_DTYPES):
         return
-    name, shape = model.input.name, _shape(model.input.shape)
+    name, shape = spec.name, _shape(spec.shape)
     labels = []
-    if checker.input_span is not None:
+    span = checker.input_spans.get(name)
+    if span is not None:
         message = f"the model's input is {declared} {shape}"
-        labels = [Label.model_construct(span=checker.input_span, message=message)]
+        labels = [Label.model_construct(span=span, message=message)]
+    several = len(model.inputs) > 1
     if indices:
         checker.error(
             "data",
@@ -183,10 +189,14 @@ def check_input_dtype(checker: TrainChecker, indices: bool, model: CheckedModel)
             help=[f"declare the input as indices, {name}: int64{shape}, and embed them"],
         )
     else:
+        which = f"input '{name}'" if several else "input"
         checker.error(
             "data",
-            f"data {checker.source} makes floating-point samples, but the model's input is "
+            f"data {checker.source} makes floating-point samples, but the model's {which} is "
             f"{declared} {shape}, which takes integer indices",
             labels=labels,
-            help=[f"declare the input as floating point, {name}: {shape}"],
+            help=[
+                f"declare the input as floating point, {name}: {shape}"
+                + (", or read it from an npz array of integers" if several else "")
+            ],
         )

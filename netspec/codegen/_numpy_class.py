@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from netspec._contract import index_ranges
-from netspec.codegen._source import INDENT
+from netspec.codegen._source import INDENT, text
 from netspec.codegen.context import CodegenContext, inert
 from netspec.ir import CheckedModel
-from netspec.ir.graph import INDEX_DTYPES
+from netspec.ir.graph import INDEX_DTYPES, Input
 
 
 def indent(lines: list[str], levels: int = 1) -> list[str]:
@@ -124,29 +124,46 @@ def class_source(
 
 def _batch_dtype(model: CheckedModel) -> list[str]:
     """The batch's dtype check: real numbers cast to the model's dtype or, for an integer
-    input, integer indices each a row of every embedding they reach (a model of one
-    input; several inputs take real numbers)."""
-    if len(model.inputs) > 1 or model.input.dtype not in INDEX_DTYPES:
-        return [
-            "        real = np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)",  # noqa: E501
-            "        if not real:",
-            '            raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
-            "        return x.astype(self.dtype, copy=False)",
-        ]
-    rows = min((num for _, num in index_ranges(model)), default=None)
+    input, integer indices each a row of every embedding they reach (for a model of
+    several inputs, each integer input by name)."""
+    real = [
+        "        real = np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)",
+        "        if not real:",
+        '            raise ValueError(f"{MODEL} expects real numbers, got dtype {x.dtype}")',
+        "        return x.astype(self.dtype, copy=False)",
+    ]
+    if len(model.inputs) == 1:
+        integer = model.input.dtype in INDEX_DTYPES
+        return _indices(model, model.input, 0, "") if integer else real
+    lines: list[str] = []
+    for spec in model.inputs:
+        if spec.dtype in INDEX_DTYPES:
+            check = _indices(model, spec, 1, " for input {name}")
+            lines += [f"        if name == {text(spec.name)}:", *check]
+    return [*lines, *real]
+
+
+def _indices(model: CheckedModel, spec: Input, levels: int, which: str) -> list[str]:
+    """The check of an integer input's batch: integer indices, each a row of every
+    embedding the input reaches, kept in the input's integer dtype; ``which`` names the
+    input in the messages of a model of several."""
+    rows = min((num for _, num in index_ranges(model, spec.name)), default=None)
     lines = [
         "        if not np.issubdtype(x.dtype, np.integer):",
-        '            raise ValueError(f"{MODEL} expects integer indices, got dtype {x.dtype}")',
+        "            raise ValueError(",
+        f'                f"{{MODEL}} expects integer indices{which}, got dtype {{x.dtype}}"',
+        "            )",
     ]
     if rows is not None:
         lines += [
             f"        if x.min() < 0 or x.max() >= {rows}:",
             "            raise ValueError(",
-            f'                f"{{MODEL}} takes indices 0..{rows - 1}, "',
+            f'                f"{{MODEL}} takes indices 0..{rows - 1}{which}, "',
             '                f"got {x.min()}..{x.max()}"',
             "            )",
         ]
-    return [*lines, f"        return x.astype(np.{model.input.dtype}, copy=False)"]
+    lines.append(f"        return x.astype(np.{spec.dtype}, copy=False)")
+    return [INDENT * levels + line for line in lines]
 
 
 def _inert(value: str) -> str:

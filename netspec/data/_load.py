@@ -238,11 +238,14 @@ def _several_dataset(
     output_shape: tuple[int, ...],
     spec: DataSpec,
     dtype: np.dtype,
+    integer: frozenset[str],
 ) -> Dataset:
     """The splits of a model of several inputs: each split's rows of every input."""
     splits: dict[str, Split] = {}
     for name, (rows, ys) in named.items():
-        xs = shape_inputs(rows, raw, inputs, source=source, split=name, dtype=dtype)
+        xs = shape_inputs(
+            rows, raw, inputs, source=source, split=name, dtype=dtype, integer=integer
+        )
         ys = _targets(
             ys,
             raw,
@@ -281,6 +284,7 @@ def load_dataset(
     model: str = "",
     input_dtype: str = "float32",
     input_name: str = "x",
+    input_dtypes: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -321,6 +325,8 @@ def load_dataset(
     array per input: from an npz file with one array per input, named after it, or a csv
     file with a column group per input (``netspec.data._several``). Each split's ``x`` is
     then a dict of arrays by input name, each sample in its input's shape.
+    ``input_dtypes`` (every input's dtype by name) keeps an integer input's arrays as
+    int64 indices, and refuses floating-point data for it, naming the input.
     """
     if dtype not in DTYPES:
         raise NetspecError(f"dtype {dtype!r} is not supported; expected one of {DTYPES}")
@@ -372,6 +378,7 @@ def load_dataset(
             base_dir=base_dir,
             data_dir=data_dir,
             dtype=dt,
+            input_dtypes=input_dtypes,
         )
         if several
         else _source(
@@ -385,9 +392,11 @@ def load_dataset(
             indices=indices,
         )
     )
-    check_indices_input(
-        raw, source=source, indices=indices, dtype=input_dtype, shape=input_shape, name=input_name
-    )
+    if not several:
+        check_indices_input(
+            raw, source=source, indices=indices, dtype=input_dtype, shape=input_shape,
+            name=input_name,
+        )  # fmt: skip
     if raw.kind == "targets" and classification:
         raise NetspecError(REGRESSION_SOURCE.format(source=source, loss=loss_kind))
     notes: list[str] = []
@@ -431,7 +440,12 @@ def load_dataset(
         )
 
     if several:
-        return _several_dataset(named, raw, inputs or {}, source, loss_kind, output_shape, spec, dt)
+        integer = frozenset(
+            name for name, kind in (input_dtypes or {}).items() if kind in ("int32", "int64")
+        )
+        return _several_dataset(
+            named, raw, inputs or {}, source, loss_kind, output_shape, spec, dt, integer
+        )
 
     hint = raw.feature_hint
     fitted: CsvEncoding | None = None

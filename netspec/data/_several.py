@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from netspec.data import _checks as checks
+from netspec.data._indices import INTEGER_INPUT_NEEDS_INDICES
 from netspec.data._locate import did_you_mean, resolve_path
 from netspec.data._npz import MISSING_ARRAY, _array, _labels, open_npz
 from netspec.data._raw import Raw, class_count, regression_targets
@@ -54,11 +55,22 @@ def load_several(
     base_dir: str | os.PathLike[str] | None,
     data_dir: str | None,
     dtype: np.dtype,
+    input_dtypes: Mapping[str, str] | None = None,
 ) -> Raw:
-    """The rows of every input of a model of several inputs, from an npz or csv source."""
+    """The rows of every input of a model of several inputs, from an npz or csv source.
+    An input whose ``input_dtypes`` entry is an integer dtype takes integer arrays, kept
+    as int64 indices; floating-point data for it is an error naming the input."""
+    integer = {
+        name: checked
+        for name, checked in (input_dtypes or {}).items()
+        if checked in ("int32", "int64")
+    }
     if isinstance(spec, NpzData):
-        return _npz(spec, list(inputs), classification, base_dir, data_dir, dtype)
+        return _npz(spec, list(inputs), classification, base_dir, data_dir, dtype, integer, inputs)
     if isinstance(spec, CsvData) and spec.inputs:
+        if integer:
+            name, declared = next(iter(integer.items()))
+            raise _not_indices("csv", "floating-point", name, declared, inputs[name])
         return _csv(spec, list(inputs), classification, base_dir, data_dir, dtype)
     names = ", ".join(inputs)
     raise NetspecError(
@@ -79,6 +91,8 @@ def _npz(
     base_dir: str | os.PathLike[str] | None,
     data_dir: str | None,
     dtype: np.dtype,
+    integer: Mapping[str, str],
+    shapes: Mapping[str, tuple[int, ...]],
 ) -> Raw:
     path = resolve_path(spec.path, "npz", base_dir=base_dir, data_dir=data_dir)
     with open_npz(path) as archive:
@@ -126,6 +140,12 @@ def _npz(
                     f"{path}: {array_name} has {x.shape[0]} samples but {y_name} has "
                     f"{y.shape[0]}\n  expected: one target per sample, in every input array"
                 )
+            if name in integer:
+                # Indices stay integer, as the one input of a model keeps them.
+                if x.dtype.kind not in "iu":
+                    raise _not_indices(spec.source, str(x.dtype), name, integer[name], shapes[name])
+                columns[name].append(x.astype(np.int64))
+                continue
             # Checked before the cast, which would turn 1e300 into inf in float32.
             check_array_values(path, array_name, x, dtype)
             scaled = x.astype(dtype)
@@ -149,6 +169,17 @@ def _npz(
         for name in names
     }
     return _rows(columns, ys, counts, kind, spec.test, hints)
+
+
+def _not_indices(
+    source: str, found: str, name: str, declared: str, shape: tuple[int, ...]
+) -> NetspecError:
+    """The error for data of floats given to the integer input ``name``."""
+    return NetspecError(
+        INTEGER_INPUT_NEEDS_INDICES.format(
+            source=source, found=found, name=name, dtype=declared, shape=checks.spec_shape(shape)
+        )
+    )
 
 
 def _csv(
@@ -250,9 +281,11 @@ def shape_inputs(
     source: str,
     split: str,
     dtype: np.dtype,
+    integer: frozenset[str] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """A split's samples of every input, by name: its ``rows`` of each, in the input's
-    shape (a sample of as many values is reshaped), finite, contiguous and of ``dtype``."""
+    shape (a sample of as many values is reshaped), finite, contiguous and of ``dtype``
+    (int64 indices for the ``integer`` inputs)."""
     assert raw.inputs is not None
     result: dict[str, np.ndarray] = {}
     for name, wanted in shapes.items():
@@ -273,7 +306,7 @@ def shape_inputs(
                     )
                 )
             array = array.reshape(len(array), *wanted)
-        array = np.ascontiguousarray(array, dtype=dtype)
+        array = np.ascontiguousarray(array, dtype=np.int64 if name in integer else dtype)
         checks.check_finite(source, split, f"input {name!r}", name, array)
         result[name] = array
     return result

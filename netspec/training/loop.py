@@ -152,16 +152,19 @@ def fit(
             base_dir=str(Path(spec_path).parent) if spec_path else None,
             arrays=arrays,
             target=spec.target,
-            # Integer inputs are read for a model of one input; several take floats.
             input_dtype=checked.inputs[0].dtype if len(checked.inputs) == 1 else "float32",
             input_name=checked.inputs[0].name,
+            input_dtypes={spec.name: spec.dtype for spec in checked.inputs},
         )
         _check_monitor(spec, dataset)
-        if len(checked.inputs) == 1 and checked.input.dtype in INDEX_DTYPES:
-            # Once per split, before any step, so that a bad index names its sample there
-            # (each batch is checked again where it enters a backend).
+        # Once per split and integer input, before any step, so that a bad index names
+        # its input and sample there (each batch is checked again where it enters a backend).
+        for input_spec in checked.inputs:
+            if input_spec.dtype not in INDEX_DTYPES:
+                continue
             for split_name, split in dataset.splits().items():
-                check_indices(checked, split.x, split_name)
+                xs = split.x[input_spec.name] if isinstance(split.x, dict) else split.x
+                check_indices(checked, xs, split_name, name=input_spec.name)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]
             checked, dtype=dtype, device=device, seed=spec.seed
         )

@@ -1,5 +1,6 @@
 """A model of two inputs on every backend: parity, the batch by name, train steps, and one
-error per bad batch whatever the backend."""
+error per bad batch whatever the backend; and a model mixing integer and float inputs,
+whose float input keeps its gradient."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from netspec.errors import ShapeError, UnknownNameError
 from netspec.ir import CheckedModel
 from netspec.parity import run_parity
 from tests.backends.conftest import AVAILABLE, backend_params
-from tests.conftest import TWO_INPUTS, two_input_samples
+from tests.conftest import MIXED_INPUTS, TWO_INPUTS, mixed_input_samples, two_input_samples
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,43 @@ def test_compiled_models_take_the_inputs_by_keyword(name: str, model: CheckedMod
         with pytest.raises(kind) as caught:
             call(**batch)
         assert text in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def mixed() -> CheckedModel:
+    return netspec.load(MIXED_INPUTS).model()
+
+
+@pytest.mark.skipif(len(AVAILABLE) < 2, reason="parity needs at least two backends installed")
+@pytest.mark.parametrize("train", [False, True])
+def test_backends_agree_on_a_model_of_integer_and_float_inputs(
+    mixed: CheckedModel, train: bool
+) -> None:
+    # float64: activations and loss to 1e-10, gradients (parameters, the embedding table
+    # and the float input) to 1e-9, relative to max(|value|, 1).
+    report = run_parity(mixed, AVAILABLE, dtype="float64", batch=4, seed=3, train=train)
+    assert report.ok, report.render()
+    gradients = {row.name for row in report.rows if row.kind == "gradient"}
+    assert {"extra", "embedding_1.weight"} <= gradients
+    assert "tokens" not in gradients
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_an_integer_input_is_skipped_alone_in_the_input_gradients(  # type: ignore[no-untyped-def]
+    backend, mixed: CheckedModel
+) -> None:
+    compiled = backend.compile(mixed, dtype="float64", seed=1)
+    x, y = mixed_input_samples(4, seed=2)
+    _, grads = compiled.loss_and_grads(x, y, "softmax_cross_entropy", input_grad=True)
+    params = {spec.name for spec in mixed.params}
+    assert set(grads) == params | {"extra"}
+    assert grads["extra"].shape == (4, 4) and np.abs(grads["extra"]).sum() > 0
+    # Against finite differences of the loss in the float input (central, float64).
+    step, loss = 1e-6, "softmax_cross_entropy"
+    for i, j in [(0, 0), (3, 2)]:
+        up, down = x["extra"].copy(), x["extra"].copy()
+        up[i, j] += step
+        down[i, j] -= step
+        plus = compiled.loss_and_grads({**x, "extra": up}, y, loss, train=False)[0]
+        minus = compiled.loss_and_grads({**x, "extra": down}, y, loss, train=False)[0]
+        assert abs((plus - minus) / (2 * step) - grads["extra"][i, j]) < 1e-7

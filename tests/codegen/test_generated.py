@@ -42,7 +42,7 @@ from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.parity import random_inputs
 from netspec.weights import load_weights, save_weights
-from tests.conftest import TWO_INPUTS
+from tests.conftest import MIXED_INPUTS, TWO_INPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-10
@@ -137,9 +137,10 @@ EXTRA_SPECS = {
     "all_ops.net": ALL_OPS,
     "awkward_names.net": AWKWARD_NAMES,
     "two_inputs.net": TWO_INPUTS,
+    "mixed_inputs.net": MIXED_INPUTS,
 }
 # The model of each extra spec (awkward_names' is called self).
-EXTRA_MODELS = {"all_ops": "all_ops", "two_inputs": "two_inputs"}
+EXTRA_MODELS = {"all_ops": "all_ops", "two_inputs": "two_inputs", "mixed_inputs": "mixed_inputs"}
 
 # -- what each backend's generated module looks like from outside -------------------------
 # ``run(module, job)`` builds the model of ``job["class"]``, loads ``job["weights"]``
@@ -310,13 +311,11 @@ def _weights(model: CheckedModel, seed: int) -> dict[str, np.ndarray]:
 
 
 def _batch(model: CheckedModel, seed: int) -> np.ndarray | dict[str, np.ndarray]:
-    """A batch of the model's one input (normal values, or valid indices for an integer
-    input), or of each of its inputs by name."""
+    """A batch of the model's one input, or of each of its inputs by name: normal values,
+    or valid indices for an integer input."""
     rng = np.random.default_rng(seed)
     size = 1 if sum(int(np.prod(i.shape)) for i in model.inputs) > 100_000 else 3
-    if len(model.inputs) == 1:
-        return random_inputs(model, rng, size)
-    return {i.name: rng.normal(size=(size, *i.shape)) for i in model.inputs}
+    return random_inputs(model, rng, size)
 
 
 def _module_file(

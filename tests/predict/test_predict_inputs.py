@@ -255,3 +255,42 @@ def test_preprocessing_names_fashion_mnist_classes() -> None:
     )
     names = Preprocessing(train=program.train("m")).class_names
     assert names is not None and names[0] == "T-shirt/top" and names[9] == "Ankle boot"
+
+
+def test_a_flattened_input_takes_a_square_grayscale_image(tmp_path: Path) -> None:
+    from netspec.weights import save_weights
+
+    program = netspec.load(Path(__file__).parents[2] / "specs" / "digits.net")
+    compiled = netspec.compile(program, "numpy", seed=3)
+    save_weights(tmp_path / "w.safetensors", {**compiled.parameters(), **compiled.state()})
+    run = build_run(
+        program,
+        program.model(),
+        tmp_path / "w.safetensors",
+        train=program.train("digits"),
+        backend="numpy",
+        dtype="float32",
+        device="cpu",
+    )
+    pixels = _pixels(5)
+    Image.fromarray(pixels, mode="L").save(tmp_path / "digit.png")
+    prediction = run.predict(str(tmp_path / "digit.png"))
+    expected = compiled.forward((pixels.reshape(1, 64) / 255.0).astype(np.float32))
+    np.testing.assert_allclose(prediction.outputs, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_binary_classifier_gives_both_classes() -> None:
+    from netspec.predict.output import class_probabilities
+
+    program = netspec.load(
+        "netspec 1\nmodel m(x: [2]) { dense(1) }\n"
+        "train m { data xor\n loss binary_cross_entropy\n optimizer sgd(lr = 0.1)\n epochs 1 }\n"
+    )
+    logits = np.array([[0.0], [2.0], [-1.0]])
+    probabilities = class_probabilities(
+        logits, program.model(), Preprocessing(train=program.train("m"))
+    )
+    assert probabilities is not None
+    p = 1 / (1 + np.exp(-logits[:, 0]))
+    np.testing.assert_allclose(probabilities, np.stack([1 - p, p], axis=1))
+    assert class_probabilities(logits, program.model(), Preprocessing()) is None

@@ -405,8 +405,8 @@ def _predict_parser(commands: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--weights",
         metavar="FILE_OR_RUN_DIR",
-        help="a .safetensors file or a run directory (default: the spec's literal weights, "
-        "for a spec that writes every weight)",
+        help="a .safetensors file or a run directory (default: the values the spec fixes, "
+        "for a spec that draws no parameter at random)",
     )
     predict.add_argument(
         "--input",

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from netspec.backend import CompiledModel
     from netspec.predict.output import Prediction
 
+# Initialisations that give the same values every time: a spec whose parameters all
+# have one (the worked examples) can predict without a weight file.
+FIXED_SCHEMES = frozenset({"literal", "zeros", "ones", "constant"})
+
 NOT_A_RUN = (
     "{path} is not a run directory: it has no {missing}\n"
     "  expected: a directory written by `netspec train` (run.json, ir.json and "
@@ -158,12 +162,13 @@ def build_run(
 
     preprocessing, run_dir = preprocessing_for(weights, train)
     if weights is None:
-        drawn = [p.name for p in model.params if p.init.scheme != "literal"]
+        drawn = [p.name for p in model.params if p.init.scheme not in FIXED_SCHEMES]
         if drawn:
             listed = ", ".join(drawn[:6]) + (" ..." if len(drawn) > 6 else "")
             raise NetspecError(
-                f"model '{model.name}' has {len(drawn)} parameters without literal values in "
-                f"the spec ({listed}); predicting needs trained weights\n"
+                f"model '{model.name}' has {len(drawn)} parameters whose values the spec does "
+                f"not fix ({listed}): they are drawn at random; predicting needs trained "
+                "weights\n"
                 "  help: give --weights FILE.safetensors or a run directory of `netspec train`"
             )
         values: dict[str, np.ndarray] | None = None
@@ -175,7 +180,7 @@ def build_run(
     return Run(
         model=model,
         program=program,
-        weights=values if values is not None else dict(compiled.parameters()),
+        weights=values if values is not None else {**compiled.parameters(), **compiled.state()},
         preprocessing=preprocessing,
         compiled=compiled,
         path=run_dir,

@@ -52,8 +52,25 @@ def test_a_spec_without_literal_weights_needs_weights(
     spec.write_text("netspec 1\nmodel m(x: [2]) { dense(3) -> relu -> dense(1) }\n")
     assert main(["predict", str(spec), "--input", "1,2"]) == EXIT_SPEC
     error = capsys.readouterr().err
-    assert "model 'm' has 4 parameters without literal values" in error
-    assert "dense_1.weight" in error and "--weights" in error
+    # The biases start at zero, a value the spec fixes; the weights are drawn.
+    assert "model 'm' has 2 parameters whose values the spec does not fix" in error
+    assert "(dense_1.weight, dense_2.weight)" in error and "--weights" in error
+
+
+def test_parameters_of_fixed_values_need_no_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "fixed.net"
+    spec.write_text(
+        "netspec 1\nmodel m(x: [2]) {\n"
+        "    dense(2, weight = [[1, 2], [3, 4]]) -> batchnorm\n"
+        "    dense(1, init = 0.5, bias_init = ones)\n}\n"
+    )
+    assert main(["predict", str(spec), "--input", "1,1", "--format", "json"]) == EXIT_OK
+    (record,) = json.loads(capsys.readouterr().out)
+    # batchnorm in evaluation: running mean 0, variance 1, gamma 1, beta 0 (eps 1e-5).
+    expected = 0.5 * (3 + 7) / np.sqrt(1 + 1e-5) + 1
+    assert record["output"] == pytest.approx([expected], rel=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ def _train(folder: Path, spec_text: str, name: str) -> TrainedRun:
 
 @pytest.fixture(scope="session")
 def image_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    pytest.importorskip("sklearn", reason="digits needs scikit-learn (pip install netspec[train])")
     return _train(tmp_path_factory.mktemp("image_run"), IMAGE_SPEC, "pictures")
 
 

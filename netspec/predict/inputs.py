@@ -118,9 +118,9 @@ def _load_npy(path: Path) -> np.ndarray | Mapping[str, np.ndarray]:
     return loaded
 
 
-def _from_npz(model: CheckedModel, path: Path, dtype: str) -> Samples:
-    loaded = _load_npy(path)
-    assert isinstance(loaded, Mapping)
+def _from_npz(
+    model: CheckedModel, path: Path, loaded: Mapping[str, np.ndarray], dtype: str
+) -> Samples:
     with loaded as archive:  # type: ignore[attr-defined]
         names = list(archive.files)
         batches: dict[str, np.ndarray] = {}
@@ -147,7 +147,7 @@ def _from_npz(model: CheckedModel, path: Path, dtype: str) -> Samples:
 
 def _from_literal(model: CheckedModel, text: str, dtype: str) -> Samples:
     where = f"--input {text}"
-    if len(model.inputs) == 1:
+    if len(model.inputs) == 1 and "=" not in text:
         parts = {model.inputs[0].name: text}
     else:
         parts = {}
@@ -199,11 +199,13 @@ def _from_path(
         what = "does not exist" if not path.exists() else "is not a file"
         raise NetspecError(f"input {path} {what}; expected a file ({KINDS})")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
+    if suffix in (".npy", ".npz"):
+        # What the file holds decides, not its suffix: an archive of arrays by name, or
+        # one array.
         loaded = _load_npy(path)
+        if isinstance(loaded, Mapping):
+            return _from_npz(model, path, loaded, dtype)
         return _from_array(model, loaded, str(path), dtype)
-    if suffix == ".npz":
-        return _from_npz(model, path, dtype)
     if suffix == ".csv":
         batches, labels = read_csv(model, path, preprocessing)
         casted = {

@@ -195,3 +195,17 @@ def test_a_binary_classifier_gives_both_classes() -> None:
     p = 1 / (1 + np.exp(-logits[:, 0]))
     np.testing.assert_allclose(probabilities, np.stack([1 - p, p], axis=1))
     assert class_probabilities(logits, program.model(), Preprocessing()) is None
+
+
+def test_an_npy_suffix_on_an_archive_reads_the_archive_and_literals_may_name_the_input(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "named.npy"
+    with path.open("wb") as stream:
+        np.savez(stream, x=np.array([3.0, 4.0]))
+    worked = netspec.load(Path(__file__).parents[2] / "specs" / "relu_worked_example.net")
+    run = build_run(
+        worked, worked.model(), None, train=None, backend="numpy", dtype="float64", device="cpu"
+    )
+    prediction = run.predict(str(path), LiteralValues("x=1,0"))
+    np.testing.assert_array_equal(prediction.outputs, [[46.0, 0.0], [45.0, 0.0]])

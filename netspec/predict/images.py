@@ -68,7 +68,20 @@ def read_image(path: Path, spec: Input, train: TrainSpec | None) -> np.ndarray:
     try:
         with Image.open(path) as opened:
             opened.load()
-            picture = opened.convert("L" if channels == 1 else "RGB")
+            mode = opened.mode
+            if mode.startswith("I;16"):
+                # 16-bit grayscale: converting to "L" would clip at 255, so the pixels
+                # are brought to 0..255 here, kept as floats.
+                wide = np.asarray(opened, dtype=np.float64) * (255 / 65535)
+                picture = Image.fromarray(wide.astype(np.float32), mode="F")
+            elif mode in ("I", "F"):
+                kind = "32-bit integer" if mode == "I" else "floating-point"
+                raise NetspecError(
+                    f"{path}: the image has {kind} pixels, whose range is unknown; "
+                    "expected 8- or 16-bit pixels"
+                )
+            else:
+                picture = opened.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise NetspecError(
             f"{path}: cannot read it as an image ({error}); expected a PNG or JPEG file"
@@ -80,6 +93,8 @@ def read_image(path: Path, spec: Input, train: TrainSpec | None) -> np.ndarray:
         method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
         picture = picture.resize((width, height), method)
     pixels = np.asarray(picture, dtype=np.float64) * pixel_scale(train)
-    if channels == 3:
+    if pixels.ndim == 2 and channels == 3:
+        pixels = np.repeat(pixels[None], 3, axis=0)  # a 16-bit gray picture for RGB
+    elif channels == 3:
         pixels = pixels.transpose(2, 0, 1)  # height, width, colour -> colour first
     return pixels.reshape(spec.shape)

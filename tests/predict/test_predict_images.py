@@ -113,3 +113,17 @@ def test_a_flattened_input_takes_a_square_grayscale_image(tmp_path: Path) -> Non
     prediction = run.predict(str(tmp_path / "digit.png"))
     expected = compiled.forward((pixels.reshape(1, 64) / 255.0).astype(np.float32))
     np.testing.assert_allclose(prediction.outputs, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_16_bit_image_is_not_clipped(image_run: TrainedRun, tmp_path: Path) -> None:
+    run = netspec.load_run(image_run.run_dir)
+    pixels = _pixels(6)
+    Image.fromarray(pixels.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    Image.fromarray(pixels, mode="L").save(tmp_path / "flat.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I;16")
+    prediction = run.predict(str(tmp_path / "deep.png"), str(tmp_path / "flat.png"))
+    np.testing.assert_allclose(prediction.outputs[0], prediction.outputs[1], rtol=1e-5, atol=1e-6)
+    Image.fromarray(pixels.astype(np.float32)).save(tmp_path / "float.tiff")
+    (tmp_path / "float.tiff").rename(tmp_path / "float.png")  # Pillow reads by content
+    with pytest.raises(NetspecError, match="floating-point pixels, whose range is unknown"):
+        run.predict(str(tmp_path / "float.png"))

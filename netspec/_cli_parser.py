@@ -400,7 +400,7 @@ def _predict_parser(commands: argparse._SubParsersAction) -> None:
         nargs="*",
         metavar="INPUT",
         help="files: .npy (one sample or a batch), .npz (arrays by input name), .csv "
-        "(a row per sample), .png/.jpg/.jpeg",
+        "(a row per sample), .png/.jpg/.jpeg, .txt (text for a language model)",
     )
     predict.add_argument(
         "--weights",
@@ -414,6 +414,13 @@ def _predict_parser(commands: argparse._SubParsersAction) -> None:
         metavar="VALUES",
         help="one sample's values, comma-separated (3,4); NAME=VALUES;NAME=VALUES for a "
         "model of several inputs; may be repeated (default: none, only the INPUT files)",
+    )
+    predict.add_argument(
+        "--text",
+        action="append",
+        metavar="TEXT",
+        help="text for a character language model: the next character's probabilities, "
+        "with the run's vocabulary; may be repeated (default: none)",
     )
     _backend_options(predict)
     predict.add_argument(

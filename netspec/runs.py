@@ -81,10 +81,14 @@ class Preprocessing:
 
     train: TrainSpec | None = None
     encoding: CsvEncoding | None = None
+    # The characters of a text source, in index order (the run's vocab.json).
+    vocabulary: tuple[str, ...] | None = None
 
     @property
     def class_names(self) -> tuple[str, ...] | None:
         """The name of each class 0..K-1, where the data source has them."""
+        if self.vocabulary is not None:
+            return tuple(repr(ch)[1:-1] if not ch.isprintable() else ch for ch in self.vocabulary)
         if self.encoding is not None and self.encoding.class_names is not None:
             return self.encoding.class_names
         if self.train is not None and self.train.data.source == "fashion_mnist":
@@ -106,10 +110,16 @@ def preprocessing_for(
     section); and the run directory, if any."""
     if weights is None:
         return Preprocessing(train=train), None
+    from netspec.sampling import VOCABULARY_FILE, read_vocabulary
+
     run_dir = run_directory_of(weights)
+    vocabulary = None
     if run_dir is not None:
         train = recorded_train(run_dir) or train
-    return Preprocessing(train=train, encoding=read_encoding(weights)), run_dir
+        if (run_dir / VOCABULARY_FILE).is_file():
+            vocabulary = read_vocabulary(run_dir)
+    encoding = read_encoding(weights)
+    return Preprocessing(train=train, encoding=encoding, vocabulary=vocabulary), run_dir
 
 
 @dataclass

@@ -8,7 +8,7 @@ is the command line.
 
 from __future__ import annotations
 
-from netspec.predict.inputs import LiteralValues, Samples, read_inputs
+from netspec.predict.inputs import LiteralValues, Samples, Text, read_inputs
 from netspec.predict.output import Prediction
 
-__all__ = ["LiteralValues", "Prediction", "Samples", "read_inputs"]
+__all__ = ["LiteralValues", "Prediction", "Samples", "Text", "read_inputs"]

@@ -13,7 +13,7 @@ from netspec.errors import NetspecError
 def cmd_predict(args: argparse.Namespace) -> int:
     """Run the model on the inputs and print (or write) its answers."""
     from netspec.cli import UsageError, _choose_model, _exit_code, _program
-    from netspec.predict.inputs import LiteralValues
+    from netspec.predict.inputs import LiteralValues, Text
     from netspec.runs import build_run
     from netspec.weights import atomic_write_bytes, resolve_weights_path
 
@@ -38,7 +38,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             device=args.device,
         )
-        inputs = [*args.inputs, *(LiteralValues(text) for text in args.input or ())]
+        inputs = [
+            *args.inputs,
+            *(LiteralValues(text) for text in args.input or ()),
+            *(Text(text) for text in args.text or ()),
+        ]
         if not inputs:
             raise UsageError(
                 "no inputs: give files (.npy, .npz, .csv, .png, .jpg) or --input VALUES"

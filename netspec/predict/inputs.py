@@ -20,7 +20,7 @@ from netspec.predict.images import IMAGE_SUFFIXES, read_image
 from netspec.predict.tabular import read_csv
 from netspec.runs import Preprocessing
 
-KINDS = ".npy, .npz, .csv, " + ", ".join(IMAGE_SUFFIXES)
+KINDS = ".npy, .npz, .csv, .txt, " + ", ".join(IMAGE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,46 @@ class LiteralValues:
     text: str
 
 
+@dataclass(frozen=True)
+class Text:
+    """Text for a character language model (``--text``): its characters, through the
+    run's vocabulary, fill the start of the input window (the last window of a longer
+    text), and the answer is the character that follows."""
+
+    text: str
+
+
 @dataclass
 class Samples:
-    """A batch of every input by name, and where each sample came from."""
+    """A batch of every input by name, where each sample came from and, for text, the
+    step whose scores answer (the last character's; None: the last step)."""
 
     inputs: dict[str, np.ndarray]
     labels: list[str]
+    steps: list[int | None] | None = None
+
+    def step_list(self) -> list[int | None]:
+        """The answering step of every sample (None: the model's last step)."""
+        return self.steps if self.steps is not None else [None] * len(self.labels)
+
+
+def _from_text(model: CheckedModel, text: str, label: str, preprocessing: Preprocessing) -> Samples:
+    from netspec.sampling import NO_VOCABULARY, _check_language_model, _encode_prompt
+
+    vocabulary = preprocessing.vocabulary
+    if vocabulary is None:
+        raise NetspecError(
+            f"{label}: " + NO_VOCABULARY.format(run="of these weights", file="vocab.json")
+        )
+    _check_language_model(model, len(vocabulary))
+    if not text:
+        raise NetspecError(f"{label}: the text is empty; expected at least one character")
+    codes = _encode_prompt(text, vocabulary)
+    spec = model.inputs[0]
+    recent = codes[-spec.shape[0] :]
+    window = np.zeros((1, spec.shape[0]), dtype=spec.dtype)
+    window[0, : len(recent)] = recent
+    return Samples({spec.name: window}, [label], [len(recent) - 1])
 
 
 def _cast(array: np.ndarray, spec: Input, dtype: str, where: str) -> np.ndarray:
@@ -199,6 +233,12 @@ def _from_path(
         what = "does not exist" if not path.exists() else "is not a file"
         raise NetspecError(f"input {path} {what}; expected a file ({KINDS})")
     suffix = path.suffix.lower()
+    if suffix == ".txt":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise NetspecError(f"{path}: cannot read it as UTF-8 text ({error})") from None
+        return _from_text(model, text, str(path), preprocessing)
     if suffix in (".npy", ".npz"):
         # What the file holds decides, not its suffix: an archive of arrays by name, or
         # one array.
@@ -240,6 +280,8 @@ def read_inputs(
     for index, value in enumerate(inputs):
         if isinstance(value, LiteralValues):
             parts.append(_from_literal(model, value.text, dtype))
+        elif isinstance(value, Text):
+            parts.append(_from_text(model, value.text, repr(value.text), preprocessing))
         elif isinstance(value, str | os.PathLike):
             parts.append(_from_path(model, Path(value), preprocessing, dtype))
         elif isinstance(value, Mapping):
@@ -257,6 +299,7 @@ def read_inputs(
             for spec in model.inputs
         },
         [label for part in parts for label in part.labels],
+        [step for part in parts for step in part.step_list()],
     )
 
 

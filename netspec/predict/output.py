@@ -124,17 +124,29 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def class_probabilities(
-    outputs: np.ndarray, model: CheckedModel, preprocessing: Preprocessing
+    outputs: np.ndarray,
+    model: CheckedModel,
+    preprocessing: Preprocessing,
+    steps: list[int | None] | None = None,
 ) -> np.ndarray | None:
     """[N, K] class probabilities when the model is a classifier, else None.
 
     A model trained with softmax_cross_entropy on a vector output gives logits (the
     softmax is in the loss): their softmax; one trained with binary_cross_entropy on a
-    single output gives the logit of class 1: [1 - p, p] with p its sigmoid.
+    single output gives the logit of class 1: [1 - p, p] with p its sigmoid. A
+    character language model (a run with a vocabulary, output [T, V]) gives the next
+    character's probabilities at each sample's step (``steps``; None: the last).
     """
     train = preprocessing.train
     kind = train.loss.kind if train is not None else None
     shape = tuple(model.output_type.shape)
+    vocabulary = preprocessing.vocabulary
+    if kind == "softmax_cross_entropy" and vocabulary is not None and len(shape) == 2:
+        # A language model: the scores of the step each sample answers at, over the
+        # vocabulary's characters (a larger table's extra classes never occur).
+        rows = np.arange(len(outputs))
+        at = [shape[0] - 1 if step is None else step for step in steps or [None] * len(rows)]
+        return _softmax(outputs[rows, at, : len(vocabulary)])
     if kind == "softmax_cross_entropy" and len(shape) == 1:
         return _softmax(outputs)
     if kind == "binary_cross_entropy" and shape == (1,):
@@ -156,6 +168,6 @@ def predict_batch(
     return Prediction(
         outputs=result,
         labels=tuple(samples.labels),
-        probabilities=class_probabilities(result, model, preprocessing),
+        probabilities=class_probabilities(result, model, preprocessing, samples.step_list()),
         class_names=preprocessing.class_names,
     )

@@ -121,6 +121,26 @@ def compile(
         raise NetspecError(OUT_OF_MEMORY) from None
 
 
+def load_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    backend: str = "numpy",
+    dtype: Literal["float32", "float64"] = "float32",
+    device: str = "cpu",
+) -> Run:
+    """The trained model of a run directory written by ``netspec train``: its checked
+    model and program, weights, preprocessing (train settings, csv encoding) and the
+    model compiled on ``backend`` (NumPy by default, importing no framework).
+
+    ``run.predict(x)`` answers for new inputs (arrays, or paths of .npy, .npz, .csv and
+    image files) with a :class:`netspec.predict.Prediction`. A path that is not a
+    finished run raises :class:`NetspecError` saying what it expected and found.
+    """
+    from netspec.runs import load_run as _load_run
+
+    return _load_run(run_dir, backend=backend, dtype=dtype, device=device)
+
+
 OUT_OF_MEMORY = (
     "out of memory: the model's arrays do not fit in this machine's memory\n"
     "  help: netspec summary SPEC shows the parameter count; use a smaller model"
@@ -152,6 +172,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from netspec.runs import Run
     from netspec.training import TrainResult
 
 __version__ = "0.1.0"
@@ -167,6 +188,7 @@ __all__ = [
     "analyze",
     "compile",
     "load",
+    "load_run",
     "sample",
     "train",
 ]

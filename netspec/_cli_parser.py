@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("numpy", "torch", "jax"), default="numpy", help="the backend to run"
     )
 
+    _predict_parser(commands)
+
     compile_ = _command(
         commands,
         "compile",
@@ -381,3 +383,55 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     ir.add_argument("--indent", type=int, default=2, help="spaces per JSON indent level")
     return parser
+
+
+def _predict_parser(commands: argparse._SubParsersAction) -> None:
+    predict = _command(
+        commands,
+        "predict",
+        "run a trained model on inputs: classes with probabilities, or values",
+        "Run a model on new inputs (.npy/.npz arrays, CSV rows, PNG/JPEG images, --input "
+        "values) with the preprocessing of its training run, and print the top classes "
+        "with their probabilities (classifiers) or the output values (regressors).",
+    )
+    predict.add_argument("file", metavar="SPEC", help="the .net file")
+    predict.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="files: .npy (one sample or a batch), .npz (arrays by input name), .csv "
+        "(a row per sample), .png/.jpg/.jpeg, .txt (text for a language model)",
+    )
+    predict.add_argument(
+        "--weights",
+        metavar="FILE_OR_RUN_DIR",
+        help="a .safetensors file or a run directory (default: the values the spec fixes, "
+        "for a spec that draws no parameter at random)",
+    )
+    predict.add_argument(
+        "--input",
+        action="append",
+        metavar="VALUES",
+        help="one sample's values, comma-separated (3,4); NAME=VALUES;NAME=VALUES for a "
+        "model of several inputs; may be repeated (default: none, only the INPUT files)",
+    )
+    predict.add_argument(
+        "--text",
+        action="append",
+        metavar="TEXT",
+        help="text for a character language model: the next character's probabilities, "
+        "with the run's vocabulary; may be repeated (default: none)",
+    )
+    _backend_options(predict)
+    predict.add_argument(
+        "--top-k", type=_positive, default=5, help="classes shown per sample (classifiers)"
+    )
+    predict.add_argument(
+        "--format",
+        choices=("table", "json", "npy"),
+        default="table",
+        help="table: text; json: a record per sample; npy: the probabilities or outputs",
+    )
+    predict.add_argument(
+        "-o", "--output", metavar="FILE", help="write here (default: standard output)"
+    )

@@ -484,6 +484,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from netspec.predict.command import cmd_predict as run_predict
+
+    return run_predict(args)
+
+
 OUT_OF_MEMORY = (
     "netspec {command}: error: out of memory: the model's arrays (parameters, "
     "activations or data) do not fit in this machine's memory\n"
@@ -494,6 +500,7 @@ OUT_OF_MEMORY = (
 COMMANDS = {
     "train": cmd_train,
     "eval": cmd_eval,
+    "predict": cmd_predict,
     "check": cmd_check,
     "summary": cmd_summary,
     "schema": cmd_schema,
@@ -508,7 +515,14 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `netspec` script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "predict" and not any(e.startswith("-") for e in extra):
+        # argparse takes a command's positionals in one run: the input files of
+        # `predict SPEC --weights RUN a.png b.png` come after an option.
+        args.inputs = [*args.inputs, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -119,6 +119,19 @@ def _kind_of(mode: int) -> str:
     return "not a regular file"
 
 
+def _contents(directory: Path) -> str:
+    """What a directory holds, for a message: a few names (folders marked with /)."""
+    try:
+        entries = sorted(directory.iterdir(), key=lambda entry: entry.name)
+    except OSError as error:
+        return f"nothing readable ({error.strerror})"
+    if not entries:
+        return "an empty directory"
+    names = [entry.name + ("/" if entry.is_dir() else "") for entry in entries[:8]]
+    more = f" and {len(entries) - 8} more" if len(entries) > 8 else ""
+    return ", ".join(names) + more
+
+
 def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
     """The weight file ``path`` names: the file itself, or ``RUN/weights.safetensors``
     for a run directory. Anything else (missing, unreadable, a FIFO, a device, a
@@ -150,6 +163,7 @@ def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
         raise NetspecError(
             f"{given} is a directory that holds no {WEIGHTS_FILE}\n"
             f"  expected: a weight file, or a run directory with {WEIGHTS_FILE}\n"
+            f"  found: {_contents(given)}\n"
             f"  note: {hint}"
         )
     if not stat.S_ISREG(info.st_mode):

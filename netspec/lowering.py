@@ -70,16 +70,23 @@ class Definition:
 
 
 @functools.cache
-def definitions(path: Path) -> dict[str, Definition]:
-    """Every top-level definition of the file ``path``, read without importing it (so the
-    code generators import no framework)."""
-    text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    top = {
-        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)
-    }
+def definitions(*paths: Path) -> dict[str, Definition]:
+    """Every top-level definition of the files ``paths`` (a framework's ``nn.py`` and the
+    modules it takes functions from), read without importing them (so the code generators
+    import no framework). A definition's ``uses`` may name one of another of the files;
+    its ``line`` is its line in its own file."""
+    top: dict[str, tuple[str, ast.FunctionDef | ast.ClassDef]] = {}
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for node in ast.parse(text).body:
+            if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                continue
+            if node.name in top:
+                # A generated module carries definitions by name: two of one name clash.
+                raise ValueError(f"{node.name} is defined twice among {[p.name for p in paths]}")
+            top[node.name] = (text, node)
     found: dict[str, Definition] = {}
-    for name, node in top.items():
+    for name, (text, node) in top.items():
         uses = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in top} - {name}
         parameters: frozenset[str] = frozenset()
         defaults: dict[str, Any] = {}

@@ -1,7 +1,8 @@
 """Which JAX function computes each op kind, and the static arguments a node gives it.
 
 JAX-free, so that the code generator reads it without importing JAX. A bare name is a
-function of ``nn.py`` (where each op's arithmetic is written once); a dotted name is
+function of ``nn.py`` (where each op's arithmetic is written once, the sequence ops' in
+``nn_attention.py`` and ``nn_recurrent.py``, which it takes in); a dotted name is
 JAX's own callable. ``nn.LOWERINGS`` resolves the names into
 :class:`netspec.lowering.Lowering` entries for the in-memory backend.
 
@@ -28,7 +29,10 @@ from netspec.lowering import Definition, batch_axis, last_axes, no_static, recur
 from netspec.lowering import definitions as read_definitions
 
 Static = Callable[[CheckedNode], dict[str, Any]]
-NN_SOURCE = Path(__file__).with_name("nn.py")
+# nn.py and the modules of the sequence ops whose functions it takes in.
+NN_SOURCES = tuple(
+    Path(__file__).with_name(name) for name in ("nn.py", "nn_attention.py", "nn_recurrent.py")
+)
 
 
 def _window(node: CheckedNode) -> dict[str, Any]:
@@ -167,8 +171,9 @@ CALLS: dict[str, tuple[str, Static]] = {
 
 
 def definitions() -> dict[str, Definition]:
-    """Every top-level function of ``nn.py``, read from its source (JAX is not imported)."""
-    return read_definitions(NN_SOURCE)
+    """Every top-level function of ``nn.py`` and of the modules it takes functions from,
+    read from their source (JAX is not imported)."""
+    return read_definitions(*NN_SOURCES)
 
 
 def conventions(name: str) -> frozenset[str]:

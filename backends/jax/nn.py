@@ -2,9 +2,11 @@
 call these functions.
 
 ``LOWERINGS`` maps each op kind to a :class:`netspec.lowering.Lowering`. Its ``fn`` is a
-top-level function of this module (self-contained: it reads only ``math``, ``jax``,
-``jnp`` and ``lax``, which a generated module imports too, so the generator copies its
-source) or one of JAX's own callables (``framework_name``, which the generator names).
+top-level function of this module or of the modules of the sequence ops it takes in,
+``nn_attention.py`` and ``nn_recurrent.py`` (self-contained: it reads only ``math``,
+``jax``, ``jnp``, ``lax`` and the other functions of these files, which a generated module
+imports or carries too, so the generator copies its source) or one of JAX's own callables
+(``framework_name``, which the generator names).
 Semantics are those of docs/language.md section 4, which follow PyTorch: NCHW layouts,
 OIHW conv weights, [out, in] dense weights, maxpool padding with -inf, avgpool counting
 padded cells, batchnorm with PyTorch's running-statistics rule, inverted dropout.
@@ -23,6 +25,14 @@ import jax.numpy as jnp
 from jax import lax
 
 from netspec.backends.jax.lowerings import CALLS, Static
+
+# The sequence ops live in modules of their own; imported here, so that ``_resolve`` and
+# this module's namespace hold every op's function.
+from netspec.backends.jax.nn_attention import (  # noqa: F401
+    multi_head_attention,
+    positional_embedding,
+)
+from netspec.backends.jax.nn_recurrent import recurrent, recurrent_step  # noqa: F401
 from netspec.lowering import Lowering
 
 # -- indices -----------------------------------------------------------------------------
@@ -370,103 +380,6 @@ def dropout(x: jax.Array, *, p: float, train: bool, rng: jax.Array | None, index
     return x * (keep.astype(x.dtype) / (1.0 - p))
 
 
-# -- recurrent layers --------------------------------------------------------------------
-
-
-def recurrent_step(
-    carry: tuple, xp: jax.Array, *, mode: str, w_hh: jax.Array, b_hh: jax.Array | None
-) -> tuple:
-    """One step of torch's cell ``mode``, for ``lax.scan``: the state (``(h,)``, lstm's
-    ``(h, c)``) and the projected input to the new state and the step's output. The
-    projection holds both biases, except gru's b_hh, which goes inside
-    r * (W_hn h + b_hn)."""
-    hidden = w_hh.shape[1]
-    h = carry[0]
-    hh = jnp.matmul(h, w_hh.T, precision=lax.Precision.HIGHEST)
-    if mode == "lstm":
-        g = xp + hh
-        i = jax.nn.sigmoid(g[:, :hidden])
-        f = jax.nn.sigmoid(g[:, hidden : 2 * hidden])
-        cell = jnp.tanh(g[:, 2 * hidden : 3 * hidden])
-        o = jax.nn.sigmoid(g[:, 3 * hidden :])
-        c = f * carry[1] + i * cell
-        h = o * jnp.tanh(c)
-        return (h, c), h
-    if mode == "gru":
-        hh = hh if b_hh is None else hh + b_hh
-        r = jax.nn.sigmoid(xp[:, :hidden] + hh[:, :hidden])
-        z = jax.nn.sigmoid(xp[:, hidden : 2 * hidden] + hh[:, hidden : 2 * hidden])
-        n = jnp.tanh(xp[:, 2 * hidden :] + r * hh[:, 2 * hidden :])
-        h = n + z * (h - n)
-        return (h,), h
-    # jax.nn.relu has torch's gradient 0 at 0.
-    h = jnp.tanh(xp + hh) if mode == "rnn_tanh" else jax.nn.relu(xp + hh)
-    return (h,), h
-
-
-def recurrent(
-    x: jax.Array,
-    *,
-    mode: str,
-    layers: int,
-    bidirectional: bool,
-    layer_dropout: float,
-    return_sequences: bool,
-    train: bool,
-    rng: jax.Array | None,
-    index: int,
-    **weights: jax.Array,
-) -> jax.Array:
-    """torch.nn.RNN, LSTM or GRU (``mode`` rnn_tanh, rnn_relu, lstm, gru) with batch_first
-    on [N, T, F], from a zero state, each layer and direction one ``lax.scan`` over the
-    inputs projected in one product. Every step [N, T, H D] with ``return_sequences``,
-    else the final states [N, H D] (the backward direction's is its step 0). In
-    training, ``layer_dropout`` drops outputs between layers as the dropout op does, from the
-    node's key folded with the layer's number."""
-    hidden = weights["weight_hh_l0"].shape[1]
-    seq = jnp.swapaxes(x, 0, 1)  # time-major: scan runs over the leading axis
-    for layer in range(layers):
-        if layer > 0 and train and layer_dropout > 0.0:
-            if layer_dropout >= 1.0:
-                seq = jnp.zeros_like(seq)
-            elif rng is None:
-                raise ValueError(
-                    "dropout in training mode needs a random key: apply(..., rng=jax.random.key(0))"
-                )
-            else:
-                key = jax.random.fold_in(jax.random.fold_in(rng, index), layer)
-                keep = jax.random.uniform(key, seq.shape, dtype=jnp.float32) >= layer_dropout
-                seq = seq * (keep.astype(seq.dtype) / (1.0 - layer_dropout))
-        outs = []
-        for suffix in ("", "_reverse") if bidirectional else ("",):
-            w_hh = weights[f"weight_hh_l{layer}{suffix}"]
-            b_ih = weights.get(f"bias_ih_l{layer}{suffix}")
-            b_hh = weights.get(f"bias_hh_l{layer}{suffix}")
-            w_ih = weights[f"weight_ih_l{layer}{suffix}"]
-            xp = jnp.matmul(seq, w_ih.T, precision=lax.Precision.HIGHEST)
-            if b_ih is not None:
-                xp = xp + (b_ih if mode == "gru" else b_ih + b_hh)
-            h0 = jnp.zeros((seq.shape[1], hidden), dtype=seq.dtype)
-            kept = b_hh if mode == "gru" else None
-
-            start = (h0, h0) if mode == "lstm" else (h0,)
-            _, states = lax.scan(
-                lambda carry, xp_t, w_hh=w_hh, kept=kept: recurrent_step(
-                    carry, xp_t, mode=mode, w_hh=w_hh, b_hh=kept
-                ),
-                start,
-                xp,
-                reverse=bool(suffix),
-            )
-            outs.append(states)
-        seq = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=2)
-    if return_sequences:
-        return jnp.swapaxes(seq, 0, 1)
-    if not bidirectional:
-        return seq[-1]
-    return jnp.concatenate([seq[-1, :, :hidden], seq[0, :, hidden:]], axis=1)
-
-
 # -- resampling --------------------------------------------------------------------------
 # Separable linear maps, output = Wh @ x @ Ww^T, with PyTorch's weights (docs/semantics.md):
 # adaptive windows floor(i n / out) to ceil((i + 1) n / out); bilinear sources
@@ -523,63 +436,6 @@ def upsample(x: jax.Array, *, scale: tuple[int, int], mode: str, align_corners: 
 
 
 # -- the table ---------------------------------------------------------------------------
-
-
-# -- sequence ops, on [N, T, D] ------------------------------------------------------------
-
-
-def multi_head_attention(
-    x: jax.Array,
-    in_proj_weight: jax.Array,
-    in_proj_bias: jax.Array | None = None,
-    out_proj_weight: jax.Array | None = None,
-    out_proj_bias: jax.Array | None = None,
-    *,
-    heads: int,
-    causal: bool,
-    p: float,
-    train: bool,
-    rng: jax.Array | None,
-    index: int,
-) -> jax.Array:
-    """Self-attention of each [T, D] sequence of ``x``, as torch.nn.MultiheadAttention with
-    batch_first=True and query, key and value all ``x``. Dropout (probability ``p``) on
-    the attention weights in training follows the dropout op's rule (a float32 uniform
-    u >= p is kept, the node's position folded into ``rng``). Matrix products at full
-    precision, as dense's."""
-    n, steps, width = x.shape
-    high = lax.Precision.HIGHEST
-    qkv = jnp.matmul(x, in_proj_weight.T, precision=high)
-    if in_proj_bias is not None:
-        qkv = qkv + in_proj_bias
-    # Split, then each third to [N, heads, T, d]: XLA's CPU code for this is faster than
-    # for one five-axis transpose of the whole projection.
-    q, k, v = (
-        part.reshape(n, steps, heads, width // heads).transpose(0, 2, 1, 3)
-        for part in jnp.split(qkv, 3, axis=-1)
-    )
-    scores = jnp.matmul(q, k.transpose(0, 1, 3, 2), precision=high) / math.sqrt(width // heads)
-    if causal:
-        future = jnp.triu(jnp.ones((steps, steps), dtype=bool), 1)
-        scores = jnp.where(future, -jnp.inf, scores)
-    weights = jax.nn.softmax(scores, axis=-1)
-    if train and p > 0.0:
-        if rng is None:
-            raise ValueError(
-                "attention dropout in training mode needs a random key: "
-                "apply(..., rng=jax.random.key(0))"
-            )
-        draw = jax.random.uniform(jax.random.fold_in(rng, index), weights.shape, jnp.float32)
-        weights = weights * ((draw >= p).astype(x.dtype) / (1.0 - p))
-    out = jnp.matmul(weights, v, precision=high)
-    joined = out.transpose(0, 2, 1, 3).reshape(n, steps, width)
-    y = jnp.matmul(joined, out_proj_weight.T, precision=high)  # type: ignore[union-attr]
-    return y if out_proj_bias is None else y + out_proj_bias
-
-
-def positional_embedding(x: jax.Array, weight: jax.Array) -> jax.Array:
-    """``x`` plus the learned [T, D] table, for every sample."""
-    return x + weight
 
 
 def _resolve(name: str, static: Static) -> Lowering:

@@ -22,21 +22,19 @@ from netspec.check.train_outputs import (
     check_metrics,
     check_step_targets,
 )
+from netspec.check.train_schedule import check_optimizer_settings, check_schedule
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.train import (
     AddingData,
     CopyData,
-    CosineSchedule,
     DigitsData,
-    ExponentialSchedule,
     FashionMnistData,
     LinearData,
     MnistData,
     PolynomialData,
     SineData,
     SpiralsData,
-    StepSchedule,
     TextData,
     TrainSpec,
     XorData,
@@ -164,8 +162,8 @@ class TrainChecker:
             # is refused on its own (an npz file may hold indices, known once read).
             for spec in self.model.inputs:
                 check_input_dtype(self, False, self.model, spec)
-        self._schedule()
-        self._optimizer()
+        check_schedule(self)
+        check_optimizer_settings(self)
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -426,67 +424,6 @@ class TrainChecker:
             labels=labels,
             help=[fix],
         )
-
-    # -- schedule and optimizer --------------------------------------------------------
-
-    def _schedule(self) -> None:
-        schedule = self.spec.schedule
-        epochs = self.spec.epochs
-        lr = self.spec.optimizer.lr
-        runs = self.label("epochs", f"{epochs} epochs")
-        if schedule.warmup and schedule.warmup >= epochs:
-            self.warn(
-                "schedule",
-                f"the warm-up of {schedule.warmup} epochs lasts the whole run of {epochs}: "
-                f"the learning rate never reaches lr = {lr:g}",
-                labels=runs,
-                help=[f"use warmup < {epochs}"],
-            )
-        if isinstance(schedule, StepSchedule) and schedule.step_size >= epochs:
-            self.warn(
-                "schedule",
-                f"step(step_size = {schedule.step_size}) never decays in a run of {epochs} epochs",
-                labels=runs,
-                help=[f"use step_size < {epochs}"],
-            )
-        if isinstance(schedule, StepSchedule | ExponentialSchedule) and schedule.gamma >= 1:
-            effect = (
-                "keeps the learning rate constant"
-                if schedule.gamma == 1
-                else "raises the learning rate at every decay"
-            )
-            self.warn(
-                "schedule",
-                f"{schedule.kind} with gamma = {schedule.gamma:g} {effect}",
-                help=["gamma is the factor per decay: use a value below 1, e.g. 0.1"],
-            )
-        if isinstance(schedule, CosineSchedule):
-            if schedule.eta_min >= lr:
-                self.warn(
-                    "schedule",
-                    f"cosine anneals from lr = {lr:g} to eta_min = {schedule.eta_min:g}, which "
-                    "is not lower",
-                    labels=self.label("optimizer", f"lr = {lr:g}"),
-                    help=[f"use eta_min < {lr:g}, e.g. eta_min = 0"],
-                )
-            if schedule.t_max < epochs - 1:
-                self.warn(
-                    "schedule",
-                    f"cosine(t_max = {schedule.t_max}) reaches eta_min at epoch "
-                    f"{schedule.t_max + 1} and then rises again, in a run of {epochs} epochs",
-                    labels=runs,
-                    help=[f"use t_max = {epochs - 1} to anneal over the whole run"],
-                )
-
-    def _optimizer(self) -> None:
-        optimizer = self.spec.optimizer
-        dampening = getattr(optimizer, "dampening", 0.0)
-        if dampening and optimizer.momentum == 0:
-            self.warn(
-                "optimizer",
-                f"dampening = {dampening:g} has no effect without momentum",
-                help=["drop dampening, or set momentum"],
-            )
 
 
 def check_train(

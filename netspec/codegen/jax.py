@@ -76,8 +76,8 @@ class _Writer:
         return f"{', '.join(targets)} = {_callee(name)}({', '.join(args)})"
 
     def _carry(self, name: str) -> None:
-        """Carry the function ``name`` of nn.py and every one it calls (conv1d calls
-        conv2d), each once."""
+        """Carry the function ``name`` of nn.py (or of a module it takes in) and every one
+        it calls (conv1d calls conv2d), each once."""
         if name not in self.carried:
             found = definitions()[name]
             self.carried[name] = found.source

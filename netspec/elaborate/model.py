@@ -8,7 +8,8 @@ from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics, Label, Use, did_you_mean, suggest
 from netspec.elaborate import convert as c
-from netspec.elaborate.blocks import BlockDef, Scope, block_arguments
+from netspec.elaborate.blocks import BlockDef, Scope
+from netspec.elaborate.expand import POISON, Expansions, _Abort
 from netspec.elaborate.hints import activation_help
 from netspec.elaborate.inputs import ModelInput, report_unused
 from netspec.elaborate.layers import activation, bind, build, take_activation
@@ -18,23 +19,9 @@ from netspec.ops import ACTIVATION_KINDS, AFFINE_KINDS, LAYER_NAMES, MERGE_KINDS
 from netspec.ops.signature import LayerDefaults
 
 MAX_NODES = 100_000
-MAX_REPEAT = 10_000
-MAX_BLOCK_DEPTH = 64
-# Block instances and repeat iterations in all: nested repeats multiply, and blocks that
-# call blocks twice grow exponentially, even when their bodies add no nodes.
-MAX_EXPANSIONS = 100_000
-
-# The tensor produced by a stage that failed. Later stages that read it report their own
-# argument errors but no shape errors, so one mistake gives one diagnostic, and the rest
-# of the model is still elaborated and checked.
-POISON = "<error>"
 
 
-class _Abort(Exception):
-    """A limit was hit: the model's elaboration stops after reporting it."""
-
-
-class ModelElaborator:
+class ModelElaborator(Expansions):
     def __init__(
         self,
         evaluator: Evaluator,
@@ -165,54 +152,6 @@ class ModelElaborator:
         if statement.data == "repeat":
             return self._repeat(statement, scope, current)
         raise AssertionError(f"unexpected statement {statement.data}")
-
-    def _repeat(self, statement: Tree, scope: Scope, current: str | None) -> str | None:
-        count_tree, body = statement.children
-        count_value = self.evaluator.evaluate(count_tree, scope.constants)
-        if count_value is None:
-            return POISON
-        try:
-            count = c.non_negative_int(count_value)
-        except c.Invalid as error:
-            self.diagnostics.error(
-                error.code,
-                "repeat " + error.message,
-                error.span,
-                help=error.help_in(scope.constants),
-            )
-            return POISON
-        if count > MAX_REPEAT:
-            self.diagnostics.error(
-                "E021",
-                f"repeat {count} exceeds the limit of {MAX_REPEAT}",
-                count_value.span,
-            )
-            raise _Abort
-        if self.repeat_factor * count > MAX_EXPANSIONS:
-            self.diagnostics.error(
-                "E021",
-                f"nested repeats run this body {self.repeat_factor * count:,} times, over the "
-                f"limit of {MAX_EXPANSIONS:,}",
-                count_value.span,
-                help=["use smaller repeat counts, or fewer levels of nesting"],
-            )
-            raise _Abort
-        index = self._next_index(scope, "repeat")
-        outer_factor = self.repeat_factor
-        self.repeat_factor *= count
-        try:
-            for iteration in range(count):
-                self._expand(count_value.span)
-                inner = Scope(
-                    prefix=f"{scope.prefix}repeat_{index}.{iteration}.",
-                    constants=scope.constants,
-                    parent=scope,
-                )
-                current = self._body(body, inner, current, allow_input=False)
-                self._warn_unused(inner, current)
-        finally:
-            self.repeat_factor = outer_factor
-        return current
 
     # -- chains and stages -------------------------------------------------------------
 
@@ -415,96 +354,7 @@ class ModelElaborator:
         )
         return None
 
-    def _block(
-        self,
-        block: BlockDef,
-        call: CallValue | None,
-        span: Span,
-        scope: Scope,
-        incoming: str | None,
-        name: str | None,
-    ) -> str | None:
-        if any(outer is block for outer in self.block_stack):
-            first = next(i for i, outer in enumerate(self.block_stack) if outer is block)
-            cycle = " -> ".join([*(b.name for b in self.block_stack[first:]), block.name])
-            self.diagnostics.error(
-                "E020",
-                f"block '{block.name}' uses itself: {cycle}",
-                span,
-                labels=[
-                    Label.model_construct(
-                        span=block.span, message=f"'{block.name}' is defined here"
-                    )
-                ],
-                help=["write the repetition with repeat N { ... } instead"],
-            )
-            raise _Abort
-        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            self.diagnostics.error("E021", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", span)
-            raise _Abort
-        # The block's body, and its parameters' defaults, read the names of the file that
-        # defines it, which for an imported block is not the file that uses it.
-        outer_env = (self.evaluator, self.blocks, self.global_constants, self.failed_imports)
-        if block.env is not None:
-            self.evaluator = block.env.evaluator
-            self.blocks = block.env.blocks
-            self.global_constants = block.env.constants
-            self.failed_imports = block.env.failed_imports
-        try:
-            return self._expand_block(block, call, span, scope, incoming, name)
-        finally:
-            self.evaluator, self.blocks, self.global_constants, self.failed_imports = outer_env
-
-    def _expand_block(
-        self,
-        block: BlockDef,
-        call: CallValue | None,
-        span: Span,
-        scope: Scope,
-        incoming: str | None,
-        name: str | None,
-    ) -> str | None:
-        constants = block_arguments(
-            block, call, span, self.evaluator, self.diagnostics, self.global_constants
-        )
-        if constants is None:
-            return None
-        self._expand(span)
-        prefix_name = (
-            name if name is not None else f"{block.name}_{self._next_index(scope, block.name)}"
-        )
-        if name is not None:
-            self.taken.add(scope.prefix + name)
-        inner = Scope(prefix=f"{scope.prefix}{prefix_name}.", constants=constants)
-        self.block_stack.append(block)
-        outer_uses = self.diagnostics.uses
-        use = Use.model_construct(span=span, block=block.name, instance=inner.prefix[:-1])
-        self.diagnostics.uses = (*outer_uses, use)
-        try:
-            output = self._body(block.body, inner, incoming, allow_input=True)
-        finally:
-            self.block_stack.pop()
-            self.diagnostics.uses = outer_uses
-        self._warn_unused(inner, output)
-        return output
-
     # -- naming and bookkeeping --------------------------------------------------------
-
-    def _expand(self, span: Span) -> None:
-        self.expansions += 1
-        if self.expansions > MAX_EXPANSIONS:
-            self.diagnostics.error(
-                "E021",
-                f"the model expands to more than {MAX_EXPANSIONS:,} block instances and "
-                "repeat iterations",
-                span,
-                notes=[
-                    "nested repeats multiply: repeat 100 { repeat 100 { ... } } runs the "
-                    "inner body 10,000 times"
-                ],
-                help=["use smaller repeat counts, or fewer levels of nesting"],
-            )
-            raise _Abort
 
     def _next_index(self, scope: Scope, kind: str) -> int:
         scope.counters[kind] = scope.counters.get(kind, 0) + 1

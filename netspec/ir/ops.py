@@ -22,17 +22,48 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field
 
 from netspec.ir._base import IRModel
-from netspec.ir.init import HeNormal, Init, Normal, Ones, Regularize, Zeros
+from netspec.ir.init import HeNormal, Init, Ones, Regularize, Zeros
 
-Pair = tuple[int, int]
-# ((top, bottom), (left, right)); the checker replaces "same" / "valid" by explicit pads.
-Pads2d = tuple[Pair, Pair]
-Padding = Pads2d | Literal["same", "valid"]
-NO_PADDING: Pads2d = ((0, 0), (0, 0))
-# (left, right) of the one axis of a [channels, length] sample.
-Pads1d = Pair
-Padding1d = Pads1d | Literal["same", "valid"]
-NO_PADDING_1D: Pads1d = (0, 0)
+# Each topic's classes live in a module of their own; re-exported here, so
+# ``netspec.ir.ops`` stays the one place every op class is imported from.
+from netspec.ir.ops_conv import (  # noqa: F401
+    NO_PADDING,
+    NO_PADDING_1D,
+    AvgPool,
+    AvgPool1d,
+    CheckedAvgPool,
+    CheckedAvgPool1d,
+    CheckedConv1d,
+    CheckedConv2d,
+    CheckedConv2dTranspose,
+    CheckedMaxPool,
+    CheckedMaxPool1d,
+    Conv1d,
+    Conv2d,
+    Conv2dTranspose,
+    GlobalAvgPool,
+    MaxPool,
+    MaxPool1d,
+    Padding,
+    Padding1d,
+    Pads1d,
+    Pads2d,
+    Pair,
+)
+from netspec.ir.ops_sequence import (  # noqa: F401
+    CheckedEmbedding,
+    CheckedGru,
+    CheckedLstm,
+    CheckedPositionalEmbedding,
+    CheckedRnn,
+    Embedding,
+    Gru,
+    Lstm,
+    MultiHeadAttention,
+    PositionalEmbedding,
+    Rnn,
+)
+
 # A per-sample axis after checking: 0 is the first axis after the (implicit) batch axis.
 Axis = Annotated[int, Field(ge=0)]
 
@@ -47,129 +78,6 @@ class Dense(CheckedDense):
     weight_init: Init = HeNormal()
     bias_init: Init = Zeros()
     regularize: Regularize = Regularize()
-
-
-class CheckedConv2d(IRModel):
-    kind: Literal["conv2d"] = "conv2d"
-    filters: int
-    kernel: Pair
-    stride: Pair = (1, 1)
-    padding: Pads2d = NO_PADDING
-    dilation: Pair = (1, 1)
-    groups: int = 1
-    bias: bool = True
-
-
-class Conv2d(CheckedConv2d):
-    padding: Padding = NO_PADDING  # type: ignore[assignment]
-    weight_init: Init = HeNormal()
-    bias_init: Init = Zeros()
-    regularize: Regularize = Regularize()
-
-
-class CheckedConv2dTranspose(IRModel):
-    """A transposed convolution (PyTorch's ConvTranspose2d): ``padding`` crops the same
-    number of rows (columns) from both sides of an axis, as PyTorch's, and
-    ``output_padding`` adds rows and columns at the bottom and right."""
-
-    kind: Literal["conv2d_transpose"] = "conv2d_transpose"
-    filters: int
-    kernel: Pair
-    stride: Pair = (1, 1)
-    padding: Pads2d = NO_PADDING
-    output_padding: Pair = (0, 0)
-    dilation: Pair = (1, 1)
-    groups: int = 1
-    bias: bool = True
-
-
-class Conv2dTranspose(CheckedConv2dTranspose):
-    """A transposed convolution as written, with its initialisation and penalties."""
-
-    weight_init: Init = HeNormal()
-    bias_init: Init = Zeros()
-    regularize: Regularize = Regularize()
-
-
-class CheckedMaxPool(IRModel):
-    kind: Literal["maxpool"] = "maxpool"
-    kernel: Pair
-    stride: Pair
-    padding: Pads2d = NO_PADDING
-
-
-class MaxPool(CheckedMaxPool):
-    padding: Padding = NO_PADDING  # type: ignore[assignment]
-
-
-class CheckedAvgPool(IRModel):
-    """Average pooling; padded cells count in the divisor (PyTorch's default)."""
-
-    kind: Literal["avgpool"] = "avgpool"
-    kernel: Pair
-    stride: Pair
-    padding: Pads2d = NO_PADDING
-
-
-class AvgPool(CheckedAvgPool):
-    """Average pooling as written; padded cells count in the divisor (PyTorch's default)."""
-
-    padding: Padding = NO_PADDING  # type: ignore[assignment]
-
-
-class GlobalAvgPool(IRModel):
-    """The mean over every axis after the channels: [C, H, W] or [C, L] to [C]."""
-
-    kind: Literal["global_avgpool"] = "global_avgpool"
-
-
-# -- one-dimensional convolution and pooling, over [channels, length] samples ---------------
-
-
-class CheckedConv1d(IRModel):
-    kind: Literal["conv1d"] = "conv1d"
-    filters: int
-    kernel: int
-    stride: int = 1
-    padding: Pads1d = NO_PADDING_1D
-    dilation: int = 1
-    groups: int = 1
-    bias: bool = True
-
-
-class Conv1d(CheckedConv1d):
-    padding: Padding1d = NO_PADDING_1D  # type: ignore[assignment]
-    weight_init: Init = HeNormal()
-    bias_init: Init = Zeros()
-    regularize: Regularize = Regularize()
-
-
-class CheckedMaxPool1d(IRModel):
-    kind: Literal["maxpool1d"] = "maxpool1d"
-    kernel: int
-    stride: int
-    padding: Pads1d = NO_PADDING_1D
-
-
-class MaxPool1d(CheckedMaxPool1d):
-    padding: Padding1d = NO_PADDING_1D  # type: ignore[assignment]
-
-
-class CheckedAvgPool1d(IRModel):
-    """Average pooling over the length; padded cells count in the divisor (PyTorch's
-    default)."""
-
-    kind: Literal["avgpool1d"] = "avgpool1d"
-    kernel: int
-    stride: int
-    padding: Pads1d = NO_PADDING_1D
-
-
-class AvgPool1d(CheckedAvgPool1d):
-    padding: Padding1d = NO_PADDING_1D  # type: ignore[assignment]
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 class CheckedBatchNorm(IRModel):
@@ -448,131 +356,6 @@ class Upsample(IRModel):
     scale: Pair
     mode: Literal["nearest", "bilinear"] = "nearest"
     align_corners: bool = False
-
-
-# -- attention and sequences (multi_head_attention, positional_embedding) -------------------
-# On a per-sample [T, D] sequence: time first after the batch axis (torch's batch_first).
-
-
-class MultiHeadAttention(IRModel):
-    """Self-attention over the steps of a [T, D] sequence, as
-    torch.nn.MultiheadAttention(D, heads, dropout, bias, batch_first=True) called with
-    the sequence as query, key and value; ``causal`` masks each step's later steps, and
-    ``dropout`` drops attention weights in training. Its parameters have that module's
-    names and layouts and start as it draws them (docs/semantics.md)."""
-
-    kind: Literal["multi_head_attention"] = "multi_head_attention"
-    heads: Annotated[int, Field(ge=1)]
-    causal: bool = False
-    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    bias: bool = True
-
-
-class CheckedPositionalEmbedding(IRModel):
-    """A learned table of the input's [T, D] shape (``weight``), added to it: step t's
-    features get row t (GPT-2's and BERT's learned position embeddings)."""
-
-    kind: Literal["positional_embedding"] = "positional_embedding"
-
-
-class PositionalEmbedding(CheckedPositionalEmbedding):
-    """positional_embedding as written, with the table's initialisation."""
-
-    weight_init: Init = Normal(std=0.02)
-
-
-# -- recurrent layers (rnn, lstm, gru) ---------------------------------------------------------
-# torch.nn.RNN, LSTM and GRU with batch_first=True on a [T, F] sample (T steps of F
-# features), from a zero state. Parameters have torch's names, shapes and gate orders
-# (``weight_ih_l0``, ``bias_hh_l1_reverse``...). The output is every step, [T, H * D],
-# with ``return_sequences``, else the final state [H * D]: the forward direction's last
-# step, then (bidirectional) the backward direction's final state, its step 0 (torch's
-# h_n of the last layer). ``dropout`` acts between stacked layers in training only.
-
-
-class CheckedRnn(IRModel):
-    """An Elman RNN (torch.nn.RNN): h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)."""
-
-    kind: Literal["rnn"] = "rnn"
-    hidden: Annotated[int, Field(ge=1)]
-    nonlinearity: Literal["tanh", "relu"] = "tanh"
-    layers: Annotated[int, Field(ge=1)] = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    bias: bool = True
-    return_sequences: bool = False
-
-
-class Rnn(CheckedRnn):
-    """rnn as written; None initialisers mean torch's uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
-
-    weight_init: Init | None = None
-    bias_init: Init | None = None
-    regularize: Regularize = Regularize()
-
-
-class CheckedLstm(IRModel):
-    """A long short-term memory layer (torch.nn.LSTM), gates in torch's order i, f, g, o."""
-
-    kind: Literal["lstm"] = "lstm"
-    hidden: Annotated[int, Field(ge=1)]
-    layers: Annotated[int, Field(ge=1)] = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    bias: bool = True
-    return_sequences: bool = False
-
-
-class Lstm(CheckedLstm):
-    """lstm as written; None initialisers mean torch's uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
-
-    weight_init: Init | None = None
-    bias_init: Init | None = None
-    regularize: Regularize = Regularize()
-
-
-class CheckedGru(IRModel):
-    """A gated recurrent unit layer (torch.nn.GRU), gates in torch's order r, z, n, with
-    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
-
-    kind: Literal["gru"] = "gru"
-    hidden: Annotated[int, Field(ge=1)]
-    layers: Annotated[int, Field(ge=1)] = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    bias: bool = True
-    return_sequences: bool = False
-
-
-class Gru(CheckedGru):
-    """gru as written; None initialisers mean torch's uniform(-1/sqrt(hidden), 1/sqrt(hidden))."""
-
-    weight_init: Init | None = None
-    bias_init: Init | None = None
-    regularize: Regularize = Regularize()
-
-
-# -- indices -----------------------------------------------------------------------------------
-
-
-class CheckedEmbedding(IRModel):
-    """torch.nn.Embedding: row ``i`` of ``weight [num, dim]`` for each index ``i``, so an
-    index tensor of any shape gains a last axis of ``dim``. The ``padding_idx`` row gets
-    no gradient. Checked: ``padding_idx`` is in [0, num) or None."""
-
-    kind: Literal["embedding"] = "embedding"
-    num: int
-    dim: int
-    padding_idx: Annotated[int, Field(ge=0)] | None = None
-
-
-class Embedding(CheckedEmbedding):
-    """An embedding as written: a negative ``padding_idx`` counts from the end, as in
-    PyTorch; the weight starts as torch's, normal(0, 1) with the padding row zeroed."""
-
-    padding_idx: int | None = None  # type: ignore[assignment]
-    weight_init: Init = Normal(mean=0.0, std=1.0)
-    regularize: Regularize = Regularize()
 
 
 Op = Annotated[

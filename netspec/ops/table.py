@@ -11,76 +11,27 @@ below are derived from them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, get_args
+from typing import get_args
 
 from netspec.elaborate import convert as c
 from netspec.ir import ops
-from netspec.ops import attention as attention_rules
 from netspec.ops import flops as flop_rules
-from netspec.ops import indices as index_rules
 from netspec.ops import params as param_rules
-from netspec.ops import recurrent as recurrent_rules
 from netspec.ops import resample as resample_rules
 from netspec.ops import shapes as shape_rules
 from netspec.ops import text as summary_rules
+from netspec.ops.facts import OpFacts
 from netspec.ops.signature import (
     WEIGHT_PARAMS,
     Param,
     Signature,
-    build_conv,
     build_dense,
     build_fields,
-    build_pool,
-    output_padding,
-    transpose_padding,
-    validate_conv,
-    validate_conv2d_transpose,
     validate_dense,
     validate_dropout,
 )
-
-_NO_PADDING = ((0, 0), (0, 0))
-
-
-@dataclass(frozen=True)
-class OpFacts:
-    """What netspec knows about one op kind, apart from any framework."""
-
-    ir: type[Any]
-    signature: Signature | None  # None: the language has no word for it
-    shape: shape_rules.ShapeRule
-    flops: flop_rules.FlopRule
-    params: param_rules.ParamRule = param_rules.none
-    state: param_rules.StateRule = param_rules.none
-    summary: summary_rules.SummaryRule = summary_rules.keywords_only
-    activation: bool = False
-    # An affine layer; and ops through which an affine map stays affine (for W001).
-    affine: bool = False
-    keeps_affine: bool = False
-    # The input dtypes the op takes: "float" (floating point), "indices" (integers only:
-    # embedding) or "any" (ops that only move values, which keep their input's dtype).
-    takes: str = "float"
-
-    @property
-    def kind(self) -> str:
-        return str(self.ir.model_fields["kind"].default)
-
-
-def _pool_signature(cls: type, example: str, *, one_d: bool = False) -> Signature:
-    """A pool's arguments: per axis pairs, or single sizes for a [channels, length] pool."""
-    size = c.positive_int if one_d else c.pair
-    padding = (c.padding1d, (0, 0)) if one_d else (c.padding, _NO_PADDING)
-    return Signature(
-        (
-            Param("kernel", size),
-            Param("stride", size, None),
-            Param("padding", *padding),
-        ),
-        2,
-        build_pool(cls),
-        example=example,
-    )
+from netspec.ops.table_conv import CONV_ENTRIES
+from netspec.ops.table_sequence import SEQUENCE_ENTRIES
 
 
 def _activation(cls: type, *args: Param, positional: int = 0, flops_each: int = 1) -> OpFacts:
@@ -110,111 +61,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         summary=summary_rules.dense,
         affine=True,
     ),
-    OpFacts(
-        ops.Conv2d,
-        Signature(
-            (
-                Param("filters", c.positive_int),
-                Param("kernel", c.pair),
-                Param("stride", c.pair, (1, 1)),
-                Param("padding", c.padding, _NO_PADDING),
-                Param("dilation", c.pair, (1, 1)),
-                Param("groups", c.positive_int, 1),
-                *WEIGHT_PARAMS,
-            ),
-            3,
-            build_conv(ops.Conv2d),
-            example="conv2d(16, 3, padding = same)",
-            validate=validate_conv,
-        ),
-        shape_rules.conv2d,
-        flop_rules.conv,
-        params=param_rules.conv2d,
-        summary=summary_rules.conv2d,
-        affine=True,
-    ),
-    OpFacts(
-        ops.Conv2dTranspose,
-        Signature(
-            (
-                Param("filters", c.positive_int),
-                Param("kernel", c.pair),
-                Param("stride", c.pair, (1, 1)),
-                Param("padding", transpose_padding, _NO_PADDING),
-                Param("output_padding", output_padding, (0, 0)),
-                Param("dilation", c.pair, (1, 1)),
-                Param("groups", c.positive_int, 1),
-                *WEIGHT_PARAMS,
-            ),
-            3,
-            build_conv(ops.Conv2dTranspose),
-            example="conv2d_transpose(16, 3, stride = 2, padding = 1, output_padding = 1)",
-            validate=validate_conv2d_transpose,
-        ),
-        shape_rules.conv2d_transpose,
-        flop_rules.conv2d_transpose,
-        params=param_rules.conv2d_transpose,
-        summary=summary_rules.conv2d,
-        affine=True,
-    ),
-    OpFacts(
-        ops.MaxPool,
-        _pool_signature(ops.MaxPool, "maxpool(2)"),
-        shape_rules.pool("maxpool"),
-        flop_rules.pool,
-        summary=summary_rules.pool,
-    ),
-    OpFacts(
-        ops.AvgPool,
-        _pool_signature(ops.AvgPool, "avgpool(2)"),
-        shape_rules.pool("avgpool"),
-        flop_rules.pool,
-        summary=summary_rules.pool,
-    ),
-    OpFacts(
-        ops.GlobalAvgPool,
-        Signature((), 0, build_fields(ops.GlobalAvgPool)),
-        shape_rules.global_avgpool,
-        flop_rules.global_avgpool,
-    ),
-    # One-dimensional convolution and pooling, over [channels, length] samples.
-    OpFacts(
-        ops.Conv1d,
-        Signature(
-            (
-                Param("filters", c.positive_int),
-                Param("kernel", c.positive_int),
-                Param("stride", c.positive_int, 1),
-                Param("padding", c.padding1d, (0, 0)),
-                Param("dilation", c.positive_int, 1),
-                Param("groups", c.positive_int, 1),
-                *WEIGHT_PARAMS,
-            ),
-            3,
-            build_conv(ops.Conv1d),
-            example="conv1d(16, 3, padding = same)",
-            validate=validate_conv,
-        ),
-        shape_rules.conv1d,
-        flop_rules.conv,
-        params=param_rules.conv1d,
-        summary=summary_rules.conv1d,
-        affine=True,
-    ),
-    OpFacts(
-        ops.MaxPool1d,
-        _pool_signature(ops.MaxPool1d, "maxpool1d(2)", one_d=True),
-        shape_rules.pool1d("maxpool1d"),
-        flop_rules.pool,
-        summary=summary_rules.pool1d,
-    ),
-    OpFacts(
-        ops.AvgPool1d,
-        _pool_signature(ops.AvgPool1d, "avgpool1d(2)", one_d=True),
-        shape_rules.pool1d("avgpool1d"),
-        flop_rules.pool,
-        summary=summary_rules.pool1d,
-    ),
+    *CONV_ENTRIES,
     OpFacts(
         ops.BatchNorm,
         Signature(
@@ -465,63 +312,7 @@ _ENTRIES: tuple[OpFacts, ...] = (
         resample_rules.upsample,
         resample_rules.upsample_flops,
     ),
-    # -- sequence ops, on [T, D] --
-    OpFacts(
-        ops.MultiHeadAttention,
-        Signature(
-            (
-                Param("heads", c.positive_int),
-                Param("causal", c.boolean, False),
-                Param("dropout", c.fraction, 0.0),
-                Param("bias", c.boolean, True),
-            ),
-            1,
-            build_fields(ops.MultiHeadAttention, "heads", "causal", "dropout", "bias"),
-            example="multi_head_attention(4, causal = true)",
-        ),
-        attention_rules.multi_head_attention,
-        attention_rules.multi_head_attention_flops,
-        params=attention_rules.multi_head_attention_params,
-        summary=summary_rules.first_number("heads"),
-    ),
-    OpFacts(
-        ops.PositionalEmbedding,
-        Signature(
-            (Param("init", c.init_scheme, None),),
-            0,
-            attention_rules.build_positional_embedding,
-            example="positional_embedding(init = normal(std = 0.02))",
-        ),
-        attention_rules.positional_embedding,
-        attention_rules.positional_embedding_flops,
-        params=attention_rules.positional_embedding_params,
-    ),
-    # -- recurrent layers: torch.nn.RNN, LSTM and GRU on [T, F] sequences --
-    *(
-        OpFacts(
-            cls,
-            recurrent_rules.signature(cls, example),
-            recurrent_rules.shape,
-            recurrent_rules.flops,
-            params=recurrent_rules.params,
-            summary=recurrent_rules.summary,
-        )
-        for cls, example in (
-            (ops.Rnn, "rnn(64)"),
-            (ops.Lstm, "lstm(64)"),
-            (ops.Gru, "gru(64)"),
-        )
-    ),
-    # -- indices --
-    OpFacts(
-        ops.Embedding,
-        index_rules.SIGNATURE,
-        index_rules.embedding,
-        flop_rules.none,
-        params=index_rules.embedding_params,
-        summary=index_rules.embedding_text,
-        takes="indices",
-    ),
+    *SEQUENCE_ENTRIES,
 )
 
 

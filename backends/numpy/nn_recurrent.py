@@ -238,7 +238,9 @@ def recurrent(
             w_hh = weights[f"weight_hh_l{layer}{suffix}"]
             b_ih = weights.get(f"bias_ih_l{layer}{suffix}")
             b_hh = weights.get(f"bias_hh_l{layer}{suffix}")
-            xp = seq @ w_ih.T
+            # One 2-D product over all steps: NumPy runs a [T, N, F] @ [F, G] product as
+            # T small ones.
+            xp = (seq.reshape(-1, seq.shape[2]) @ w_ih.T).reshape(steps, -1, w_ih.shape[0])
             if b_ih is not None:
                 # gru adds b_hh inside r * (W_hn h + b_hn); the others add it once here.
                 xp += b_ih if mode == "gru" else b_ih + b_hh
@@ -293,7 +295,7 @@ def recurrent_backward(
             grads[f"bias_ih_l{layer}{suffix}"] = flat.sum(axis=0)
             grads[f"bias_hh_l{layer}{suffix}"] = d_rec.sum(axis=0)
             if d_in is not None:
-                d_in += d_pre @ w_ih
+                d_in += (d_pre.reshape(-1, rows) @ w_ih).reshape(d_in.shape)
         if layer > 0:
             if masks:
                 d_in *= masks[layer - 1]

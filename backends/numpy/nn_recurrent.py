@@ -43,6 +43,8 @@ def recurrent_direction(
 ) -> tuple[np.ndarray, tuple]:
     """Run one direction over the projected inputs ``xp`` [T, N, G H]. Returns the states
     [T + 2, N, H] (state of step t at row t + 1) and what the backward needs."""
+    if mode == "lstm":
+        return recurrent_lstm(xp, w_hh, reverse)
     steps, batch, rows = xp.shape
     hidden = w_hh.shape[1]
     states = np.zeros((steps + 2, batch, hidden), dtype=xp.dtype)
@@ -51,8 +53,6 @@ def recurrent_direction(
     product = np.empty((batch, rows), dtype=xp.dtype)
     w_hh_t = w_hh.T
     h2 = 2 * hidden
-    if mode == "lstm":
-        return recurrent_lstm(xp, w_hh, reverse)
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
         prev = t + 2 if reverse else t
         np.matmul(states[prev], w_hh_t, out=product)

@@ -20,30 +20,100 @@ from netspec.frontend import Analysis
 from netspec.ir import CheckedModel, Program
 
 
-def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
+def load(
+    path_or_text: str | os.PathLike[str],
+    *,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    overrides: Overrides | None = None,
+) -> Program:
     """Read a .net file (a path) or spec text and return the checked program.
 
-    Raises :class:`NetspecError` carrying every diagnostic when the spec has errors (or
-    when the arguments are not a path or text and a positive ``max_params``); warnings
-    do not stop loading.
+    ``overrides`` replace values the spec writes, as ``netspec ... --set`` does: a
+    mapping such as ``{"epochs": 3, "dense_1.units": 512, "optimizer": "adam(lr = 1e-3)"}``
+    (numbers and booleans as themselves, anything else as spec text) or a list of
+    ``"KEY=VALUE"`` strings; the program records them (``program.overrides``).
+
+    Raises :class:`NetspecError` carrying every diagnostic when the spec has errors (an
+    override's included), naming its search spaces when it leaves some open (see
+    :func:`substitute`), or when the arguments are not a path or text and a positive
+    ``max_params``; warnings do not stop loading.
     """
     from netspec import frontend
 
     if not isinstance(path_or_text, str | os.PathLike):
         raise NetspecError(f"netspec.load takes a path or spec text, found {found(path_or_text)}")
-    return frontend.load(path_or_text, max_params=check_int(max_params, "max_params"))
+    return frontend.load(
+        path_or_text,
+        max_params=check_int(max_params, "max_params"),
+        overrides=_check_overrides(overrides),
+    )
 
 
 def analyze(
-    source: str, file: str = "<string>", *, max_params: int = DEFAULT_MAX_PARAMS
+    source: str,
+    file: str = "<string>",
+    *,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    overrides: Overrides | None = None,
 ) -> Analysis:
     """Read spec text ``source`` completely and report every problem found; raises only
-    for arguments of the wrong kind (:class:`NetspecError`), never for a bad spec."""
+    for arguments of the wrong kind (:class:`NetspecError`), never for a bad spec.
+    ``overrides`` as for :func:`load`; ``analysis.spaces`` lists the spec's search
+    spaces."""
     from netspec import frontend
 
     check_str(source, "source")
     check_str(file, "file")
-    return frontend.analyze(source, file, max_params=check_int(max_params, "max_params"))
+    return frontend.analyze(
+        source,
+        file,
+        max_params=check_int(max_params, "max_params"),
+        overrides=_check_overrides(overrides),
+    )
+
+
+def _check_overrides(overrides: object) -> Overrides | None:
+    """``overrides`` when it is None, a mapping with str keys or a list of str."""
+    from collections.abc import Mapping, Sequence
+
+    if overrides is None:
+        return None
+    if isinstance(overrides, Mapping) and all(isinstance(k, str) for k in overrides):
+        return overrides
+    if (
+        isinstance(overrides, Sequence)
+        and not isinstance(overrides, str)
+        and all(isinstance(item, str) for item in overrides)
+    ):
+        return overrides
+    raise NetspecError(
+        "overrides are a mapping of keys to values or a list of 'KEY=VALUE' strings, "
+        f"found {found(overrides)}"
+    )
+
+
+def search_spaces(
+    spec: str | os.PathLike[str], *, overrides: Overrides | None = None
+) -> tuple[SpaceSite, ...]:
+    """The search spaces a spec (a path or text) leaves open, each with its path, kind,
+    bounds or options and location; see :func:`netspec.search_space.search_spaces`."""
+    from netspec.search_space import search_spaces as listed
+
+    return listed(spec, overrides=_check_overrides(overrides))
+
+
+def substitute(
+    spec: str | os.PathLike[str],
+    values: Mapping[str, Any],
+    *,
+    overrides: Overrides | None = None,
+) -> Substitution:
+    """The spec with each search space fixed at the value ``values`` gives for its path:
+    the checked program and the spec text with the values written in; see
+    :func:`netspec.search_space.substitute`."""
+    from netspec.search_space import substitute as fixed
+
+    return fixed(spec, values, overrides=_check_overrides(overrides))
 
 
 TRAIN_OPTIONS = (
@@ -52,15 +122,21 @@ TRAIN_OPTIONS = (
 )  # fmt: skip
 
 
-def train(spec: str | os.PathLike[str] | Program, **options: object) -> TrainResult:
+def train(
+    spec: str | os.PathLike[str] | Program,
+    *,
+    overrides: Overrides | None = None,
+    **options: object,
+) -> TrainResult:
     """Train a spec's model as its train section says; returns history and trained model.
 
     ``spec`` is a path, spec text or a loaded Program. Options: ``backend`` ("numpy",
     "torch", "jax"), ``device``, ``dtype``, ``epochs``, ``batch_size``, ``lr``, ``seed``,
     ``data`` (a source such as "digits", or NumPy arrays: ``(x, y)`` or
     ``{"train": (x, y), "test": (x, y)}``), ``data_dir``, ``out`` (run directory),
-    ``resume``, ``progress`` and ``model`` (which model of the file). Every option is
-    checked before any data is loaded; a bad one raises :class:`NetspecError`.
+    ``resume``, ``progress`` and ``model`` (which model of the file). ``overrides``
+    (for a path or text) as for :func:`load`. Every option is checked before any data
+    is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options
     from netspec.training import fit
@@ -68,9 +144,11 @@ def train(spec: str | os.PathLike[str] | Program, **options: object) -> TrainRes
     checked = check_train_options(options, TRAIN_OPTIONS)
     path = None
     if isinstance(spec, Program):
+        if overrides is not None:
+            raise NetspecError("overrides apply to a spec's text: pass a path or spec text")
         program = spec
     elif isinstance(spec, str | os.PathLike):
-        program = load(spec)
+        program = load(spec, overrides=overrides)
         text_or_path = os.fsdecode(spec)
         if "\n" not in text_or_path and text_or_path.endswith(".net"):
             path = text_or_path
@@ -172,7 +250,10 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from netspec.elaborate.overrides import OverrideInput as Overrides
+    from netspec.ir.space import SpaceSite
     from netspec.runs import Run
+    from netspec.search_space import Substitution
     from netspec.training import TrainResult
 
 __version__ = "0.1.0"
@@ -190,5 +271,7 @@ __all__ = [
     "load",
     "load_run",
     "sample",
+    "search_spaces",
+    "substitute",
     "train",
 ]

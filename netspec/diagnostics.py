@@ -44,6 +44,8 @@ CODES: dict[str, str] = {
     "E022": "bad model structure",
     "E023": "unsupported language version",
     "E024": "import failed",
+    "E025": "bad search space",
+    "E026": "bad override",
     "E030": "bad train section",
     "E031": "train section does not fit its model or data",
     "W001": "affine layers compose",

@@ -13,9 +13,13 @@ from netspec.check.standardize import standardize_input, trained_standardized
 from netspec.check.train import check_train
 from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
 from netspec.elaborate.imports import Importer
+from netspec.elaborate.overrides import FILE as OVERRIDES_FILE
+from netspec.elaborate.overrides import OverrideInput, normalize, parse_overrides
 from netspec.elaborate.program import elaborate
+from netspec.elaborate.spaces import site
 from netspec.errors import NetspecError
 from netspec.ir.graph import CheckedModel, Program, Span
+from netspec.ir.space import SpaceSite
 from netspec.syntax.parser import parse
 from netspec.syntax.text import decode, warn_bidi_controls
 
@@ -35,6 +39,11 @@ class Analysis:
     # Per model, per node made inside a block: the chain of block uses that made it
     # (block name, instance, call span), for tools that draw or explain block structure.
     uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
+    # The search spaces the spec leaves open, in the order they are written; the program
+    # is checked with each at its first value (the low end, the first option).
+    spaces: tuple[SpaceSite, ...] = ()
+    # The ``--set`` overrides applied, as KEY=VALUE.
+    overrides: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -45,12 +54,18 @@ class Analysis:
 
 
 def analyze(
-    source: str, file: str = "<string>", *, max_params: int = DEFAULT_MAX_PARAMS
+    source: str,
+    file: str = "<string>",
+    *,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    overrides: OverrideInput | None = None,
 ) -> Analysis:
     """Read ``source`` completely and report every problem found; never raises for a bad spec.
 
     Its imports are relative to the folder of ``file``; for the default ``<string>``,
-    relative to the current directory.
+    relative to the current directory. ``overrides`` replace values the spec writes:
+    ``KEY=VALUE`` strings, or a mapping of keys to values (numbers, booleans, or spec
+    text as a str), as ``--set`` takes them (see :mod:`netspec.elaborate.overrides`).
     """
     # Elaboration allocates many small objects that all stay alive until the end; the
     # cyclic collector would scan them again and again (half the time of a 100,000-node
@@ -58,25 +73,36 @@ def analyze(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(source, file, max_params)
+        return _analyze(source, file, max_params, normalize(overrides))
     finally:
         if collecting:
             gc.enable()
 
 
-def _analyze(source: str, file: str, max_params: int) -> Analysis:
+def _analyze(source: str, file: str, max_params: int, sets: tuple[str, ...]) -> Analysis:
     # A UTF-8 byte-order mark (written by some Windows editors) is not part of the text;
     # columns are counted without it, as editors show them.
     source = source.removeprefix(BOM)
     diagnostics = Diagnostics()
-    analysis = Analysis(file=file, source=source, sources={file: source})
+    analysis = Analysis(file=file, source=source, sources={file: source}, overrides=sets)
     warn_bidi_controls(source, file, diagnostics)
+    overrides = parse_overrides(sets, diagnostics)
+    if sets:
+        analysis.sources[OVERRIDES_FILE] = overrides.source
     tree = parse(source, file, diagnostics)
-    if tree is None:
+    if tree is None or (sets and diagnostics.has_errors):
         analysis.diagnostics = diagnostics.items
         return analysis
     importer = Importer(diagnostics, analysis.sources, file)
-    elaborated = elaborate(tree, file, diagnostics, importer)
+    elaborated = elaborate(tree, file, diagnostics, importer, overrides=overrides)
+    if elaborated.spaces is not None:
+        registry = elaborated.spaces
+        analysis.spaces = tuple(
+            site(registry.spaces[span], path, source)
+            for span, path in sorted(
+                registry.paths.items(), key=lambda item: (item[0].line, item[0].column)
+            )
+        )
     trains = {spec.model: spec for spec in elaborated.trains}
     checked: list[CheckedModel] = []
     source_map: dict[str, Span] = {}
@@ -134,7 +160,10 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
     )
     if not diagnostics.has_errors:
         analysis.program = Program.model_construct(
-            models=tuple(checked), trains=tuple(elaborated.trains), source_map=source_map
+            models=tuple(checked),
+            trains=tuple(elaborated.trains),
+            source_map=source_map,
+            overrides=sets,
         )
     return analysis
 
@@ -192,7 +221,10 @@ def _failure(
 
 
 def analyze_source(
-    path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS
+    path_or_text: str | os.PathLike[str],
+    *,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    overrides: OverrideInput | None = None,
 ) -> Analysis:
     """Read a .net file (a path) or spec text and analyze it, as :func:`analyze` does.
 
@@ -202,22 +234,51 @@ def analyze_source(
     text, file, problem = _read(path_or_text)
     if problem is not None:
         return Analysis(file=file, source=text, diagnostics=[problem])
-    return analyze(text, file, max_params=max_params)
+    return analyze(text, file, max_params=max_params, overrides=overrides)
 
 
-def load(path_or_text: str | os.PathLike[str], *, max_params: int = DEFAULT_MAX_PARAMS) -> Program:
-    """Read a .net file (a path) or spec text and return the checked program.
+def spaces_message(spaces: tuple[SpaceSite, ...]) -> str:
+    """Why a spec with search spaces cannot be trained (or compiled, exported, run)."""
+    listed = ", ".join(
+        f"{s.path} at {s.span.file}:{s.span.line}:{s.span.column}" for s in spaces[:4]
+    )
+    more = f" and {len(spaces) - 4} more" if len(spaces) > 4 else ""
+    return (
+        f"the spec has search spaces ({listed}{more}): use `netspec sweep` to search them, "
+        "or fix them with --set"
+    )
 
-    A file's imports are relative to its folder; spec text imports relative to the
-    current directory.
 
-    Raises :class:`netspec.NetspecError` carrying every diagnostic when the spec has
-    errors; warnings do not stop loading.
-    """
-    analysis = analyze_source(path_or_text, max_params=max_params)
+def concrete_program(analysis: Analysis) -> Program:
+    """The analysis's program, for a use that needs every value fixed: a NetspecError
+    carrying the diagnostics for a spec with errors, or naming its search spaces."""
     if analysis.program is None:
         raise NetspecError(
             _failure(analysis.file, analysis.diagnostics, analysis.source, analysis.sources),
             tuple(analysis.diagnostics),
         )
+    if analysis.spaces:
+        raise NetspecError(spaces_message(analysis.spaces))
     return analysis.program
+
+
+def load(
+    path_or_text: str | os.PathLike[str],
+    *,
+    max_params: int = DEFAULT_MAX_PARAMS,
+    overrides: OverrideInput | None = None,
+) -> Program:
+    """Read a .net file (a path) or spec text and return the checked program.
+
+    A file's imports are relative to its folder; spec text imports relative to the
+    current directory. ``overrides`` replace values the spec writes, as ``--set`` does:
+    ``{"epochs": 3, "dense_1.units": 512, "optimizer": "adam(lr = 1e-3)"}`` or
+    ``["epochs=3", ...]`` (see :func:`analyze`).
+
+    Raises :class:`netspec.NetspecError` carrying every diagnostic when the spec has
+    errors (an override's included), or naming its search spaces when it leaves some
+    open (:func:`netspec.substitute` fixes them); warnings do not stop loading.
+    """
+    return concrete_program(
+        analyze_source(path_or_text, max_params=max_params, overrides=overrides)
+    )

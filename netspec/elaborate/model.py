@@ -12,8 +12,9 @@ from netspec.elaborate.blocks import BlockDef, Scope
 from netspec.elaborate.expand import POISON, Expansions, _Abort
 from netspec.elaborate.hints import activation_help
 from netspec.elaborate.inputs import ModelInput, report_unused
+from netspec.elaborate.layer_settings import ModelSettings, Refused
 from netspec.elaborate.layers import activation, bind, build, take_activation
-from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
+from netspec.elaborate.values import SPACE_KINDS, CallValue, Evaluator, Symbol, Value
 from netspec.ir.graph import Input, Model, Node, Span
 from netspec.ops import ACTIVATION_KINDS, AFFINE_KINDS, LAYER_NAMES, MERGE_KINDS, SIGNATURES
 from netspec.ops.signature import LayerDefaults
@@ -52,6 +53,8 @@ class ModelElaborator(Expansions):
         # For each node made inside a block: the chain of block uses that made it.
         self.uses: dict[str, tuple[Use, ...]] = {}
         self.input_names_in_order: list[str] = []
+        # The model's ``--set`` overrides and search spaces (none for a bare elaborator).
+        self.settings: ModelSettings | None = None
 
     # -- entry point -------------------------------------------------------------------
 
@@ -217,7 +220,7 @@ class ModelElaborator(Expansions):
         head = str(stage.children[0])
         call: CallValue | None = None
         if stage.data == "call":
-            value = self.evaluator.evaluate(stage, scope.constants)
+            value = self.evaluator.evaluate_stage(stage, scope.constants)
             if value is None:
                 return None
             assert isinstance(value.data, CallValue)
@@ -234,6 +237,20 @@ class ModelElaborator(Expansions):
             )
             return None
         if head in SIGNATURES:
+            if self.settings is not None:
+                node = self._peek_name(scope, name, head)
+                try:
+                    call = self.settings.layer(
+                        head,
+                        call,
+                        node,
+                        span,
+                        scope.constants,
+                        self.defaults,
+                        nested=bool(scope.prefix),
+                    )
+                except Refused:
+                    return None
             return self._layer(head, call, span, scope, incoming, name)
         if head in self.blocks:
             return self._block(self.blocks[head], call, span, scope, incoming, name)
@@ -245,7 +262,15 @@ class ModelElaborator(Expansions):
             "E002",
             f"unknown layer or block '{head}'",
             span,
-            help=did_you_mean(head, candidates),
+            help=did_you_mean(head, candidates)
+            or (
+                [
+                    "a search space is a value, not a layer: e.g. dense(10, activation = "
+                    "choice(relu, tanh)) or dropout(uniform(0.1, 0.5))"
+                ]
+                if head in SPACE_KINDS
+                else []
+            ),
         )
         return None
 
@@ -355,6 +380,17 @@ class ModelElaborator(Expansions):
         return None
 
     # -- naming and bookkeeping --------------------------------------------------------
+
+    def _peek_name(self, scope: Scope, name: str | None, kind: str) -> str:
+        """The name :meth:`_add_node` will give the next node of ``kind``."""
+        if name is not None and scope.prefix + name not in self.taken:
+            return scope.prefix + name
+        index = scope.counters.get(kind, 0)
+        while True:
+            index += 1
+            full = f"{scope.prefix}{kind}_{index}"
+            if full not in self.taken:
+                return full
 
     def _next_index(self, scope: Scope, kind: str) -> int:
         scope.counters[kind] = scope.counters.get(kind, 0) + 1

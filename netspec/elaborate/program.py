@@ -12,7 +12,11 @@ from netspec.elaborate import convert as c
 from netspec.elaborate.blocks import BlockDef, BlockEnv
 from netspec.elaborate.imports import Importer, Origin
 from netspec.elaborate.inputs import ModelInput, read_model_input
+from netspec.elaborate.layer_settings import LayerSettings, report_unmatched
 from netspec.elaborate.model import ModelElaborator
+from netspec.elaborate.overrides import FILE as OVERRIDES_FILE
+from netspec.elaborate.overrides import Overrides, one_value
+from netspec.elaborate.spaces import SpaceRegistry
 from netspec.elaborate.train import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir import init as ir_init
@@ -45,6 +49,8 @@ class Elaborated:
     # The blocks and constants the file defines itself: what importing it gives.
     blocks: dict[str, BlockDef] = field(default_factory=dict)
     constants: dict[str, Value] = field(default_factory=dict)
+    # The search spaces of the file, by where they are written, with their paths.
+    spaces: SpaceRegistry | None = None
 
 
 def elaborate(
@@ -54,9 +60,13 @@ def elaborate(
     importer: Importer | None = None,
     *,
     library: bool = False,
+    overrides: Overrides | None = None,
 ) -> Elaborated:
     """Elaborate a parsed file. As a ``library`` (a file being imported) only its imports,
-    constants and blocks are read: its defaults, models and train sections are its own."""
+    constants and blocks are read: its defaults, models and train sections are its own.
+
+    ``overrides`` (``--set``) replace values the file writes; each one that finds nothing
+    to replace is an error."""
     evaluator = Evaluator(file, diagnostics)
     if importer is None:
         importer = Importer(diagnostics, {}, file)
@@ -70,6 +80,7 @@ def elaborate(
         imported.constant_origins,
         imported.env,
         library,
+        overrides if overrides is not None and not library else Overrides(),
     )
 
 
@@ -81,8 +92,12 @@ def _elaborate(
     constant_origins: dict[str, Origin],
     env: BlockEnv,
     library: bool,
+    overrides: Overrides,
 ) -> Elaborated:
     result = Elaborated()
+    registry = SpaceRegistry(evaluator.file)
+    result.spaces = registry
+    override_evaluator = Evaluator(OVERRIDES_FILE, diagnostics)
     # Imported names first; a local definition of the same name is an error (reported at
     # the import) and then wins, so that the file's own uses mean what they say.
     constants = env.constants
@@ -123,7 +138,16 @@ def _elaborate(
                     ],
                 )
                 continue
-            value = evaluator.evaluate(expr, constants)
+            override = overrides.let(name)
+            if override is not None:
+                value = one_value(override, override_evaluator, constants)
+            else:
+                value = evaluator.evaluate(expr, constants)
+            if value is not None and not library:
+                for problem in registry.place(value, f"let.{name}", direct=True):
+                    diagnostics.error(
+                        problem.code, problem.message, problem.span, help=problem.help
+                    )
             if value is not None:
                 constants[name] = value
                 constant_spans[name] = span
@@ -152,7 +176,7 @@ def _elaborate(
                         ],
                     )
                     continue
-                value = evaluator.evaluate(expr, constants)
+                value = evaluator.evaluate(expr, constants, scheme=key != "regularize")
                 if value is None:
                     continue
                 try:
@@ -185,7 +209,10 @@ def _elaborate(
         elif kind == "train_def":
             train_trees.append(item)
 
-    train_elaborator = TrainElaborator(evaluator, diagnostics)
+    model_names = [str(tree.children[0]) for tree in model_trees]
+    train_elaborator = TrainElaborator(
+        evaluator, diagnostics, overrides, model_names, None if library else registry
+    )
     train_results = [train_elaborator.elaborate(tree, constants) for tree in train_trees]
     penalties: dict[str, Regularize] = {
         r.model: r.regularize for r in train_results if r.regularize is not None
@@ -207,8 +234,14 @@ def _elaborate(
                     help=["keep one: per-layer regularize = ... overrides either"],
                 )
 
+    layers = LayerSettings(overrides, model_names, registry, override_evaluator)
     for model_tree in model_trees:
-        _elaborate_model(model_tree, env, diagnostics, constants, defaults, penalties, result)
+        _elaborate_model(
+            model_tree, env, diagnostics, constants, defaults, penalties, result, layers
+        )
+    if overrides:
+        nodes = {m: list(result.node_spans.get(m, {})) for m in model_names}
+        report_unmatched(overrides, nodes, list(result.constants), model_names, diagnostics)
 
     model_names = [m for m in result.model_spans]
     for name, span, found, _, written, item_spans in train_results:
@@ -324,6 +357,7 @@ def _elaborate_model(
     defaults: dict[str, Any],
     penalties: dict[str, Regularize],
     result: Elaborated,
+    layers: LayerSettings,
 ) -> None:
     evaluator = env.evaluator
     name_token, *input_trees, body = tree.children
@@ -370,6 +404,7 @@ def _elaborate_model(
     elaborator = ModelElaborator(
         evaluator, diagnostics, env.blocks, layer_defaults, constants, env.failed_imports
     )
+    elaborator.settings = layers.of(name)
     built = elaborator.elaborate(name, inputs, body, constants)
     if built is None:
         return

@@ -37,7 +37,24 @@ class CallValue:
     kwargs: tuple[tuple[str, Value, Span], ...]
 
 
-Data = Union[int, float, str, Symbol, CallValue, tuple["Value", ...]]  # noqa: UP007
+@dataclass(frozen=True)
+class Space:
+    """A search space written as a value: ``uniform(a, b)``, ``log_uniform(a, b)``,
+    ``int_uniform(a, b)`` (``options`` are the two bounds) or ``choice(...)`` (its
+    options). See :mod:`netspec.elaborate.spaces`."""
+
+    kind: str
+    options: tuple[Value, ...]
+    span: Span
+
+
+# The calls that write a search space where a value stands.
+SPACE_KINDS = ("uniform", "log_uniform", "int_uniform", "choice")
+# The arguments that take an init scheme, where ``uniform(low, high)`` is the scheme
+# (weights drawn from U[low, high)), not a search space; a choice of schemes is one.
+INIT_KEYS = frozenset({"init", "bias_init"})
+
+Data = Union[int, float, str, Symbol, CallValue, Space, tuple["Value", ...]]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,8 @@ def describe(data: Data) -> str:
         return f"the name '{data.name}'"
     if isinstance(data, CallValue):
         return f"'{data.name}(...)'"
+    if isinstance(data, Space):
+        return f"the search space '{data.kind}(...)'"
     if isinstance(data, tuple):
         return "a list"
     if isinstance(data, str):
@@ -69,11 +88,14 @@ def describe(data: Data) -> str:
 class EvalError(Exception):
     """Raised inside evaluation; reported once by the caller, then evaluation stops."""
 
-    def __init__(self, message: str, span: Span, help: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, span: Span, help: tuple[str, ...] = (), code: str = "E007"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.help = help
+        self.code = code
 
 
 class Evaluator:
@@ -86,15 +108,18 @@ class Evaluator:
     def span(self, node: Tree | Token) -> Span:
         return span_of(node, self.file)
 
-    def evaluate(self, tree: Tree | Token, env: Mapping[str, Value]) -> Value | None:
-        """The value of ``tree``, or None after reporting why it has none."""
+    def evaluate(
+        self, tree: Tree | Token, env: Mapping[str, Value], *, scheme: bool = False
+    ) -> Value | None:
+        """The value of ``tree``, or None after reporting why it has none; ``scheme``: it
+        stands for an init scheme (see :data:`INIT_KEYS`)."""
         try:
-            return self._eval(tree, env)
+            return self._eval(tree, env, scheme)
         except EvalError as error:
-            self.diagnostics.error("E007", error.message, error.span, help=error.help)
+            self.diagnostics.error(error.code, error.message, error.span, help=error.help)
             return None
 
-    def _eval(self, tree: Tree | Token, env: Mapping[str, Value]) -> Value:
+    def _eval(self, tree: Tree | Token, env: Mapping[str, Value], scheme: bool = False) -> Value:
         span = self.span(tree)
         if isinstance(tree, Token):
             # Only bare NAME tokens reach here (kwarg keys are handled by the caller).
@@ -117,7 +142,7 @@ class Evaluator:
             items = tuple(self._eval(child, env) for child in tree.children if child is not None)
             return Value(items, span)
         if rule == "call":
-            return self._call(tree, env)
+            return self._call(tree, env, scheme=scheme)
         if rule in ("neg", "pos"):
             operand = self._number(self._eval(tree.children[0], env), env)
             return Value(-operand if rule == "neg" else operand, span)
@@ -136,8 +161,22 @@ class Evaluator:
             return Value(False, span)
         return Value(Symbol(name), span)
 
-    def _call(self, tree: Tree, env: Mapping[str, Value]) -> Value:
+    def evaluate_stage(self, tree: Tree, env: Mapping[str, Value]) -> Value | None:
+        """A chain's stage ``name(args)``: a call even when ``name`` is a space's kind (a
+        block may be called ``choice``); its arguments are values as usual."""
+        try:
+            return self._call(tree, env, space=False)
+        except EvalError as error:
+            self.diagnostics.error(error.code, error.message, error.span, help=error.help)
+            return None
+
+    def _call(
+        self, tree: Tree, env: Mapping[str, Value], *, space: bool = True, scheme: bool = False
+    ) -> Value:
         name_token, *arg_trees = tree.children
+        name = str(name_token)
+        # A choice's options stand where the choice stands.
+        inner = scheme and name == "choice"
         args: list[Value] = []
         kwargs: list[tuple[str, Value, Span]] = []
         for arg in arg_trees:
@@ -145,13 +184,29 @@ class Evaluator:
                 continue
             if isinstance(arg, Tree) and arg.data == "kwarg":
                 key, expr = arg.children
-                kwargs.append((str(key), self._eval(expr, env), self.span(key)))
+                value = self._eval(expr, env, str(key) in INIT_KEYS)
+                kwargs.append((str(key), value, self.span(key)))
             else:
-                args.append(self._eval(arg, env))
+                args.append(self._eval(arg, env, inner))
+        if space and name in SPACE_KINDS and not (scheme and name == "uniform"):
+            from netspec.elaborate.spaces import make_space  # it builds on these values
+
+            span = self.span(tree)
+            return Value(make_space(name, args, kwargs, span), span)
         return Value(CallValue(str(name_token), tuple(args), tuple(kwargs)), self.span(tree))
 
     def _number(self, value: Value, env: Mapping[str, Value]) -> int | float:
         data = value.data
+        if isinstance(data, Space):
+            raise EvalError(
+                "a search space cannot take part in arithmetic",
+                value.span,
+                (
+                    "write the space where the value is used, e.g. dense(int_uniform(32, 256)), "
+                    "or search the value the arithmetic starts from",
+                ),
+                code="E025",
+            )
         if isinstance(data, bool) or not isinstance(data, int | float):
             help: tuple[str, ...] = ()
             if isinstance(data, Symbol):

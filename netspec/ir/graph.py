@@ -199,6 +199,8 @@ class Program(IRModel):
     models: tuple[CheckedModel, ...]
     trains: tuple[TrainSpec, ...] = ()
     source_map: dict[str, Span] = Field(default_factory=dict)
+    # The ``--set KEY=VALUE`` overrides the program was read with, in order.
+    overrides: tuple[str, ...] = ()
 
     def model(self, name: str | None = None) -> CheckedModel:
         """The model called ``name``, or the only one; UnknownNameError otherwise."""

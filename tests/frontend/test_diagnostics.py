@@ -52,12 +52,13 @@ def helps(diagnostic: Diagnostic) -> str:
 
 # Every registered code is exercised below or in the topic files beside this one
 # (E008 and W005 in test_source_text.py, E031 and W006 in test_train_checks.py, E024 in
-# test_imports.py, E016 in test_index_inputs.py): this
+# test_imports.py, E016 in test_index_inputs.py, E025 in test_search_spaces.py, E026 in
+# test_overrides.py): this
 # list is checked against the registry.
 TESTED = {
     "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008",
     "E010", "E011", "E012", "E013", "E014", "E015", "E016",
-    "E020", "E021", "E022", "E023", "E024", "E030", "E031",
+    "E020", "E021", "E022", "E023", "E024", "E025", "E026", "E030", "E031",
     "W001", "W002", "W003", "W004", "W005", "W006",
 }  # fmt: skip
 

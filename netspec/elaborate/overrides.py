@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics, did_you_mean
+from netspec.elaborate.spaces import has_space
 from netspec.elaborate.values import INIT_KEYS, Evaluator, Value
 from netspec.ir.graph import Span
 from netspec.syntax.parser import parse
@@ -215,9 +216,13 @@ def _parse_value(
     if tree is None:
         for problem in own.items:
             span = problem.span
+            message = problem.message.replace("end of the file", "end of the value")
             if span is not None and span.line > text.count("\n") + 1:
-                span = None  # past the value: at its end
-            message = re.sub(r"end of the file", "end of the value", problem.message)
+                span = None  # the closing line after the value: at the value's end
+                message = message.replace("found '}'", "found the end of the value")
+            elif re.match(r"expected .*'}'.*, found ", message):
+                # The value could have ended here: that is what is missing.
+                message = "expected the end of the value, found " + message.split(", found ")[-1]
             diagnostics.error(
                 problem.code,
                 message,
@@ -323,6 +328,15 @@ def evaluate(
             if value is None:
                 return None
             args.append(value)
+    for value in [*args, *(v for _, v, _ in kwargs)]:
+        if has_space(value):
+            evaluator.diagnostics.error(
+                "E026",
+                "an override fixes a value; a search space is written in the spec",
+                override.value_span,
+                help=["write the space in the spec, where `netspec sweep` can fill it in"],
+            )
+            return None
     return args, kwargs
 
 

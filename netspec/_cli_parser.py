@@ -382,7 +382,26 @@ def build_parser() -> argparse.ArgumentParser:
     _model_option(ir, "every model of the spec")
     ir.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     ir.add_argument("--indent", type=int, default=2, help="spaces per JSON indent level")
+    _set_options(commands)
     return parser
+
+
+def _set_options(commands: argparse._SubParsersAction) -> None:
+    """``--set KEY=VALUE`` on every command that reads a spec (one that names its own
+    is left as it is)."""
+    for command in commands.choices.values():
+        reads_spec = any(action.dest in ("file", "files") for action in command._actions)
+        if reads_spec and "--set" not in command._option_string_actions:
+            command.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="replace a value of the spec, written as in the spec: let.width=32, "
+                'dense_1.units=512, epochs=3, optimizer="adam(lr = 1e-3)", optimizer.lr=0.01 '
+                "(a model's name first where several could match: mlp.dense_1.units); "
+                "repeatable",
+            )
 
 
 def _predict_parser(commands: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
 from netspec.errors import NetspecError, UnknownNameError
-from netspec.frontend import Analysis, analyze_source
+from netspec.frontend import Analysis, analyze_source, spaces_message
 from netspec.ir import CheckedModel, Program
 
 
@@ -31,9 +31,9 @@ def _model(program: Program, name: str | None) -> CheckedModel:
         raise UsageError(error.message) from None
 
 
-def _read(path: str, max_params: int) -> Analysis | None:
+def _read(path: str, max_params: int, sets: Sequence[str] = ()) -> Analysis | None:
     try:
-        return analyze_source(Path(path), max_params=max_params)
+        return analyze_source(Path(path), max_params=max_params, overrides=sets)
     except NetspecError as error:
         print(f"netspec: error: {error}", file=sys.stderr)
         return None
@@ -51,7 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     reports = []
     for path in args.files:
-        analysis = _read(path, args.max_params)
+        analysis = _read(path, args.max_params, args.set)
         if analysis is None:
             worst = max(worst, EXIT_USAGE)
             continue
@@ -63,6 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                     "file": analysis.file,
                     "ok": analysis.ok,
                     "diagnostics": [d.model_dump(mode="json") for d in analysis.diagnostics],
+                    "spaces": [site.model_dump(mode="json") for site in analysis.spaces],
                 }
             )
             continue
@@ -70,16 +71,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(analysis.render(color=_use_color(args.color)), file=sys.stderr)
         if analysis.ok:
             models = len(analysis.program.models) if analysis.program else 0
-            print(f"{analysis.file}: ok ({models} model{'s' if models != 1 else ''})")
+            spaces = len(analysis.spaces)
+            counted = f"{models} model{'s' if models != 1 else ''}" + (
+                f", {spaces} search space{'s' if spaces != 1 else ''}" if spaces else ""
+            )
+            print(f"{analysis.file}: ok ({counted})")
     if args.format == "json":
         print(json.dumps(reports, indent=2))
     return worst
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from netspec.summary import summary_table
+    from netspec.summary import spaces_table, summary_table
 
-    analysis = _read(args.file, args.max_params)
+    analysis = _read(args.file, args.max_params, args.set)
     if analysis is None:
         return EXIT_USAGE
     if analysis.diagnostics:
@@ -99,7 +104,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     width = 8 if args.dtype == "float64" else 4
     program = analysis.program
-    tables = (summary_table(m, bytes_per_value=width, train=program.train(m.name)) for m in models)
+    tables = [summary_table(m, bytes_per_value=width, train=program.train(m.name)) for m in models]
+    if analysis.spaces:
+        tables.insert(0, spaces_table(analysis.spaces))
     print("\n\n".join(tables))
     return EXIT_OK
 
@@ -141,7 +148,7 @@ def _write(command: str, output: str | None, text: str, what: str) -> int:
 
 
 def cmd_ir(args: argparse.Namespace) -> int:
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "ir")
     if program is None:
         return code
     what = "IR"
@@ -157,6 +164,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
             models=(model,),
             trains=tuple(t for t in program.trains if t.model == model.name),
             source_map={k: v for k, v in program.source_map.items() if k.startswith(prefix)},
+            overrides=program.overrides,
         )
         what = f"IR of model {model.name}"
     return _write("ir", args.output, program.model_dump_json(indent=args.indent) + "\n", what)
@@ -169,12 +177,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"netspec compile: error: {message}", file=sys.stderr)
         return code
 
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS, args.set)
     if analysis is None:
         return EXIT_USAGE
     if analysis.program is None:
         print(analysis.render(color=_use_color("auto")), file=sys.stderr)
         return EXIT_SPEC
+    if analysis.spaces:
+        return fail(spaces_message(analysis.spaces), EXIT_SPEC)
     try:
         model = _choose_model(analysis.program, args.model)
         text = generate(
@@ -206,12 +216,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         return fail("ONNX export needs the onnx package\n  help: pip install netspec[onnx]", 1)
     from netspec.export.onnx import export_onnx
 
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS, args.set)
     if analysis is None:
         return EXIT_USAGE
     if analysis.program is None:
         print(analysis.render(color=_use_color("auto")), file=sys.stderr)
         return EXIT_SPEC
+    if analysis.spaces:
+        return fail(spaces_message(analysis.spaces), EXIT_SPEC)
     started = time.perf_counter()
     try:
         model = _choose_model(analysis.program, args.model)
@@ -243,13 +255,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _program(path: str) -> tuple[int, Program | None]:
-    """(exit code, program): code 0 with the program, or the code to exit with."""
-    analysis = _read(path, DEFAULT_MAX_PARAMS)
+def _program(path: str, sets: Sequence[str] = (), command: str = "") -> tuple[int, Program | None]:
+    """(exit code, program): code 0 with the program, or the code to exit with. The
+    program has every value fixed: a spec with search spaces is refused."""
+    analysis = _read(path, DEFAULT_MAX_PARAMS, sets)
     if analysis is None:
         return EXIT_USAGE, None
     if analysis.program is None:
         print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        return EXIT_SPEC, None
+    if analysis.spaces:
+        who = f"netspec {command}" if command else "netspec"
+        print(f"{who}: error: {spaces_message(analysis.spaces)}", file=sys.stderr)
         return EXIT_SPEC, None
     return EXIT_OK, analysis.program
 
@@ -258,7 +275,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     from netspec.backend import BACKENDS
     from netspec.parity import run_parity
 
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "parity")
     if program is None:
         return code
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -298,7 +315,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from netspec.training import TrainingInterrupted, fit
 
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "train")
     if program is None:
         return code
     try:
@@ -365,7 +382,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.training.options import parse_data_source
     from netspec.weights import load_weights, resolve_weights_path, validate_weights
 
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "eval")
     if program is None:
         return code
     try:
@@ -429,7 +446,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print(f"netspec graph: error: {message}", file=sys.stderr)
         return code
 
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS)
+    analysis = _read(args.file, DEFAULT_MAX_PARAMS, args.set)
     if analysis is None:
         return EXIT_USAGE
     if analysis.program is None:

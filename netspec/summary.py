@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from netspec.ir.graph import CheckedModel, CheckedNode, ParamSpec
+from netspec.ir.space import SpaceSite
 from netspec.ir.train import TrainSpec
 from netspec.ops import OPS
 from netspec.ops.params import as_written
@@ -96,3 +98,19 @@ def summary_table(
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def spaces_table(spaces: Sequence[SpaceSite]) -> str:
+    """The search spaces of a spec, one per line (path, space, where), and what the
+    figures of the tables that follow are computed with."""
+    rows = [
+        (site.path, site.text, f"{site.span.file}:{site.span.line}:{site.span.column}")
+        for site in spaces
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [
+        f"search spaces ({len(rows)}): the figures below are at each one's first value, the "
+        "low end of a range or the first option of a choice"
+    ]
+    lines += [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)

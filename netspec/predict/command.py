@@ -21,7 +21,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"netspec predict: error: {message}", file=sys.stderr)
         return code
 
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "predict")
     if program is None:
         return code
     if args.format == "npy" and args.output is None and sys.stdout.isatty():

@@ -218,6 +218,8 @@ def _begin(
             "format": rundir.RUN_FORMAT,
             "model": checked.name,
             "spec": spec_path,
+            # The spec's values replaced with --set, as KEY=VALUE: what tells runs apart.
+            "overrides": list(program.overrides),
             "spec_sha256": opening.fingerprint,
             "backend": backend,
             "device": device,

@@ -127,7 +127,7 @@ def test_check_json_format(bad: str, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["check", "--format", "json", LENET, bad]) == 1
     reports = json.loads(capsys.readouterr().out)
     assert [r["file"] for r in reports] == [LENET, bad]
-    assert reports[0] == {"file": LENET, "ok": True, "diagnostics": []}
+    assert reports[0] == {"file": LENET, "ok": True, "diagnostics": [], "spaces": []}
     assert reports[1]["ok"] is False
     first, second = reports[1]["diagnostics"]
     assert first["code"] == "E012" and first["severity"] == "error"

@@ -1,0 +1,120 @@
+"""`--set` and search spaces on the command line: every command that reads a spec takes
+--set; check and summary show a spec's spaces; the commands that need every value fixed
+refuse a spec with spaces; a trained run records its overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netspec._cli_parser import build_parser
+from netspec.cli import EXIT_OK, EXIT_SPEC, main
+
+SPACES = """\
+let width = int_uniform(16, 64)
+model mlp(x: [64]) {
+    dense(width, activation = choice(relu, tanh)) -> dropout(uniform(0.1, 0.5)) -> dense(10)
+}
+train mlp {
+    data digits(flatten = true, limit = 200, validation = 0.2)
+    loss softmax_cross_entropy
+    optimizer adam(lr = log_uniform(1e-5, 1e-2))
+    batch_size choice(32, 64, 128)
+    epochs 2
+}
+"""
+FIXED = [
+    "let.width=16",
+    "dense_1.activation=relu",
+    "dropout_1.p=0.2",
+    "optimizer.lr=1e-3",
+    "batch_size=50",
+]
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> str:
+    path = tmp_path / "mlp.net"
+    path.write_text(SPACES)
+    return str(path)
+
+
+def sets(*pairs: str) -> list[str]:
+    return [arg for pair in pairs for arg in ("--set", pair)]
+
+
+def test_every_command_that_reads_a_spec_takes_set() -> None:
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, command in commands.items():
+        reads_spec = any(a.dest in ("file", "files") for a in command._actions)
+        assert reads_spec == ("--set" in command._option_string_actions), name
+    assert {"check", "summary", "train", "eval", "predict", "compile", "export"} <= {
+        name for name, c in commands.items() if "--set" in c._option_string_actions
+    }
+
+
+def test_check_counts_the_spaces_and_lists_them_in_json(
+    spec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", spec]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == f"{spec}: ok (1 model, 5 search spaces)"
+    assert main(["check", "--format", "json", spec]) == EXIT_OK
+    (report,) = json.loads(capsys.readouterr().out)
+    assert [s["path"] for s in report["spaces"]] == [
+        "let.width",
+        "dense_1.activation",
+        "dropout_1.p",
+        "optimizer.lr",
+        "batch_size",
+    ]
+    assert report["spaces"][3]["space"] == {"kind": "log_uniform", "low": 1e-5, "high": 1e-2}
+
+
+def test_check_with_a_bad_override_draws_it(spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--color", "never", spec, *sets("dense_1.unitz=3")]) == EXIT_SPEC
+    err = capsys.readouterr().err
+    assert "<overrides>:1:15: error[E026]: dense has no argument 'unitz'" in err
+    assert "1 | --set dense_1.unitz=3\n  |               ^^^^^\n" in err
+    assert "did you mean 'units'" in err
+
+
+def test_summary_shows_the_spaces_and_the_figures_at_their_first_values(
+    spec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["summary", spec]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("search spaces (5): the figures below are at each one's first value")
+    assert "  let.width           int_uniform(16, 64)      " in out
+    assert "dense_1       dense(16)     [16]     1,040" in out
+    # An override changes the width, and the figures follow.
+    assert main(["summary", spec, *sets("let.width=32")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "search spaces (4)" in out and "dense(32)" in out and "2,080" in out
+
+
+@pytest.mark.parametrize("command", [["train"], ["ir"], ["compile", "--backend", "numpy"]])
+def test_commands_that_need_fixed_values_refuse_spaces(
+    spec: str, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command[0], spec, *command[1:]]) == EXIT_SPEC
+    err = capsys.readouterr().err
+    assert err.startswith(f"netspec {command[0]}: error: the spec has search spaces (")
+    assert f"let.width at {spec}:1:13, dense_1.activation at {spec}:3:31, " in err
+    assert "and 1 more): use `netspec sweep` to search them, or fix them with --set" in err
+
+
+def test_train_with_overrides_records_them_and_the_resolved_settings(
+    spec: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", spec, "--quiet", "--out", str(out), *sets(*FIXED, "epochs=1")]
+    assert main(args) == EXIT_OK, capsys.readouterr().err
+    record = json.loads((out / "run.json").read_text())
+    assert record["overrides"] == [*FIXED, "epochs=1"]
+    assert record["train"]["epochs"] == 1 and record["train"]["batch_size"] == 50
+    assert record["train"]["optimizer"]["lr"] == 1e-3
+    ir = json.loads((out / "ir.json").read_text())
+    assert ir["overrides"] == record["overrides"]
+    assert ir["models"][0]["nodes"][1]["output"]["shape"] == [16]

@@ -17,7 +17,7 @@ from netspec.elaborate.model import ModelElaborator
 from netspec.elaborate.overrides import FILE as OVERRIDES_FILE
 from netspec.elaborate.overrides import Overrides, one_value
 from netspec.elaborate.spaces import SpaceRegistry
-from netspec.elaborate.train import TrainElaborator
+from netspec.elaborate.train_section import TrainElaborator
 from netspec.elaborate.values import Evaluator, Value
 from netspec.ir import init as ir_init
 from netspec.ir.graph import Model, Span

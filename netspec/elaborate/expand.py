@@ -15,8 +15,12 @@ from lark import Tree
 from netspec.diagnostics import Diagnostics, Label, Use
 from netspec.elaborate import convert as c
 from netspec.elaborate.blocks import BlockDef, Scope, block_arguments
+from netspec.elaborate.spaces import SPACE_NOTE, concrete, has_space, variants
 from netspec.elaborate.values import CallValue, Evaluator, Value
 from netspec.ir.graph import Span
+
+if TYPE_CHECKING:
+    from netspec.elaborate.layer_settings import ModelSettings
 
 MAX_REPEAT = 10_000
 MAX_BLOCK_DEPTH = 64
@@ -46,6 +50,7 @@ class Expansions:
     block_stack: list[BlockDef]
     expansions: int
     repeat_factor: int
+    settings: ModelSettings | None
 
     if TYPE_CHECKING:
 
@@ -62,6 +67,10 @@ class Expansions:
         count_value = self.evaluator.evaluate(count_tree, scope.constants)
         if count_value is None:
             return POISON
+        if has_space(count_value):
+            count_value = self._count_space(count_value)
+            if count_value is None:
+                return POISON
         try:
             count = c.non_negative_int(count_value)
         except c.Invalid as error:
@@ -104,6 +113,34 @@ class Expansions:
         finally:
             self.repeat_factor = outer_factor
         return current
+
+    def _count_space(self, value: Value) -> Value | None:
+        """A repeat count that is a ``let``'s search space (``repeat depth``): every
+        value it can take must be a count; the body is elaborated with its first."""
+        registry = self.settings.registry if self.settings is not None else None
+        problems = registry.place(value, "", direct=False) if registry is not None else []
+        for problem in problems:
+            self.diagnostics.error(problem.code, problem.message, problem.span, help=problem.help)
+        failed = bool(problems)
+        for (chosen,), probe in variants([value]):
+            try:
+                count = c.non_negative_int(chosen)
+            except c.Invalid as error:
+                failed = True
+                self.diagnostics.error(
+                    error.code,
+                    "repeat " + error.message,
+                    error.span,
+                    help=[probe.hint] if probe.hint else error.help,
+                    notes=[SPACE_NOTE],
+                )
+                continue
+            if count > MAX_REPEAT:
+                failed = True
+                self.diagnostics.error(
+                    "E021", f"repeat {count} exceeds the limit of {MAX_REPEAT}", chosen.span
+                )
+        return None if failed else concrete(value)
 
     def _block(
         self,

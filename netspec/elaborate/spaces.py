@@ -26,7 +26,8 @@ from netspec.ir.graph import Span
 SPACE_NOTE = "every value of a search space must fit where it stands"
 PLACES = (
     "a search space may stand as a let's value, a layer's argument in a model, a train "
-    "setting or an argument of one"
+    "setting or an argument of one; elsewhere (a repeat count, a block's body or "
+    "argument) through a let"
 )
 
 

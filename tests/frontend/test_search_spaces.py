@@ -168,6 +168,39 @@ def test_several_models_prefix_their_paths() -> None:
     ]
 
 
+DEEP = """\
+let depth = int_uniform(1, 3)
+model m(x: [4]) {
+    repeat depth { dense(4) -> relu }
+    dense(2)
+}
+"""
+
+
+def test_a_repeat_count_through_a_let() -> None:
+    analysis = analyze(DEEP, FILE)
+    assert [s.path for s in analysis.spaces] == ["let.depth"]
+    assert analysis.program is not None and len(analysis.program.model().nodes) == 3
+    chosen = netspec.substitute(DEEP, {"let.depth": 3})
+    assert len(chosen.program.model().nodes) == 7
+    assert chosen.text.startswith("let depth = 3\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where", "message"),
+    [
+        (DEEP.replace("(1, 3)", "(1, 20000)"), "E021", "1:28", "repeat 20000 exceeds the limit"),
+        (DEEP.replace("int_uniform", "uniform"), "E006", "1:13", "repeat expected an integer"),
+        (DEEP.replace("repeat depth", "repeat int_uniform(1, 3)"), "E025", "3:12", "cannot stand"),
+    ],
+)
+def test_a_repeat_count_space_that_does_not_fit(
+    text: str, code: str, where: str, message: str
+) -> None:
+    d = one(text, code)
+    assert at(d) == where and message in d.message
+
+
 def test_init_uniform_is_still_an_init_scheme() -> None:
     text = "model m(x: [4]) { dense(2, init = uniform(-0.1, 0.1), bias_init = uniform) }\n"
     analysis = analyze(text, FILE)

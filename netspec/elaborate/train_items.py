@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
-from netspec.diagnostics import Diagnostics
+from netspec.diagnostics import Diagnostics, did_you_mean
 from netspec.elaborate import convert as c
 from netspec.elaborate.overrides import FILE as OVERRIDES_FILE
 from netspec.elaborate.overrides import Override, Overrides, evaluate, unknown_key
@@ -41,6 +41,14 @@ def item_variants(item: Item) -> Iterator[tuple[list[Value], KwArgs, Probe]]:
 def item_concrete(item: Item) -> tuple[list[Value], KwArgs]:
     """The setting's values with each space at its representative."""
     return [concrete(v) for v in item.args], [(k, concrete(v), s) for k, v, s in item.kwargs]
+
+
+# The penalties of ``regularize``, by which ``regularize.l2`` names one.
+PENALTIES = ("l2", "l1", "max_norm")
+
+
+def _called(value: Value, name: str) -> bool:
+    return isinstance(value.data, CallValue) and value.data.name == name
 
 
 class Settings:
@@ -91,6 +99,10 @@ class Settings:
                 entries[key] = Item(override.part_span(-1), override.value_span, args, kwargs)
                 seen.setdefault(key, override.key_span)
                 continue
+            if key == "regularize" and key not in seen:
+                # A penalty is added to a section that has none.
+                entries[key] = Item(override.key_span, override.value_span, [], [])
+                seen[key] = override.key_span
             if key not in seen:
                 unknown_key(
                     override,
@@ -116,6 +128,8 @@ class Settings:
     ) -> Item | None:
         """``entry`` with its argument ``name`` (named or positional) set to ``value``."""
         span = override.part_span(-1)
+        if key == "regularize":
+            return self._set_penalty(entry, name, value, override)
         if key == "early_stopping":
             kept = [kw for kw in entry.kwargs if kw[0] != name]
             return entry._replace(kwargs=[*kept, (name, value, span)])
@@ -143,6 +157,30 @@ class Settings:
         changed = Value(CallValue(call.name, tuple(args), tuple(kwargs)), written.span)
         return entry._replace(args=[changed])
 
+    def _set_penalty(self, entry: Item, name: str, value: Value, override: Override) -> Item | None:
+        """``regularize`` with penalty ``name`` (l2, l1, max_norm) set to ``value``, added
+        when the section does not write it."""
+        if name not in PENALTIES:
+            self.diagnostics.error(
+                "E026",
+                f"regularize has no penalty '{name}'",
+                override.part_span(-1),
+                help=did_you_mean(name, PENALTIES) or [f"penalties: {', '.join(PENALTIES)}"],
+            )
+            return None
+        penalty = Value(CallValue(name, (value,), ()), override.value_span)
+        args = [
+            arg
+            for arg in entry.args
+            if not (isinstance(arg.data, Symbol) and arg.data.name == "none")
+        ]
+        named = [i for i, arg in enumerate(args) if _called(arg, name)]
+        if named:
+            args[named[0]] = penalty
+        else:
+            args.append(penalty)
+        return entry._replace(args=args)
+
     def place(self, registry: SpaceRegistry, model: str, key: str, entry: Item) -> None:
         """Name the search spaces of a setting by their paths (``optimizer``,
         ``optimizer.lr``); raises :class:`c.Invalid` for one that cannot stand where it
@@ -151,7 +189,16 @@ class Settings:
         problems: list[EvalError] = []
         value = entry.args[0] if len(entry.args) == 1 and not entry.kwargs else None
         names = self.argument_names(key, value) if value is not None else None
-        if value is not None and isinstance(value.data, CallValue) and names is not None:
+        if key == "regularize" and any(isinstance(a.data, CallValue) for a in entry.args):
+            # Each penalty's strength by the penalty's name: regularize.l2.
+            for arg in entry.args:
+                if isinstance(arg.data, CallValue):
+                    for inner in arg.data.args:
+                        path = f"{prefix}.{arg.data.name}"
+                        problems += registry.place(inner, path, direct=len(arg.data.args) == 1)
+                else:
+                    problems += registry.place(arg, prefix, direct=False)
+        elif value is not None and isinstance(value.data, CallValue) and names is not None:
             for index, arg in enumerate(value.data.args):
                 where = names[index] if index < len(names) else str(index + 1)
                 problems += registry.place(arg, f"{prefix}.{where}", direct=True)

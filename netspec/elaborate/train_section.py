@@ -44,6 +44,8 @@ _CALL_TABLES: dict[str, dict[str, Any]] = {
 def argument_names(key: str, value: Value) -> list[str] | None:
     """The names of the positional arguments of a setting's call, in order; None for a
     setting that is not one call from a table."""
+    if key == "clip":  # norm(x) or value(x): the threshold
+        return ["threshold"] if isinstance(value.data, CallValue) else []
     if key not in _CALL_TABLES:
         return None
     name = value.data.name if isinstance(value.data, Symbol | CallValue) else ""

@@ -98,6 +98,17 @@ def test_train_settings(sets: tuple[str, ...], field: str, expected: object) -> 
     assert value == expected
 
 
+def test_a_penalty_and_a_clip_threshold() -> None:
+    program = load("regularize.l2=1e-4", "clip=norm(1)", "clip.threshold=2")
+    assert program.model().params[0].regularize.l2 == 1e-4
+    assert program.train().clip.threshold == 2.0  # type: ignore[union-attr]
+    text = SPEC.replace("    epochs 2\n", "    epochs 2\n    regularize l2(1e-3), l1(1e-5)\n")
+    weight = load("regularize.l2=1e-4", text=text).model().params[0]
+    assert (weight.regularize.l2, weight.regularize.l1) == (1e-4, 1e-5)
+    d = one("regularize.l3=1")
+    assert d.message == "regularize has no penalty 'l3'" and at(d) == "<overrides>:1:18"
+
+
 def test_the_program_records_its_overrides() -> None:
     program = netspec.load(SPEC, overrides={"epochs": 3, "optimizer.lr": 1e-4, "let.width": 8})
     assert program.overrides == ("epochs=3", "optimizer.lr=0.0001", "let.width=8")

@@ -157,6 +157,29 @@ def test_a_choice_of_optimizers_and_a_space_in_a_block_argument_through_a_let() 
     assert chosen.program.model().node("wide_1.dense_1").output.shape == (5,)
 
 
+def test_a_penalty_a_clip_threshold_and_early_stopping_are_named_by_their_parts() -> None:
+    text = """\
+    model m(x: [2]) { dense(4) -> relu -> dense(2) }
+    train m {
+        data xor(validation = 0.2)
+        loss softmax_cross_entropy
+        optimizer sgd(log_uniform(1e-3, 1.0))
+        regularize l2(log_uniform(1e-6, 1e-3)), l1(1e-5)
+        clip norm(uniform(0.5, 5))
+        epochs 4
+        early_stopping patience = int_uniform(1, 3)
+    }
+    """
+    analysis = analyze(dedent(text), FILE)
+    assert analysis.ok, analysis.render()
+    assert [s.path for s in analysis.spaces] == [
+        "optimizer.lr",
+        "regularize.l2",
+        "clip.threshold",
+        "early_stopping.patience",
+    ]
+
+
 def test_several_models_prefix_their_paths() -> None:
     text = """\
     model a(x: [4]) { dense(int_uniform(2, 4)) }

@@ -118,3 +118,14 @@ def test_train_with_overrides_records_them_and_the_resolved_settings(
     ir = json.loads((out / "ir.json").read_text())
     assert ir["overrides"] == record["overrides"]
     assert ir["models"][0]["nodes"][1]["output"]["shape"] == [16]
+
+
+def test_the_library_train_takes_overrides(spec: str, tmp_path: Path) -> None:
+    import netspec
+
+    result = netspec.train(
+        spec, overrides=[*FIXED, "epochs=1"], out=str(tmp_path / "run"), progress=False
+    )
+    assert json.loads((result.run_dir / "run.json").read_text())["overrides"][-1] == "epochs=1"
+    with pytest.raises(netspec.NetspecError, match="overrides apply to a spec's text"):
+        netspec.train(netspec.load(spec, overrides=FIXED), overrides=["epochs=1"])

@@ -12,7 +12,7 @@ from netspec.elaborate import convert as c
 from netspec.elaborate.layers import activation, bind, build, take_activation
 from netspec.elaborate.overrides import Override, Overrides, one_value, unknown_key
 from netspec.elaborate.spaces import SPACE_NOTE, SpaceRegistry, call_concrete, has_space, variants
-from netspec.elaborate.values import INIT_KEYS, CallValue, Evaluator, Value
+from netspec.elaborate.values import INIT_KEYS, CallValue, Evaluator, Space, Value
 from netspec.ir.graph import Span
 from netspec.ops import AFFINE_KINDS, SIGNATURES
 from netspec.ops.signature import LayerDefaults
@@ -117,6 +117,18 @@ class ModelSettings:
             problems += self.registry.place(arg, path, direct=not nested)
         for name, arg, _ in call.kwargs:
             problems += self.registry.place(arg, f"{self.prefix}{node}.{name}", direct=not nested)
+            if name in INIT_KEYS and isinstance(arg.data, Space) and arg.data.kind == "uniform":
+                # `let u = uniform(-0.1, 0.1)` then `init = u`: meant as the init scheme.
+                self.diagnostics.error(
+                    "E025",
+                    f"this {name} is a search space, uniform(...) written as a let's value",
+                    arg.span,
+                    help=[
+                        f"for the init scheme write it in place: {name} = uniform(low, high); "
+                        f"to search schemes, {name} = choice(uniform(-0.1, 0.1), he_normal)"
+                    ],
+                )
+                raise Refused
         for problem in problems:
             help = problem.help
             if nested:

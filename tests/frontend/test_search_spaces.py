@@ -236,6 +236,12 @@ def test_init_uniform_is_still_an_init_scheme() -> None:
     assert site.space == Choice(options=("uniform(-0.1, 0.1)", "he_normal"))
 
 
+def test_e025_a_lets_uniform_used_as_an_init_scheme() -> None:
+    d = one("let u = uniform(-0.1, 0.1)\nmodel m(x: [4]) { dense(2, init = u) }\n")
+    assert d.message == "this init is a search space, uniform(...) written as a let's value"
+    assert at(d) == "2:35"
+
+
 # -- E025: a space's own checks ----------------------------------------------------------
 
 

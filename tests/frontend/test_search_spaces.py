@@ -303,6 +303,22 @@ def test_a_range_whose_high_end_does_not_fit() -> None:
     assert d.notes == ("every value of a search space must fit where it stands",)
 
 
+def test_the_render_of_a_space_whose_value_the_layer_refuses() -> None:
+    text = "model m(x: [4]) { dropout(uniform(0.1, 1.5)) }\n"
+    assert analyze(text, FILE).render() == (
+        "t.net:1:19: error[E004]: dropout probability must be between 0 and 1, found 1.5\n"
+        "  |\n"
+        "1 | model m(x: [4]) { dropout(uniform(0.1, 1.5)) }\n"
+        "  |                   ^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "  |                           ----------------- with 1.5 from here\n"
+        "  |\n"
+        "  = note: every value of a search space must fit where it stands\n"
+        "  = help: p is the fraction of units dropped: 0.5 drops half\n"
+        "\n"
+        "1 error"
+    )
+
+
 def test_a_real_range_where_an_integer_stands() -> None:
     # Both ends are whole numbers; a value drawn between them is not.
     d = one("model m(x: [4]) { dense(uniform(2, 8)) }\n", "E006")

@@ -5,9 +5,10 @@ values a spec is checked with.
 evaluate to a :class:`~netspec.elaborate.values.Space`. The program is elaborated with
 each space at its *representative* (the low end of a range, the first option of a
 choice), so that shapes infer and the summary has figures; every other end and option
-is converted too, with the same converter as the value it stands for, so that a space
-none of whose values fit (``dense(int_uniform(0, 10))``: units must be >= 1) is an error
-at the value that does not fit.
+(and for a real range a value inside it that is not an integer) is converted too, with
+the converter of the argument the space stands for, so that a space with a value that
+does not fit (``dense(int_uniform(0, 10))``: units must be >= 1) is an error at that
+value.
 
 Each space is named by a *path*, the ``--set`` key of where it stands (see
 :mod:`netspec.ir.space`); :class:`SpaceRegistry` records them.
@@ -19,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from netspec.diagnostics import Label
-from netspec.elaborate.values import SPACE_KINDS, CallValue, EvalError, Space, Value
+from netspec.elaborate.values import CallValue, EvalError, Space, Value
 from netspec.ir import space as ir
 from netspec.ir.graph import Span
 
@@ -43,11 +44,11 @@ def make_space(
             code="E025",
         )
     for arg in args:
-        if any(True for _ in spaces_in(arg)):
+        if has_space(arg):
             raise EvalError(
                 f"a search space cannot hold another: {kind}(...) has one inside",
                 arg.span,
-                ("search one space at a time: name each with a let",),
+                ("a space's bounds and options are values",),
                 code="E025",
             )
     if kind == "choice":
@@ -296,19 +297,3 @@ def offset(source: str, line: int, column: int) -> int:
             return len(source)
         index = found + 1
     return index + column - 1
-
-
-__all__ = [
-    "PLACES",
-    "SPACE_NOTE",
-    "SPACE_KINDS",
-    "SpaceRegistry",
-    "call_concrete",
-    "concrete",
-    "has_space",
-    "make_space",
-    "site",
-    "span_text",
-    "spaces_in",
-    "variants",
-]

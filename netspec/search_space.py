@@ -111,10 +111,7 @@ def substitute(
 def _checked_text(site: SpaceSite, value: Any) -> str:
     """``value`` as spec text, once it is known to be one of the space's values."""
     space = site.space
-    try:
-        text = format_value(value)
-    except (TypeError, ValueError) as error:
-        raise NetspecError(f"{site.path}: {error}") from None
+    text = format_value(value, site.path)
     if isinstance(space, Choice):
         if not any(_same(value, option) for option in space.options):
             shown = ", ".join(map(str, space.options))

@@ -34,6 +34,7 @@ from lark import Token, Tree
 from netspec.diagnostics import Diagnostics, did_you_mean
 from netspec.elaborate.spaces import has_space
 from netspec.elaborate.values import INIT_KEYS, Evaluator, Value
+from netspec.errors import NetspecError
 from netspec.ir.graph import Span
 from netspec.syntax.parser import parse
 
@@ -89,10 +90,6 @@ class Overrides:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def lines(self) -> tuple[str, ...]:
-        """Each override as ``KEY=VALUE``, in order: what a run records."""
-        return tuple(f"{o.key}={o.text}" for o in self.items)
-
     def let(self, name: str) -> Override | None:
         """The override of constant ``name`` (the last one, when given twice)."""
         found = [o for o in self.items if o.parts[:1] == ("let",) and o.parts[1:] == (name,)]
@@ -117,21 +114,23 @@ class Overrides:
         return result
 
 
-def format_value(value: object) -> str:
+def format_value(value: object, key: str = "") -> str:
     """A Python value as spec text: numbers and booleans as literals, strings as they are
-    (they are spec text: ``"adam(lr = 1e-3)"``, ``"relu"``)."""
+    (they are spec text: ``"adam(lr = 1e-3)"``, ``"relu"``); a NetspecError for any
+    other value, naming ``key``."""
+    where = f"{key}: " if key else ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a number a spec can hold")
+            raise NetspecError(f"{where}{value!r} is not a number a spec can hold")
         return repr(value)
     if isinstance(value, str):
         return value
-    raise TypeError(
-        f"an override's value is a number, a boolean or spec text (a str), found {value!r}"
+    raise NetspecError(
+        f"{where}a value is a number, a boolean or spec text (a str), found {value!r}"
     )
 
 
@@ -142,7 +141,7 @@ def normalize(overrides: OverrideInput | None) -> tuple[str, ...]:
     if isinstance(overrides, str):
         return (overrides,)
     if isinstance(overrides, Mapping):
-        return tuple(f"{key}={format_value(value)}" for key, value in overrides.items())
+        return tuple(f"{key}={format_value(value, key)}" for key, value in overrides.items())
     return tuple(overrides)
 
 

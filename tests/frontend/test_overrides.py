@@ -217,3 +217,7 @@ def test_the_library_checks_the_overrides_argument() -> None:
         netspec.load(SPEC, overrides="epochs=3")  # type: ignore[arg-type]
     with pytest.raises(NetspecError, match=r"found the name 'abc'"):
         netspec.load(SPEC, overrides={"dense_1.units": "abc"})
+    with pytest.raises(NetspecError, match=r"optimizer.lr: nan is not a number a spec can hold"):
+        netspec.load(SPEC, overrides={"optimizer.lr": float("nan")})
+    with pytest.raises(NetspecError, match=r"epochs: a value is a number, a boolean or spec"):
+        netspec.load(SPEC, overrides={"epochs": [3]})

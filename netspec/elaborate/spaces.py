@@ -247,7 +247,29 @@ class SpaceRegistry:
             if self.known(space):
                 continue
             if direct and value.data is space and space.span.file == self.file:
-                self.register(space, path)
+                if path not in self.paths.values():
+                    self.register(space, path)
+                    continue
+                problems.append(
+                    EvalError(
+                        f"a second search space at '{path}' (several values written as one "
+                        "argument)",
+                        space.span,
+                        ("name each with a let and use the names",),
+                        code="E025",
+                    )
+                )
+                continue
+            if space.span.file != self.file:
+                problems.append(
+                    EvalError(
+                        f"a search space of an imported file ({space.span.file}): a spec's "
+                        "search spaces are written in the spec itself",
+                        space.span,
+                        ("write the space in the spec and pass the value to the import's block",),
+                        code="E025",
+                    )
+                )
                 continue
             problems.append(
                 EvalError(

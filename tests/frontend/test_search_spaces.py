@@ -13,6 +13,7 @@ import netspec
 from netspec import analyze
 from netspec.diagnostics import Diagnostic
 from netspec.errors import NetspecError
+from netspec.frontend import analyze_source
 from netspec.ir.space import Choice, IntUniform, LogUniform, SpaceSite, Uniform
 
 FILE = "t.net"
@@ -278,6 +279,22 @@ def test_e025_a_space_written_inside_a_block_or_a_repeat() -> None:
     assert "let" in " ".join(d.help)
     d = one("model m(x: [4]) { repeat 2 { dense(int_uniform(2, 8)) } }\n")
     assert at(d) == "1:36"
+
+
+def test_e025_two_spaces_with_one_path() -> None:
+    # reshape(1, 2, 2) gathers its positional values into its one argument, shape.
+    d = one("model m(x: [4]) { reshape(int_uniform(1, 2), choice(2, 4), 2) }\n")
+    assert d.message.startswith("a second search space at 'reshape_1.shape'")
+    assert at(d) == "1:46"
+
+
+def test_e025_a_space_of_an_imported_file(tmp_path: Path) -> None:
+    (tmp_path / "lib.net").write_text("let width = int_uniform(2, 8)\n")
+    spec = tmp_path / "main.net"
+    spec.write_text('import "lib.net"\nmodel m(x: [4]) { dense(width) }\n')
+    (d,) = [d for d in analyze_source(spec).diagnostics if d.is_error]
+    assert d.code == "E025" and d.message.startswith("a search space of an imported file")
+    assert d.span is not None and d.span.file.endswith("lib.net")
 
 
 def test_e025_a_space_nested_in_a_call() -> None:

@@ -114,6 +114,13 @@ class TrainElaborator:
             try:
                 if self.registry is not None:
                     settings.place(self.registry, model, key, entry)
+            except c.Invalid as error:
+                for problem in error.each():
+                    self.diagnostics.error(
+                        problem.code, problem.message, problem.span, help=problem.help
+                    )
+                continue
+            try:
                 args, kwargs = item_concrete(entry)
                 result = self._setting(key, args, kwargs, entry.key_span)
                 problems: tuple[c.Invalid, ...] = ()

@@ -288,6 +288,12 @@ def test_e025_two_spaces_with_one_path() -> None:
     assert at(d) == "1:46"
 
 
+def test_e025_a_space_among_a_settings_several_values() -> None:
+    text = SPEC.replace("    epochs 2\n", "    epochs 2\n    metrics loss, choice(accuracy, mae)\n")
+    d = one(text)
+    assert "a search space cannot stand here" in d.message and at(d) == "12:19"
+
+
 def test_e025_a_space_of_an_imported_file(tmp_path: Path) -> None:
     (tmp_path / "lib.net").write_text("let width = int_uniform(2, 8)\n")
     spec = tmp_path / "main.net"

@@ -70,12 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if analysis.diagnostics:
             print(analysis.render(color=_use_color(args.color)), file=sys.stderr)
         if analysis.ok:
-            models = len(analysis.program.models) if analysis.program else 0
-            spaces = len(analysis.spaces)
-            counted = f"{models} model{'s' if models != 1 else ''}" + (
-                f", {spaces} search space{'s' if spaces != 1 else ''}" if spaces else ""
-            )
-            print(f"{analysis.file}: ok ({counted})")
+            print(f"{analysis.file}: ok ({analysis.counts()})")
     if args.format == "json":
         print(json.dumps(reports, indent=2))
     return worst
@@ -177,14 +172,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"netspec compile: error: {message}", file=sys.stderr)
         return code
 
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS, args.set)
-    if analysis is None:
-        return EXIT_USAGE
-    if analysis.program is None:
-        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
-        return EXIT_SPEC
-    if analysis.spaces:
-        return fail(spaces_message(analysis.spaces), EXIT_SPEC)
+    code, analysis = _concrete(args.file, args.set, "compile")
+    if analysis is None or analysis.program is None:
+        return code
     try:
         model = _choose_model(analysis.program, args.model)
         text = generate(
@@ -216,14 +206,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return fail("ONNX export needs the onnx package\n  help: pip install netspec[onnx]", 1)
     from netspec.export.onnx import export_onnx
 
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS, args.set)
-    if analysis is None:
-        return EXIT_USAGE
-    if analysis.program is None:
-        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
-        return EXIT_SPEC
-    if analysis.spaces:
-        return fail(spaces_message(analysis.spaces), EXIT_SPEC)
+    code, analysis = _concrete(args.file, args.set, "export")
+    if analysis is None or analysis.program is None:
+        return code
     started = time.perf_counter()
     try:
         model = _choose_model(analysis.program, args.model)
@@ -255,9 +240,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _program(path: str, sets: Sequence[str] = (), command: str = "") -> tuple[int, Program | None]:
-    """(exit code, program): code 0 with the program, or the code to exit with. The
-    program has every value fixed: a spec with search spaces is refused."""
+def _concrete(path: str, sets: Sequence[str], command: str) -> tuple[int, Analysis | None]:
+    """(exit code, analysis): code 0 with an analysis whose program has every value fixed,
+    or the code to exit with (a spec with errors, or with search spaces, is refused)."""
     analysis = _read(path, DEFAULT_MAX_PARAMS, sets)
     if analysis is None:
         return EXIT_USAGE, None
@@ -268,7 +253,14 @@ def _program(path: str, sets: Sequence[str] = (), command: str = "") -> tuple[in
         who = f"netspec {command}" if command else "netspec"
         print(f"{who}: error: {spaces_message(analysis.spaces)}", file=sys.stderr)
         return EXIT_SPEC, None
-    return EXIT_OK, analysis.program
+    return EXIT_OK, analysis
+
+
+def _program(path: str, sets: Sequence[str] = (), command: str = "") -> tuple[int, Program | None]:
+    """(exit code, program): code 0 with the program (every value fixed), or the code to
+    exit with."""
+    code, analysis = _concrete(path, sets, command)
+    return code, analysis.program if analysis is not None else None
 
 
 def cmd_parity(args: argparse.Namespace) -> int:

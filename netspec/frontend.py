@@ -49,6 +49,14 @@ class Analysis:
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
+    def counts(self) -> str:
+        """``1 model`` or ``2 models, 5 search spaces``: what a spec that checks holds."""
+        models = len(self.program.models) if self.program else 0
+        spaces = len(self.spaces)
+        return f"{models} model{'s' if models != 1 else ''}" + (
+            f", {spaces} search space{'s' if spaces != 1 else ''}" if spaces else ""
+        )
+
     def render(self, *, color: bool = False) -> str:
         return render_all(self.diagnostics, {**self.sources, self.file: self.source}, color=color)
 

@@ -386,22 +386,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The commands that read a spec and apply ``--set`` to it.
+SET_COMMANDS = (
+    "check", "summary", "parity", "train", "eval", "predict", "compile", "graph", "export",
+    "ir",
+)  # fmt: skip
+
+
 def _set_options(commands: argparse._SubParsersAction) -> None:
-    """``--set KEY=VALUE`` on every command that reads a spec (one that names its own
-    is left as it is)."""
-    for command in commands.choices.values():
-        reads_spec = any(action.dest in ("file", "files") for action in command._actions)
-        if reads_spec and "--set" not in command._option_string_actions:
-            command.add_argument(
-                "--set",
-                action="append",
-                default=[],
-                metavar="KEY=VALUE",
-                help="replace a value of the spec, written as in the spec: let.width=32, "
-                'dense_1.units=512, epochs=3, optimizer="adam(lr = 1e-3)", optimizer.lr=0.01 '
-                "(a model's name first where several could match: mlp.dense_1.units); "
-                "repeatable",
-            )
+    """``--set KEY=VALUE`` on every command of :data:`SET_COMMANDS`."""
+    for name in SET_COMMANDS:
+        add_set_option(commands.choices[name])
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable; ``args.set``, a list): for a command that reads a
+    spec and passes the list on as its overrides."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="replace a value of the spec, written as in the spec: let.width=32, "
+        'dense_1.units=512, epochs=3, optimizer="adam(lr = 1e-3)", optimizer.lr=0.01 '
+        "(a model's name first where several could match: mlp.dense_1.units); repeatable",
+    )
 
 
 def _predict_parser(commands: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from netspec._cli_parser import build_parser
+from netspec._cli_parser import SET_COMMANDS, build_parser
 from netspec.cli import EXIT_OK, EXIT_SPEC, main
 
 SPACES = """\
@@ -45,14 +45,35 @@ def sets(*pairs: str) -> list[str]:
     return [arg for pair in pairs for arg in ("--set", pair)]
 
 
-def test_every_command_that_reads_a_spec_takes_set() -> None:
+# The arguments each command needs besides the spec to get as far as reading it.
+NEEDS: dict[str, list[str]] = {
+    "eval": ["--weights", "nowhere"],
+    "predict": ["--input", "1"],
+    "compile": ["--backend", "numpy"],
+    "export": ["--format", "onnx"],
+}
+
+
+@pytest.mark.parametrize("command", SET_COMMANDS)
+def test_every_command_that_reads_a_spec_applies_set(
+    command: str, spec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if command == "export":
+        pytest.importorskip("onnx", reason="export needs the onnx extra")
+    args = [command, spec, *NEEDS.get(command, []), *sets("dense_1.units=abc")]
+    assert main(args) == EXIT_SPEC
+    assert "<overrides>:1:21: error[E006]: expected a positive integer, found the name 'abc'" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_commands_that_read_a_spec_are_those_with_set() -> None:
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for name, command in commands.items():
-        reads_spec = any(a.dest in ("file", "files") for a in command._actions)
-        assert reads_spec == ("--set" in command._option_string_actions), name
-    assert {"check", "summary", "train", "eval", "predict", "compile", "export"} <= {
-        name for name, c in commands.items() if "--set" in c._option_string_actions
+    with_set = {name for name, c in commands.items() if "--set" in c._option_string_actions}
+    reading = {
+        name for name, c in commands.items() if any(a.dest in ("file", "files") for a in c._actions)
     }
+    assert with_set == set(SET_COMMANDS) == reading
 
 
 def test_check_counts_the_spaces_and_lists_them_in_json(

@@ -11,7 +11,7 @@ from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
 from netspec.check.lint import lint
 from netspec.check.standardize import standardize_input, trained_standardized
 from netspec.check.train import check_train
-from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
+from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all, resolve_fixes
 from netspec.elaborate.imports import Importer
 from netspec.elaborate.program import elaborate
 from netspec.errors import NetspecError
@@ -121,7 +121,7 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
         )
     # Errors first in file order (the analysed file, then the imported ones in the order
     # they were read), then warnings: the reader fixes errors first.
-    unique = merge_uses(diagnostics.items)
+    unique = resolve_fixes(merge_uses(diagnostics.items), analysis.sources)
     files = {name: index for index, name in enumerate(analysis.sources)}
     analysis.diagnostics = sorted(
         unique,

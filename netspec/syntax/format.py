@@ -242,10 +242,10 @@ class _Printer:
         for k, token in enumerate(tokens):
             if token.type == "COMMENT":
                 comment = str(token).rstrip()
-                if self.own_line(offset + k) and text.strip():
+                own = self.own_line(offset + k) or not text.strip()
+                if own and text.strip():
                     lines.append(_Line(text))
-                    text = continuation
-                if self.own_line(offset + k):
+                if own:
                     lines.append(_Line(continuation, comment, own=True))
                 else:
                     lines.append(_Line(text, comment))
@@ -266,7 +266,9 @@ class _Printer:
         current: list[Token] = []
         comments: list[int] = []
         for k, token in enumerate(tokens):
-            if token.type == "COMMENT":
+            if token.type == "COMMENT" and not current and stages:
+                stages[-1][1].append(offset + k)  # after an arrow: keep it with the stage before
+            elif token.type == "COMMENT":
                 comments.append(offset + k)
             elif token.type == "ARROW":
                 stages.append((_join(current), comments))
@@ -291,7 +293,7 @@ class _Printer:
                 open_line = True
             for i in after:
                 comment = str(self.tokens[i]).rstrip()
-                if self.own_line(i):
+                if self.own_line(i) or not open_line:
                     if open_line:
                         lines.append(_Line(text))
                     lines.append(_Line(continuation[:-3], comment, own=True))

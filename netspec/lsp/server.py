@@ -14,6 +14,7 @@ from netspec.lsp.actions import code_actions
 from netspec.lsp.completion import completions
 from netspec.lsp.convert import from_position, lines_of, path_of, range_of, uri_of
 from netspec.lsp.documents import Document, Store
+from netspec.lsp.formatting import formatting_edits
 from netspec.lsp.hover import hover_text
 from netspec.lsp.navigation import definition_at, references_at
 from netspec.lsp.publish import by_uri
@@ -134,6 +135,13 @@ def create_server() -> NetspecServer:
     ) -> list[types.DocumentSymbol]:
         document = ls.document(params.text_document.uri)
         return document_symbols(document) if document is not None else []
+
+    @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    def formatting(
+        ls: NetspecServer, params: types.DocumentFormattingParams
+    ) -> list[types.TextEdit]:
+        document = ls.document(params.text_document.uri)
+        return formatting_edits(document) if document is not None else []
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

@@ -14,6 +14,7 @@ from netspec.elaborate.train import KEYS, OPTIMIZERS
 from netspec.frontend import analyze
 from netspec.lsp.client import Client
 from netspec.ops import LAYER_NAMES
+from netspec.syntax.format import format_source
 
 GOOD = """netspec 1
 let width = 16
@@ -131,3 +132,19 @@ def test_a_quick_fix_resolves_its_diagnostic(
     (edit,) = chosen["edit"]["changes"][uri]
     fixed = _apply(text, edit)
     assert analyze(fixed, "fixed.net").ok, fixed
+
+
+def test_formatting_gives_the_layout_of_netspec_fmt(client: Client, tmp_path: Path) -> None:
+    messy = "netspec 1\nmodel m(x:[4]){\n  dense( 8 )->relu   # hidden\n dense(2)}\n"
+    uri = (tmp_path / "messy.net").resolve().as_uri()
+    client.open(uri, messy)
+    client.diagnostics(uri)
+    options = {"tabSize": 4, "insertSpaces": True}
+    params = {"textDocument": {"uri": uri}, "options": options}
+    (edit,) = client.request("textDocument/formatting", params)
+    formatted = _apply(messy, edit)
+    assert formatted == format_source(messy) != messy
+    _edited(client, uri, formatted, 2)
+    assert client.request("textDocument/formatting", params) == []  # already formatted
+    _edited(client, uri, messy.replace("dense(2)}", "dense(2)"), 3)
+    assert client.request("textDocument/formatting", params) == []  # a syntax error

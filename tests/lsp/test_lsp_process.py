@@ -21,7 +21,8 @@ def test_netspec_lsp_serves_on_stdio_and_exits_cleanly() -> None:
     client = Client.subprocess(cwd=ROOT)
     capabilities = client.initialize(ROOT)["capabilities"]
     assert capabilities["textDocumentSync"]["change"] == 1  # full text on each change
-    for provider in ("hover", "definition", "references", "documentSymbol", "codeAction"):
+    providers = ("hover", "definition", "references", "documentSymbol", "codeAction", "completion")
+    for provider in (*providers, "documentFormatting"):
         assert capabilities[f"{provider}Provider"]
     uri = LENET.resolve().as_uri()
     client.open(uri, LENET.read_text().replace("dense(120)", "dense(120) -> relux"))

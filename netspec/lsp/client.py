@@ -46,7 +46,20 @@ class Client:
         server_out = os.fdopen(from_server_w, "wb")
         thread = threading.Thread(target=server.start_io, args=(server_in, server_out), daemon=True)
         thread.start()
-        return cls(os.fdopen(from_server_r, "rb"), os.fdopen(to_server_w, "wb"), thread)
+        client = cls(os.fdopen(from_server_r, "rb"), os.fdopen(to_server_w, "wb"), thread)
+        # The server reads its input in a pool thread, which the interpreter waits for at
+        # exit; a client left open (a script that failed) would hang it. Closing the pipe
+        # first ends that read. Callbacks run in reverse order of registration, so this
+        # runs before the pool's own (registered when concurrent.futures was imported).
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            register(client._end)
+        return client
+
+    def _end(self) -> None:
+        """Close the pipe to the server, once."""
+        if not self._writer.closed:
+            self._writer.close()
 
     @classmethod
     def subprocess(cls, cwd: str | Path | None = None) -> Client:
@@ -167,5 +180,5 @@ class Client:
             code = self._stop.wait(timeout=TIMEOUT)
         elif isinstance(self._stop, threading.Thread):
             self._stop.join(timeout=TIMEOUT)
-        self._writer.close()
+        self._end()
         return code

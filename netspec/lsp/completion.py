@@ -154,6 +154,8 @@ def _arguments(store: Store, document: Document, head: str) -> list[types.Comple
             arguments = setting_arguments(head)
     items = []
     for number, (name, default) in enumerate(arguments):
+        if name.endswith("..."):
+            continue  # a merge's tensors are positional: no name to complete
         items.append(
             types.CompletionItem(
                 label=f"{name} =",

@@ -48,6 +48,9 @@ def op_arguments(name: str) -> list[tuple[str, str | None]]:
     ]
     if name in AFFINE_KINDS:
         arguments.append(("activation", "unset"))
+    if signature.tensors:
+        # A merge takes the tensors it combines first, positionally.
+        arguments.insert(0, ("tensors...", None))
     return arguments
 
 

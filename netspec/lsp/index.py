@@ -92,9 +92,13 @@ class Index:
         return found
 
     def at(self, line: int, column: int) -> Occurrence | Definition | None:
-        """The occurrence or definition whose name covers a position (1-based)."""
+        """The occurrence or definition whose name covers a position (1-based); an
+        import anywhere on its statement."""
         for item in [*self.occurrences, *self.definitions]:
-            if contains(item.span, line, column, inclusive_end=True):
+            span = (
+                item.full if isinstance(item, Definition) and item.kind == "import" else item.span
+            )
+            if contains(span, line, column, inclusive_end=True):
                 return item
         return None
 

@@ -15,6 +15,7 @@ import re
 from lsprotocol import types
 
 from netspec.diagnostics import Diagnostic
+from netspec.ir.graph import Span
 from netspec.lsp.convert import lines_of, range_of, uri_of
 from netspec.lsp.documents import Document
 
@@ -104,7 +105,7 @@ def by_uri(document: Document) -> dict[str, list[types.Diagnostic]]:
     return grouped
 
 
-def _import_site(diagnostic: Diagnostic, document: Document):  # type: ignore[no-untyped-def]
+def _import_site(diagnostic: Diagnostic, document: Document) -> Span | None:
     """The import of the open file through which the diagnostic's file was read."""
     index = document.index
     if index is None:

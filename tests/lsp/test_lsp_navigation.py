@@ -165,3 +165,66 @@ def test_document_symbols_outline_the_file(client: Client, spec: tuple[str, Path
     model = symbols[4]
     assert [c["name"] for c in model["children"]] == ["x", "features"]
     assert [c["name"] for c in symbols[3]["children"]] == ["units"]
+
+
+NAMESPACED = """netspec 1
+import "lib.net" as b
+block twice(c, k = 3) {
+    input t
+    h = t -> conv2d(c, k, padding = same) -> relu
+    add(t, h)
+}
+model m(x: [4, 6, 6]) {
+    twice(4)
+    flatten
+    b.mlp(8)
+}
+"""
+
+
+def test_namespaced_imports_block_parameters_and_merges(
+    client: Client, tmp_path: Path, opened: Opener
+) -> None:
+    library = tmp_path / "lib.net"
+    library.write_text("netspec 1\nblock mlp(units = 16) {\n    dense(units) -> relu\n}\n")
+    path = tmp_path / "ns.net"
+    path.write_text(NAMESPACED)
+    uri, diagnostics = opened(path)
+    assert diagnostics == []
+    lines = NAMESPACED.splitlines()
+
+    def at(line: int, needle: str) -> tuple[int, int]:
+        return line - 1, lines[line - 1].index(needle)
+
+    lib = library.resolve().as_uri()
+    # The import, from its file name as well as its namespace.
+    for needle in ('"lib.net"', " b"):
+        line, character = at(2, needle)
+        found = client.at("textDocument/definition", uri, line, character + 1)
+        assert found == {"uri": lib, "range": {"start": {"line": 0, "character": 0},
+                                               "end": {"line": 0, "character": 0}}}  # fmt: skip
+    assert (
+        "reads `" + str(library.resolve())
+        in client.at("textDocument/hover", uri, *at(2, "lib"))["contents"]["value"]
+    )
+    qualified = client.at("textDocument/definition", uri, *at(11, "b.mlp"))
+    assert qualified["uri"] == lib and qualified["range"]["start"] == {"line": 1, "character": 6}
+    mlp = client.at("textDocument/hover", uri, *at(11, "b.mlp"))["contents"]["value"]
+    assert "block mlp(units = 16)" in mlp and "| `mlp_1` | `[8]` | 1,160 |" in mlp
+    # A block parameter: defined in the header, used in the body.
+    line, character = at(5, "(c")
+    parameter = client.at("textDocument/definition", uri, line, character + 1)
+    assert parameter["range"]["start"] == {"line": 2, "character": lines[2].index("c,")}
+    uses = client.at(
+        "textDocument/references", uri, line, character + 1, context={"includeDeclaration": False}
+    )
+    assert [u["range"]["start"]["line"] for u in uses] == [4]
+    # A merge names the tensors it takes; a tensor of a block has a shape per use.
+    assert (
+        "add(tensors...)"
+        in client.at("textDocument/hover", uri, *at(6, "add"))["contents"]["value"]
+    )
+    assert (
+        "`[4, 6, 6]` (per use)"
+        in client.at("textDocument/hover", uri, *at(5, "h"))["contents"]["value"]
+    )

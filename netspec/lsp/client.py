@@ -136,13 +136,16 @@ class Client:
 
     # -- session -------------------------------------------------------------------------
 
-    def initialize(self, root: str | Path | None = None) -> dict[str, Any]:
+    def initialize(
+        self, root: str | Path | None = None, capabilities: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Initialise the session with the client ``capabilities`` (none by default)."""
         result = self.request(
             "initialize",
             {
                 "processId": os.getpid(),
                 "rootUri": Path(root).resolve().as_uri() if root else None,
-                "capabilities": {},
+                "capabilities": capabilities or {},
             },
         )
         self.notify("initialized", {})

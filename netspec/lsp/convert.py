@@ -1,6 +1,7 @@
 """Between netspec's spans (lines and columns from 1, in characters) and the protocol's
-ranges (from 0, in UTF-16 code units, the protocol's default encoding), and between
-file names and URIs."""
+ranges (from 0, in the code units of the position encoding agreed at initialisation:
+UTF-16 by default, UTF-8 or UTF-32 where the client prefers them), and between file
+names and URIs."""
 
 from __future__ import annotations
 
@@ -22,8 +23,22 @@ def path_of(uri: str) -> str:
     return to_fs_path(uri) or uri
 
 
+# The agreed position encoding. A process serves one client (`netspec lsp` on stdio),
+# so the server sets it once, when the client has initialised.
+_ENCODING = ["utf-16"]
+
+
+def use_encoding(name: str) -> None:
+    """Count columns in ``name``'s code units from now on: utf-8, utf-16 or utf-32."""
+    _ENCODING[0] = name
+
+
 def _units(text: str) -> int:
-    """The length of ``text`` in UTF-16 code units."""
+    """The length of ``text`` in code units of the agreed encoding."""
+    if _ENCODING[0] == "utf-8":
+        return len(text.encode("utf-8"))
+    if _ENCODING[0] == "utf-32":
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from netspec.lsp.convert import lines_of
+from netspec.lsp.convert import lines_of, position
 from netspec.lsp.documents import Document
 from netspec.syntax.format import FormatError, format_source
 
@@ -19,6 +19,6 @@ def formatting_edits(document: Document) -> list[types.TextEdit]:
     if formatted == document.text:
         return []
     lines = lines_of(document.text)
-    end = types.Position(line=len(lines) - 1, character=len(lines[-1].encode("utf-16-le")) // 2)
+    end = position(lines, len(lines), len(lines[-1]) + 1)
     whole = types.Range(start=types.Position(line=0, character=0), end=end)
     return [types.TextEdit(range=whole, new_text=formatted)]

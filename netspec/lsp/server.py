@@ -12,7 +12,7 @@ from pygls.lsp.server import LanguageServer
 
 from netspec.lsp.actions import code_actions
 from netspec.lsp.completion import completions
-from netspec.lsp.convert import from_position, lines_of, path_of, range_of, uri_of
+from netspec.lsp.convert import from_position, lines_of, path_of, range_of, uri_of, use_encoding
 from netspec.lsp.documents import Document, Store
 from netspec.lsp.formatting import formatting_edits
 from netspec.lsp.hover import hover_text
@@ -62,6 +62,10 @@ def _where(document: Document, position: types.Position) -> tuple[int, int]:
 def create_server() -> NetspecServer:
     """A server with every feature registered; ``start_io()`` runs it on stdio."""
     server = NetspecServer()
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: NetspecServer, params: types.InitializedParams) -> None:
+        use_encoding(str(ls.server_capabilities.position_encoding or "utf-16"))
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: NetspecServer, params: types.DidOpenTextDocumentParams) -> None:

@@ -40,8 +40,10 @@ def hover_text(store: Store, document: Document, line: int, column: int) -> tupl
     if found is None:
         return None
     if isinstance(found, Definition):
-        return _definition(store, document, found), found.span
-    return _occurrence(store, document, found), found.span
+        text = _definition(store, document, found)
+    else:
+        text = _occurrence(store, document, found)
+    return (text, found.span) if text is not None else None
 
 
 def _occurrence(store: Store, document: Document, found: Occurrence) -> str | None:

@@ -90,7 +90,7 @@ def create_server() -> NetspecServer:
         if document is None:
             return None
         found = hover_text(ls.store, document, *_where(document, params.position))
-        if found is None or found[0] is None:
+        if found is None:
             return None
         text, span = found
         return types.Hover(

@@ -62,3 +62,22 @@ def test_train_settings_are_properties_at_the_start_of_their_line() -> None:
         match = re.search(setting["match"], f"train m {{\n    {key} 1\n}}", re.M)
         assert match is not None and match.group(1) == key
     assert re.search(setting["match"], "    optimiser sgd", re.M) is None
+
+
+def _patterns(node: object) -> list[str]:
+    """Every regular expression of a TextMate grammar."""
+    if isinstance(node, dict):
+        own = [node[k] for k in ("match", "begin", "end") if k in node]
+        return own + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+def test_every_textmate_pattern_compiles() -> None:
+    # The patterns keep to the syntax Python's re and Oniguruma (the editors' engine)
+    # share: groups, classes, fixed-width lookbehind, \b.
+    patterns = _patterns(json.loads(words.textmate_json()))
+    assert len(patterns) > 10
+    for pattern in patterns:
+        re.compile(pattern)

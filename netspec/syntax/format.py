@@ -5,8 +5,8 @@ half formatted) and printed again from its tokens, so every name, number and bra
 the author wrote stays as written, redundant parentheses included. The layout:
 
 - four spaces per level of braces; ``{`` ends the line that opens it, ``}`` stands alone;
-- one space around ``=``, ``->``, ``:``-less binary operators, after ``,`` and ``:``;
-  none inside brackets, before ``(`` of a call or ``[`` of an input type, or after a
+- one space around ``=``, ``->`` and binary operators, and after ``,`` and ``:``; none
+  inside brackets, before the ``(`` of a call or the ``[`` of an input type, or after a
   unary sign;
 - the keys of a train section padded to one column (the longest key and one space);
 - one blank line between top-level items; consecutive ``import`` or ``let`` lines keep
@@ -17,7 +17,8 @@ the author wrote stays as written, redundant parentheses included. The layout:
 - comments stay on the line of the token they follow: an own-line comment keeps its own
   line (indented as the code around it), a trailing comment stays at the end of its line,
   and the trailing comments of a paragraph (lines without a blank between them) start in
-  one column, two spaces after the longest commented line's code.
+  one column, two spaces after the longest commented line's code;
+- lines end with ``\n`` and carry no trailing spaces; a byte-order mark is dropped.
 
 Formatting is idempotent, and the tokens of the result are the tokens of the input
 (checked on every call), so the program it means cannot change.
@@ -356,15 +357,16 @@ def _render(lines: list[_Line]) -> str:
             end += 1
         paragraph = lines[start:end]
         column = max(
-            (len(line.text) for line in paragraph if line.comment and not line.own), default=0
+            (len(line.text.rstrip()) for line in paragraph if line.comment and not line.own),
+            default=0,
         )
         for line in paragraph:
             if line.comment is None:
-                out.append(line.text)
+                out.append(line.text.rstrip())
             elif line.own:
                 out.append(line.text + line.comment)
             else:
-                out.append(line.text.ljust(column) + "  " + line.comment)
+                out.append(line.text.rstrip().ljust(column) + "  " + line.comment)
         if end < len(lines):
             out.append("")
         start = end + 1

@@ -47,6 +47,12 @@ def test_formatting_a_shipped_spec_keeps_its_program(path: Path) -> None:
     assert_formats_safely(path.read_text("utf-8"), str(path))
 
 
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_spec_is_formatted(path: Path) -> None:
+    text = path.read_text("utf-8")
+    assert format_source(text, str(path)) == text, f"run `netspec fmt {path.relative_to(ROOT)}`"
+
+
 CASES = {
     "spacing": (
         "netspec 1\nlet b=-a**-2+(3*4)//2\nmodel m(x:float64[1,28],y:[3]){\n"

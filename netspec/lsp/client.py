@@ -27,6 +27,8 @@ class Client:
         self._reader = reader
         self._writer = writer
         self._stop = stop
+        # Streams of the server's side to close once it has ended (an in-process server's).
+        self._owned: list[IO[bytes]] = []
         self._next_id = 0
         self._responses: dict[int, queue.Queue[dict[str, Any]]] = {}
         self._notifications: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -47,6 +49,7 @@ class Client:
         thread = threading.Thread(target=server.start_io, args=(server_in, server_out), daemon=True)
         thread.start()
         client = cls(os.fdopen(from_server_r, "rb"), os.fdopen(to_server_w, "wb"), thread)
+        client._owned.append(server_in)
         # The server reads its input in a pool thread, which the interpreter waits for at
         # exit; a client left open (a script that failed) would hang it. Closing the pipe
         # first ends that read. Callbacks run in reverse order of registration, so this
@@ -184,4 +187,7 @@ class Client:
         elif isinstance(self._stop, threading.Thread):
             self._stop.join(timeout=TIMEOUT)
         self._end()
+        self._thread.join(timeout=TIMEOUT)  # the reader ends at the server's end of output
+        for stream in (self._reader, *self._owned):
+            stream.close()
         return code

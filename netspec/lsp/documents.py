@@ -44,6 +44,11 @@ class Store:
         index = build(text, path)
         previous = self.documents.get(uri)
         current = index is not None
+        if index is None:
+            # Text being typed: the names of the rest of the file, read without the line
+            # of the syntax error (blanked, so that positions hold), are fresher than the
+            # last text that parsed; failing that, that text's names.
+            index = _without_error_line(text, path, analysis)
         if index is None and previous is not None:
             index = previous.index
         document = Document(uri, path, text, analysis, index, current)
@@ -95,3 +100,19 @@ class Store:
             return None
         found = library.defined(name)
         return found if found is not None and found.kind in ("block", "let") else None
+
+
+def _without_error_line(text: str, path: str, analysis: Analysis) -> Index | None:
+    """The index of ``text`` with the line of its syntax error blanked, or else the line
+    before it (an unclosed call is found wanting on the next line), if either parses."""
+    error = next((d for d in analysis.diagnostics if d.code == "E001" and d.span), None)
+    if error is None or error.span is None:
+        return None
+    lines = text.split("\n")
+    for number in (error.span.line - 1, error.span.line - 2):
+        if 0 <= number < len(lines):
+            blanked = [*lines[:number], " " * len(lines[number]), *lines[number + 1 :]]
+            index = build("\n".join(blanked), path)
+            if index is not None:
+                return index
+    return None

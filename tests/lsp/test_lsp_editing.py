@@ -148,3 +148,41 @@ def test_formatting_gives_the_layout_of_netspec_fmt(client: Client, tmp_path: Pa
     assert client.request("textDocument/formatting", params) == []  # already formatted
     _edited(client, uri, messy.replace("dense(2)}", "dense(2)"), 3)
     assert client.request("textDocument/formatting", params) == []  # a syntax error
+
+
+def test_completion_of_imported_names_and_setting_arguments(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "lib.net").write_text(
+        "netspec 1\nlet depth = 2\nblock mlp(units = 16) {\n    dense(units)\n}\n"
+    )
+    text = 'netspec 1\nimport "lib.net" as lib\nimport std.vgg\nmodel m(x: [4]) {\n    \n}\n'
+    text += "train m { data xor  loss mse  optimizer sgd }\n"
+    uri = (tmp_path / "uses.net").resolve().as_uri()
+    client.open(uri, text)
+    client.diagnostics(uri)
+    text = text.replace("optimizer sgd }", "optimizer sgd(  }")  # being typed: no parse
+    _edited(client, uri, text, 2)
+    body = _labels(client, uri, 4, 4)
+    assert {"lib.mlp", "lib.depth"} <= set(body)  # through the namespace
+    assert "mlp" not in body and "stage" in body  # std.vgg has no namespace
+    line = text.splitlines()[6]
+    arguments = _labels(client, uri, 6, line.index("sgd(") + 4)
+    assert arguments["lr ="]["detail"] == "lr = 0.01"
+    assert arguments["momentum ="]["detail"] == "momentum = 0"
+
+
+def test_closing_a_file_clears_its_diagnostics(client: Client, tmp_path: Path) -> None:
+    uri = (tmp_path / "closed.net").resolve().as_uri()
+    client.open(uri, "netspec 1\nmodel m(x: [4]) { dense(2) -> relux }\n")
+    assert [d["code"] for d in client.diagnostics(uri)] == ["E002"]
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    assert client.diagnostics(uri) == []
+
+
+def test_completion_in_a_file_that_has_not_parsed_yet(client: Client, tmp_path: Path) -> None:
+    # Opened mid-edit: the names come from the rest of the file.
+    text = "netspec 1\nlet width = 3\nmodel m(x: [4]) {\n    h = dense(width)\n    dense(\n}\n"
+    uri = (tmp_path / "never.net").resolve().as_uri()
+    client.open(uri, text)
+    assert [d["code"] for d in client.diagnostics(uri)] == ["E001"]
+    items = _labels(client, uri, 4, len("    dense("))
+    assert {"units =", "width", "h"} <= set(items)

@@ -35,6 +35,9 @@ class Analysis:
     # Per model, per node made inside a block: the chain of block uses that made it
     # (block name, instance, call span), for tools that draw or explain block structure.
     uses: dict[str, dict[str, tuple[Use, ...]]] = field(default_factory=dict)
+    # The models that checked, with their source map, even where other parts of the file
+    # have errors: for tools that show what they can while a file is being edited.
+    checked: Program | None = None
 
     @property
     def ok(self) -> bool:
@@ -132,10 +135,11 @@ def _analyze(source: str, file: str, max_params: int) -> Analysis:
             d.span.column if d.span else 0,
         ),
     )
+    analysis.checked = Program.model_construct(
+        models=tuple(checked), trains=tuple(elaborated.trains), source_map=source_map
+    )
     if not diagnostics.has_errors:
-        analysis.program = Program.model_construct(
-            models=tuple(checked), trains=tuple(elaborated.trains), source_map=source_map
-        )
+        analysis.program = analysis.checked
     return analysis
 
 

@@ -109,11 +109,12 @@ class Made:
 
 
 def made_by(analysis: Analysis, region: Span, *, per_instance: bool) -> list[Made]:
-    """The nodes the source in ``region`` made, in model order: each node whose own span
+    """The nodes the source in ``region`` made in the models that checked (others in the
+    file may have errors), in model order: each node whose own span
     lies in the region, or that a block use in the region made. With ``per_instance``
     the nodes of one block instance (or of one scope) are summed into one row whose
     shape is its last node's, as for a block call or a named tensor."""
-    program = analysis.program
+    program = analysis.checked
     if program is None:
         return []
     rows: list[Made] = []
@@ -125,7 +126,7 @@ def made_by(analysis: Analysis, region: Span, *, per_instance: bool) -> list[Mad
 def _made_in(
     model: CheckedModel, analysis: Analysis, region: Span, per_instance: bool
 ) -> list[Made]:
-    spans = analysis.program.source_map if analysis.program else {}
+    spans = analysis.checked.source_map if analysis.checked else {}
     uses = analysis.uses.get(model.name, {})
     sizes = {p.name: math.prod(p.shape) for p in model.params}
     groups: dict[str, list[Any]] = {}
@@ -159,9 +160,9 @@ def _made_in(
 
 def input_shape(analysis: Analysis, model: str, name: str) -> tuple[int, ...] | None:
     """The per-sample shape of a model's input, once the model is checked."""
-    if analysis.program is None:
+    if analysis.checked is None:
         return None
-    for checked in analysis.program.models:
+    for checked in analysis.checked.models:
         if checked.name == model:
             for spec in checked.inputs:
                 if spec.name == name:

@@ -3,8 +3,9 @@
 A layer: its op with every argument and default, and per node it makes, the output
 shape, parameters and forward FLOPs (the figures of `netspec summary`). A block use: the
 block's parameters and, per instance, the same figures summed. A ``let`` constant: its
-value. A named tensor or model input: its shape. Figures need a file without errors;
-until then the hover says so.
+value. A named tensor or model input: its shape. Figures come from the models that
+checked, so an error in one model (or in a train section) leaves the others' figures;
+a model with an error has none, and the hover says so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from netspec.summary import human
 from netspec.syntax.parser import parse
 
 _ROWS = 12
-NO_FIGURES = "_shapes, parameters and FLOPs appear once the file has no errors_"
+NO_FIGURES = "_shapes, parameters and FLOPs appear once this model checks without errors_"
 
 
 def hover_text(store: Store, document: Document, line: int, column: int) -> tuple[str, Span] | None:
@@ -154,29 +155,25 @@ def _tensor(document: Document, definition: Definition) -> str:
             return header + f"\n\nshape `{shape_text(shape)}` per sample"
         return header
     rows = made_by(document.analysis, definition.full, per_instance=True)
-    if document.analysis.program is None:
-        return header + "\n\n" + NO_FIGURES
     if scope.kind == "model" and rows:
         return header + f"\n\nshape `{shape_text(rows[-1].shape)}` per sample"
     shapes = sorted({shape_text(r.shape) for r in rows})
     if shapes:
         return header + "\n\nshape " + ", ".join(f"`{s}`" for s in shapes) + " (per use)"
-    return header
+    return header if document.analysis.ok else header + "\n\n" + NO_FIGURES
 
 
 def _model(document: Document, name: str) -> str:
     text = _code(f"model {name}")
-    program = document.analysis.program
-    if program is None:
-        return text + "\n\n" + NO_FIGURES
-    for model in program.models:
+    program = document.analysis.checked
+    for model in program.models if program is not None else ():
         if model.name == name:
             return text + (
                 f"\n\noutput `{shape_text(tuple(model.output_type.shape))}` from "
                 f"`{model.output}`; {model.parameter_count:,} parameters; "
                 f"{model.flops:,} FLOPs per sample ({human(model.flops, 'FLOP')})"
             )
-    return text
+    return text if document.analysis.ok else text + "\n\n" + NO_FIGURES
 
 
 def _block_signature(definition: Definition) -> str:
@@ -185,11 +182,9 @@ def _block_signature(definition: Definition) -> str:
 
 
 def _with_figures(document: Document, text: str, region: Span, *, per_instance: bool) -> str:
-    if document.analysis.program is None:
-        return text + "\n\n" + NO_FIGURES
     rows = made_by(document.analysis, region, per_instance=per_instance)
     if not rows:
-        return text
+        return text if document.analysis.ok else text + "\n\n" + NO_FIGURES
     return text + "\n\n" + _table(rows)
 
 

@@ -99,7 +99,26 @@ def test_hover_without_figures_while_the_file_has_errors(client: Client, tmp_pat
     client.diagnostics(uri)
     value = client.at("textDocument/hover", uri, 2, 5)["contents"]["value"]
     assert "dense(units, activation = unset" in value or "dense(units" in value
-    assert "appear once the file has no errors" in value
+    assert "appear once this model checks without errors" in value
+
+
+def test_hover_keeps_the_figures_of_a_model_that_checks(client: Client, tmp_path: Path) -> None:
+    # The train section does not fit (E031), and a second model has an error (E002):
+    # the first model still checks, and its figures are shown.
+    path = tmp_path / "partly.net"
+    text = (
+        "netspec 1\nmodel ok(x: [4]) {\n    dense(3)\n}\n"
+        "model bad(x: [4]) {\n    dense(2) -> relux\n}\n"
+        "train ok { data mnist  loss mse  optimizer sgd }\n"
+    )
+    uri = path.resolve().as_uri()
+    client.open(uri, text)
+    assert {d["code"] for d in client.diagnostics(uri)} == {"E002", "E031"}
+    value = client.at("textDocument/hover", uri, 2, 5)["contents"]["value"]
+    assert "| `dense_1` | `dense(3)` | `[3]` | 15 | " in value
+    assert "output `[3]`" in client.at("textDocument/hover", uri, 1, 7)["contents"]["value"]
+    failed = client.at("textDocument/hover", uri, 5, 5)["contents"]["value"]
+    assert "appear once this model checks without errors" in failed
 
 
 def _definition(client: Client, uri: str, line: int, needle: str, nth: int = 0) -> dict[str, Any]:

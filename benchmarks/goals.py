@@ -87,6 +87,14 @@ class Goals:
         linear = result.linear()
         if linear:
             self.add("front end time grows linearly with layers", linear[1], linear[0])
+        if result.lsp:
+            from benchmarks.lsp_edit import GOAL
+
+            self.add(
+                f"netspec lsp: diagnostics < {GOAL * 1e3:.0f} ms after an edit of ResNet-18",
+                f"{result.lsp.median * 1e3:.1f} ms",
+                result.lsp.median < GOAL,
+            )
 
     def loop(self, result) -> None:  # type: ignore[no-untyped-def]
         from benchmarks.loop import OVERHEAD_GOAL

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS
+from netspec.commands import fmt, lsp
 from netspec.export._onnx_lowering import DEFAULT_OPSET
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -382,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_option(ir, "every model of the spec")
     ir.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     ir.add_argument("--indent", type=int, default=2, help="spaces per JSON indent level")
+    fmt.add_parser(commands)
+    lsp.add_parser(commands)
     _set_options(commands)
     return parser
 

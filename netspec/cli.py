@@ -10,6 +10,7 @@ from pathlib import Path
 
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
+from netspec.commands import fmt, lsp
 from netspec.errors import NetspecError, UnknownNameError
 from netspec.frontend import Analysis, analyze_source, spaces_message
 from netspec.ir import CheckedModel, Program
@@ -519,6 +520,8 @@ COMMANDS = {
     "parity": cmd_parity,
     "graph": cmd_graph,
     "sample": cmd_sample,
+    "fmt": fmt.run,
+    "lsp": lsp.run,
 }
 
 

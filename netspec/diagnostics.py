@@ -77,6 +77,29 @@ class Use(IRModel):
         return f"'{self.instance}' uses block '{self.block}' here"
 
 
+class Fix(IRModel):
+    """A machine-readable edit that resolves a diagnostic, for editors: replace the text
+    of ``span`` by ``replacement`` (an empty span inserts). ``title`` says what it does."""
+
+    title: str
+    span: Span
+    replacement: str
+
+
+class Suggestion(str):
+    """A ``did you mean`` help line that remembers the misspelt name and the names close
+    to it, so that :func:`resolve_fixes` can turn it into :class:`Fix` edits."""
+
+    name: str
+    choices: tuple[str, ...]
+
+    def __new__(cls, text: str, name: str, choices: Sequence[str]) -> Suggestion:
+        line = super().__new__(cls, text)
+        line.name = name
+        line.choices = tuple(choices)
+        return line
+
+
 class Diagnostic(IRModel):
     code: str
     severity: Severity
@@ -88,6 +111,8 @@ class Diagnostic(IRModel):
     help: tuple[str, ...] = ()
     # For a problem inside a block: the chain of uses that led to it, outermost first.
     uses: tuple[Use, ...] = ()
+    # Edits an editor can apply to resolve it (not part of the text rendering).
+    fixes: tuple[Fix, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -104,7 +129,7 @@ class Diagnostics:
         self.uses: tuple[Use, ...] = ()
 
     def error(self, code: str, message: str, span: Span | None, **details: Any) -> None:
-        """Record an error; ``details``: label, labels, notes, help (see Diagnostic)."""
+        """Record an error; ``details``: label, labels, notes, help, fixes (see Diagnostic)."""
         self._add("error", code, message, span, **details)
 
     def warning(self, code: str, message: str, span: Span | None, **details: Any) -> None:
@@ -123,6 +148,7 @@ class Diagnostics:
         notes: Sequence[str] = (),
         help: Sequence[str] = (),
         uses: Sequence[Use] | None = None,
+        fixes: Sequence[Fix] = (),
     ) -> None:
         assert code in CODES, f"unregistered diagnostic code {code}"
         if uses is None:
@@ -139,6 +165,7 @@ class Diagnostics:
                 notes=tuple(notes),
                 help=tuple(help),
                 uses=tuple(uses),
+                fixes=tuple(fixes),
             )
         )
 
@@ -169,7 +196,51 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> list[str]:
     close = suggest(name, candidates)
     if not close:
         return []
-    return ["did you mean " + " or ".join(f"'{c}'" for c in close) + "?"]
+    text = "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return [Suggestion(text, name, close)]
+
+
+_WORD = "[A-Za-z0-9_.]"
+
+
+def resolve_fixes(items: Sequence[Diagnostic], sources: dict[str, str]) -> list[Diagnostic]:
+    """Each diagnostic with a ``did you mean`` help line gets one replacement :class:`Fix`
+    per suggested name, at the misspelt name as it is written inside the diagnostic's
+    span (found in ``sources``); where the name is not there once, no fix is made."""
+    resolved = []
+    for item in items:
+        suggestions = [h for h in item.help if isinstance(h, Suggestion)]
+        span = item.span
+        if not suggestions or span is None or span.file not in sources:
+            resolved.append(item)
+            continue
+        lines = sources[span.file].splitlines()
+        if not 1 <= span.line <= len(lines):
+            resolved.append(item)
+            continue
+        text = lines[span.line - 1]
+        end = span.end_column if span.end_line == span.line else len(text) + 1
+        fixes = list(item.fixes)
+        for suggestion in suggestions:
+            pattern = f"(?<!{_WORD}){re.escape(suggestion.name)}(?!{_WORD})"
+            found = [m.start() for m in re.finditer(pattern, text[span.column - 1 : end - 1])]
+            if len(found) != 1:
+                continue
+            column = span.column + found[0]
+            where = Span.model_construct(
+                file=span.file,
+                line=span.line,
+                column=column,
+                end_line=span.line,
+                end_column=column + len(suggestion.name),
+            )
+            fixes.extend(
+                Fix.model_construct(title=f"replace '{suggestion.name}' with '{choice}'",
+                                    span=where, replacement=choice)
+                for choice in suggestion.choices
+            )  # fmt: skip
+        resolved.append(item.model_copy(update={"fixes": tuple(fixes)}) if fixes else item)
+    return resolved
 
 
 def render(diagnostic: Diagnostic, sources: dict[str, str], *, color: bool = False) -> str:

@@ -11,7 +11,7 @@ from netspec.check.checker import DEFAULT_MAX_PARAMS, check_model
 from netspec.check.lint import lint
 from netspec.check.standardize import standardize_input, trained_standardized
 from netspec.check.train import check_train
-from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all
+from netspec.diagnostics import Diagnostic, Diagnostics, Use, render_all, resolve_fixes
 from netspec.elaborate.imports import Importer
 from netspec.elaborate.overrides import FILE as OVERRIDES_FILE
 from netspec.elaborate.overrides import OverrideInput, normalize, parse_overrides
@@ -44,6 +44,9 @@ class Analysis:
     spaces: tuple[SpaceSite, ...] = ()
     # The ``--set`` overrides applied, as KEY=VALUE.
     overrides: tuple[str, ...] = ()
+    # The models that checked, with their source map, even where other parts of the file
+    # have errors: for tools that show what they can while a file is being edited.
+    checked: Program | None = None
 
     @property
     def ok(self) -> bool:
@@ -155,7 +158,7 @@ def _analyze(source: str, file: str, max_params: int, sets: tuple[str, ...]) -> 
         )
     # Errors first in file order (the analysed file, then the imported ones in the order
     # they were read), then warnings: the reader fixes errors first.
-    unique = merge_uses(diagnostics.items)
+    unique = resolve_fixes(merge_uses(diagnostics.items), analysis.sources)
     files = {name: index for index, name in enumerate(analysis.sources)}
     analysis.diagnostics = sorted(
         unique,
@@ -166,13 +169,14 @@ def _analyze(source: str, file: str, max_params: int, sets: tuple[str, ...]) -> 
             d.span.column if d.span else 0,
         ),
     )
+    analysis.checked = Program.model_construct(
+        models=tuple(checked),
+        trains=tuple(elaborated.trains),
+        source_map=source_map,
+        overrides=sets,
+    )
     if not diagnostics.has_errors:
-        analysis.program = Program.model_construct(
-            models=tuple(checked),
-            trains=tuple(elaborated.trains),
-            source_map=source_map,
-            overrides=sets,
-        )
+        analysis.program = analysis.checked
     return analysis
 
 

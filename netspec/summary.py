@@ -13,7 +13,7 @@ from netspec.ops.params import as_written
 from netspec.ops.text import describe
 
 
-def _describe_op(node: CheckedNode, params: dict[str, ParamSpec]) -> str:
+def describe_op(node: CheckedNode, params: dict[str, ParamSpec]) -> str:
     """The op as the user would write it: positional sizes, then every argument whose
     value differs from the built-in default (``batchnorm(eps = 1e-6)``), with its
     initialisation and penalties read back from its parameters."""
@@ -52,7 +52,7 @@ def summary_table(
         rows.append(
             (
                 node.name,
-                _describe_op(node, param_specs),
+                describe_op(node, param_specs),
                 _shape(node.output.shape),
                 f"{count:,}" if count else "",
             )

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from benchmarks import frontend, gpu, limit, loop, onnx_export, recurrent, train_step
+from benchmarks import frontend, gpu, limit, loop, lsp_edit, onnx_export, recurrent, train_step
 from benchmarks.__main__ import main
 from netspec.data._idx import write_idx
 
@@ -91,6 +91,9 @@ def test_frontend_gives_finite_timings() -> None:
     result = frontend.run(repeats=1, sizes=(10,), resnet=False)
     assert frontend.finite(result)
     assert "10 layers" in frontend.render(result)
+    if lsp_edit.why_not() is None:
+        assert result.lsp is not None and result.lsp.n == 4  # four edits, each timed
+        assert "netspec lsp: an edit of specs/resnet18.net" in frontend.render(result)
 
 
 def test_onnx_gives_finite_timings_or_says_why_not() -> None:

@@ -51,7 +51,7 @@ def _without(tmp_path: Path, names: set[str]) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "hidden",
-    [{"torch"}, {"jax", "jaxlib"}, {"onnx", "onnxruntime"}],
+    [{"torch"}, {"jax", "jaxlib"}, {"onnx", "onnxruntime"}, {"pygls", "lsprotocol"}],
     ids=lambda names: "no " + min(names),
 )
 def test_the_suite_collects_without_an_extra(tmp_path: Path, hidden: set[str]) -> None:

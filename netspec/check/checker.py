@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from netspec.diagnostics import Diagnostics, Label, Use
+from netspec.diagnostics import Diagnostics, Fix, Label, Use
 from netspec.ir.graph import (
     INDEX_DTYPES,
     CheckedModel,
@@ -109,6 +109,7 @@ def check_model(
                 notes=notes,
                 help=problem.help,
                 uses=uses.get(node.name, ()),
+                fixes=_insertion(problem.insert_before, node.op.kind, span),
             )
             types[node.name] = None
             failed = True
@@ -235,3 +236,19 @@ def _literal_fits(
         uses=uses,
     )
     return False
+
+
+def _insertion(text: str, kind: str, span: Span | None) -> list[Fix]:
+    """The fix that inserts ``text`` (a stage and its arrow) just before the call of
+    ``kind`` at ``span`` (none without both)."""
+    if not text or span is None:
+        return []
+    at = Span.model_construct(
+        file=span.file,
+        line=span.line,
+        column=span.column,
+        end_line=span.line,
+        end_column=span.column,
+    )
+    title = f"insert {text.removesuffix(' -> ')} before {kind}"
+    return [Fix.model_construct(title=title, span=at, replacement=text)]

@@ -24,6 +24,11 @@ from netspec.syntax.text import decode, warn_bidi_controls
 
 STD_DIR = Path(__file__).resolve().parent.parent / "std"
 STD_PREFIX = "std."
+# Parse trees of imported files that parsed cleanly, by (name, text): a long-lived
+# process (the language server) analyses the same imports on every edit, and their
+# parsing is most of an import's cost. Trees are only read, never changed, after parsing.
+_TREES: dict[tuple[str, str], Tree] = {}
+_TREES_KEPT = 64
 
 
 def std_modules() -> list[str]:
@@ -193,7 +198,7 @@ class Importer:
         from netspec.elaborate.program import elaborate
 
         warn_bidi_controls(text, file, self.diagnostics)
-        tree = parse(text, file, self.diagnostics)
+        tree = _parse_library(text, file, self.diagnostics)
         if tree is None:
             return None
         elaborated = elaborate(tree, file, self.diagnostics, importer=self, library=True)
@@ -254,6 +259,20 @@ class Importer:
             span,
             help=["move the blocks both files need into a third file that both import"],
         )
+
+
+def _parse_library(text: str, file: str, diagnostics: Diagnostics) -> Tree | None:
+    """``parse``, remembering the trees of files that parse without a diagnostic."""
+    tree = _TREES.get((file, text))
+    if tree is not None:
+        return tree
+    before = len(diagnostics.items)
+    tree = parse(text, file, diagnostics)
+    if tree is not None and len(diagnostics.items) == before:
+        if len(_TREES) >= _TREES_KEPT:
+            _TREES.pop(next(iter(_TREES)))
+        _TREES[(file, text)] = tree
+    return tree
 
 
 def _std_did_you_mean(name: str, available: list[str]) -> list[str]:

@@ -29,6 +29,9 @@ class ShapeProblem(Exception):
     help: list[str] = field(default_factory=list)
     # Index of the input at fault, for a label at that input's definition.
     inputs_at_fault: tuple[int, ...] = ()
+    # Text whose insertion just before the op's call resolves the problem ("flatten -> "),
+    # offered to editors as a fix.
+    insert_before: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def dense(op: ops.Dense, shapes: list[Shape]) -> Shaped:
                 "axes than two",
             ],
             help=[f"insert flatten before dense: ... -> flatten -> dense({op.units})"],
+            insert_before="flatten -> ",
         )
     return Shaped((op.units,), op)
 

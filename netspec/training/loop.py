@@ -15,6 +15,7 @@ from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
 from netspec.data import Dataset, batches, load_dataset, num_batches
 from netspec.data._arrays import ArrayData
+from netspec.devices import check_devices
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.graph import INDEX_DTYPES
@@ -98,6 +99,7 @@ def fit(
     model: str | None = None,
     backend: str = "numpy",
     device: str = "cpu",
+    devices: int = 1,
     dtype: str = "float32",
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -117,8 +119,10 @@ def fit(
     change its length, the other overrides must agree with it. ``stop_after`` ends the
     run after that many epochs of this call (as an interrupted run would end), leaving a
     checkpoint to ``resume`` from. Ctrl-C raises :class:`TrainingInterrupted`, which says
-    which epoch's checkpoint is complete.
+    which epoch's checkpoint is complete. ``devices`` > 1 trains data-parallel over that
+    many devices (the jax backend only; docs/distributed.md).
     """
+    devices = check_devices(backend, devices)
     checked = program.model(model)
     section = program.train(checked.name)
     if section is None:
@@ -166,7 +170,11 @@ def fit(
                 xs = split.x[input_spec.name] if isinstance(split.x, dict) else split.x
                 check_indices(checked, xs, split_name, name=input_spec.name)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]
-            checked, dtype=dtype, device=device, seed=spec.seed
+            checked,
+            dtype=dtype,
+            device=device,
+            seed=spec.seed,
+            **({"devices": devices} if devices > 1 else {}),
         )
         set_input_statistics(checked, compiled, dataset)
         step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)

@@ -24,6 +24,7 @@ from netspec.memory import check_training_memory
 from netspec.sampling import write_vocabulary
 from netspec.training import reconstructions, rundir, start
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
+from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
 from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
@@ -123,6 +124,12 @@ def fit(
     many devices (the jax backend only; docs/distributed.md).
     """
     devices = check_devices(backend, devices)
+    world = _world(backend)
+    if world.size > 1:  # rank 0 writes the run directory, the others a private one
+        from netspec.backends.jax._distributed import follower_paths
+
+        out, resume = follower_paths(world, out, resume)
+        progress = progress and world.is_writer
     checked = program.model(model)
     section = program.train(checked.name)
     if section is None:
@@ -204,7 +211,19 @@ def fit(
     finally:
         opening.release()
     result.notes = [*opening.notes, *result.notes]
+    if world.size > 1:
+        result.run_dir = world.broadcast(result.run_dir)
     return result
+
+
+def _world(backend: str) -> World:
+    """The processes training this run together: one, unless the jax backend was
+    launched as several (docs/distributed.md)."""
+    if backend != "jax":
+        return SINGLE
+    from netspec.backends.jax._distributed import jax_world
+
+    return jax_world()
 
 
 def _begin(

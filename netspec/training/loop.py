@@ -124,12 +124,14 @@ def fit(
     many devices (the jax backend only; docs/distributed.md).
     """
     devices = check_devices(backend, devices)
-    world = _world(backend)
-    if world.size > 1:  # rank 0 writes the run directory, the others a private one
+    # JAX in several processes runs one global program (netspec.backends.jax._distributed):
+    # rank 0 writes the run directory, the others a private one.
+    processes = _jax_processes(backend)
+    if processes.size > 1:
         from netspec.backends.jax._distributed import follower_paths
 
-        out, resume = follower_paths(world, out, resume)
-        progress = progress and world.is_writer
+        out, resume = follower_paths(processes, out, resume)
+        progress = progress and processes.is_writer
     checked = program.model(model)
     section = program.train(checked.name)
     if section is None:
@@ -211,13 +213,13 @@ def fit(
     finally:
         opening.release()
     result.notes = [*opening.notes, *result.notes]
-    if world.size > 1:
-        result.run_dir = world.broadcast(result.run_dir)
+    if processes.size > 1:
+        result.run_dir = processes.broadcast(result.run_dir)
     return result
 
 
-def _world(backend: str) -> World:
-    """The processes training this run together: one, unless the jax backend was
+def _jax_processes(backend: str) -> World:
+    """The processes running this run's one JAX program: one, unless the jax backend was
     launched as several (docs/distributed.md)."""
     if backend != "jax":
         return SINGLE

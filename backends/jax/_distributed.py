@@ -47,6 +47,7 @@ STARTED = (
     "this one, and jax.distributed must be initialised first"
 )
 STARTED_HELP = "run `netspec train` (or netspec.train) in a fresh process"
+SHUTDOWN_TIMEOUT_S = 60
 NOT_AN_INT = "{name} must be a whole number, found {value!r}"
 
 
@@ -85,12 +86,15 @@ def jax_world() -> World:
     # gloo carries the CPU backend's cross-process reductions (the default in jax 0.10;
     # set so that a changed default cannot turn them off).
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    if os.environ.get(COORDINATOR):
-        jax.distributed.initialize(
-            num_processes=_int_env(NUM_PROCESSES), process_id=_int_env(PROCESS_ID)
-        )
-    else:
-        jax.distributed.initialize()  # SLURM: JAX reads its variables itself
+    given = (
+        {"num_processes": _int_env(NUM_PROCESSES), "process_id": _int_env(PROCESS_ID)}
+        if os.environ.get(COORDINATOR)
+        else {}  # SLURM: JAX reads its variables itself
+    )
+    # At exit every process waits for the others at a shutdown barrier. A run's processes
+    # finish together (the last collective returns the run directory), so the wait is
+    # short; when one process failed, the others end after this long rather than 300 s.
+    jax.distributed.initialize(**given, shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S)
     return JaxWorld()
 
 
@@ -148,17 +152,43 @@ def follower_paths(
 ) -> tuple[str | Path | None, str | Path | None]:
     """``out`` and ``resume`` for this process: as given on the writer; on the others a
     private run directory (a copy of ``resume``'s, made before the writer changes it),
-    removed when the process exits. Every process calls this (it waits at a barrier)."""
+    removed when the process exits. Every process calls this (it waits for the others).
+
+    A bad ``out`` would stop the writer alone while the others wait for it in their
+    first collective, so the writer checks it here and every process raises its error.
+    """
+    problem = _check_out(out) if world.is_writer and resume is None else None
+    problem = world.broadcast(problem)
+    if problem is not None:
+        raise problem
     if world.is_writer:
         world.barrier()
         return out, resume
     private = Path(tempfile.mkdtemp(prefix=f"netspec-rank{world.rank}-"))
     atexit.register(shutil.rmtree, private, True)
     run = private / "run"
-    if resume is not None:
+    if resume is not None and Path(resume).is_dir():
         shutil.copytree(resume, run, ignore=shutil.ignore_patterns(LOCK_FILE))
+        resume = run
     world.barrier()
-    return (run if resume is None else out), (run if resume is not None else None)
+    # Not a directory: the process fails as the writer does, with the same error.
+    return (run if resume is None else out), resume
+
+
+def _check_out(out: str | Path | None) -> NetspecError | None:
+    """The error that ``--out`` gives a new run before it starts (as start.open_new)."""
+    from netspec.training import rundir, start
+
+    if out is None:
+        return None
+    try:
+        path = rundir.require_path(out, "--out")
+        rundir.check_new_location(path)
+        if path.is_dir():
+            start._check_new(path, [], earlier=(path / LOCK_FILE).exists())
+    except NetspecError as error:
+        return error
+    return None
 
 
 def _int_env(name: str) -> int:

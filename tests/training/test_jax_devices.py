@@ -95,6 +95,13 @@ report["float32"] = [run(spec, 1, "float32", "float32"), run_cli(spec, 2, "float
 report["float64"] = [run(spec, n, "float64", "float64") for n in (1, 2)]
 report["batchnorm"] = [run(batchnorm, n, "float64", "batchnorm") for n in (1, 2)]
 
+# A run stopped after its first epoch on one device and resumed on two.
+from netspec.training import fit
+program = netspec.load(spec)
+fit(program, backend="jax", devices=1, out=f"{out}/resumed", progress=False, stop_after=1)
+resumed = fit(program, backend="jax", devices=2, resume=f"{out}/resumed", progress=False)
+report["resumed"] = {k: v.tolist() for k, v in resumed.model.parameters().items()}
+
 # Where a batch goes: split when it divides by the devices, whole on each otherwise.
 model = BACKEND.compile(netspec.load(spec).model(), devices=2)
 report["shards"] = {
@@ -167,6 +174,12 @@ def test_two_devices_train_batchnorm_as_one(two_devices: dict[str, Any]) -> None
     one, two = two_devices["batchnorm"]
     _assert_same_run(one, two, TOLERANCE["float64"])
     assert one["state"]  # the running statistics were compared too
+
+
+def test_a_run_resumes_on_another_device_count(two_devices: dict[str, Any]) -> None:
+    one = two_devices["float32"][0]["arrays"]
+    for name, values in two_devices["resumed"].items():
+        np.testing.assert_allclose(values, one[name], rtol=0, atol=1e-5, err_msg=name)
 
 
 def test_a_batch_is_split_only_when_it_divides(two_devices: dict[str, Any]) -> None:
@@ -248,12 +261,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_two_processes_train_as_one(tmp_path: Path) -> None:
-    spec = tmp_path / "net.net"
-    spec.write_text(SPEC)
-    single = netspec.train(spec, backend="jax", epochs=1, out=tmp_path / "one", progress=False)
-    private = tmp_path / "private"  # where the second process keeps its own run directory
-    private.mkdir()
+def _launch(spec: Path, outs: list[Path], tmpdir: Path) -> list[tuple[int, str]]:
+    """Two `netspec train` processes joined by jax.distributed: exit codes and outputs."""
     address = f"127.0.0.1:{_free_port()}"
     processes = [
         subprocess.Popen(
@@ -268,7 +277,7 @@ def test_two_processes_train_as_one(tmp_path: Path) -> None:
                 "--epochs",
                 "1",
                 "--out",
-                str(tmp_path / f"rank{rank}"),
+                str(out),
                 "--quiet",
             ],
             stdout=subprocess.PIPE,
@@ -279,19 +288,40 @@ def test_two_processes_train_as_one(tmp_path: Path) -> None:
                 JAX_COORDINATOR_ADDRESS=address,
                 JAX_NUM_PROCESSES="2",
                 JAX_PROCESS_ID=str(rank),
-                TMPDIR=str(private),
+                TMPDIR=str(tmpdir),
             ),
         )
-        for rank in (0, 1)
+        for rank, out in enumerate(outs)
     ]
     outputs = [process.communicate(timeout=600)[0] for process in processes]
-    for process, output in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, output[-3000:]
+    return [(p.returncode, output) for p, output in zip(processes, outputs, strict=True)]
+
+
+def test_two_processes_train_as_one(tmp_path: Path) -> None:
+    spec = tmp_path / "net.net"
+    spec.write_text(SPEC)
+    single = netspec.train(spec, backend="jax", epochs=1, out=tmp_path / "one", progress=False)
+    private = tmp_path / "private"  # where the second process keeps its own run directory
+    private.mkdir()
+    results = _launch(spec, [tmp_path / "rank0", tmp_path / "rank1"], private)
+    for code, output in results:
+        assert code == 0, output[-3000:]
     # Both print rank 0's run directory; only rank 0 wrote one, rank 1's is gone.
-    assert all(f"run directory: {tmp_path / 'rank0'}" in output for output in outputs)
+    assert all(f"run directory: {tmp_path / 'rank0'}" in output for _, output in results)
     assert not (tmp_path / "rank1").exists() and list(private.iterdir()) == []
     trained = load_weights(tmp_path / "rank0" / "weights.safetensors")
     for name, values in single.model.parameters().items():
         np.testing.assert_allclose(trained[name], values, rtol=0, atol=1e-5, err_msg=name)
     history = [json.loads(line) for line in (tmp_path / "rank0" / "metrics.jsonl").open()]
     assert history[-1]["val_loss"] == pytest.approx(single.history[-1]["val_loss"], rel=1e-5)
+
+
+def test_a_bad_run_directory_stops_every_process(tmp_path: Path) -> None:
+    # Only rank 0 uses --out; the others must not wait for it in a collective.
+    spec = tmp_path / "net.net"
+    spec.write_text(SPEC)
+    (tmp_path / "file").write_text("")
+    results = _launch(spec, [tmp_path / "file" / "run", tmp_path / "rank1"], tmp_path)
+    for code, output in results:
+        assert code == 1, output[-3000:]
+        assert "cannot be created" in output and "file is a file" in output

@@ -83,10 +83,6 @@ class DataMesh:
         data = np.asarray(jax.random.key_data(key))
         return jax.random.wrap_key_data(_place(data, self.replicated))
 
-    def describe(self) -> str:
-        """The devices as a label, e.g. ``2 x cpu``."""
-        return f"{self.size} x {self.devices[0].platform}"
-
 
 def _place(array: np.ndarray, sharding: NamedSharding) -> Array:
     # Each process fills only the shards of its own devices (see the module docstring).

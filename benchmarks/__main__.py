@@ -2,7 +2,7 @@
 
 Prints the machine and versions, then one markdown table per group, then the goals
 (met or not, with figures). Groups: train-step, attention, recurrent, limit, frontend, loop,
-gpu, onnx.
+gpu, onnx, jax-devices.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -13,7 +13,10 @@ import os
 import sys
 import time
 
-GROUPS = ("train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu", "onnx")
+GROUPS = (
+    "train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu", "onnx",
+    "jax-devices",
+)  # fmt: skip
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -174,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
                 progress=progress,
             )
             print(onnx_export.render(result_onnx))
+        elif group == "jax-devices":
+            from benchmarks import jax_devices
+
+            devices = jax_devices.run(
+                rounds=1 if quick else 5, limit=20000 if quick else 0, progress=progress
+            )
+            print(jax_devices.render(devices))
         print(f"\n({group}: {time.perf_counter() - group_start:.0f} s)\n", flush=True)
     print(goals.render())
     print(

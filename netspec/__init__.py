@@ -118,7 +118,7 @@ def substitute(
 
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
-    "out", "resume", "progress", "model",
+    "out", "resume", "progress", "model", "devices",
 )  # fmt: skip
 
 
@@ -131,7 +131,8 @@ def train(
     """Train a spec's model as its train section says; returns history and trained model.
 
     ``spec`` is a path, spec text or a loaded Program. Options: ``backend`` ("numpy",
-    "torch", "jax"), ``device``, ``dtype``, ``epochs``, ``batch_size``, ``lr``, ``seed``,
+    "torch", "jax"), ``device``, ``devices`` (jax: train data-parallel over that many
+    devices, docs/distributed.md), ``dtype``, ``epochs``, ``batch_size``, ``lr``, ``seed``,
     ``data`` (a source such as "digits", or NumPy arrays: ``(x, y)`` or
     ``{"train": (x, y), "test": (x, y)}``), ``data_dir``, ``out`` (run directory),
     ``resume``, ``progress`` and ``model`` (which model of the file). ``overrides``

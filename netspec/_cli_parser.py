@@ -207,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("file", metavar="SPEC", help="the .net file")
     _backend_options(train)
+    train.add_argument(
+        "--devices",
+        type=_positive,
+        default=1,
+        help="jax: train data-parallel over this many devices, with the same result as one "
+        "(default: 1)",
+    )
     train.add_argument("--epochs", type=_positive, help="epochs to train (default: the spec's)")
     train.add_argument(
         "--batch-size", type=_positive, help="samples per step (default: the spec's)"

@@ -33,7 +33,7 @@ def check_train_options(options: Mapping[str, object], accepted: Iterable[str]) 
         checked["device"] = check_str(options["device"], "device")
     if "model" in options:
         checked["model"] = check_str(options["model"], "model", optional=True)
-    for name in ("epochs", "batch_size"):
+    for name in ("epochs", "batch_size", "devices"):
         if options.get(name) is not None:
             checked[name] = check_int(options[name], name)
     if options.get("seed") is not None:

@@ -318,6 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             model=args.model,
             backend=args.backend,
             device=args.device,
+            devices=args.devices,
             dtype=args.dtype,
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -332,6 +333,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except TrainingInterrupted as stop:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}
+        options["--devices"] = str(args.devices) if args.devices > 1 else None
         options.update({"--dtype": args.dtype, "--data-dir": args.data_dir})
         print(f"netspec train: {stop.report(args.file, options, args.quiet)}", file=sys.stderr)
         return 130

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from netspec._validate import found
+from netspec._validate import check_int, found
 from netspec.errors import NetspecError
 
 DeviceKind = Literal["cpu", "gpu", "auto"]
@@ -60,3 +60,26 @@ def check_index(asked: str, backend: str, kind: DeviceKind, index: int, count: i
         NO_SUCH_DEVICE.format(asked=asked, kind=what, index=index, backend=backend, count=devices),
         help="use the device without an index for the current one",
     )
+
+
+NOT_DATA_PARALLEL = (
+    "--devices {devices} asks for one process training on {devices} devices, which only "
+    "the jax backend does; the {backend} backend trains on one device per process"
+)
+NOT_DATA_PARALLEL_HELP = {
+    "numpy": "leave out --devices, or use --backend jax --devices {devices}",
+    "torch": "for several processes with torch.distributed use --nproc {devices}; "
+    "or --backend jax --devices {devices}",
+}
+
+
+def check_devices(backend: str, devices: object) -> int:
+    """``devices`` (how many devices one process trains on, data-parallel) when
+    ``backend`` can use that many; only the jax backend takes more than one."""
+    count = check_int(devices, "devices")
+    if count > 1 and backend != "jax":
+        raise NetspecError(
+            NOT_DATA_PARALLEL.format(devices=count, backend=backend),
+            help=NOT_DATA_PARALLEL_HELP.get(backend, "use --backend jax").format(devices=count),
+        )
+    return count

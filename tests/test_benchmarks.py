@@ -17,7 +17,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from benchmarks import frontend, gpu, limit, loop, lsp_edit, onnx_export, recurrent, train_step
+from benchmarks import (
+    frontend,
+    gpu,
+    jax_devices,
+    limit,
+    loop,
+    lsp_edit,
+    onnx_export,
+    recurrent,
+    train_step,
+)
 from benchmarks.__main__ import main
 from netspec.data._idx import write_idx
 
@@ -132,6 +142,16 @@ def test_loop_gives_finite_timings(tmp_path: Path) -> None:
 def test_loop_without_data_says_it_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NETSPEC_DATA_DIR", raising=False)
     assert "NETSPEC_DATA_DIR" in (loop.run(rounds=1).skipped or "")
+
+
+def test_jax_devices_gives_finite_timings(tmp_path: Path) -> None:
+    pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+    _fake_mnist(tmp_path)
+    result = jax_devices.run(rounds=1, limit=300, data_dir=str(tmp_path))
+    assert result.skipped is None and jax_devices.finite(result)
+    assert [(row.devices, row.train_samples) for row in result.rows] == [(1, 270), (2, 270)]
+    assert result.rows[1].max_weight_diff < 1e-5  # two devices trained as one
+    assert "jax-devices" in jax_devices.render(result)
 
 
 def test_gpu_group_runs_or_says_why_not(capsys: pytest.CaptureFixture[str]) -> None:

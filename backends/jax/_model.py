@@ -16,8 +16,9 @@ import jax
 import numpy as np
 
 from netspec._model_base import Inputs, ModelBackend, ModelBase, batch_size, starting_weights
-from netspec._validate import check_seed
+from netspec._validate import check_int, check_seed
 from netspec.backends.jax._losses import check_targets
+from netspec.backends.jax._mesh import data_mesh
 from netspec.backends.jax._programs import programs_for
 from netspec.backends.jax._runtime import device_label, precision_scope, resolve_device
 from netspec.backends.jax._train import JaxTrainStep
@@ -36,6 +37,11 @@ class JaxModel(ModelBase):
     each dropout node folds in its position, so the same seed replays the same masks.
     ``device`` is 'cpu', 'cuda', 'gpu', 'auto' or 'kind:index'; asking for a GPU when JAX
     has none raises NetspecError.
+
+    ``devices`` > 1 runs data-parallel over the first ``devices`` devices of that kind
+    (in every process, when JAX runs as several): parameters replicated, each batch split
+    along its batch axis (:mod:`netspec.backends.jax._mesh`). Results are those of one
+    device up to the order of floating-point sums.
     """
 
     def __init__(
@@ -46,10 +52,15 @@ class JaxModel(ModelBase):
         device: str = "cpu",
         seed: int = 0,
         params: Mapping[str, np.ndarray] | None = None,
+        devices: int = 1,
     ) -> None:
         super().__init__(model, dtype)
         self._device = resolve_device(device)
         self.device = device_label(self._device)
+        self._mesh = data_mesh(check_int(devices, "devices"), self._device, device)
+        # Where every program leaves its results: replicated on a mesh (so that each
+        # process reads them whole), wherever JAX likes on one device.
+        self._out = None if self._mesh is None else self._mesh.replicated
         self._programs = programs_for(model)
         self._shapes = {spec.name: spec.shape for spec in model.params}
         self._params: dict[str, Array] = {}
@@ -60,9 +71,10 @@ class JaxModel(ModelBase):
     # -- the primitives of ModelBase -----------------------------------------------
 
     def _outputs(self, batch: Inputs, train: bool, keep: bool) -> dict[str, np.ndarray]:
-        fn = self._programs.forward(train, keep=keep)
+        fn = self._programs.forward(train, keep=keep, out=self._out)
         with precision_scope(self.dtype):
-            outputs, state = fn(self._params, self._state, batch, *self._rng(train))
+            placed = self._place_batch(batch)
+            outputs, state = fn(self._params, self._state, placed, *self._rng(train))
         if train:
             self._state = state
         return {name: np.array(value) for name, value in outputs.items()}
@@ -72,9 +84,10 @@ class JaxModel(ModelBase):
     ) -> tuple[float, dict[str, np.ndarray]]:
         output_shape = (batch_size(batch), *self.ir.output_type.shape)
         targets = check_targets(loss, targets, output_shape, self.dtype)
-        fn = self._programs.step(loss, train, input_grad)
+        fn = self._programs.step(loss, train, input_grad, out=self._out)
         with precision_scope(self.dtype):
-            value, grads, state = fn(self._params, self._state, batch, targets, *self._rng(train))
+            placed, targets = self._place_batch(batch), self._place_targets(targets)
+            value, grads, state = fn(self._params, self._state, placed, targets, *self._rng(train))
         if train:
             self._state = state
         param_grads, input_grads = grads
@@ -89,7 +102,7 @@ class JaxModel(ModelBase):
 
     def _write(self, arrays: dict[str, np.ndarray]) -> None:
         with precision_scope(self.dtype):
-            placed = jax.device_put(arrays, self._device)
+            placed = self._place_params(arrays)
         params, state = dict(self._params), dict(self._state)
         for name, array in placed.items():
             (params if name in self._shapes else state)[name] = array
@@ -99,7 +112,10 @@ class JaxModel(ModelBase):
         # Built with 64-bit ints on so that seeds past 2**32 keep all their bits; the key
         # itself is two uint32 words, the same in either precision.
         with jax.enable_x64(True):
-            self._key = jax.device_put(jax.random.key(int(seed)), self._device)
+            key = jax.random.key(int(seed))
+            self._key = (
+                jax.device_put(key, self._device) if self._mesh is None else self._mesh.key(key)
+            )
         self._calls = 0
 
     def _train_step(
@@ -107,9 +123,24 @@ class JaxModel(ModelBase):
     ) -> JaxTrainStep:
         # Steps for the same (loss, optimizer, clip) share one compiled program.
         fused, rule = self._programs.fused(
-            loss, optimizer, clip, donate=self._device.platform != "cpu"
+            loss, optimizer, clip, donate=self._device.platform != "cpu", out=self._out
         )
         return JaxTrainStep(self, loss, fused, rule)
+
+    def _place_batch(self, batch: Inputs) -> Inputs | dict[str, Array]:
+        """A checked batch as a program takes it: as it is on one device (jit moves it),
+        split over the devices of a mesh (called inside the precision scope)."""
+        return batch if self._mesh is None else self._mesh.batch(batch)
+
+    def _place_targets(self, targets: np.ndarray) -> np.ndarray | Array:
+        """Targets placed as their batch is (see :meth:`_place_batch`)."""
+        return targets if self._mesh is None else self._mesh.batch_array(targets)
+
+    def _place_params(self, arrays: Mapping[str, np.ndarray]) -> dict[str, Array]:
+        """Host arrays on the model's device, or replicated over its mesh."""
+        if self._mesh is None:
+            return jax.device_put(dict(arrays), self._device)  # type: ignore[no-any-return]
+        return self._mesh.replicate(arrays)
 
     def _rng(self, train: bool) -> tuple[Array, np.uint32]:
         # Advanced on every training call so that a seed fixes the whole mask sequence.

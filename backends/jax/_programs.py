@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
+from jax.sharding import Sharding
 
 from netspec._contract import gradient_inputs
 from netspec.backends.jax._graph import Lowered, lower_model
@@ -32,13 +33,14 @@ class Programs:
     def __init__(self, model: CheckedModel) -> None:
         self.model = model
         self.lowered: Lowered = lower_model(model)
-        self._forwards: dict[tuple[bool, bool], Callable[..., Any]] = {}
-        self._steps: dict[tuple[LossSpec, bool, bool], Callable[..., Any]] = {}
+        self._forwards: dict[tuple[bool, bool, Sharding | None], Callable[..., Any]] = {}
+        self._steps: dict[tuple[LossSpec, bool, bool, Sharding | None], Callable[..., Any]] = {}
         self._fused: dict[tuple[Any, ...], tuple[Callable[..., Any], Optimizer]] = {}
 
-    def forward(self, train: bool, keep: bool) -> Callable[..., Any]:
-        """``(params, state, x, key, call) -> (outputs, new_state)``, jitted."""
-        fn = self._forwards.get((train, keep))
+    def forward(self, train: bool, keep: bool, out: Sharding | None = None) -> Callable[..., Any]:
+        """``(params, state, x, key, call) -> (outputs, new_state)``, jitted; ``out`` is
+        the sharding of every result (a data-parallel model's replicated one), or None."""
+        fn = self._forwards.get((train, keep, out))
         if fn is None:
             lowered = self.lowered
 
@@ -46,29 +48,44 @@ class Programs:
                 rng = jax.random.fold_in(key, call) if train and lowered.random else None
                 return lowered.run(params, state, x, train=train, rng=rng, keep=keep)
 
-            fn = self._forwards[(train, keep)] = jax.jit(forward)
+            fn = self._forwards[(train, keep, out)] = jax.jit(forward, **_out(out))
         return fn
 
-    def step(self, loss: LossSpec, train: bool, input_grad: bool) -> Callable[..., Any]:
-        """``(params, state, x, y, key, call) -> (loss, (grads, input grad), new_state)``."""
-        fn = self._steps.get((loss, train, input_grad))
+    def step(
+        self, loss: LossSpec, train: bool, input_grad: bool, out: Sharding | None = None
+    ) -> Callable[..., Any]:
+        """``(params, state, x, y, key, call) -> (loss, (grads, input grad), new_state)``;
+        ``out`` as for :meth:`forward`."""
+        fn = self._steps.get((loss, train, input_grad, out))
         if fn is None:
             penalty = penalty_function(self.model)
-            fn = self._steps[(loss, train, input_grad)] = jax.jit(
-                _make_step(self.model, self.lowered, loss, penalty, train, input_grad)
+            fn = self._steps[(loss, train, input_grad, out)] = jax.jit(
+                _make_step(self.model, self.lowered, loss, penalty, train, input_grad),
+                **_out(out),
             )
         return fn
 
     def fused(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None, donate: bool
+        self,
+        loss: LossSpec,
+        optimizer: OptimizerSpec,
+        clip: ClipSpec | None,
+        donate: bool,
+        out: Sharding | None = None,
     ) -> tuple[Callable[..., Any], Optimizer]:
-        """The fused train step of docs/training.md and its optimizer rule."""
-        key = (loss, optimizer, clip, donate)
+        """The fused train step of docs/training.md and its optimizer rule; ``out`` as
+        for :meth:`forward`."""
+        key = (loss, optimizer, clip, donate, out)
         if key not in self._fused:
             self._fused[key] = make_fused_step(
-                self.model, self.lowered, loss, optimizer, clip, donate=donate
+                self.model, self.lowered, loss, optimizer, clip, donate=donate, out=out
             )
         return self._fused[key]
+
+
+def _out(out: Sharding | None) -> dict[str, Any]:
+    # jit's keyword for where results live: left to JAX on one device.
+    return {} if out is None else {"out_shardings": out}
 
 
 @functools.lru_cache(maxsize=16)

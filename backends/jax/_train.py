@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Sharding
 
 from netspec import _contract
 from netspec._model_base import Batch, batch_size
@@ -67,8 +68,8 @@ class JaxTrainStep:
                 model._params,
                 model._state,
                 self._buffers,
-                batch,
-                targets,
+                model._place_batch(batch),
+                model._place_targets(targets),
                 *model._rng(True),
                 *scalars,
             )
@@ -102,12 +103,9 @@ class JaxTrainStep:
         step, found = check_optimizer_state(state, rule.spec, shapes, model.ir.name)
         with precision_scope(model.dtype):
             self._buffers = {
-                name: {
-                    buffer: jax.device_put(
-                        np.asarray(found[name][buffer], model.dtype), model._device
-                    )
-                    for buffer in rule.buffers
-                }
+                name: model._place_params(
+                    {b: np.asarray(found[name][b], model.dtype) for b in rule.buffers}
+                )
                 if step
                 else rule.init(param)  # step 0: the buffers' starting fill
                 for name, param in model._params.items()
@@ -123,8 +121,10 @@ def make_fused_step(
     clip: ClipSpec | None,
     *,
     donate: bool,
+    out: Sharding | None = None,
 ) -> tuple[Callable[..., Any], Optimizer]:
-    """The jitted fused step and its optimizer rule (see docs/training.md, "One step")."""
+    """The jitted fused step and its optimizer rule (see docs/training.md, "One step");
+    ``out``, when given, is the sharding of every result (replicated, on a data mesh)."""
     data_loss = loss_function(loss)
     penalty = penalty_function(model)
     rule = optimizer(optimizer_spec)
@@ -178,7 +178,8 @@ def make_fused_step(
 
     # Donating params and buffers lets XLA update them in place; the CPU client ignores
     # donation (with a warning), so it is asked for on accelerators only.
-    return jax.jit(fused, donate_argnums=(0, 2) if donate else ()), rule
+    where = {} if out is None else {"out_shardings": out}
+    return jax.jit(fused, donate_argnums=(0, 2) if donate else (), **where), rule
 
 
 def _clip(grads: Tree, clip: ClipSpec | None) -> Tree:

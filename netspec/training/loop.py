@@ -15,6 +15,7 @@ from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
 from netspec.data import Dataset, batches, load_dataset, num_batches
 from netspec.data._arrays import ArrayData
+from netspec.devices import check_devices
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.graph import INDEX_DTYPES
@@ -23,6 +24,7 @@ from netspec.memory import check_training_memory
 from netspec.sampling import write_vocabulary
 from netspec.training import reconstructions, rundir, start
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
+from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
 from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
@@ -98,6 +100,7 @@ def fit(
     model: str | None = None,
     backend: str = "numpy",
     device: str = "cpu",
+    devices: int = 1,
     dtype: str = "float32",
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -117,8 +120,18 @@ def fit(
     change its length, the other overrides must agree with it. ``stop_after`` ends the
     run after that many epochs of this call (as an interrupted run would end), leaving a
     checkpoint to ``resume`` from. Ctrl-C raises :class:`TrainingInterrupted`, which says
-    which epoch's checkpoint is complete.
+    which epoch's checkpoint is complete. ``devices`` > 1 trains data-parallel over that
+    many devices (the jax backend only; docs/distributed.md).
     """
+    devices = check_devices(backend, devices)
+    # JAX in several processes runs one global program (netspec.backends.jax._distributed):
+    # rank 0 writes the run directory, the others a private one.
+    processes = _jax_processes(backend)
+    if processes.size > 1:
+        from netspec.backends.jax._distributed import follower_paths
+
+        out, resume = follower_paths(processes, out, resume)
+        progress = progress and processes.is_writer
     checked = program.model(model)
     section = program.train(checked.name)
     if section is None:
@@ -166,7 +179,11 @@ def fit(
                 xs = split.x[input_spec.name] if isinstance(split.x, dict) else split.x
                 check_indices(checked, xs, split_name, name=input_spec.name)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]
-            checked, dtype=dtype, device=device, seed=spec.seed
+            checked,
+            dtype=dtype,
+            device=device,
+            seed=spec.seed,
+            **({"devices": devices} if devices > 1 else {}),
         )
         set_input_statistics(checked, compiled, dataset)
         step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
@@ -196,7 +213,19 @@ def fit(
     finally:
         opening.release()
     result.notes = [*opening.notes, *result.notes]
+    if processes.size > 1:
+        result.run_dir = processes.broadcast(result.run_dir)
     return result
+
+
+def _jax_processes(backend: str) -> World:
+    """The processes running this run's one JAX program: one, unless the jax backend was
+    launched as several (docs/distributed.md)."""
+    if backend != "jax":
+        return SINGLE
+    from netspec.backends.jax._distributed import jax_world
+
+    return jax_world()
 
 
 def _begin(

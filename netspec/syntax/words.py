@@ -58,8 +58,9 @@ def train_keys() -> tuple[str, ...]:
 
 def train_values() -> tuple[str, ...]:
     """The named things a train section or a layer argument chooses from: data sources,
-    losses, optimizers, schedules, metrics and initializers (ops excluded)."""
-    from netspec.elaborate import convert, train
+    losses, optimizers, schedules, metrics, initializers and search spaces (ops
+    excluded)."""
+    from netspec.elaborate import convert, train, values
 
     names = {
         *train.DATA_SOURCES,
@@ -68,6 +69,7 @@ def train_values() -> tuple[str, ...]:
         *train.SCHEDULES,
         *train.METRICS,
         *convert._INIT_CLASSES,  # the initializers a layer's init = ... names
+        *values.SPACE_KINDS,
     }
     return tuple(sorted(names - set(ops()) - set(keywords())))
 

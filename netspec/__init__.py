@@ -163,6 +163,45 @@ def train(
         raise NetspecError(OUT_OF_MEMORY) from None
 
 
+def cross_validate(
+    spec: str | os.PathLike[str] | Program, *, folds: int, **options: object
+) -> CrossValidation:
+    """K-fold cross-validation: train ``folds`` runs, fold k of the training split as run
+    k's validation split, and return each fold's result with the mean and standard
+    deviation of their final metrics (``result.metrics["val_accuracy"].mean``).
+
+    ``spec`` and ``options`` are those of :func:`train` but ``resume``; ``out`` is the
+    parent directory of the folds' runs (``out/fold-1`` ...), which also gets
+    ``folds.json``. The folds are dealt from the train section's seed, stratified by class
+    for classification; every training sample is held out in exactly one fold.
+    """
+    from netspec._train_options import check_train_options
+    from netspec.training.folds import check_folds
+    from netspec.training.folds import cross_validate as run_folds
+
+    check_folds(folds)
+    accepted = tuple(name for name in TRAIN_OPTIONS if name != "resume")
+    checked = check_train_options(options, accepted)
+    program, path = _program_of(spec, "netspec.cross_validate")
+    try:
+        return run_folds(program, folds=folds, spec_path=path, **checked)
+    except MemoryError:
+        raise NetspecError(OUT_OF_MEMORY) from None
+
+
+def _program_of(spec: object, caller: str) -> tuple[Program, str | None]:
+    """The Program of a path, spec text or Program, and the .net path it was read from."""
+    if isinstance(spec, Program):
+        return spec, None
+    if isinstance(spec, str | os.PathLike):
+        text_or_path = os.fsdecode(spec)
+        path = text_or_path if "\n" not in text_or_path and text_or_path.endswith(".net") else None
+        return load(spec), path
+    raise NetspecError(
+        f"{caller} takes a path, spec text or a Program, found {type(spec).__name__}"
+    )
+
+
 def compile(
     spec: str | os.PathLike[str] | Program | CheckedModel,
     backend: str = "torch",
@@ -256,6 +295,7 @@ if TYPE_CHECKING:
     from netspec.runs import Run
     from netspec.search_space import Substitution
     from netspec.training import TrainResult
+    from netspec.training.folds import CrossValidation
 
 __version__ = "0.1.0"
 
@@ -269,6 +309,7 @@ __all__ = [
     "__version__",
     "analyze",
     "compile",
+    "cross_validate",
     "load",
     "load_run",
     "sample",

@@ -242,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="continue the interrupted run in RUN_DIR (default: start a new run)",
     )
+    train.add_argument(
+        "--folds",
+        type=_positive,
+        metavar="K",
+        help="k-fold cross-validation: train K runs, fold k of the training split as run "
+        "k's validation split, in RUN_DIR/fold-1..K, and report the mean ± std of their final "
+        "metrics (default: one run)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 
     evaluate = _command(

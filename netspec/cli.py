@@ -311,6 +311,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     code, program = _program(args.file, args.set, "train")
     if program is None:
         return code
+    if args.folds is not None:  # k-fold cross-validation: one run per fold
+        from netspec.commands import folds
+
+        return folds.run(args, program)
     try:
         _choose_model(program, args.model)
         result = fit(

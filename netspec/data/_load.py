@@ -17,7 +17,15 @@ from netspec.data._npz import load_npz
 from netspec.data._raw import Raw
 from netspec.data._sequences import adding, copy_memory, sine
 from netspec.data._several import load_several, shape_inputs
-from netspec.data._split import TEST_SPLIT, VALIDATION_SPLIT, holdout, holdout_count, rng_for
+from netspec.data._split import (
+    TEST_SPLIT,
+    VALIDATION_SPLIT,
+    check_fold,
+    fold_split,
+    holdout,
+    holdout_count,
+    rng_for,
+)
 from netspec.data._synthetic import linear, polynomial, spirals, xor
 from netspec.data._tabular import load_csv
 from netspec.data._text import load_text
@@ -285,6 +293,7 @@ def load_dataset(
     input_dtype: str = "float32",
     input_name: str = "x",
     input_dtypes: Mapping[str, str] | None = None,
+    fold: tuple[int, int] | None = None,
 ) -> Dataset:
     """Load the data a train section names, split and shaped for a model, and check it.
 
@@ -327,7 +336,14 @@ def load_dataset(
     then a dict of arrays by input name, each sample in its input's shape.
     ``input_dtypes`` (every input's dtype by name) keeps an integer input's arrays as
     int64 indices, and refuses floating-point data for it, naming the input.
+
+    ``fold=(k, K)`` (k in 1..K) is k-fold cross-validation: the training split (after
+    ``test`` and ``limit``) is dealt into K folds from ``seed`` (``fold_of``: stratified by
+    class for classification) and fold k becomes the validation split, in place of the
+    ``validation`` fraction; every sample is held out in exactly one of the K folds.
     """
+    if fold is not None:
+        check_fold(fold)
     if dtype not in DTYPES:
         raise NetspecError(f"dtype {dtype!r} is not supported; expected one of {DTYPES}")
     dt = np.dtype(dtype)
@@ -418,7 +434,9 @@ def load_dataset(
         x, y = x[: spec.limit], y[: spec.limit]
 
     validation: tuple[np.ndarray, np.ndarray] | None = None
-    if spec.validation:
+    if fold is not None:
+        (x, y), validation = fold_split(x, y, fold, seed, stratify, source, spec.validation, notes)
+    elif spec.validation:
         count = holdout_count(spec.validation, len(x), source=source, option="validation")
         keep, held = holdout(
             len(x), count, rng_for(seed, VALIDATION_SPLIT), y if stratify else None

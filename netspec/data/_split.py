@@ -10,7 +10,7 @@ from netspec.errors import NetspecError
 
 # Separate random streams per use, so that changing e.g. the validation fraction never
 # changes the generated data or the test split.
-GENERATE, TEST_SPLIT, VALIDATION_SPLIT = 1, 2, 3
+GENERATE, TEST_SPLIT, VALIDATION_SPLIT, FOLDS = 1, 2, 3, 4
 _DATA_STREAM = 0x6E657473  # "nets": keeps data streams apart from batch-order streams
 
 
@@ -119,3 +119,66 @@ def holdout(
     mask = np.zeros(n, dtype=bool)
     mask[held] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def fold_of(n: int, folds: int, rng: np.random.Generator, labels: np.ndarray | None) -> np.ndarray:
+    """Which of ``folds`` folds each of ``n`` samples is held out in (an int64 per sample).
+
+    The samples are put in a seeded random order and dealt out in turn, fold 0, 1, ...,
+    so that fold sizes differ by at most one. With ``labels`` (classification) the order
+    is by class first (random within a class), so that each class is spread over the
+    folds as evenly as it can be: the folds are stratified like the validation split.
+    """
+    order = rng.permutation(n)
+    if labels is not None:
+        flat = labels.reshape(len(labels), -1)[:, 0] if labels.ndim > 1 else labels
+        order = order[np.argsort(flat[order], kind="stable")]
+    assigned = np.empty(n, dtype=np.int64)
+    assigned[order] = np.arange(n) % folds
+    return assigned
+
+
+def check_fold(fold: object) -> tuple[int, int]:
+    """``fold`` as ``(k, K)`` with 2 <= K and 1 <= k <= K, or a NetspecError saying so."""
+    ok = (
+        isinstance(fold, tuple)
+        and len(fold) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in fold)
+    )
+    if not ok or not (fold[1] >= 2 and 1 <= fold[0] <= fold[1]):  # type: ignore[index]
+        raise NetspecError(
+            f"fold must be (k, K), fold k of K folds with K >= 2 and 1 <= k <= K, found {fold!r}"
+        )
+    return fold  # type: ignore[return-value]
+
+
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def fold_split(
+    x: np.ndarray,
+    y: np.ndarray,
+    fold: tuple[int, int],
+    seed: int,
+    stratify: bool,
+    source: str,
+    validation: float,
+    notes: list[str],
+) -> tuple[Pair, Pair]:
+    """(training, validation) samples for fold k of K: fold k (of ``fold_of``, drawn from
+    ``seed``) held out, the other K - 1 folds kept. A ``validation`` fraction is not
+    used (a note says so)."""
+    index, folds = check_fold(fold)
+    if len(x) < folds:
+        raise NetspecError(
+            f"data {source}: {folds} folds need at least {folds} training samples, "
+            f"found {len(x)}\n  help: use fewer folds, or more samples"
+        )
+    if validation:
+        notes.append(
+            f"fold {index} of {folds} is the validation split (validation = "
+            f"{validation:g} is not used)"
+        )
+    held_in = fold_of(len(x), folds, rng_for(seed, FOLDS), y if stratify else None)
+    held = held_in == index - 1
+    return (x[~held], y[~held]), (x[held], y[held])

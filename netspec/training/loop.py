@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ def fit(
     progress: bool = True,
     spec_path: str | None = None,
     stop_after: int | None = None,
+    fold: tuple[int, int] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
@@ -122,6 +125,12 @@ def fit(
     checkpoint to ``resume`` from. Ctrl-C raises :class:`TrainingInterrupted`, which says
     which epoch's checkpoint is complete. ``devices`` > 1 trains data-parallel over that
     many devices (the jax backend only; docs/distributed.md).
+
+    ``fold=(k, K)`` trains on fold k of K of k-fold cross-validation (fold k of the
+    training split is the validation split; see ``netspec.data.load_dataset``), recorded
+    in run.json; a resumed run keeps its fold. ``on_epoch`` is called with each epoch's
+    metrics row once its checkpoint is committed; what it raises ends the run there,
+    unchanged (a sweep's pruner stops a poor trial this way).
     """
     devices = check_devices(backend, devices)
     # JAX in several processes runs one global program (netspec.backends.jax._distributed):
@@ -149,6 +158,8 @@ def fit(
         opening = start.open_new(checked, section, flags, out)
     loop: _Loop | None = None
     try:
+        if resume is not None:
+            fold = start.recorded_fold(opening, fold)
         spec = opening.spec
         check_metrics(spec.metrics, spec.loss.kind, checked.output_type.shape)
         check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
@@ -168,6 +179,7 @@ def fit(
             input_dtype=checked.inputs[0].dtype if len(checked.inputs) == 1 else "float32",
             input_name=checked.inputs[0].name,
             input_dtypes={spec.name: spec.dtype for spec in checked.inputs},
+            fold=fold,
         )
         _check_monitor(spec, dataset)
         # Once per split and integer input, before any step, so that a bad index names
@@ -197,9 +209,13 @@ def fit(
             step.load_optimizer_state(optimizer_state)
         else:
             state = _begin(program, checked, opening, dataset, backend, device, dtype, spec_path)
+            if fold is not None:  # beside what _begin wrote, for resume and comparisons
+                record = rundir.read_run_record(run_dir) or {}
+                rundir.write_json(run_dir / "run.json", {**record, **start.fold_record(fold)})
         # From the committed state, so a line lost to a kill after a commit comes back.
         rundir.write_metrics(run_dir / "metrics.jsonl", state.history)
         loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
+        loop.on_epoch = on_epoch
         for note in opening.notes:
             loop.progress.message(note)
         try:
@@ -341,6 +357,7 @@ class _Loop:
         self.positions = label_positions(spec.loss.kind, model.output_type.shape)
         self.committed = state.epoch  # the epoch of the last checkpoint on disk
         self._best: dict[str, np.ndarray] | None = None  # this epoch's, to save with it
+        self.on_epoch: Callable[[dict[str, Any]], None] | None = None
 
     def run(self, stop_after: int | None) -> None:
         done = 0
@@ -406,6 +423,8 @@ class _Loop:
         )
         self.committed, self._best = self.state.epoch, None
         rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
+        if self.on_epoch is not None:
+            self.on_epoch(dict(row))
 
     def compiled_arrays(self) -> dict[str, np.ndarray]:
         return {**self.compiled.parameters(), **self.compiled.state()}

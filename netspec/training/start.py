@@ -295,3 +295,26 @@ def _show(name: str, value: Any) -> str:
     fields = value.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
     inner = ", ".join(f"{key} = {json.dumps(item)}" for key, item in fields.items())
     return f'"{value.source}({inner})"' if inner else value.source
+
+
+def fold_record(fold: tuple[int, int]) -> dict[str, Any]:
+    """What run.json records of a cross-validation fold."""
+    return {"fold": {"index": fold[0], "of": fold[1]}}
+
+
+def recorded_fold(opening: Opening, fold: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The fold a resumed run trains on: the one its run.json records, which ``fold``
+    (when given) must agree with; ``fold`` for a run that recorded nothing yet."""
+    assert opening.run_dir is not None, "a resumed run has its directory"
+    record = rundir.read_run_record(opening.run_dir)
+    if record is None:
+        return fold
+    data = record.get("fold")
+    recorded = (data.get("index"), data.get("of")) if isinstance(data, dict) else None
+    if fold is not None and fold != recorded:
+        was = f"fold {recorded[0]} of {recorded[1]}" if recorded else "on no fold"
+        raise NetspecError(
+            f"fold {fold[0]} of {fold[1]} contradicts the run in {opening.run_dir}, which was "
+            f"started {was}; a resumed run keeps its settings"
+        )
+    return recorded  # type: ignore[return-value]

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS
-from netspec.commands import fmt, lsp
+from netspec.commands import compare, fmt, lsp
 from netspec.export._onnx_lowering import DEFAULT_OPSET
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -401,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_parser(commands)
     lsp.add_parser(commands)
     _set_options(commands)
+    compare.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Experiments over several runs: comparing finished runs and hyper-parameter sweeps."""

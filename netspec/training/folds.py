@@ -92,8 +92,8 @@ def cross_validate(
 ) -> CrossValidation:
     """Train ``folds`` times, fold k of ``folds`` as the validation split of run k.
 
-    ``out`` is the parent directory (default ``runs/<model>-<time>``), which must be new
-    or empty; each fold's run is ``out/fold-k``. ``options`` are those of
+    ``out`` is the parent directory (default ``runs/<model>-<time>``), which must hold no
+    folds yet; each fold's run is ``out/fold-k``. ``options`` are those of
     :func:`netspec.training.fit` but ``resume`` and ``fold``; ``on_fold`` is called after
     each fold with its number and result. The final metrics of the folds and their mean
     and standard deviation are written to ``out/folds.json`` after each fold.
@@ -122,17 +122,21 @@ def cross_validate(
 
 
 def _parent(out: str | os.PathLike[str] | None, model: str) -> Path:
-    """The parent directory of the folds: ``out`` (new or empty), or a new default one."""
+    """The parent directory of the folds: ``out`` (new, or holding no folds yet), or a new
+    default one."""
     if out is None:
         return rundir.default_run_dir(model)
     parent = rundir.require_path(out, "--out")
     rundir.check_new_location(parent)
-    if parent.is_dir() and any(parent.iterdir()):
-        found = ", ".join(sorted(p.name for p in parent.iterdir())[:5])
-        raise NetspecError(
-            f"--out {parent} is not empty (it holds {found}); cross-validation needs a new "
-            "or empty directory for its folds"
+    if parent.is_dir():
+        taken = sorted(
+            p.name for p in parent.iterdir() if p.name.startswith("fold-") or p.name == SUMMARY_FILE
         )
+        if taken:
+            raise NetspecError(
+                f"--out {parent} already holds cross-validation runs ({', '.join(taken[:5])}); "
+                "choose a new directory for the folds"
+            )
     with rundir.guarded("create the run directory", parent):
         parent.mkdir(parents=True, exist_ok=True)
     return parent

@@ -68,9 +68,9 @@ def test_a_bad_number_of_folds_is_an_error(tiny: Program, folds: object, expecte
     assert expected in str(info.value)
 
 
-def test_a_non_empty_parent_is_refused(tiny: Program, tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(NetspecError, match=r"is not empty .*notes\.txt"):
+def test_a_parent_that_holds_folds_is_refused(tiny: Program, tmp_path: Path) -> None:
+    (tmp_path / "fold-1").mkdir()
+    with pytest.raises(NetspecError, match=r"already holds cross-validation runs \(fold-1\)"):
         netspec.cross_validate(tiny, folds=2, out=tmp_path, progress=False)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
-from netspec.commands import compare, fmt, lsp
+from netspec.commands import compare, fmt, lsp, sweep
 from netspec.errors import NetspecError, UnknownNameError
 from netspec.frontend import Analysis, analyze_source, spaces_message
 from netspec.ir import CheckedModel, Program
@@ -529,6 +529,7 @@ COMMANDS = {
     "fmt": fmt.run,
     "lsp": lsp.run,
     "compare": compare.run,
+    "sweep": sweep.run,
 }
 
 

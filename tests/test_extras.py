@@ -51,7 +51,13 @@ def _without(tmp_path: Path, names: set[str]) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "hidden",
-    [{"torch"}, {"jax", "jaxlib"}, {"onnx", "onnxruntime"}, {"pygls", "lsprotocol"}],
+    [
+        {"torch"},
+        {"jax", "jaxlib"},
+        {"onnx", "onnxruntime"},
+        {"pygls", "lsprotocol"},
+        {"optuna"},
+    ],
     ids=lambda names: "no " + min(names),
 )
 def test_the_suite_collects_without_an_extra(tmp_path: Path, hidden: set[str]) -> None:

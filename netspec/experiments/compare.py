@@ -38,6 +38,8 @@ class ComparedRun:
     record: dict[str, Any]
     model: dict[str, Any] | None
     history: list[dict[str, Any]]
+    # The --set overrides the program was read with (ir.json), as KEY=VALUE.
+    program_overrides: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     differs: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +80,8 @@ def read_run(path: str | os.PathLike[str]) -> ComparedRun:
         model = next(
             (m for m in ir.get("models", []) if m.get("name") == record.get("model")), None
         )
-    return ComparedRun(run_dir, record, model, history)
+    overrides = ir.get("overrides") if isinstance(ir, dict) else None
+    return ComparedRun(run_dir, record, model, history, program_overrides=overrides or [])
 
 
 def _json(path: Path) -> Any:
@@ -155,8 +158,9 @@ def model_settings(run: ComparedRun) -> dict[str, Any]:
 
 def _overrides(run: ComparedRun) -> dict[str, Any]:
     """The ``--set KEY=VALUE`` overrides run.json records (a dict, or a list of
-    ``KEY=VALUE`` strings), as a dict."""
-    given = run.record.get("overrides")
+    ``KEY=VALUE`` strings), or else those the program in ir.json was read with, as a
+    dict (a sweep's trial records its sampled values so)."""
+    given = run.record.get("overrides") or run.program_overrides
     if isinstance(given, dict):
         return dict(given)
     if isinstance(given, list):

@@ -27,7 +27,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", metavar="SPEC", help="the .net file with search spaces")
     parser.add_argument(
-        "--trials", type=_positive, required=True, help="trials in all, resumed ones included"
+        "--trials",
+        type=_positive,
+        required=True,
+        help="trials in all, those of a resumed sweep included (required)",
     )
     parser.add_argument(
         "--jobs", type=_positive, default=1, help="trials run at once, each in its own process"

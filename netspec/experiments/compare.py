@@ -165,8 +165,18 @@ def _overrides(run: ComparedRun) -> dict[str, Any]:
         return dict(given)
     if isinstance(given, list):
         pairs = [str(item).partition("=") for item in given]
-        return {key: value for key, sep, value in pairs if sep}
+        return {key: _number(value) for key, sep, value in pairs if sep}
     return {}
+
+
+def _number(text: str) -> Any:
+    """An override's value as a number where it is one (so 0.0110565 shows as a number)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _differing(maps: list[dict[str, Any]]) -> list[str]:
@@ -202,6 +212,12 @@ def _short_names(keys: list[str]) -> dict[str, str]:
     return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last, strict=True)}
 
 
+def _pattern(maps: list[dict[str, Any]], key: str) -> tuple[int, ...]:
+    """How ``key`` splits the runs: each run's value as the index of its first run."""
+    shown = [_show(m.get(key, _MISSING)) for m in maps]
+    return tuple(shown.index(value) for value in shown)
+
+
 def label_runs(runs: list[ComparedRun]) -> list[str]:
     """Give each run its label (and ``differs``): the model's name where the models
     differ in name, then each setting whose value differs between the runs (overrides
@@ -213,11 +229,19 @@ def label_runs(runs: list[ComparedRun]) -> list[str]:
     set_keys = _differing(overrides)
     resolved = _differing([run.settings for run in runs])
     named_by_set = {k.rsplit(".", 1)[-1] for k in set_keys}
+    # A setting that splits the runs as an override does is that override's doing
+    # (a let constant's value reaching a layer): the override names it.
+    explained = {_pattern(overrides, k) for k in set_keys}
     short = _short_names(resolved)
-    resolved = [k for k in resolved if short[k] not in named_by_set and k != "model"]
+    resolved = [
+        k for k in resolved
+        if short[k] not in named_by_set and k != "model"
+        and _pattern([r.settings for r in runs], k) not in explained
+    ]  # fmt: skip
     names = {str(run.record.get("model")) for run in runs}
     models = [model_settings(run) for run in runs] if len(names) == 1 else []
-    model_keys = _differing(models) if models else []
+    model_keys = [k for k in (_differing(models) if models else [])
+                  if _pattern(models, k) not in explained]  # fmt: skip
     variants: dict[str, int] = {}
     labels = []
     for index, run in enumerate(runs):

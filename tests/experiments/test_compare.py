@@ -111,3 +111,17 @@ def test_a_run_with_no_epoch_yet_is_an_error(two_rates: tuple[Path, Path], tmp_p
     (tmp_path / "metrics.jsonl").write_text("")
     with pytest.raises(NetspecError, match="has no completed epoch yet"):
         read_run(tmp_path)
+
+
+def test_overrides_the_programs_were_read_with_label_them(tmp_path: Path) -> None:
+    # A sweep's trial, or `--set let.width=...`: ir.json records the overrides, and the
+    # layer the constant sized differs in step with it, so only the override is named.
+    spec = TINY.replace("netspec 1\n", "netspec 1\nlet width = 16\n").replace(
+        "dense(16)", "dense(width)"
+    )
+    for width in (16, 24):
+        program = netspec.load(spec, overrides={"let.width": width})
+        fit(program, epochs=1, out=tmp_path / f"w{width}", progress=False)
+    runs = compare([tmp_path / "w16", tmp_path / "w24"])
+    assert [run.label for run in runs] == ["let.width=16", "let.width=24"]
+    assert runs[1].differs == {"let.width": 24}

@@ -109,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
         )
         sites = search_spaces(args.file)
+    except KeyboardInterrupt:
+        out = f" --out {args.out}" if args.out else " with --out DIR (its sweep directory)"
+        print(
+            f"netspec sweep: interrupted; finished trials are kept in the study. Run the same "
+            f"command{out} again to resume",
+            file=sys.stderr,
+        )
+        return 130
     except NetspecError as error:
         print(f"netspec sweep: error: {error}", file=sys.stderr)
         return EXIT_SPEC

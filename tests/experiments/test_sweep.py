@@ -91,8 +91,10 @@ def test_a_killed_sweep_resumes_to_n_trials_without_redoing_finished_ones(
 ) -> None:
     spec, out = _spec(tmp_path), tmp_path / "sweep"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Three epochs a trial, so that the kill after the first finishes finds another running.
     command = [sys.executable, "-m", "netspec", "sweep", str(spec), "--trials", "3",
-               "--sampler", "random", "--no-prune", "--out", str(out), "--quiet"]  # fmt: skip
+               "--epochs", "3", "--sampler", "random", "--no-prune", "--out", str(out),
+               "--quiet"]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         finished: list[optuna.trial.FrozenTrial] = []
@@ -102,7 +104,7 @@ def test_a_killed_sweep_resumes_to_n_trials_without_redoing_finished_ones(
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait()
-    assert finished, process.stderr.read().decode()  # type: ignore[union-attr]
+    assert _completed_so_far(out), process.stderr.read().decode()  # type: ignore[union-attr]
     done = _study(out).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     weights = {t.number: (out / f"trial-{t.number:04d}" / "weights.safetensors") for t in done}
     stamps = {n: path.stat().st_mtime_ns for n, path in weights.items()}
@@ -115,19 +117,15 @@ def test_a_killed_sweep_resumes_to_n_trials_without_redoing_finished_ones(
     assert len(complete) == 3
     for before in done:  # finished trials were kept, not trained again
         after = next(t for t in trials if t.number == before.number)
-        assert (after.state, after.value, after.params) == (
-            "COMPLETE",
-            before.value,
-            before.params,
-        ) or (after.state.name == "COMPLETE" and after.value == before.value)
+        assert after.state == optuna.trial.TrialState.COMPLETE
+        assert (after.value, after.params) == (before.value, before.params)
         assert weights[before.number].stat().st_mtime_ns == stamps[before.number]
     for number in killed:  # a trial killed mid-way is failed and its values run again
         killed_trial = next(t for t in trials if t.number == number)
         assert killed_trial.state == optuna.trial.TrialState.FAIL
         rerun = [t for t in trials if t.user_attrs.get("rerun_of") == number]
-        assert [t.params for t in rerun] == [killed_trial.params]
+        assert [t.params for t in rerun] == ([killed_trial.params] if killed_trial.params else [])
         assert any(row["state"] == "interrupted" for row in result.rows)
-    assert len({t.number for t in complete}) == 3
 
 
 def test_a_trial_left_running_is_marked_failed_and_run_again(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ import sys
 
 from netspec.errors import NetspecError
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
-
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """The `compare` subcommand."""
@@ -40,6 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, label, plot and tabulate the runs; 1 for a directory that is not a run to
     compare (or a picture that cannot be written), with a message saying why."""
+    from netspec._cli_parser import EXIT_OK, EXIT_SPEC
     from netspec.experiments import compare
 
     try:

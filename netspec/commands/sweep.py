@@ -8,8 +8,6 @@ import sys
 
 from netspec.errors import NetspecError
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
-
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """The `sweep` subcommand."""
@@ -81,6 +79,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run or resume the sweep; print its notes, a line per trial and the sorted table."""
+    from netspec._cli_parser import EXIT_OK, EXIT_SPEC
     from netspec.experiments.sweep import sweep
     from netspec.experiments.sweep.results import BEST_SPEC, table_text
     from netspec.search_space import search_spaces

@@ -223,7 +223,7 @@ def test_a_poor_trial_is_pruned(tmp_path: Path) -> None:
 
 def test_folds_make_the_objective_the_mean(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
-    result = sweep(spec, trials=1, folds=2, sampler="random", out=tmp_path / "f", say=None)
+    result = sweep(spec, trials=1, folds=2, out=tmp_path / "f", say=None)  # tpe, the default
     row = result.rows[0]
     summary = json.loads((tmp_path / "f" / "trial-0000" / "folds.json").read_text())
     assert math.isclose(row["objective"], summary["mean"]["val_accuracy"])
@@ -255,3 +255,11 @@ def test_a_sweep_that_cannot_run_says_why(
 ) -> None:
     with pytest.raises(NetspecError, match=expected):
         sweep(_spec(tmp_path, text), trials=1, out=tmp_path / "s", say=None, **options)
+
+
+def test_without_optuna_the_sweep_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed
+    with pytest.raises(NetspecError, match=r"needs Optuna, .*pip install netspec\[sweep\]"):
+        sweep(_spec(tmp_path), trials=1, out=tmp_path / "s", say=None)

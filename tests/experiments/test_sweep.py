@@ -248,6 +248,10 @@ def test_a_resumed_sweep_keeps_its_settings_and_spec(tmp_path: Path) -> None:
         (SPACES.replace(", validation = 0.25", ""), {},
          "the objective val_accuracy needs a validation split"),
         (SPACES, {"objective": "accuracy"}, "objective must name a split and a metric"),
+        (SPACES, {"seed": -1}, "seed must be an integer in"),
+        (SPACES, {"prune": "yes"}, "prune must be True or False, found 'yes'"),
+        (SPACES, {"sampler": "bayes"}, "sampler must be one of tpe, random, grid"),
+        (SPACES, {"learning_rate": 0.1}, "sweep takes no option 'learning_rate'"),
     ],
 )  # fmt: skip
 def test_a_sweep_that_cannot_run_says_why(

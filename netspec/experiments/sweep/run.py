@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netspec._validate import check_seed
 from netspec.errors import NetspecError
 from netspec.experiments.sweep import results
 from netspec.experiments.sweep.objective import Objective, TrialFailed
@@ -88,9 +89,16 @@ def sweep(
         raise NetspecError(f"sampler must be one of {', '.join(SAMPLERS)}, found {sampler!r}")
     if folds is not None:
         check_folds(folds, "--folds")
+    if seed is not None:
+        seed = check_seed(seed)
+    if prune is not None and not isinstance(prune, bool):
+        raise NetspecError(f"prune must be True or False, found {prune!r}")
     unknown = sorted(set(train) - set(TRAIN_OPTIONS))
     if unknown:
-        raise NetspecError(f"sweep takes no option {unknown[0]!r}; it passes {TRAIN_OPTIONS}")
+        raise NetspecError(
+            f"sweep takes no option {unknown[0]!r}; the training options it passes on are "
+            f"{', '.join(TRAIN_OPTIONS)}"
+        )
     sites = search_spaces(path)
     if not sites:
         raise NetspecError(

@@ -164,15 +164,19 @@ def train(
 
 
 def cross_validate(
-    spec: str | os.PathLike[str] | Program, *, folds: int, **options: object
+    spec: str | os.PathLike[str] | Program,
+    *,
+    folds: int,
+    overrides: Overrides | None = None,
+    **options: object,
 ) -> CrossValidation:
     """K-fold cross-validation: train ``folds`` runs, fold k of the training split as run
     k's validation split, and return each fold's result with the mean and standard
     deviation of their final metrics (``result.metrics["val_accuracy"].mean``).
 
-    ``spec`` and ``options`` are those of :func:`train` but ``resume``; ``out`` is the
-    parent directory of the folds' runs (``out/fold-1`` ...), which also gets
-    ``folds.json``. The folds are dealt from the train section's seed, stratified by class
+    ``spec``, ``overrides`` and ``options`` are those of :func:`train` but ``resume``;
+    ``out`` is the parent directory of the folds' runs (``out/fold-1`` ...), which also
+    gets ``folds.json``. The folds are dealt from the train section's seed, stratified by class
     for classification; every training sample is held out in exactly one fold.
     """
     from netspec._train_options import check_train_options
@@ -182,21 +186,25 @@ def cross_validate(
     check_folds(folds)
     accepted = tuple(name for name in TRAIN_OPTIONS if name != "resume")
     checked = check_train_options(options, accepted)
-    program, path = _program_of(spec, "netspec.cross_validate")
+    program, path = _program_of(spec, "netspec.cross_validate", overrides)
     try:
         return run_folds(program, folds=folds, spec_path=path, **checked)
     except MemoryError:
         raise NetspecError(OUT_OF_MEMORY) from None
 
 
-def _program_of(spec: object, caller: str) -> tuple[Program, str | None]:
+def _program_of(
+    spec: object, caller: str, overrides: Overrides | None = None
+) -> tuple[Program, str | None]:
     """The Program of a path, spec text or Program, and the .net path it was read from."""
     if isinstance(spec, Program):
+        if overrides is not None:
+            raise NetspecError("overrides apply to a spec's text: pass a path or spec text")
         return spec, None
     if isinstance(spec, str | os.PathLike):
         text_or_path = os.fsdecode(spec)
         path = text_or_path if "\n" not in text_or_path and text_or_path.endswith(".net") else None
-        return load(spec), path
+        return load(spec, overrides=overrides), path
     raise NetspecError(
         f"{caller} takes a path, spec text or a Program, found {type(spec).__name__}"
     )

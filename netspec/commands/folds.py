@@ -49,6 +49,7 @@ def run(args: argparse.Namespace, program: object) -> int:
             on_fold=done,
             backend=args.backend,
             device=args.device,
+            devices=args.devices,
             dtype=args.dtype,
             epochs=args.epochs,
             batch_size=args.batch_size,

@@ -83,3 +83,14 @@ def test_a_resumed_fold_run_keeps_its_fold(tiny: Program, tmp_path: Path) -> Non
     assert rest.history[0] == first.history[0]
     whole = fit(tiny, out=tmp_path / "whole", fold=(2, 4), progress=False)
     assert rest.final == whole.final  # the same fold, so the same validation split
+
+
+def test_overrides_apply_to_every_fold(tmp_path: Path) -> None:
+    outcome = netspec.cross_validate(
+        TINY, folds=2, epochs=1, out=tmp_path / "cv", progress=False,
+        overrides={"optimizer.lr": 0.05},
+    )  # fmt: skip
+    for result in outcome.folds:
+        record = json.loads((result.run_dir / "run.json").read_text())
+        assert record["train"]["optimizer"]["lr"] == 0.05
+        assert record["overrides"] == ["optimizer.lr=0.05"]

@@ -11,7 +11,13 @@ from netspec.errors import NetspecError
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """The `sweep` subcommand."""
-    from netspec._cli_parser import _backend_options, _command, _non_negative, _positive
+    from netspec._cli_parser import (
+        _backend_options,
+        _command,
+        _non_negative,
+        _positive,
+        add_set_option,
+    )
 
     parser = _command(
         commands,
@@ -73,6 +79,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where mnist/ is found (default: $NETSPEC_DATA_DIR, then the cache)",
     )
+    add_set_option(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quiet", action="store_true", help="print no line per trial")
 
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             prune_after=args.prune_after,
             out=args.out,
             model=args.model,
+            overrides=args.set or None,
             say=None if args.quiet or args.json else say,
             backend=args.backend if args.backend != "numpy" else None,
             device=args.device if args.device != "cpu" else None,
@@ -107,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             data_dir=args.data_dir,
         )
-        sites = search_spaces(args.file)
+        sites = search_spaces(args.file, overrides=result.settings.overrides)
     except KeyboardInterrupt:
         out = f" --out {args.out}" if args.out else " with --out DIR (its sweep directory)"
         print(

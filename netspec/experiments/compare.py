@@ -165,11 +165,11 @@ def _overrides(run: ComparedRun) -> dict[str, Any]:
         return dict(given)
     if isinstance(given, list):
         pairs = [str(item).partition("=") for item in given]
-        return {key: _number(value) for key, sep, value in pairs if sep}
+        return {key: as_number(value) for key, sep, value in pairs if sep}
     return {}
 
 
-def _number(text: str) -> Any:
+def as_number(text: str) -> Any:
     """An override's value as a number where it is one (so 0.0110565 shows as a number)."""
     for kind in (int, float):
         try:

@@ -267,3 +267,17 @@ def test_without_optuna_the_sweep_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed
     with pytest.raises(NetspecError, match=r"needs Optuna, .*pip install netspec\[sweep\]"):
         sweep(_spec(tmp_path), trials=1, out=tmp_path / "s", say=None)
+
+
+def test_an_override_fixes_a_space_for_every_trial(tmp_path: Path) -> None:
+    spec, out = _spec(tmp_path), tmp_path / "s"
+    result = sweep(spec, trials=1, sampler="random", out=out, overrides=["let.width=16"],
+                   say=None)  # fmt: skip
+    assert list(result.rows[0]["params"]) == ["optimizer.lr"]  # width is no longer a space
+    record = json.loads((out / "trial-0000" / "run.json").read_text())
+    assert "let.width=16" in record["overrides"]
+    for written in (out / "trial-0000" / "trial.net", out / "best.net"):
+        assert "let width = 16" in written.read_text()
+        assert netspec.search_spaces(written) == ()  # checks alone
+    with pytest.raises(NetspecError, match=r"overrides .* contradicts the sweep"):
+        sweep(spec, trials=2, out=out, overrides=["let.width=24"], say=None)

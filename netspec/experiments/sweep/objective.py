@@ -31,6 +31,22 @@ def trial_dir(directory: Path, number: int) -> Path:
     return directory / f"trial-{number:04d}"
 
 
+def spec_text(settings: SweepSettings, values: dict[str, Any]) -> str:
+    """The spec's text with ``values`` in place of its spaces, and the values of the
+    sweep's ``--set`` overrides that fix a space too, so that the text checks alone (other
+    overrides stay as sweep.json records them)."""
+    from netspec.experiments.compare import as_number
+    from netspec.search_space import search_spaces, substitute
+
+    paths = {site.path for site in search_spaces(settings.spec)}
+    fixed = {}
+    for item in settings.overrides:
+        key, _, value = item.partition("=")
+        if key.strip() in paths:
+            fixed[key.strip()] = as_number(value.strip())
+    return substitute(settings.spec, {**fixed, **values}).text
+
+
 def format_values(values: dict[str, Any]) -> str:
     """``optimizer.lr=0.00312, let.width=64``."""
     return ", ".join(
@@ -61,7 +77,7 @@ class Objective:
         values = {site.path: suggest(trial, site) for site in self.sites}
         start = time.perf_counter()
         try:
-            chosen = substitute(self.settings.spec, values)
+            chosen = substitute(self.settings.spec, values, overrides=self.settings.overrides)
         except NetspecError as error:
             self._fail(trial, values, f"the values do not make a valid spec: {error}")
         out = trial_dir(self.directory, trial.number)
@@ -70,7 +86,8 @@ class Objective:
         from netspec.weights import atomic_write_bytes
 
         with rundir.guarded("write", out / TRIAL_SPEC):
-            atomic_write_bytes(out / TRIAL_SPEC, chosen.text.encode("utf-8"))
+            text = spec_text(self.settings, values) if self.settings.overrides else chosen.text
+            atomic_write_bytes(out / TRIAL_SPEC, text.encode("utf-8"))
         report = _Reporter(trial, self.settings.objective)
         try:
             value = self._train(chosen.program, out, report, trial)

@@ -72,9 +72,9 @@ def write(
          "best": best, "trials": table},
     )  # fmt: skip
     if best is not None:
-        from netspec.search_space import substitute
+        from netspec.experiments.sweep.objective import spec_text
 
-        text = substitute(settings.spec, best["params"]).text
+        text = spec_text(settings, best["params"])
         _write_text(directory / BEST_SPEC, text)
     plots(directory, settings, sites, table)
     return best

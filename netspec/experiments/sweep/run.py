@@ -65,6 +65,7 @@ def sweep(
     prune_after: int | None = None,
     out: str | os.PathLike[str] | None = None,
     model: str | None = None,
+    overrides: list[str] | None = None,
     say: Callable[[str], None] | None = print,
     **train: Any,
 ) -> SweepResult:
@@ -74,7 +75,9 @@ def sweep(
     sweep, that sweep resumes: settings given again must agree with the recorded ones
     (those left None are taken from it) and the spec must not have changed. ``train``
     holds the options of every trial's training (``backend``, ``dtype``, ``epochs``,
-    ...). ``say`` prints a line per trial (None for silence).
+    ...). ``overrides`` (``KEY=VALUE`` strings, as ``--set`` takes them) apply to the
+    spec before its spaces are read: one may fix a space. ``say`` prints a line per
+    trial (None for silence).
     """
     import_optuna()
     from netspec.search_space import search_spaces
@@ -99,7 +102,11 @@ def sweep(
             f"sweep takes no option {unknown[0]!r}; the training options it passes on are "
             f"{', '.join(TRAIN_OPTIONS)}"
         )
-    sites = search_spaces(path)
+    if overrides is not None and (
+        isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides)
+    ):
+        raise NetspecError(f"overrides must be a list of 'KEY=VALUE' strings, found {overrides!r}")
+    sites = search_spaces(path, overrides=overrides)
     if not sites:
         raise NetspecError(
             f"{path} has no search spaces, so there is nothing to sweep\n"
@@ -111,6 +118,7 @@ def sweep(
         settings, notes = _settings(directory, path, text, sites, given_settings={
             "objective": objective, "sampler": sampler, "seed": seed, "folds": folds,
             "prune": prune, "prune_after": prune_after, "model": model,
+            "overrides": list(overrides) if overrides else None,
             "train": {k: v for k, v in train.items() if v is not None},
         })  # fmt: skip
         _run(directory, settings, sites, trials, jobs, notes, say)
@@ -170,6 +178,7 @@ def _settings(
         else 5,
         train=given_settings["train"],
         model=given_settings["model"],
+        overrides=given_settings["overrides"] or [],
     )
     if settings.sampler == "grid":
         from netspec.experiments.sweep.study import grid_points
@@ -187,7 +196,7 @@ def _objective(spec: Path, sites: tuple[Any, ...], given: dict[str, Any]) -> str
     from netspec.training.evaluate import CLASSIFICATION
 
     first = {s.path: s.space.options[0] if s.space.kind == "choice" else s.space.low for s in sites}
-    program = substitute(spec, first).program
+    program = substitute(spec, first, overrides=given["overrides"]).program
     section = program.train(program.model(given["model"]).name)
     if section is None:
         raise NetspecError(f"{spec} has no train section to sweep")
@@ -276,7 +285,7 @@ def work(
     """Run ``n_trials`` trials of the study in this process."""
     from netspec.search_space import search_spaces
 
-    sites = search_spaces(settings.spec)
+    sites = search_spaces(settings.spec, overrides=settings.overrides)
     study, _ = open_study(directory, settings, make_sampler(settings, session))
     objective = Objective(directory, settings, sites, say)
     study.optimize(objective, n_trials=n_trials, catch=(TrialFailed,))

@@ -57,6 +57,8 @@ class SweepSettings:
     # Options passed to every trial's training: backend, device, dtype, epochs, ...
     train: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
+    # --set KEY=VALUE overrides applied to the spec before its spaces are read.
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def direction(self) -> str:

@@ -118,7 +118,7 @@ def substitute(
 
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
-    "out", "resume", "progress", "model", "devices",
+    "out", "resume", "progress", "model", "devices", "tensorboard",
 )  # fmt: skip
 
 
@@ -135,7 +135,8 @@ def train(
     devices, docs/distributed.md), ``dtype``, ``epochs``, ``batch_size``, ``lr``, ``seed``,
     ``data`` (a source such as "digits", or NumPy arrays: ``(x, y)`` or
     ``{"train": (x, y), "test": (x, y)}``), ``data_dir``, ``out`` (run directory),
-    ``resume``, ``progress`` and ``model`` (which model of the file). ``overrides``
+    ``resume``, ``progress``, ``model`` (which model of the file) and ``tensorboard``
+    (also write the metrics as TensorBoard event files). ``overrides``
     (for a path or text) as for :func:`load`. Every option is checked before any data
     is loaded; a bad one raises :class:`NetspecError`.
     """

@@ -250,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "k's validation split, in RUN_DIR/fold-1..K, and report the mean ± std of their final "
         "metrics (default: one run)",
     )
+    train.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the metrics as TensorBoard event files in RUN_DIR/tensorboard/ "
+        "(needs the tensorboard extra)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 
     evaluate = _command(

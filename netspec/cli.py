@@ -334,6 +334,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.quiet,
             spec_path=args.file,
+            tensorboard=args.tensorboard,
         )
     except TrainingInterrupted as stop:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}
@@ -359,11 +360,12 @@ def _final_line(final: dict[str, float | None]) -> str:
     from netspec.training.metrics import describe as describe_metrics
 
     parts = []
-    for split in ("val", "test"):
+    names = {"val": "validation", "test": "test", "val_ema": "validation (ema)"}
+    for split in ("val", "test", "val_ema", "test_ema"):
         loss = final.get(f"{split}_loss")
         if loss is None:
             continue
-        text = f"{'validation' if split == 'val' else 'test'} loss {loss:.4f}"
+        text = f"{names.get(split, 'test (ema)')} loss {loss:.4f}"
         accuracy = final.get(f"{split}_accuracy")
         if accuracy is not None:
             text += f", accuracy {accuracy * 100:.2f}%"

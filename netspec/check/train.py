@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from netspec.check.train_augment import check_augment
 from netspec.check.train_inputs import check_csv_groups, check_several_inputs
 from netspec.check.train_outputs import (
     check_input_dtype,
@@ -22,7 +23,7 @@ from netspec.check.train_outputs import (
     check_metrics,
     check_step_targets,
 )
-from netspec.check.train_schedule import check_optimizer_settings, check_schedule
+from netspec.check.train_schedule import check_optimizer_settings, check_plateau, check_schedule
 from netspec.diagnostics import Diagnostics, Label
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.train import (
@@ -162,7 +163,10 @@ class TrainChecker:
             # is refused on its own (an npz file may hold indices, known once read).
             for spec in self.model.inputs:
                 check_input_dtype(self, False, self.model, spec)
+        if self.model is not None:
+            check_augment(self, self.model)
         check_schedule(self)
+        check_plateau(self)
         check_optimizer_settings(self)
 
     # -- reporting ---------------------------------------------------------------------

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netspec.ir.train import CosineSchedule, ExponentialSchedule, StepSchedule
+from netspec.ir.train import (
+    CosineSchedule,
+    ExponentialSchedule,
+    ReduceOnPlateauSchedule,
+    StepSchedule,
+)
 
 if TYPE_CHECKING:
     from netspec.check.train import TrainChecker
@@ -60,6 +65,53 @@ def check_schedule(checker: TrainChecker) -> None:
                 labels=runs,
                 help=[f"use t_max = {epochs - 1} to anneal over the whole run"],
             )
+
+
+def check_plateau(checker: TrainChecker) -> None:
+    """reduce_on_plateau must watch a figure the run measures, and be able to act."""
+    schedule = checker.spec.schedule
+    if not isinstance(schedule, ReduceOnPlateauSchedule):
+        return
+    monitor = schedule.monitor
+    data = checker.spec.data
+    if monitor.startswith("val_") and data.validation == 0:
+        checker.error(
+            "schedule",
+            f"reduce_on_plateau monitors {monitor}, but the data has no validation split",
+            labels=checker.label("data", "no validation split"),
+            help=[
+                f"hold out a validation split, data {checker.source}(..., validation = 0.1), "
+                "or monitor train_loss"
+            ],
+        )
+    if monitor.startswith("test_") and checker.facts and checker.facts.test == 0:
+        checker.error(
+            "schedule",
+            f"reduce_on_plateau monitors {monitor}, but the data has no test split",
+            labels=checker.label("data", "test = 0: no test split"),
+            help=["hold out a test split (test = 0.2), or monitor val_loss"],
+        )
+    classify = checker.spec.loss.kind in ("softmax_cross_entropy", "binary_cross_entropy")
+    if monitor.endswith("accuracy") and not classify:
+        checker.error(
+            "schedule",
+            f"reduce_on_plateau monitors {monitor}, but {checker.spec.loss.kind} is a "
+            "regression loss: it has no accuracy",
+            labels=checker.label("loss", "a regression loss"),
+            help=[f"monitor {monitor.replace('accuracy', 'loss')} instead"],
+        )
+    epochs = checker.spec.epochs
+    # The first epoch sets the best value; patience + 1 epochs without improvement follow
+    # before a reduction, which applies from the next epoch on.
+    if schedule.patience + 3 > epochs:
+        checker.warn(
+            "schedule",
+            f"reduce_on_plateau(patience = {schedule.patience}) can never lower the rate in "
+            f"a run of {epochs} epochs: the earliest epoch at a lowered rate is "
+            f"{schedule.patience + 3}",
+            labels=checker.label("epochs", f"{epochs} epochs"),
+            help=[f"use patience <= {max(epochs - 3, 0)}, or more epochs"],
+        )
 
 
 def check_optimizer_settings(checker: TrainChecker) -> None:

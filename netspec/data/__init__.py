@@ -7,6 +7,7 @@ for x, y in batches(data.train, 128, shuffle=True, seed=0, epoch=3):
     ...
 """
 
+from netspec.data._augment import augment
 from netspec.data._batches import batch_order, batches, num_batches
 from netspec.data._download import download, verify_mnist
 from netspec.data._encoding import CsvEncoding, read_encoding
@@ -20,6 +21,7 @@ __all__ = [
     "CsvEncoding",
     "Dataset",
     "Split",
+    "augment",
     "batch_order",
     "batches",
     "cache_dir",

@@ -9,6 +9,8 @@ from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 from netspec.diagnostics import did_you_mean
 from netspec.elaborate import convert as c
+from netspec.elaborate.train_augment import POSITIONAL as AUGMENT_POSITIONAL
+from netspec.elaborate.train_augment import augmentation, check_augment_source
 from netspec.elaborate.values import CallValue, Symbol, Value
 from netspec.ir import train as t
 from netspec.ir.graph import Span
@@ -52,6 +54,8 @@ SCHEDULES: dict[str, tuple[type, dict[str, Any]]] = {
     "step": (t.StepSchedule, {}),
     "exponential": (t.ExponentialSchedule, {}),
     "cosine": (t.CosineSchedule, {}),
+    "reduce_on_plateau": (t.ReduceOnPlateauSchedule, {}),
+    "one_cycle": (t.OneCycleSchedule, {}),
 }
 _POSITIONAL: dict[type, tuple[str, ...]] = {
     t.SineData: ("length",),
@@ -71,6 +75,10 @@ _POSITIONAL: dict[type, tuple[str, ...]] = {
     t.ConstantSchedule: ("warmup",),
     t.SoftmaxCrossEntropy: ("class_weights",),
     t.TopKAccuracy: ("k",),
+    t.ReduceOnPlateauSchedule: ("monitor",),
+    t.OneCycleSchedule: ("max_lr",),
+    t.EmaSpec: ("decay",),
+    **AUGMENT_POSITIONAL,
 }
 KEYS = (
     "data",
@@ -85,6 +93,7 @@ KEYS = (
     "metrics",
     "early_stopping",
     "target",
+    "ema",
 )
 
 
@@ -113,6 +122,8 @@ def _field_converter(annotation: Any) -> Callable[[Value], Any]:
         return sequence
     if annotation is t.CsvInput:
         return _csv_input
+    if annotation is t.Augmentation:
+        return augmentation
     if annotation is bool:
         return c.boolean
     if annotation is int:
@@ -213,6 +224,15 @@ _RANGES: dict[str, tuple[float, bool, float | None]] = {
     "symbols": (0.0, False, None),
     "remember": (0.0, False, None),
     "k": (0.0, False, None),
+    "padding": (0.0, False, None),
+    "pixels": (0.0, False, None),
+    "factor": (0.0, False, 1.0),
+    "min_lr": (0.0, True, None),
+    "max_lr": (0.0, False, None),
+    "pct_start": (0.0, False, 1.0),
+    "div_factor": (0.0, False, None),
+    "final_div_factor": (0.0, False, None),
+    "decay": (0.0, False, 1.0),
     # Cycles per step: above 0.5 a sampled sine is the alias of a slower one (Nyquist).
     "min_frequency": (0.0, False, 0.5),
     "max_frequency": (0.0, False, 0.5),
@@ -266,6 +286,7 @@ def _argument_span(value: Value, cls: type, key: str) -> Span:
 def _data(value: Value) -> Any:
     name, cls = _choose(DATA_SOURCES, value, "data source")
     spec = typed_call(cls, name, value)
+    check_augment_source(name, spec, _argument_span(value, cls, "augment"))
     fractions = [f for f in ("validation", "test") if hasattr(spec, f)]
     for f in fractions:
         if not 0.0 <= getattr(spec, f) < 1.0:
@@ -315,7 +336,15 @@ def _optimizer(value: Value) -> Any:
 
 def _schedule(value: Value) -> Any:
     name, (cls, preset) = _choose(SCHEDULES, value, "schedule")
-    return typed_call(cls, name, value, preset)
+    spec = typed_call(cls, name, value, preset)
+    if isinstance(spec, t.OneCycleSchedule) and spec.warmup:
+        raise c.Invalid(
+            "one_cycle has its own warm-up, the first pct_start of the steps: it takes no warmup",
+            _argument_span(value, cls, "warmup"),
+            ["drop warmup; set pct_start = 0.3 (the share of the steps spent rising)"],
+            code="E004",
+        )
+    return spec
 
 
 def _clip(value: Value) -> t.ClipSpec:

@@ -25,9 +25,11 @@ from netspec.elaborate.train import (
     _early_stopping,
     _metrics,
     convert_setting,
+    typed_call,
 )
 from netspec.elaborate.train_items import Item, Settings, item_concrete, item_variants
 from netspec.elaborate.values import CallValue, Evaluator, Symbol, Value
+from netspec.ir import train as t
 from netspec.ir.graph import Span
 from netspec.ir.init import Regularize
 
@@ -201,6 +203,9 @@ class TrainElaborator:
         """The IR value of setting ``key``; raises :class:`c.Invalid`."""
         if key == "early_stopping":
             return _early_stopping(args, kwargs, key_span)
+        if key == "ema":  # `ema 0.999` or `ema decay = 0.999`
+            call = Value(CallValue("ema", tuple(args), tuple(kwargs)), key_span)
+            return typed_call(t.EmaSpec, "ema", call)
         if kwargs:
             raise c.Invalid(f"'{key}' takes a value, not 'name = value'", kwargs[0][2], code="E004")
         if key == "metrics":

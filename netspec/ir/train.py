@@ -9,6 +9,43 @@ from pydantic import Field
 from netspec.ir._base import IRModel
 
 
+class RandomCrop(IRModel):
+    """Pad each side by ``padding`` zeros and crop the image's size back at a random place
+    (torchvision's RandomCrop(size, padding)): a shift by up to ``padding`` pixels."""
+
+    kind: Literal["random_crop"] = "random_crop"
+    padding: int
+
+
+class RandomShift(IRModel):
+    """Shift by a whole number of pixels drawn from [-pixels, pixels] along each axis,
+    filling with zeros (the same draw as ``random_crop(padding = pixels)``)."""
+
+    kind: Literal["random_shift"] = "random_shift"
+    pixels: int
+
+
+class HorizontalFlip(IRModel):
+    """Mirror the width axis with probability ``p``."""
+
+    kind: Literal["horizontal_flip"] = "horizontal_flip"
+    p: float = 0.5
+
+
+class RandomRotate(IRModel):
+    """Rotate about the image's centre by an angle drawn from [-degrees, degrees]
+    (counter-clockwise as displayed), sampling ``bilinear`` or ``nearest``, zeros outside."""
+
+    kind: Literal["random_rotate"] = "random_rotate"
+    degrees: float
+    interpolation: Literal["bilinear", "nearest"] = "bilinear"
+
+
+Augmentation = Annotated[
+    RandomCrop | RandomShift | HorizontalFlip | RandomRotate, Field(discriminator="kind")
+]
+
+
 class _DataBase(IRModel):
     normalize: bool = True
     flatten: bool = False
@@ -17,6 +54,8 @@ class _DataBase(IRModel):
     validation: float = 0.0
     # Keep only the first N training samples (0 = all); for quick runs and overfit demos.
     limit: int = 0
+    # Random changes to each training batch's images, in order (netspec.data.augment).
+    augment: tuple[Augmentation, ...] = ()
 
 
 class MnistData(_DataBase):
@@ -286,8 +325,41 @@ class CosineSchedule(_ScheduleBase):
     eta_min: float = 0.0
 
 
+class ReduceOnPlateauSchedule(_ScheduleBase):
+    """torch.optim.lr_scheduler.ReduceLROnPlateau with threshold_mode="abs": the rate is
+    multiplied by ``factor`` (not below ``min_lr``) after more than ``patience`` epochs
+    without an improvement of ``monitor`` by more than ``min_delta``, then held for
+    ``cooldown`` epochs."""
+
+    kind: Literal["reduce_on_plateau"] = "reduce_on_plateau"
+    monitor: Literal["val_loss", "val_accuracy", "train_loss", "test_loss"] = "val_loss"
+    factor: float = 0.1
+    patience: int = 10
+    min_delta: float = 0.0
+    cooldown: int = 0
+    min_lr: float = 0.0
+
+
+class OneCycleSchedule(_ScheduleBase):
+    """torch.optim.lr_scheduler.OneCycleLR (two phases, no momentum cycling), per step:
+    from max_lr / div_factor up to ``max_lr`` (default: the optimizer's lr) over the first
+    ``pct_start`` of the steps, then down to max_lr / div_factor / final_div_factor."""
+
+    kind: Literal["one_cycle"] = "one_cycle"
+    max_lr: float | None = None
+    pct_start: float = 0.3
+    anneal: Literal["cos", "linear"] = "cos"
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+
+
 ScheduleSpec = Annotated[
-    ConstantSchedule | StepSchedule | ExponentialSchedule | CosineSchedule,
+    ConstantSchedule
+    | StepSchedule
+    | ExponentialSchedule
+    | CosineSchedule
+    | ReduceOnPlateauSchedule
+    | OneCycleSchedule,
     Field(discriminator="kind"),
 ]
 
@@ -304,6 +376,12 @@ class EarlyStopping(IRModel):
     patience: int = 5
     min_delta: float = 0.0
     restore_best: bool = True
+
+
+class EmaSpec(IRModel):
+    """An exponential moving average of the parameters, updated after every step."""
+
+    decay: float = 0.999
 
 
 class TopKAccuracy(IRModel):
@@ -336,3 +414,4 @@ class TrainSpec(IRModel):
     # What each sample is trained to reproduce: its target from the data, or ("input")
     # the sample itself, for autoencoders.
     target: Literal["data", "input"] = "data"
+    ema: EmaSpec | None = None

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from netspec.errors import NetspecError
+from netspec.training.schedule import PlateauState
 from netspec.weights import atomic_write_bytes, load_weights, save_weights
 
 STATE_FILE = "state.json"
@@ -65,6 +66,10 @@ class LoopState(BaseModel):
     weights: str = ""
     optimizer: str = ""
     best: str | None = None
+    # The moving average of the weights (a train section's ema), and reduce_on_plateau's
+    # memory: both continue on resume.
+    ema: str = ""
+    plateau: PlateauState | None = None
     sha256: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -95,7 +100,7 @@ class LoopState(BaseModel):
 
     def files(self) -> list[str]:
         """The checkpoint files this state refers to."""
-        return [name for name in (self.weights, self.optimizer, self.best or "") if name]
+        return [name for name in (self.weights, self.optimizer, self.best or "", self.ema) if name]
 
 
 def _plain(name: str) -> bool:
@@ -121,11 +126,13 @@ def save_checkpoint(
     weights: dict[str, np.ndarray],
     optimizer: dict[str, np.ndarray],
     best: dict[str, np.ndarray] | None = None,
+    ema: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write epoch ``state.epoch``'s files, then commit them by replacing state.json.
 
     ``best`` is given when this epoch is the best so far; otherwise the state keeps
-    naming (and the digest of) the earlier best file.
+    naming (and the digest of) the earlier best file. ``ema`` is the moving average of
+    the weights, for a run that keeps one.
     """
     stem = f"epoch-{state.epoch:04d}"
     written = {
@@ -134,6 +141,8 @@ def save_checkpoint(
     }
     if best is not None:
         written[f"best-{state.epoch:04d}.weights.safetensors"] = best
+    if ema is not None:
+        written[f"{stem}.ema.safetensors"] = ema
     digests = {name: state.sha256[name] for name in ([state.best] if state.best else [])}
     for name, arrays in written.items():
         path = directory / name
@@ -145,7 +154,9 @@ def save_checkpoint(
             raise NetspecError(f"cannot write {path}: {error.strerror or error}") from None
     state.weights, state.optimizer = list(written)[:2]
     if best is not None:
-        state.best = list(written)[2]
+        state.best = f"best-{state.epoch:04d}.weights.safetensors"
+    if ema is not None:
+        state.ema = f"{stem}.ema.safetensors"
     state.sha256 = {name: digests[name] for name in state.files()}
     path = directory / STATE_FILE
     try:
@@ -222,6 +233,13 @@ def load_checkpoint(
     for name in state.files():
         verify_file(directory, name, state.sha256[name])
     return load_weights(directory / state.weights), load_weights(directory / state.optimizer)
+
+
+def load_ema(directory: Path, state: LoopState) -> dict[str, np.ndarray] | None:
+    """The moving average of the weights a committed state names, checked; None if none."""
+    if not state.ema:
+        return None
+    return load_weights(verify_file(directory, state.ema, state.sha256[state.ema]))
 
 
 def verify_if_checkpoint(path: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
-from netspec.data import Dataset, batches, load_dataset, num_batches
+from netspec.data import Dataset, augment, batches, load_dataset, num_batches
 from netspec.data._arrays import ArrayData
 from netspec.devices import check_devices
 from netspec.errors import NetspecError
@@ -23,14 +23,14 @@ from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
 from netspec.sampling import write_vocabulary
-from netspec.training import reconstructions, rundir, start
+from netspec.training import reconstructions, rundir, start, tensorboard_events
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
+from netspec.training.hooks import RunHooks, check_plateau_monitor
 from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
-from netspec.training.schedule import learning_rate
 from netspec.weights import load_weights, save_weights
 
 # Statistics are read back from the device about this many times per epoch: enough for
@@ -116,6 +116,7 @@ def fit(
     stop_after: int | None = None,
     fold: tuple[int, int] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
@@ -130,7 +131,9 @@ def fit(
     training split is the validation split; see ``netspec.data.load_dataset``), recorded
     in run.json; a resumed run keeps its fold. ``on_epoch`` is called with each epoch's
     metrics row once its checkpoint is committed; what it raises ends the run there,
-    unchanged (a sweep's pruner stops a poor trial this way).
+    unchanged (a sweep's pruner stops a poor trial this way). ``tensorboard`` also writes
+    each epoch's metrics as TensorBoard event files in RUN_DIR/tensorboard/ (the
+    tensorboard extra).
     """
     devices = check_devices(backend, devices)
     # JAX in several processes runs one global program (netspec.backends.jax._distributed):
@@ -141,6 +144,8 @@ def fit(
 
         out, resume = follower_paths(processes, out, resume)
         progress = progress and processes.is_writer
+    if tensorboard:
+        tensorboard_events.require()
     checked = program.model(model)
     section = program.train(checked.name)
     if section is None:
@@ -182,6 +187,7 @@ def fit(
             fold=fold,
         )
         _check_monitor(spec, dataset)
+        check_plateau_monitor(spec, dataset)
         # Once per split and integer input, before any step, so that a bad index names
         # its input and sample there (each batch is checked again where it enters a backend).
         for input_spec in checked.inputs:
@@ -216,12 +222,17 @@ def fit(
         rundir.write_metrics(run_dir / "metrics.jsonl", state.history)
         loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
         loop.on_epoch = on_epoch
+        loop.hooks = RunHooks(
+            spec, state, compiled, dataset, run_dir,
+            steps_per_epoch=loop.batches, tensorboard=tensorboard,
+        )  # fmt: skip
         for note in opening.notes:
             loop.progress.message(note)
         try:
             loop.run(stop_after)
         finally:
             loop.progress.close()
+            loop.hooks.close()
         result = loop.finish()
     except KeyboardInterrupt:
         committed = loop.committed if loop is not None else _committed(opening)
@@ -358,6 +369,7 @@ class _Loop:
         self.committed = state.epoch  # the epoch of the last checkpoint on disk
         self._best: dict[str, np.ndarray] | None = None  # this epoch's, to save with it
         self.on_epoch: Callable[[dict[str, Any]], None] | None = None
+        self.hooks: RunHooks  # set by fit once the run directory is claimed
 
     def run(self, stop_after: int | None) -> None:
         done = 0
@@ -369,7 +381,7 @@ class _Loop:
 
     def _epoch(self, epoch: int) -> None:
         spec = self.spec
-        rate = learning_rate(spec.schedule, spec.optimizer.lr, epoch)
+        rate = self.hooks.rate(epoch, 0)  # the epoch's first step's, as its row says
         self.compiled.seed(dropout_seed(spec.seed, epoch))
         self.progress.start_epoch(epoch)
         drain_every = max(1, self.batches // DRAINS_PER_EPOCH)
@@ -381,8 +393,10 @@ class _Loop:
         for index, (x, y) in enumerate(
             batches(self.data.train, spec.batch_size, shuffle=True, seed=spec.seed, epoch=epoch)
         ):
+            x = augment(x, spec.data.augment, seed=spec.seed, epoch=epoch, batch=index)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                self.step.step(x, y, rate)
+                self.step.step(x, y, self.hooks.rate(epoch, index) if self.hooks.per_step else rate)
+                self.hooks.after_step()
             pending += 1
             if pending == drain_every or index == self.batches - 1:
                 stats = self.step.drain()
@@ -408,21 +422,25 @@ class _Loop:
             if split is not None and len(split):
                 metrics = evaluate(self.compiled, split, spec.loss, metrics=spec.metrics)
                 row.update(metrics.as_dict(name))
+        self.hooks.evaluate(row)
         row["epoch_time"] = elapsed
         row["samples_per_second"] = samples / elapsed if elapsed > 0 else 0.0
         self.state.epoch = epoch + 1
         self.state.history.append(row)
         self.progress.end_epoch(row)
         self._early_stopping(row)
+        self.hooks.end_epoch(row)
         save_checkpoint(
             self.checkpoints,
             self.state,
             self.compiled_arrays(),
             self.step.optimizer_state(),
             best=self._best,
+            ema=self.hooks.ema_arrays(),
         )
         self.committed, self._best = self.state.epoch, None
         rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
+        self.hooks.committed(row)
         if self.on_epoch is not None:
             self.on_epoch(dict(row))
 
@@ -484,16 +502,13 @@ class _Loop:
             self.compiled.set_parameters(load_weights(best))
             self.progress.message(f"restored the weights of epoch {self.state.best_epoch}")
         final_weights = self.run_dir / "weights.safetensors"
+        metadata = {
+            "model": self.model.name,
+            "epochs": str(self.state.epoch),
+            **weights_metadata(self.data),
+        }
         with rundir.guarded("write", final_weights):
-            save_weights(
-                final_weights,
-                self.compiled_arrays(),
-                metadata={
-                    "model": self.model.name,
-                    "epochs": str(self.state.epoch),
-                    **weights_metadata(self.data),
-                },
-            )
+            save_weights(final_weights, self.compiled_arrays(), metadata=metadata)
         restored = self.state.best_epoch if rule is not None and rule.restore_best else None
         with rundir.guarded("write", self.run_dir / "curves.png"):
             rundir.plot_curves(
@@ -517,6 +532,7 @@ class _Loop:
             if split is not None and len(split):
                 metrics = evaluate(self.compiled, split, self.spec.loss, metrics=self.spec.metrics)
                 final.update(metrics.as_dict(name))
+        self.hooks.finish(metadata, final)
         if final:
             rundir.write_json(self.run_dir / "final.json", final)
         return TrainResult(

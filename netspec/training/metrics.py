@@ -149,7 +149,8 @@ def describe(values: dict[str, float | None], prefix: str, *, short: bool = Fals
         if not key.startswith(f"{prefix}_") or value is None:
             continue
         name = key[len(prefix) + 1 :]
-        if name in OWN:
+        # val_ema_* are the averaged weights' figures, shown as a split of their own.
+        if name in OWN or name.startswith("ema_"):
             continue
         if name.startswith("top_") and name.endswith("_accuracy"):
             k = name[len("top_") : -len("_accuracy")]

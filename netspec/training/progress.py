@@ -11,7 +11,8 @@ from netspec.training.metrics import describe
 
 def format_metrics(row: dict[str, Any]) -> str:
     parts = []
-    for split in ("train", "val", "test"):
+    # val_ema and test_ema: the moving average of the weights (a train section's ema).
+    for split in ("train", "val", "test", "val_ema", "test_ema"):
         loss = row.get(f"{split}_loss")
         if loss is None:
             continue

@@ -38,9 +38,9 @@ _FIXED = (("batch_size", "--batch-size"), ("lr", "--lr"), ("seed", "--seed"), ("
 
 
 # Train settings newer than the fingerprint, with the value that leaves them out of it.
-_ADDED_SETTINGS: dict[str, Any] = {"target": "data"}
+_ADDED_SETTINGS: dict[str, Any] = {"target": "data", "ema": None}
 # Data source options newer than the fingerprint, likewise (csv column groups).
-_ADDED_DATA_OPTIONS: dict[str, Any] = {"inputs": []}
+_ADDED_DATA_OPTIONS: dict[str, Any] = {"inputs": [], "augment": []}
 
 
 def fingerprint(model: CheckedModel, section: TrainSpec) -> str:

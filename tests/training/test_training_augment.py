@@ -1,0 +1,98 @@
+"""Augmented runs: the loop trains on the augmented batches, the same on every backend,
+and a resumed run draws the same augmentations as an uninterrupted one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netspec
+from netspec.data import augment, batches, load_dataset
+from netspec.ir import Program
+from netspec.training import fit
+from netspec.weights import load_weights
+from tests.training.conftest import assert_same_weights
+
+AUGMENTED = """netspec 1
+model net(x: [1, 8, 8]) {
+    conv2d(4, 3, padding = same) -> relu
+    flatten -> dense(10)
+}
+train net {
+    data       digits(limit = 160, validation = 0.25,
+                      augment = [random_crop(2), horizontal_flip, random_rotate(15)])
+    loss       softmax_cross_entropy
+    optimizer  momentum(lr = 0.05)
+    batch_size 40
+    epochs     2
+    seed       3
+}
+"""
+
+
+@pytest.fixture
+def augmented() -> Program:
+    return netspec.load(AUGMENTED)
+
+
+def test_the_loop_trains_on_the_augmented_batches(
+    augmented: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step's batch is augment(batch, seed, epoch, index) of the shuffled split."""
+    from netspec.backends.numpy._train import NumpyTrainStep
+
+    seen: list[np.ndarray] = []
+    original = NumpyTrainStep.step
+
+    def recording(self: NumpyTrainStep, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        seen.append(np.array(x))
+        original(self, x, y, lr)
+
+    monkeypatch.setattr(NumpyTrainStep, "step", recording)
+    fit(augmented, out=tmp_path / "run", progress=False, epochs=1)
+    spec = augmented.trains[0]
+    data = load_dataset(
+        spec.data, input_shape=(1, 8, 8), output_shape=(10,),
+        loss_kind=spec.loss.kind, seed=spec.seed,
+    )  # fmt: skip
+    expected = [
+        augment(x, spec.data.augment, seed=spec.seed, epoch=0, batch=index)
+        for index, (x, _) in enumerate(batches(data.train, 40, shuffle=True, seed=3, epoch=0))
+    ]
+    assert len(seen) == len(expected) == 3
+    for got, want in zip(seen, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(
+        seen[0], next(batches(data.train, 40, shuffle=True, seed=3, epoch=0))[0]
+    )
+
+
+def test_two_backends_train_the_same_weights_on_augmented_batches(
+    augmented: Program, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch", reason="torch is not installed")
+    runs = {
+        backend: fit(
+            augmented, backend=backend, dtype="float64", out=tmp_path / backend, progress=False
+        )
+        for backend in ("numpy", "torch")
+    }
+    numpy_weights = load_weights(runs["numpy"].run_dir / "weights.safetensors")
+    torch_weights = load_weights(runs["torch"].run_dir / "weights.safetensors")
+    for name, value in numpy_weights.items():
+        np.testing.assert_allclose(torch_weights[name], value, rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+def test_a_resumed_augmented_run_ends_bit_identical(augmented: Program, tmp_path: Path) -> None:
+    whole = fit(augmented, out=tmp_path / "whole", progress=False)
+    run = tmp_path / "run"
+    fit(augmented, out=run, progress=False, stop_after=1)
+    resumed = fit(augmented, resume=run, progress=False)
+    assert resumed.history == [
+        {**row, "epoch_time": resumed.history[i]["epoch_time"],
+         "samples_per_second": resumed.history[i]["samples_per_second"]}
+        for i, row in enumerate(whole.history)
+    ]  # fmt: skip
+    assert_same_weights(whole.run_dir / "weights.safetensors", run / "weights.safetensors")

@@ -292,8 +292,11 @@ def _show(name: str, value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return f'"{value}"'
-    fields = value.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
-    inner = ", ".join(f"{key} = {json.dumps(item)}" for key, item in fields.items())
+    fields = value.model_dump(mode="json", exclude_defaults=True, exclude={"source", "augment"})
+    parts = [f"{key} = {json.dumps(item)}" for key, item in fields.items()]
+    if value.augment:  # as written in a spec: augment = [random_crop(padding = 4), ...]
+        parts.append(f"augment = [{', '.join(_call(entry) for entry in value.augment)}]")
+    inner = ", ".join(parts)
     return f'"{value.source}({inner})"' if inner else value.source
 
 
@@ -318,3 +321,13 @@ def recorded_fold(opening: Opening, fold: tuple[int, int] | None) -> tuple[int, 
             f"started {was}; a resumed run keeps its settings"
         )
     return recorded  # type: ignore[return-value]
+
+
+def _call(entry: Any) -> str:
+    """An augmentation as the spec writes it: its name, then the arguments it sets."""
+    fields = entry.model_dump(mode="json", exclude_defaults=True, exclude={"kind"})
+    args = ", ".join(
+        f"{key} = {item if isinstance(item, str) else json.dumps(item)}"
+        for key, item in fields.items()
+    )
+    return f"{entry.kind}({args})" if args else entry.kind

@@ -119,3 +119,27 @@ def test_a_resumed_run_continues_the_average_exactly(
     fit(averaged, backend=backend, resume=run, progress=False)
     assert_same_weights(whole.run_dir / EMA_WEIGHTS, run / EMA_WEIGHTS)
     assert_same_weights(whole.run_dir / "weights.safetensors", run / "weights.safetensors")
+
+
+def test_ema_and_augmentation_are_part_of_the_fingerprint() -> None:
+    """Set, they change what the weights depend on, so a run cannot resume across them;
+    left out, the fingerprint is the one runs had before they existed (test_autoencoder)."""
+    from netspec.training.start import fingerprint
+
+    def of(ema: str = "", augment: str = "") -> str:
+        text = (
+            SPEC.format(ema=ema)
+            .replace("x: [64]", "x: [1, 8, 8]")
+            .replace("dense(16) ->", "flatten -> dense(16) ->")
+            .replace("flatten = true, ", "")
+            .replace("validation = 0.25)", f"validation = 0.25{augment})")
+        )
+        program = netspec.load(text)
+        section = program.train("net")
+        assert section is not None
+        return fingerprint(program.model(), section)
+
+    plain = of()
+    assert of(ema="    ema 0.9\n") not in (plain, of(ema="    ema 0.99\n"))
+    flipped = of(augment=", augment = [horizontal_flip]")
+    assert flipped not in (plain, of(augment=", augment = [random_crop(1)]"))

@@ -15,7 +15,7 @@ from netspec.cli import main
 from netspec.errors import NetspecError
 from netspec.frontend import analyze
 from netspec.ir import Program
-from netspec.training import fit, loop
+from netspec.training import fit, hooks
 from netspec.training.start import fingerprint
 from tests.training.conftest import TINY, assert_same_weights
 
@@ -115,14 +115,15 @@ def test_a_changed_spec_is_still_refused(tiny: Program, tmp_path: Path) -> None:
 
 
 def _interrupt_in_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int) -> None:
-    real = loop.learning_rate
+    real = hooks.learning_rate
 
-    def rate(schedule: Any, lr: float, index: int) -> float:
+    def rate(schedule: Any, lr: float, index: int, **step: Any) -> float:
         if index == epoch - 1:
             raise KeyboardInterrupt
-        return real(schedule, lr, index)
+        return real(schedule, lr, index, **step)
 
-    monkeypatch.setattr(loop, "learning_rate", rate)
+    # The rate is asked for at the start of every epoch.
+    monkeypatch.setattr(hooks, "learning_rate", rate)
 
 
 @pytest.mark.parametrize("epoch", [1, 3])

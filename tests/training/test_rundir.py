@@ -16,7 +16,7 @@ import pytest
 from netspec.cli import main
 from netspec.errors import NetspecError
 from netspec.ir import Program
-from netspec.training import fit, loop, rundir
+from netspec.training import fit, hooks, loop, rundir
 from tests.training.conftest import LOCK_FILE, Killed, assert_same_weights
 
 
@@ -102,16 +102,16 @@ def test_the_lock_is_held_for_the_whole_run(
     tiny: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     attempts: list[str] = []
-    real = loop.learning_rate
+    real = hooks.learning_rate
 
-    def in_epoch_two(schedule: object, lr: float, epoch: int) -> float:
+    def in_epoch_two(schedule: object, lr: float, epoch: int, **step: object) -> float:
         if epoch == 1:
             with pytest.raises(NetspecError, match=f"process {os.getpid()}") as busy:
                 fit(tiny, resume=tmp_path / "run", progress=False)
             attempts.append(str(busy.value))
-        return real(schedule, lr, epoch)  # type: ignore[arg-type]
+        return real(schedule, lr, epoch, **step)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(loop, "learning_rate", in_epoch_two)
+    monkeypatch.setattr(hooks, "learning_rate", in_epoch_two)
     fit(tiny, out=tmp_path / "run", progress=False)
     assert len(attempts) == 1
 

@@ -96,3 +96,19 @@ def test_a_resumed_augmented_run_ends_bit_identical(augmented: Program, tmp_path
         for i, row in enumerate(whole.history)
     ]  # fmt: skip
     assert_same_weights(whole.run_dir / "weights.safetensors", run / "weights.safetensors")
+
+
+def test_a_contradicting_data_flag_shows_the_runs_augmentation_as_written(
+    augmented: Program, tmp_path: Path
+) -> None:
+    from netspec.errors import NetspecError
+
+    run = tmp_path / "run"
+    fit(augmented, out=run, progress=False, stop_after=1)
+    with pytest.raises(NetspecError) as raised:
+        fit(augmented, resume=run, progress=False, data="digits(limit = 160, validation = 0.25)")
+    assert str(raised.value).startswith(
+        '--data "digits(limit = 160, validation = 0.25)" contradicts the run, which was started '
+        'with data "digits(validation = 0.25, limit = 160, augment = [random_crop(padding = 2), '
+        'horizontal_flip, random_rotate(degrees = 15.0)])"'
+    )

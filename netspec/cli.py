@@ -340,6 +340,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}
         options["--devices"] = str(args.devices) if args.devices > 1 else None
         options.update({"--dtype": args.dtype, "--data-dir": args.data_dir})
+        options["--tensorboard"] = args.tensorboard
         print(f"netspec train: {stop.report(args.file, options, args.quiet)}", file=sys.stderr)
         return 130
     except NetspecError as error:

@@ -51,13 +51,14 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.run_dir = run_dir
         self.epoch = epoch
 
-    def report(self, spec: str, options: dict[str, str | None], quiet: bool) -> str:
-        """What was saved, and the command (with ``options``, those not None) that continues."""
+    def report(self, spec: str, options: dict[str, str | bool | None], quiet: bool) -> str:
+        """What was saved, and the command that continues: with ``options``, those with a
+        text value, and the switches among them that are True."""
         if self.run_dir is None or self.epoch is None:
             return "interrupted before the run directory was set up; nothing was saved"
         command = ["netspec", "train", spec, "--resume", str(self.run_dir)]
         for flag, value in options.items():
-            command += [flag, value] if value is not None else []
+            command += [flag] if value is True else [flag, value] if isinstance(value, str) else []
         command += ["--quiet"] if quiet else []
         saved = (
             f"the checkpoint of epoch {self.epoch} in {self.run_dir} is complete"

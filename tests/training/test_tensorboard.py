@@ -66,3 +66,33 @@ def test_tags_group_the_splits() -> None:
         "test_ema/mae",
         "lr",
     ]
+
+
+def test_ctrl_c_keeps_the_flag_in_the_command_that_continues(
+    tmp_path: Path,
+    tiny_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    from netspec.training import hooks
+
+    real = hooks.learning_rate
+
+    def interrupted_in_epoch_two(schedule: object, lr: float, epoch: int, **step: object) -> float:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real(schedule, lr, epoch, **step)  # type: ignore[arg-type]
+
+    run = str(tmp_path / "run")
+    with monkeypatch.context() as patch:
+        patch.setattr(hooks, "learning_rate", interrupted_in_epoch_two)
+        assert main(["train", tiny_file, "--out", run, "--quiet", "--tensorboard"]) == 130
+    command = capsys.readouterr().err.splitlines()[-1].strip()
+    assert command == (
+        f"netspec train {tiny_file} --resume {run} --backend numpy --device cpu "
+        "--dtype float32 --tensorboard --quiet"
+    )
+    assert main(shlex.split(command)[1:]) == 0
+    assert set(read_scalars(tmp_path / "run" / "tensorboard")["val/loss"]) == {1, 2, 3}

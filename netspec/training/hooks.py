@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from netspec.backend import CompiledModel
-from netspec.data import Dataset
+from netspec.data import Dataset, augment
 from netspec.errors import NetspecError
 from netspec.ir.train import ReduceOnPlateauSchedule, TrainSpec
 from netspec.training import rundir
@@ -28,9 +28,13 @@ from netspec.weights import save_weights
 EMA_WEIGHTS = "weights_ema.safetensors"
 
 
-def check_plateau_monitor(spec: TrainSpec, dataset: Dataset) -> None:
-    """reduce_on_plateau must watch a figure the run measures: say so before training
-    (the data may come from ``--data`` or arrays, which `netspec check` did not see)."""
+def check_settings(spec: TrainSpec, dataset: Dataset) -> None:
+    """Before training, against the data as loaded (it may come from ``--data`` or arrays,
+    which `netspec check` did not see): augmentation needs images, and reduce_on_plateau
+    a figure the run measures."""
+    if spec.data.augment:
+        # The first rows stand for the batches: the same error as a batch would raise.
+        augment(dataset.train.rows(slice(0, 1))[0], spec.data.augment, seed=0, epoch=0, batch=0)
     schedule = spec.schedule
     if not isinstance(schedule, ReduceOnPlateauSchedule):
         return

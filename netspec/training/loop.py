@@ -27,7 +27,7 @@ from netspec.training import reconstructions, rundir, start, tensorboard_events
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
-from netspec.training.hooks import RunHooks, check_plateau_monitor
+from netspec.training.hooks import RunHooks, check_settings
 from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
@@ -188,7 +188,7 @@ def fit(
             fold=fold,
         )
         _check_monitor(spec, dataset)
-        check_plateau_monitor(spec, dataset)
+        check_settings(spec, dataset)
         # Once per split and integer input, before any step, so that a bad index names
         # its input and sample there (each batch is checked again where it enters a backend).
         for input_spec in checked.inputs:

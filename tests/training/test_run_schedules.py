@@ -119,3 +119,8 @@ def test_tensorboard_without_the_extra_is_refused_before_training(
         "TensorBoard logging needs the tensorboard extra: pip install 'netspec[tensorboard]'"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_the_tensorboard_option_takes_a_boolean() -> None:
+    with pytest.raises(NetspecError, match=r"^tensorboard must be True or False, found "):
+        netspec.train(SPEC.format(schedule="constant"), tensorboard="yes")

@@ -112,3 +112,23 @@ def test_a_contradicting_data_flag_shows_the_runs_augmentation_as_written(
         'with data "digits(validation = 0.25, limit = 160, augment = [random_crop(padding = 2), '
         'horizontal_flip, random_rotate(degrees = 15.0)])"'
     )
+
+
+def test_augmenting_data_that_is_not_images_is_refused_before_training(tmp_path: Path) -> None:
+    """The loop's own check, for IR that did not come through `netspec check` (which
+    refuses this at the data line): a flat input cannot be augmented."""
+    from netspec.errors import NetspecError
+    from netspec.ir.train import HorizontalFlip
+    from tests.training.conftest import TINY
+
+    program = netspec.load(TINY)
+    train = program.trains[0]
+    data = train.data.model_copy(update={"augment": (HorizontalFlip(),)})
+    program = program.model_copy(update={"trains": [train.model_copy(update={"data": data})]})
+    with pytest.raises(NetspecError) as raised:
+        fit(program, out=tmp_path / "run", progress=False)
+    assert str(raised.value) == (
+        "augment needs batches of images [N, C, H, W] of floats, found float32 [1, 64]: "
+        "drop augment from the data source"
+    )
+    assert not (tmp_path / "run" / "run.json").exists()

@@ -13,6 +13,8 @@ bare allocation error. The estimate counts, in the run's dtype:
 - checkpoint, during the write after each epoch: a copy of the parameters and of the
   optimizer state, and the bytes of the larger file twice (safetensors serialises
   each array, then the whole file);
+- with ``ema``, the moving average of the weights and the copy of the parameters read
+  back after each step to update it, on the host: twice the parameters;
 - initialisation, before training: the largest parameter drawn in float64 by
   :func:`netspec.initializers.initial_params` and, for the torch and jax backends, the
   framework's own copy of the parameters made while the NumPy arrays still exist.
@@ -80,6 +82,7 @@ class MemoryEstimate:
     largest_node: str | None
     largest_node_values: int
     largest_parameter: str | None
+    average: int = 0  # ema: the average and each step's read-back copy of the parameters
 
     @property
     def training(self) -> bool:
@@ -101,7 +104,7 @@ class MemoryEstimate:
     @property
     def total(self) -> int:
         """The estimated peak: initialisation, or training (a step or a checkpoint)."""
-        training = self.optimizer + max(self.step, self.checkpoint)
+        training = self.optimizer + self.average + max(self.step, self.checkpoint)
         return self.resident + max(self.initialization, training)
 
     def breakdown(self) -> list[str]:
@@ -121,6 +124,11 @@ class MemoryEstimate:
                 f"checkpoint       {size_text(self.checkpoint)} while one is written "
                 "(copies of the parameters and optimizer state, and the file's bytes)",
             ]
+        if self.average:
+            lines.append(
+                f"moving average   {size_text(self.average)} (ema: the average and each "
+                "step's copy of the parameters)"
+            )
         if self.largest_parameter is not None:
             copy = " and the framework's copy of the parameters" if self.framework_copy else ""
             lines.append(
@@ -151,9 +159,11 @@ def estimate(
     batch_size: int | None = None,
     optimizer: OptimizerSpec | None = None,
     backend: str = "numpy",
+    ema: bool = False,
 ) -> MemoryEstimate:
     """The memory ``model`` needs: built and initialised only (``batch_size`` None, as
-    ``netspec.compile``), or trained with ``batch_size`` and ``optimizer``."""
+    ``netspec.compile``), or trained with ``batch_size`` and ``optimizer`` (and, with
+    ``ema``, a moving average of the weights)."""
     if dtype not in ITEMSIZE:
         raise NetspecError(f"unknown dtype {dtype!r}: expected 'float32' or 'float64'")
     size = ITEMSIZE[dtype]
@@ -194,6 +204,7 @@ def estimate(
         largest_node=largest_node,
         largest_node_values=largest_values,
         largest_parameter=largest_parameter,
+        average=2 * values * size if training and ema else 0,
     )
 
 
@@ -310,6 +321,7 @@ def check_memory(
     batch_size: int | None = None,
     optimizer: OptimizerSpec | None = None,
     spec: object = None,
+    ema: bool = False,
 ) -> MemoryEstimate | None:
     """Refuse, before anything is allocated, a model the machine cannot hold.
 
@@ -324,7 +336,7 @@ def check_memory(
     if dtype not in ITEMSIZE:
         return None
     result = estimate(
-        model, dtype=dtype, batch_size=batch_size, optimizer=optimizer, backend=backend
+        model, dtype=dtype, batch_size=batch_size, optimizer=optimizer, backend=backend, ema=ema
     )
     host = available_memory()
     if device == "cpu":
@@ -334,7 +346,7 @@ def check_memory(
             )
         return result
     # The host keeps the NumPy draw and the checkpoint copies; the device the rest.
-    host_need = max(result.resident + result.draw, result.checkpoint)
+    host_need = max(result.resident + result.draw, result.checkpoint + result.average)
     if host is not None and host_need > host[0]:
         raise _refuse(
             result, need=host_need, have=host[0], source=host[1], where="of host memory ", spec=spec
@@ -366,4 +378,5 @@ def check_training_memory(
         batch_size=train.batch_size,
         optimizer=train.optimizer,
         spec=program,
+        ema=train.ema is not None,
     )

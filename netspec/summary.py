@@ -87,7 +87,11 @@ def summary_table(
 
         dtype = "float32" if bytes_per_value == 4 else "float64"
         need = estimate(
-            model, dtype=dtype, batch_size=train.batch_size, optimizer=train.optimizer
+            model,
+            dtype=dtype,
+            batch_size=train.batch_size,
+            optimizer=train.optimizer,
+            ema=train.ema is not None,
         ).total
         lines.append(
             f"  training memory   about {human(need, 'B')} ({dtype}, batch {train.batch_size}, "

@@ -115,6 +115,18 @@ def test_peak_is_the_larger_of_initialisation_and_training() -> None:
     assert built.checkpoint == 0 and built.total == built.resident + built.draw
 
 
+def test_ema_adds_the_average_and_each_steps_copy_of_the_parameters() -> None:
+    model = netspec.load(SMALL).model()
+    plain = estimate(model, dtype="float64", batch_size=16, optimizer=Adam())
+    averaged = estimate(model, dtype="float64", batch_size=16, optimizer=Adam(), ema=True)
+    assert averaged.average == 2 * plain.parameters
+    assert averaged.total == plain.total + averaged.average
+    assert plain.average == 0 and not any("moving average" in line for line in plain.breakdown())
+    assert any(line.startswith("moving average   ") for line in averaged.breakdown())
+    # Only training keeps an average.
+    assert estimate(model, dtype="float64", ema=True).average == 0
+
+
 # ---------------------------------------------------------------- refusal
 
 BIG = """\

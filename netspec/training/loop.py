@@ -208,7 +208,7 @@ def fit(
         step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
         run_dir = opening.claim(checked.name)
         checkpoints = run_dir / "checkpoints"
-        rundir.check_free_space(run_dir, _checkpoint_bytes(compiled, step))
+        rundir.check_free_space(run_dir, _checkpoint_bytes(compiled, step, spec.ema is not None))
         state = opening.state
         if state is not None:
             weights, optimizer_state = load_checkpoint(checkpoints, state)
@@ -309,13 +309,15 @@ def _committed(opening: start.Opening) -> int | None:
     return opening.state.epoch if opening.state is not None else 0
 
 
-def _checkpoint_bytes(compiled: CompiledModel, step: Any) -> int:
+def _checkpoint_bytes(compiled: CompiledModel, step: Any, ema: bool = False) -> int:
     """About the most a run keeps on disk at once: two checkpoints (the committed one and
-    the one being written), the best and the final weights."""
+    the one being written), the best and the final weights; with ``ema``, the average in
+    both checkpoints and weights_ema.safetensors."""
     weights = sum(np.asarray(a).nbytes for a in compiled.parameters().values())
     weights += sum(np.asarray(a).nbytes for a in compiled.state().values())
     optimizer = sum(np.asarray(a).nbytes for a in step.optimizer_state().values())
-    return 2 * (weights + optimizer) + 2 * weights + (1 << 20)
+    average = 3 * weights if ema else 0
+    return 2 * (weights + optimizer) + 2 * weights + average + (1 << 20)
 
 
 def _check_monitor(spec: TrainSpec, dataset: Dataset) -> None:

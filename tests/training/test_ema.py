@@ -143,3 +143,22 @@ def test_ema_and_augmentation_are_part_of_the_fingerprint() -> None:
     assert of(ema="    ema 0.9\n") not in (plain, of(ema="    ema 0.99\n"))
     flipped = of(augment=", augment = [horizontal_flip]")
     assert flipped not in (plain, of(augment=", augment = [random_crop(1)]"))
+
+
+def test_the_free_space_check_counts_the_average(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netspec.training import rundir
+
+    asked: list[int] = []
+    monkeypatch.setattr(rundir, "check_free_space", lambda path, need: asked.append(need))
+    for ema in ("", "    ema 0.9\n"):
+        fit(
+            netspec.load(SPEC.format(ema=ema)),
+            out=tmp_path / str(len(asked)),
+            progress=False,
+            epochs=1,
+        )
+    weights = load_weights(tmp_path / "0" / "weights.safetensors")
+    # Two checkpoints of the average and weights_ema.safetensors.
+    assert asked[1] - asked[0] == 3 * sum(a.nbytes for a in weights.values())

@@ -51,17 +51,14 @@ def _without(tmp_path: Path, names: set[str]) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "hidden",
-<<<<<<< HEAD
     [
         {"torch"},
         {"jax", "jaxlib"},
         {"onnx", "onnxruntime"},
         {"pygls", "lsprotocol"},
         {"optuna"},
+        {"tensorboard"},
     ],
-=======
-    [{"torch"}, {"jax", "jaxlib"}, {"onnx", "onnxruntime"}, {"tensorboard"}],
->>>>>>> 1cca69f (Train sections: image augmentation in data sources, reduce_on_plateau and per-step one_cycle schedules, an EMA of the weights, TensorBoard event files)
     ids=lambda names: "no " + min(names),
 )
 def test_the_suite_collects_without_an_extra(tmp_path: Path, hidden: set[str]) -> None:

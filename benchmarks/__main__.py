@@ -2,7 +2,7 @@
 
 Prints the machine and versions, then one markdown table per group, then the goals
 (met or not, with figures). Groups: train-step, attention, recurrent, limit, frontend, loop,
-gpu, onnx, jax-devices.
+gpu, onnx, jax-devices, distributed.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -16,6 +16,7 @@ import time
 GROUPS = (
     "train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu", "onnx",
     "jax-devices",
+    "distributed",
 )  # fmt: skip
 
 
@@ -167,6 +168,21 @@ def main(argv: list[str] | None = None) -> int:
             result_gpu = gpu.run(rounds=rounds, block_s=block_s, progress=progress)
             print(gpu.render(result_gpu))
             goals.gpu(result_gpu)
+            from benchmarks import distributed
+
+            # Data-parallel on two GPUs; skipped, saying why, with fewer.
+            multi = distributed.run(
+                rounds=1 if quick else 3, samples=8192 if quick else 32768, device="cuda"
+            )
+            print()
+            print(distributed.render(multi, title="gpu (two GPUs, data-parallel)"))
+        elif group == "distributed":
+            from benchmarks import distributed
+
+            result_dist = distributed.run(
+                rounds=1 if quick else 3, samples=2048 if quick else 8192, progress=progress
+            )
+            print(distributed.render(result_dist))
         elif group == "onnx":
             from benchmarks import onnx_export
 

@@ -118,7 +118,8 @@ def substitute(
 
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
-    "out", "resume", "progress", "model", "devices", "tensorboard",
+    "out", "resume", "progress", "model", "devices", "tensorboard", "nproc", "sync_batchnorm",
+    "master_port",
 )  # fmt: skip
 
 
@@ -137,7 +138,10 @@ def train(
     ``{"train": (x, y), "test": (x, y)}``), ``data_dir``, ``out`` (run directory),
     ``resume``, ``progress``, ``model`` (which model of the file) and ``tensorboard``
     (also write the metrics as TensorBoard event files). ``overrides``
-    (for a path or text) as for :func:`load`. Every option is checked before any data
+    (for a path or text) as for :func:`load`. ``nproc`` (torch only) trains
+    data-parallel in that many processes started by torch's elastic agent, ``batch_size``
+    staying the global batch; ``sync_batchnorm`` and ``master_port`` go with it
+    (docs/distributed.md). Every option is checked before any data
     is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options

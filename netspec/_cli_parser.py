@@ -256,6 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the metrics as TensorBoard event files in RUN_DIR/tensorboard/ "
         "(needs the tensorboard extra)",
     )
+    train.add_argument(
+        "--nproc",
+        type=_positive,
+        default=1,
+        help="data-parallel worker processes on this machine (torch backend; one GPU each "
+        "with --device cuda); the train section's batch size stays the global batch",
+    )
+    train.add_argument(
+        "--master-port",
+        type=_positive,
+        metavar="PORT",
+        help="the rendezvous port of the --nproc workers (default: $MASTER_PORT, else a free one)",
+    )
+    train.add_argument(
+        "--sync-batchnorm",
+        action="store_true",
+        help="data-parallel batch norms use the statistics of the whole global batch "
+        "(default: each process its own share)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 
     evaluate = _command(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -335,12 +336,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             spec_path=args.file,
             tensorboard=args.tensorboard,
+            nproc=args.nproc,
+            sync_batchnorm=args.sync_batchnorm,
+            master_port=args.master_port,
         )
     except TrainingInterrupted as stop:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}
         options["--devices"] = str(args.devices) if args.devices > 1 else None
         options.update({"--dtype": args.dtype, "--data-dir": args.data_dir})
         options["--tensorboard"] = args.tensorboard
+        options["--nproc"] = str(args.nproc) if args.nproc > 1 else None
         print(f"netspec train: {stop.report(args.file, options, args.quiet)}", file=sys.stderr)
         return 130
     except NetspecError as error:
@@ -350,6 +355,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         # (a data cache that cannot be written, say) still gets one line, not a traceback
         print(f"netspec train: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return EXIT_SPEC
+    if os.environ.get("RANK", "0") != "0":  # a torchrun worker: rank 0 reports the run
+        return EXIT_OK
     for note in result.notes if args.quiet else ():
         print(f"netspec train: {note}", file=sys.stderr)
     print(_final_line(result.final) if result.final else "trained (no validation or test split)")

@@ -199,3 +199,16 @@ def test_gpu_group_runs_each_setting_of_each_framework_with_a_device(
     ]
     assert len(result.steps.cases) == 4 and gpu.finite(result)
     assert "skipped" not in gpu.render(result)
+
+
+def test_two_gpu_row_runs_or_says_why_not() -> None:
+    torch = pytest.importorskip("torch", reason="the distributed group needs torch")
+    from benchmarks import distributed
+
+    result = distributed.run(device="cuda", rounds=1, samples=512)
+    count = torch.cuda.device_count()
+    if count >= 2:
+        assert [row.nproc for row in result.rows] == [1, 2] and not result.skipped
+    else:
+        assert result.skipped == [f"two processes on CUDA need two GPUs; torch sees {count}"]
+        assert "skipped two processes on CUDA need two GPUs" in distributed.render(result)

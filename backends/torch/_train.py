@@ -10,6 +10,9 @@ every netspec backend uses.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,15 +21,22 @@ import torch
 
 from netspec._contract import check_targets
 from netspec._model_base import Batch, batch_size
+from netspec.backends.torch._device import DTYPES
+from netspec.backends.torch._distributed import synced_batchnorm
 from netspec.backends.torch._losses import data_loss, penalty
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.optimizers import buffer_names, check_optimizer_state, pack_state
 from netspec.train_stats import Stats
+from netspec.training.distributed import share
 
 if TYPE_CHECKING:
     from netspec.backends.torch._compiled import TorchModel
+    from netspec.backends.torch._distributed import TorchWorld
 
 Params = list[torch.Tensor]
+
+# The environment variable of the test hook that kills one rank (see distribute()).
+KILL_HOOK = "NETSPEC_TEST_KILL_RANK_AT_STEP"
 
 # The torch.optim optimizer each kind is, built from the spec's settings (its lr is reset
 # every step).
@@ -90,7 +100,21 @@ class TorchTrainStep:
             if spec.regularize.max_norm is not None
         ]
         self._t = 0
+        self._world: TorchWorld | None = None
+        self._sync_batchnorm = False
         self._reset_stats()
+
+    def distribute(self, world: TorchWorld, *, sync_batchnorm: bool = False) -> None:
+        """Train data-parallel in ``world``: each :meth:`step` is given the global batch,
+        takes this rank's share, and sums the gradients over ranks so that every rank
+        makes the update of the whole batch (docs/distributed.md)."""
+        self._world = world
+        self._sync_batchnorm = sync_batchnorm
+        # Test hook: "RANK:STEP" makes that rank kill itself (SIGKILL) before that step
+        # (1-based, counted over the run), to exercise the loss of a process.
+        target = os.environ.get(KILL_HOOK, "")
+        rank, _, step = target.partition(":")
+        self._kill_at = int(step) if target and int(rank) == world.rank else None
 
     def _reset_stats(self) -> None:
         # Per step since the last drain, kept on the device and combined only by drain()
@@ -105,16 +129,39 @@ class TorchTrainStep:
         """One update: gradients (penalties included), clipping, the optimizer, then
         max_norm. Nothing is read back from the device."""
         model = self._model
+        world = self._world
         batch = model._batch(x, True)
         size = batch_size(batch)
         targets = check_targets(model.ir, y, self._loss, size, model._np_dtype)
+        # One process: the whole batch with weight 1. Data-parallel: this rank's share,
+        # its mean loss weighted by its part of the batch's loss denominator (the sum of
+        # the gradients over ranks is then the batch's mean gradient), the penalties on
+        # rank 0 only (counted once).
+        weight, penalised = 1.0, True
+        if world is not None:
+            if self._kill_at is not None and self._t + 1 == self._kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            part = share(size, world.rank, world.size)
+            weight = self._share_weight(targets, part)
+            batch = {name: array[part] for name, array in batch.items()}
+            targets = targets[part]
+            size, penalised = len(targets), world.rank == 0
         with model._precision(), torch.enable_grad():
             model._set_mode(True)
             target = model._tensor(targets)
-            output = model.module(model._tensors(batch))
-            data = data_loss(output, target, self._loss)
-            extra = penalty(model._penalties)
-            total = data if extra is None else data + extra
+            output: torch.Tensor | None = None
+            data = torch.zeros((), dtype=DTYPES[model.dtype], device=model._device)
+            # An empty share runs the forward only when synchronised batch norms need
+            # its (empty) part of their collectives.
+            if size or self._sync_batchnorm:
+                with self._synced():
+                    output = model.module(model._tensors(batch))
+                # An empty share's zero loss still runs the backward, whose batch-norm
+                # collectives the other ranks' backward waits for.
+                data = data_loss(output, target, self._loss) if size else output.sum() * 0
+            extra = penalty(model._penalties) if penalised else None
+            total = data * weight if weight != 1.0 else data
+            total = total if extra is None else total + extra
             for tensor in self._tensors:
                 tensor.grad = None
             if total.requires_grad:
@@ -126,7 +173,9 @@ class TorchTrainStep:
                 if tensor.grad is None:
                     tensor.grad = torch.zeros_like(tensor)
                 grads.append(tensor.grad)
-            self._record(data.detach(), output.detach(), target, grads, size)
+            if world is not None:
+                world.all_reduce_(grads)
+            self._record(data.detach(), output, target, grads, size)
             if self._clip is not None and grads:
                 if self._clip.by == "norm":
                     torch.nn.utils.clip_grad_norm_(self._tensors, self._clip.threshold)
@@ -141,10 +190,39 @@ class TorchTrainStep:
                 for tensor, bound in self._max_norms:
                     tensor.copy_(torch.renorm(tensor, 2, 0, bound))
 
+    def share_state(self) -> None:
+        """Rank 0's buffers (batch-norm running statistics) on every rank, as DDP's
+        ``broadcast_buffers`` keeps them, so that evaluation and checkpoints agree."""
+        if self._world is not None:
+            with torch.no_grad():
+                self._world.broadcast_(list(self._model.module.buffers()))
+
+    def _synced(self) -> contextlib.AbstractContextManager[None]:
+        if not self._sync_batchnorm or self._world is None:
+            return contextlib.nullcontext()
+        return synced_batchnorm(self._world.group)
+
+    def _share_weight(self, targets: np.ndarray, part: slice) -> float:
+        """This share's part of the batch loss's denominator: its count of samples, or
+        for cross-entropy with class weights and class-index targets (which torch
+        divides by the labels' weights) its part of the labels' weights."""
+        loss = self._loss
+        whole = len(targets)
+        if not whole:
+            return 0.0
+        if (
+            loss.kind == "softmax_cross_entropy"
+            and getattr(loss, "class_weights", None) is not None
+            and np.issubdtype(targets.dtype, np.integer)
+        ):
+            weights = np.asarray(loss.class_weights, dtype=np.float64)
+            return float(weights[targets[part]].sum() / weights[targets].sum())
+        return (part.stop - part.start) / whole
+
     def _record(
         self,
         data: torch.Tensor,
-        output: torch.Tensor,
+        output: torch.Tensor | None,
         target: torch.Tensor,
         grads: list[torch.Tensor],
         batch: int,
@@ -158,7 +236,7 @@ class TorchTrainStep:
                 values.extend(torch.aminmax(grad))
         self._values.append(torch.stack(values))
         hits = HITS[self._loss.kind]
-        if hits is not None:
+        if hits is not None and output is not None:
             self._hit_flags.append(hits(output, target))
         self._batches.append(batch)
 

@@ -17,14 +17,24 @@ The rules the loop follows (docs/distributed.md):
   its path by :meth:`World.broadcast` and wait at :meth:`World.barrier`.
 - Host statistics (loss sums, sample and hit counts) are added over ranks by
   :meth:`World.sum`, so every rank sees the figures of the whole global batch.
+
+What a backend adds for a world of several processes (the loop calls these only when
+``world.size > 1``): :func:`join` returns its world (which may carry a ``device``
+attribute: the device string this process trains on, replacing the one asked for), and
+its train step has ``distribute(world, *, sync_batchnorm)`` (from then on each
+``step(x, y, lr)`` receives the global batch and makes the global batch's update) and
+``share_state()`` (rank 0's non-trained state, such as batch-norm running statistics,
+on every rank; called before each evaluation).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 from netspec.errors import NetspecError
+from netspec.train_stats import Stats
 
 T = TypeVar("T")
 
@@ -116,6 +126,55 @@ def check_nproc(nproc: object, backend: str) -> int:
     if nproc > 1 and backend != "torch":
         raise NetspecError(
             f"nproc = {nproc} starts PyTorch worker processes; the {backend} backend "
-            "does not train in several processes this way: use --backend torch"
+            "does not train in several processes this way: use --backend torch (the jax "
+            "backend trains data-parallel with --devices and jax.distributed, "
+            "docs/distributed.md)"
         )
     return nproc
+
+
+def join(backend: str, device: str) -> World:
+    """The world this process belongs to: :data:`SINGLE` unless a launcher (torchrun, or
+    ``netspec train --nproc``) set ``WORLD_SIZE`` above 1 in the environment, in which
+    case the process joins the group it describes (PyTorch only)."""
+    text = os.environ.get("WORLD_SIZE", "1") or "1"
+    size = int(text) if text.isdigit() else -1
+    if size < 1:
+        raise NetspecError(f"WORLD_SIZE must be a positive integer, found {text!r}")
+    if size == 1:
+        return SINGLE
+    if backend == "numpy":
+        raise NetspecError(NUMPY_ONE_PROCESS.format(what=f"WORLD_SIZE = {size} from a launcher"))
+    if backend != "torch":
+        raise NetspecError(
+            f"WORLD_SIZE = {size} from a launcher such as torchrun, which starts PyTorch "
+            f"workers; the {backend} backend's processes start through jax.distributed "
+            "(docs/distributed.md): use --backend torch under torchrun"
+        )
+    from netspec.backends.torch._distributed import TorchWorld
+
+    return TorchWorld(device)
+
+
+def rank_seed(seed: int, world: World) -> int:
+    """A per-rank random stream from a run's ``seed`` (dropout masks): the seed itself in
+    one process, a different one on each rank of several, all fixed by (seed, rank)."""
+    if world.size == 1:
+        return seed
+    return (seed * 1_000_003 + world.rank + 1) % (2**63)
+
+
+def reduce_stats(world: World, stats: Stats, steps: int) -> Stats:
+    """The statistics of ``steps`` steps summed over ranks; the first non-finite step is
+    the first that any rank saw as such."""
+    if world.size == 1:
+        return stats
+    flags = [1.0 if 0 <= stats.first_nonfinite <= i else 0.0 for i in range(steps)]
+    total = world.sum([stats.loss_sum, stats.samples, stats.correct, *flags])
+    first = next((i for i, flag in enumerate(total[3:]) if flag > 0), -1)
+    return Stats(
+        loss_sum=total[0],
+        samples=round(total[1]),
+        correct=round(total[2]),
+        first_nonfinite=first,
+    )

@@ -13,6 +13,7 @@ from netspec.backend import CompiledModel
 from netspec.backends.numpy import hits, loss_and_grad
 from netspec.data import Split
 from netspec.ir.train import LossSpec, Metric
+from netspec.training.distributed import SINGLE, World, share
 from netspec.training.metrics import MetricSums, label_positions
 
 CLASSIFICATION = frozenset({"softmax_cross_entropy", "binary_cross_entropy"})
@@ -42,6 +43,7 @@ def evaluate(
     *,
     batch_size: int = 1000,
     metrics: Iterable[Metric] = (),
+    world: World = SINGLE,
 ) -> Metrics:
     """Mean data loss (no penalties), top-1 accuracy (per label: per step of a sequence
     output) and ``metrics`` (mae, top_k_accuracy, perplexity; see
@@ -50,17 +52,29 @@ def evaluate(
     Everything is computed in float64 from each backend's outputs, by the reference
     (NumPy) loss code and netspec.training.metrics, so the figures are comparable across
     backends.
+
+    In a data-parallel run (``world`` of several processes) each rank evaluates its
+    :func:`~netspec.training.distributed.share` of the split and the sums are added over
+    ranks, so every sample counts once and every rank gets the figures of the whole split.
     """
     total, correct, count = 0.0, 0, len(split)
     sums = MetricSums(metrics)
-    for start in range(0, count, batch_size):
-        x, y = split.rows(slice(start, start + batch_size))
+    part = share(count, world.rank, world.size)
+    for start in range(part.start, part.stop, batch_size):
+        x, y = split.rows(slice(start, min(start + batch_size, part.stop)))
         out = np.asarray(model.forward(x, train=False), dtype=np.float64)
         y = check_targets(model.ir, y, loss, len(out), np.float64)
         value, _ = loss_and_grad(out, y, loss)
         total += value * len(out)
         correct += hits(out, y, loss)
         sums.add(out, y)
+    if world.size > 1:
+        names = list(sums.sums)
+        local = [total, correct, sums.samples, sums.values, sums.labels]
+        added = world.sum([*local, *(sums.sums[name] for name in names)])
+        total, correct = added[0], round(added[1])
+        sums.samples, sums.values, sums.labels = (round(v) for v in added[2:5])
+        sums.sums = dict(zip(names, added[5:], strict=True))
     # Top-1 accuracy per label: per step of a sequence output [T, V].
     positions = label_positions(loss.kind, tuple(model.ir.output_type.shape))
     accuracy = correct / (count * positions) if loss.kind in CLASSIFICATION and count else None

@@ -22,14 +22,13 @@ from netspec.ir import CheckedModel, Program
 from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
-from netspec.sampling import write_vocabulary
-from netspec.training import reconstructions, rundir, start, tensorboard_events
+from netspec.training import distributed, reconstructions, rundir, start, tensorboard_events
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
 from netspec.training.hooks import RunHooks, check_settings
 from netspec.training.metrics import check_metrics, label_positions
-from netspec.training.preprocessing import run_record, set_input_statistics, weights_metadata
+from netspec.training.preprocessing import set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
 from netspec.weights import load_weights, save_weights
 
@@ -118,6 +117,9 @@ def fit(
     fold: tuple[int, int] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     tensorboard: bool = False,
+    nproc: int = 1,
+    sync_batchnorm: bool = False,
+    master_port: int | None = None,
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
@@ -135,8 +137,24 @@ def fit(
     unchanged (a sweep's pruner stops a poor trial this way). ``tensorboard`` also writes
     each epoch's metrics as TensorBoard event files in RUN_DIR/tensorboard/ (the
     tensorboard extra).
+
+    ``nproc`` > 1 trains data-parallel in that many PyTorch processes on this machine
+    (``master_port``: their rendezvous port, a free one by default); a process started
+    by torchrun joins its group instead. ``sync_batchnorm`` normalises with the
+    statistics of the whole global batch (docs/distributed.md).
     """
     devices = check_devices(backend, devices)
+    if distributed.check_nproc(nproc, backend) > 1:
+        from netspec.backends.torch._launch import launch
+
+        options = dict(model=model, backend=backend, device=device, dtype=dtype, epochs=epochs,
+                       batch_size=batch_size, lr=lr, seed=seed, data=data, data_dir=data_dir,
+                       out=out, resume=resume, progress=progress, spec_path=spec_path,
+                       stop_after=stop_after, sync_batchnorm=sync_batchnorm, fold=fold,
+                       tensorboard=tensorboard)  # fmt: skip
+        if on_epoch is not None:
+            raise NetspecError("on_epoch runs in this process; it cannot follow nproc > 1 workers")
+        return launch(program, options, nproc=nproc, master_port=master_port)
     # JAX in several processes runs one global program (netspec.backends.jax._distributed):
     # rank 0 writes the run directory, the others a private one.
     processes = _jax_processes(backend)
@@ -147,6 +165,10 @@ def fit(
         progress = progress and processes.is_writer
     if tensorboard:
         tensorboard_events.require()
+    # PyTorch in several processes (torchrun): rank 0 alone writes the run directory.
+    world = distributed.join(backend, device)
+    device = getattr(world, "device", device)
+    progress = progress and world.is_writer
     checked = program.model(model)
     section = program.train(checked.name)
     if section is None:
@@ -159,9 +181,14 @@ def fit(
     flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
              "data": None if arrays is not None else data}  # fmt: skip
     if resume is not None:
-        opening = start.open_resume(checked, section, flags, resume, backend=backend, dtype=dtype)
+        opening = start.open_resume(
+            checked, section, flags, resume, backend=backend, dtype=dtype, lock=world.is_writer
+        )
     else:
-        opening = start.open_new(checked, section, flags, out)
+        opening = start.open_new(checked, section, flags, out if world.is_writer else None)
+    if resume is not None and opening.run_dir is not None:  # a resumed run keeps it
+        record = rundir.read_run_record(opening.run_dir) or {}
+        sync_batchnorm = sync_batchnorm or bool(record.get("sync_batchnorm"))
     loop: _Loop | None = None
     try:
         if resume is not None:
@@ -206,26 +233,42 @@ def fit(
         )
         set_input_statistics(checked, compiled, dataset)
         step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
-        run_dir = opening.claim(checked.name)
+        if world.size > 1:
+            step.distribute(world, sync_batchnorm=sync_batchnorm)
+        # Rank 0 claims the directory; the others learn where it is.
+        run_dir = opening.claim(checked.name) if world.is_writer else None
+        run_dir = opening.run_dir = Path(world.broadcast(str(run_dir)))
+        if world.size > 1 and world.is_writer:
+            from netspec.backends.torch._launch import announce_run_dir
+
+            announce_run_dir(run_dir)
         checkpoints = run_dir / "checkpoints"
-        rundir.check_free_space(run_dir, _checkpoint_bytes(compiled, step, spec.ema is not None))
+        if world.is_writer:
+            rundir.check_free_space(
+                run_dir, _checkpoint_bytes(compiled, step, spec.ema is not None)
+            )
         state = opening.state
         if state is not None:
             weights, optimizer_state = load_checkpoint(checkpoints, state)
             compiled.set_parameters(weights)
             step.load_optimizer_state(optimizer_state)
         else:
-            state = _begin(program, checked, opening, dataset, backend, device, dtype, spec_path)
-            if fold is not None:  # beside what _begin wrote, for resume and comparisons
+            run = {"backend": backend, "device": device, "dtype": dtype, "spec": spec_path,
+                   "nproc": world.size, "sync_batchnorm": sync_batchnorm}  # fmt: skip
+            state = start.begin(program, checked, opening, dataset, run, write=world.is_writer)
+            if fold is not None and world.is_writer:  # beside what begin wrote
                 record = rundir.read_run_record(run_dir) or {}
                 rundir.write_json(run_dir / "run.json", {**record, **start.fold_record(fold)})
-        # From the committed state, so a line lost to a kill after a commit comes back.
-        rundir.write_metrics(run_dir / "metrics.jsonl", state.history)
+        if world.is_writer:
+            # From the committed state, so a line lost to a kill after a commit comes back.
+            rundir.write_metrics(run_dir / "metrics.jsonl", state.history)
+        world.barrier()  # the run directory is set up
         loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
+        loop.world = world
         loop.on_epoch = on_epoch
         loop.hooks = RunHooks(
             spec, state, compiled, dataset, run_dir,
-            steps_per_epoch=loop.batches, tensorboard=tensorboard,
+            steps_per_epoch=loop.batches, tensorboard=tensorboard and world.is_writer,
         )  # fmt: skip
         for note in opening.notes:
             loop.progress.message(note)
@@ -236,10 +279,11 @@ def fit(
             loop.hooks.close()
         result = loop.finish()
     except KeyboardInterrupt:
-        committed = loop.committed if loop is not None else _committed(opening)
+        committed = loop.committed if loop is not None else start.committed(opening)
         raise TrainingInterrupted(opening.run_dir, committed) from None
     finally:
         opening.release()
+        world.close()
     result.notes = [*opening.notes, *result.notes]
     if processes.size > 1:
         result.run_dir = processes.broadcast(result.run_dir)
@@ -254,59 +298,6 @@ def _jax_processes(backend: str) -> World:
     from netspec.backends.jax._distributed import jax_world
 
     return jax_world()
-
-
-def _begin(
-    program: Program,
-    checked: CheckedModel,
-    opening: start.Opening,
-    dataset: Dataset,
-    backend: str,
-    device: str,
-    dtype: str,
-    spec_path: str | None,
-) -> LoopState:
-    """Record a new run (run.json first: it marks the directory as a run) and its state."""
-    assert opening.run_dir is not None, "claimed before it begins"
-    spec = opening.spec
-    rundir.write_json(
-        opening.run_dir / "run.json",
-        {
-            "format": rundir.RUN_FORMAT,
-            "model": checked.name,
-            "spec": spec_path,
-            # The spec's values replaced with --set, as KEY=VALUE: what tells runs apart.
-            "overrides": list(program.overrides),
-            "spec_sha256": opening.fingerprint,
-            "backend": backend,
-            "device": device,
-            "dtype": dtype,
-            "seed": spec.seed,
-            "train": spec.model_dump(mode="json"),
-            "data": dataset.describe(),
-            **run_record(dataset),
-            "versions": rundir.framework_versions(backend),
-        },
-    )
-    rundir.write_json(opening.run_dir / "ir.json", program.model_dump(mode="json"))
-    if dataset.vocabulary is not None:
-        # What a text source's indices stand for: `netspec sample` reads it.
-        write_vocabulary(opening.run_dir, dataset.vocabulary, dataset.source)
-    return LoopState(
-        epoch=0,
-        step=0,
-        backend=backend,
-        dtype=dtype,
-        spec_sha256=opening.fingerprint,
-        train=spec.model_dump(mode="json"),
-    )
-
-
-def _committed(opening: start.Opening) -> int | None:
-    """The epoch of the checkpoint a run stopped before its loop began can resume from."""
-    if opening.run_dir is None or opening.lock is None:
-        return None
-    return opening.state.epoch if opening.state is not None else 0
 
 
 def _checkpoint_bytes(compiled: CompiledModel, step: Any, ema: bool = False) -> int:
@@ -373,6 +364,7 @@ class _Loop:
         self._best: dict[str, np.ndarray] | None = None  # this epoch's, to save with it
         self.on_epoch: Callable[[dict[str, Any]], None] | None = None
         self.hooks: RunHooks  # set by fit once the run directory is claimed
+        self.world: distributed.World = distributed.SINGLE  # the processes training together
 
     def run(self, stop_after: int | None) -> None:
         done = 0
@@ -385,7 +377,7 @@ class _Loop:
     def _epoch(self, epoch: int) -> None:
         spec = self.spec
         rate = self.hooks.rate(epoch, 0)  # the epoch's first step's, as its row says
-        self.compiled.seed(dropout_seed(spec.seed, epoch))
+        self.compiled.seed(distributed.rank_seed(dropout_seed(spec.seed, epoch), self.world))
         self.progress.start_epoch(epoch)
         drain_every = max(1, self.batches // DRAINS_PER_EPOCH)
         loss_sum, samples, correct = 0.0, 0, 0
@@ -402,7 +394,7 @@ class _Loop:
                 self.hooks.after_step()
             pending += 1
             if pending == drain_every or index == self.batches - 1:
-                stats = self.step.drain()
+                stats = distributed.reduce_stats(self.world, self.step.drain(), pending)
                 if stats.first_nonfinite >= 0:
                     self._diverged(epoch, index - pending + 1 + stats.first_nonfinite)
                 loss_sum += stats.loss_sum
@@ -421,31 +413,47 @@ class _Loop:
             if self.classify and samples
             else None,
         }
-        for name, split in (("val", self.data.validation), ("test", self.data.test)):
-            if split is not None and len(split):
-                metrics = evaluate(self.compiled, split, spec.loss, metrics=spec.metrics)
-                row.update(metrics.as_dict(name))
+        row.update(self._evaluate())
         self.hooks.evaluate(row)
         row["epoch_time"] = elapsed
         row["samples_per_second"] = samples / elapsed if elapsed > 0 else 0.0
+        row = self.world.broadcast(row)  # rank 0's timings; the same decisions everywhere
         self.state.epoch = epoch + 1
         self.state.history.append(row)
         self.progress.end_epoch(row)
         self._early_stopping(row)
         self.hooks.end_epoch(row)
-        save_checkpoint(
-            self.checkpoints,
-            self.state,
-            self.compiled_arrays(),
-            self.step.optimizer_state(),
-            best=self._best,
-            ema=self.hooks.ema_arrays(),
-        )
+        if self.world.is_writer:
+            save_checkpoint(
+                self.checkpoints,
+                self.state,
+                self.compiled_arrays(),
+                self.step.optimizer_state(),
+                best=self._best,
+                ema=self.hooks.ema_arrays(),
+            )
         self.committed, self._best = self.state.epoch, None
-        rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
+        if self.world.is_writer:
+            rundir.write_metrics(self.run_dir / "metrics.jsonl", self.state.history)
+        if self.world.size > 1:  # the files of the commit, as the writer named them
+            self.state = self.world.broadcast(self.state)
         self.hooks.committed(row)
         if self.on_epoch is not None:
             self.on_epoch(dict(row))
+
+    def _evaluate(self) -> dict[str, float | None]:
+        """Validation and test metrics, sharded over the ranks of a data-parallel run."""
+        if self.world.size > 1:
+            self.step.share_state()  # rank 0's batch-norm statistics on every rank
+        found: dict[str, float | None] = {}
+        for name, split in (("val", self.data.validation), ("test", self.data.test)):
+            if split is not None and len(split):
+                metrics = evaluate(
+                    self.compiled, split, self.spec.loss, metrics=self.spec.metrics,
+                    world=self.world,
+                )  # fmt: skip
+                found.update(metrics.as_dict(name))
+        return found
 
     def compiled_arrays(self) -> dict[str, np.ndarray]:
         return {**self.compiled.parameters(), **self.compiled.state()}
@@ -504,6 +512,25 @@ class _Loop:
             best = verify_file(self.checkpoints, name, self.state.sha256[name])
             self.compiled.set_parameters(load_weights(best))
             self.progress.message(f"restored the weights of epoch {self.state.best_epoch}")
+        final = self._evaluate()
+        notes: list[str] = []
+        if self.world.is_writer:
+            notes = self._write_results(rule is not None and rule.restore_best, final)
+            if final:
+                rundir.write_json(self.run_dir / "final.json", final)
+        self.world.barrier()  # every file is written
+        return TrainResult(
+            history=self.state.history,
+            model=self.compiled,
+            run_dir=self.run_dir,
+            final=final,
+            stopped_early=self.state.stopped_early,
+            notes=notes,
+        )
+
+    def _write_results(self, restored: bool, final: dict[str, float | None]) -> list[str]:
+        """The final weights, the curves, (an autoencoder's) reconstructions and the
+        averaged weights of an ema (whose figures join ``final``)."""
         final_weights = self.run_dir / "weights.safetensors"
         metadata = {
             "model": self.model.name,
@@ -512,13 +539,12 @@ class _Loop:
         }
         with rundir.guarded("write", final_weights):
             save_weights(final_weights, self.compiled_arrays(), metadata=metadata)
-        restored = self.state.best_epoch if rule is not None and rule.restore_best else None
         with rundir.guarded("write", self.run_dir / "curves.png"):
             rundir.plot_curves(
                 self.run_dir / "curves.png",
                 self.state.history,
                 model=self.model.name,
-                best_epoch=restored,
+                best_epoch=self.state.best_epoch if restored else None,
             )
         notes: list[str] = []
         if self.spec.target == "input":  # an autoencoder: show what it makes of its inputs
@@ -530,19 +556,5 @@ class _Loop:
             if note is not None:
                 self.progress.message(note)
                 notes.append(note)
-        final: dict[str, float | None] = {}
-        for name, split in (("val", self.data.validation), ("test", self.data.test)):
-            if split is not None and len(split):
-                metrics = evaluate(self.compiled, split, self.spec.loss, metrics=self.spec.metrics)
-                final.update(metrics.as_dict(name))
         self.hooks.finish(metadata, final)
-        if final:
-            rundir.write_json(self.run_dir / "final.json", final)
-        return TrainResult(
-            history=self.state.history,
-            model=self.compiled,
-            run_dir=self.run_dir,
-            final=final,
-            stopped_early=self.state.stopped_early,
-            notes=notes,
-        )
+        return notes

@@ -17,11 +17,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from netspec.data import Dataset
 from netspec.errors import NetspecError
-from netspec.ir import CheckedModel
+from netspec.ir import CheckedModel, Program
 from netspec.ir.train import TrainSpec
 from netspec.ops import OPS
 from netspec.ops.params import as_written
+from netspec.sampling import write_vocabulary
 from netspec.training import rundir
 from netspec.training.checkpoint import (
     STATE_FILE,
@@ -32,6 +34,7 @@ from netspec.training.checkpoint import (
 )
 from netspec.training.lock import LOCK_FILE, RunLock
 from netspec.training.options import apply_overrides, parse_data_source
+from netspec.training.preprocessing import run_record
 
 # The flags a resumed run must agree with, and the train section field each sets.
 _FIXED = (("batch_size", "--batch-size"), ("lr", "--lr"), ("seed", "--seed"), ("data", "--data"))
@@ -172,21 +175,25 @@ def open_resume(
     *,
     backend: str,
     dtype: str,
+    lock: bool = True,
 ) -> Opening:
-    """Lock an existing run directory and restore its settings and committed state."""
+    """Lock an existing run directory and restore its settings and committed state.
+    Without ``lock`` (the ranks of a data-parallel run but the writer) it only reads."""
     run_dir = rundir.require_path(resume, "--resume")
     if not run_dir.is_dir():
         what = "is not a directory" if run_dir.exists() else "does not exist"
         raise NetspecError(f"--resume {run_dir} {what}; name the directory of a training run")
     fingerprint_now = fingerprint(model, section)
+    if not lock:
+        return _restore(run_dir, section, flags, fingerprint_now, backend, dtype)
     notes: list[str] = []
-    lock = _lock(run_dir, notes)
+    held = _lock(run_dir, notes)
     try:
         opening = _restore(run_dir, section, flags, fingerprint_now, backend, dtype)
     except BaseException:
-        lock.release()
+        held.release()
         raise
-    opening.lock = lock
+    opening.lock = held
     opening.notes[:0] = notes
     return opening
 
@@ -331,3 +338,60 @@ def _call(entry: Any) -> str:
         for key, item in fields.items()
     )
     return f"{entry.kind}({args})" if args else entry.kind
+
+
+def begin(
+    program: Program,
+    checked: CheckedModel,
+    opening: Opening,
+    dataset: Dataset,
+    run: dict[str, Any],
+    *,
+    write: bool,
+) -> LoopState:
+    """Record a new run (run.json first: it marks the directory as a run) and its state;
+    ``run`` holds backend, device, dtype, spec (its path), nproc and sync_batchnorm.
+    Only the writer (``write``) of a data-parallel run writes the files."""
+    assert opening.run_dir is not None, "claimed before it begins"
+    spec = opening.spec
+    if write:
+        rundir.write_json(
+            opening.run_dir / "run.json",
+            {
+                "format": rundir.RUN_FORMAT,
+                "model": checked.name,
+                "spec": run["spec"],
+                # The spec's values replaced with --set, as KEY=VALUE: what tells runs apart.
+                "overrides": list(program.overrides),
+                "spec_sha256": opening.fingerprint,
+                "backend": run["backend"],
+                "device": run["device"],
+                "dtype": run["dtype"],
+                "seed": spec.seed,
+                "nproc": run["nproc"],
+                "sync_batchnorm": run["sync_batchnorm"],
+                "train": spec.model_dump(mode="json"),
+                "data": dataset.describe(),
+                **run_record(dataset),
+                "versions": rundir.framework_versions(run["backend"]),
+            },
+        )
+        rundir.write_json(opening.run_dir / "ir.json", program.model_dump(mode="json"))
+        if dataset.vocabulary is not None:
+            # What a text source's indices stand for: `netspec sample` reads it.
+            write_vocabulary(opening.run_dir, dataset.vocabulary, dataset.source)
+    return LoopState(
+        epoch=0,
+        step=0,
+        backend=run["backend"],
+        dtype=run["dtype"],
+        spec_sha256=opening.fingerprint,
+        train=spec.model_dump(mode="json"),
+    )
+
+
+def committed(opening: Opening) -> int | None:
+    """The epoch of the checkpoint a run stopped before its loop began can resume from."""
+    if opening.run_dir is None or opening.lock is None:
+        return None
+    return opening.state.epoch if opening.state is not None else 0

@@ -32,7 +32,7 @@ from netspec.commands._kinks import decisions, flipped, has_decisions
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
 
-DEFAULT_H = 1e-6
+DEFAULT_H = 1e-5
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-8
 DEFAULT_SAMPLES = 20
@@ -114,8 +114,9 @@ class GradcheckReport:
         if kinks:
             lines.append(
                 f"{len(kinks)} coordinate{'s' if len(kinks) != 1 else ''} at a kink (a "
-                "piecewise decision flips within ±h; not counted):"
+                "piecewise decision flips within ±h; not counted), largest gaps first:"
             )
+            kinks.sort(key=lambda k: -abs(k.analytic - k.numeric))
             for kink in kinks[:KINKS_SHOWN]:
                 lines.append(
                     f"  {kink.tensor}{list(kink.index)}: analytic {kink.analytic:.6e}, numeric "

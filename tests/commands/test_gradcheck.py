@@ -132,6 +132,30 @@ def test_an_l1_weight_at_zero_is_a_kink() -> None:
     assert report.ok
 
 
+def test_a_strongly_curved_loss_is_checked_at_a_finer_step() -> None:
+    # tanh(1000 x) near 0: the central difference at h = 1e-5 is off by about
+    # h^2 1000^2 / 3 relative (1/3 of 1e-4), at h / 10 by a hundredth of that.
+    model = netspec.load(
+        "netspec 1\nmodel c(x: [1]) {\n    dense(1, weight = [[1000]], bias = [0]) -> tanh\n}\n"
+    ).model()
+    x, y = np.array([[1e-4]]), np.array([[0.5]])
+
+    def loss(u: float) -> float:
+        return float((np.tanh(1000 * u) - 0.5) ** 2)
+
+    def exact(u: float) -> float:
+        return 2 * (np.tanh(1000 * u) - 0.5) * 1000 / np.cosh(1000 * u) ** 2
+
+    def off(step: float) -> float:
+        numeric = (loss(1e-4 + step) - loss(1e-4 - step)) / (2 * step)
+        return abs(numeric - exact(1e-4)) / abs(exact(1e-4))
+
+    assert off(1e-5) > 1e-6 > off(1e-6)
+    report = run_gradcheck(model, "numpy", Batch({"x": x}, y, MeanSquaredError(), "curved"))
+    assert report.ok, report.render()
+    assert report.tensors[-1].name == "x" and report.tensors[-1].max_rel < 1e-6
+
+
 def test_the_train_sections_data_gives_the_batch(tmp_path: Path) -> None:
     program = netspec.load(_write(tmp_path, "mlp"))
     model = program.model()

@@ -10,8 +10,9 @@ starts from the same weights and state and reseeds the model, so dropout draws t
 masks each time. Tensors with more than ``samples`` values are checked at ``samples``
 coordinates drawn with the seed.
 
-A coordinate out of tolerance is measured again with ``h / 10`` (the truncation error
-of a strongly curved loss falls a hundredfold) and the closer difference counts.
+A coordinate out of tolerance is measured again with ``h / 10``, then ``h / 100`` (the
+truncation error of a strongly curved loss falls a hundredfold each time), and the
+closest difference counts.
 
 A coordinate fails when its relative error,
 ``|analytic - numeric| / max(|analytic|, |numeric|, atol / rtol)``, exceeds ``rtol``:
@@ -234,14 +235,16 @@ def run_gradcheck(
             exact = float(analytic[name][index])
             numeric, nodes = difference(name, base, index, h)
             relative = _relative(exact, numeric, rtol, atol)
-            if not nodes and relative > rtol:
+            for finer in (h / 10, h / 100):
+                if nodes or relative <= rtol:
+                    break
                 # A strongly curved loss (batchnorm over a few samples) can leave the
-                # truncation error, h^2 |L'''| / 6, above tolerance: a step ten times
-                # smaller cuts it a hundredfold, and the closer difference counts. A
-                # wrong gradient is off at every step.
-                finer, nodes = difference(name, base, index, h / 10)
-                if _relative(exact, finer, rtol, atol) < relative:
-                    numeric, relative = finer, _relative(exact, finer, rtol, atol)
+                # truncation error, h^2 |L'''| / 6, above tolerance: each step ten times
+                # smaller cuts it a hundredfold (while rounding error grows tenfold),
+                # and the closest difference counts. A wrong gradient is off at every step.
+                again, nodes = difference(name, base, index, finer)
+                if _relative(exact, again, rtol, atol) < relative:
+                    numeric, relative = again, _relative(exact, again, rtol, atol)
             check.checked += 1
             if nodes:
                 check.kinks.append(Kink(name, index, exact, numeric, tuple(nodes)))
@@ -285,8 +288,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "check a backend's gradients against central differences in float64",
         "Compare a backend's loss gradients (the train section's loss with the penalties, "
         "in training mode, as a training step takes them) with central differences "
-        "(L(w + h) - L(w - h)) / 2h in float64 (again with h / 10 where that is out of "
-        "tolerance), for every parameter and floating-point "
+        "(L(w + h) - L(w - h)) / 2h in float64 (again with h / 10 and h / 100 where that "
+        "is out of tolerance), for every parameter and floating-point "
         "input: at every coordinate of a small tensor and at --samples seeded coordinates "
         "of a big one. Coordinates where a ReLU-like activation, a max-pool or an l1 loss "
         "or penalty changes its piece within ±h are reported as kinks, not failures. Exit "

@@ -280,7 +280,13 @@ def _penalty(model: CheckedModel, weights: dict[str, np.ndarray]) -> float:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add `netspec gradcheck` to the command line."""
-    from netspec._cli_parser import _command, _model_option, _positive, _positive_float
+    from netspec._cli_parser import (
+        _command,
+        _model_option,
+        _positive,
+        _positive_float,
+        add_set_option,
+    )
 
     parser = _command(
         commands,
@@ -297,6 +303,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "max(|analytic|, |numeric|, atol / rtol) exceeds --rtol.",
     )
     parser.add_argument("file", metavar="SPEC", help="the .net file")
+    add_set_option(parser)
     parser.add_argument(
         "--backend", choices=("numpy", "torch", "jax"), default="numpy", help="the backend to check"
     )
@@ -337,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
     from netspec._cli_parser import EXIT_OK, EXIT_SPEC
     from netspec.cli import _choose_model, _exit_code, _program
 
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "gradcheck")
     if program is None:
         return code
     try:

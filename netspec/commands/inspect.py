@@ -254,7 +254,7 @@ def run_inspect(
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add `netspec inspect` to the command line."""
-    from netspec._cli_parser import _backend_options, _command, _positive_float
+    from netspec._cli_parser import _backend_options, _command, _positive_float, add_set_option
 
     parser = _command(
         commands,
@@ -268,6 +268,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "a PNG grid of histograms of the activations and the statistics as JSON.",
     )
     parser.add_argument("file", metavar="SPEC", help="the .net file")
+    add_set_option(parser)
     _backend_options(parser)
     parser.add_argument(
         "--weights",
@@ -309,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
     from netspec._cli_parser import EXIT_OK
     from netspec.cli import _choose_model, _exit_code, _program
 
-    code, program = _program(args.file)
+    code, program = _program(args.file, args.set, "inspect")
     if program is None:
         return code
     try:

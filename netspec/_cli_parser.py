@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from netspec.check.checker import DEFAULT_MAX_PARAMS
-from netspec.commands import compare, fmt, lsp, sweep
+from netspec.commands import compare, fmt, gradcheck, inspect, lsp, sweep
 from netspec.export._onnx_lowering import DEFAULT_OPSET
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
@@ -428,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     _set_options(commands)
     compare.add_parser(commands)
     sweep.add_parser(commands)
+    gradcheck.add_parser(commands)
+    inspect.add_parser(commands)
     return parser
 
 

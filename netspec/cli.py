@@ -11,7 +11,7 @@ from pathlib import Path
 
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
-from netspec.commands import compare, fmt, lsp, sweep
+from netspec.commands import compare, fmt, gradcheck, inspect, lsp, sweep
 from netspec.errors import NetspecError, UnknownNameError
 from netspec.frontend import Analysis, analyze_source, spaces_message
 from netspec.ir import CheckedModel, Program
@@ -540,6 +540,8 @@ COMMANDS = {
     "lsp": lsp.run,
     "compare": compare.run,
     "sweep": sweep.run,
+    "gradcheck": gradcheck.run,
+    "inspect": inspect.run,
 }
 
 

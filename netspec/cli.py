@@ -12,48 +12,25 @@ from pathlib import Path
 from netspec._cli_parser import EXIT_OK, EXIT_SPEC, EXIT_USAGE, build_parser
 from netspec.check.checker import DEFAULT_MAX_PARAMS
 from netspec.commands import compare, fmt, gradcheck, inspect, lsp, sweep
-from netspec.errors import NetspecError, UnknownNameError
-from netspec.frontend import Analysis, analyze_source, spaces_message
-from netspec.ir import CheckedModel, Program
-
-
-class UsageError(NetspecError):
-    """The command line asks for something the spec does not have (exit code 2)."""
-
-
-def _exit_code(error: NetspecError) -> int:
-    return EXIT_USAGE if isinstance(error, UsageError) else EXIT_SPEC
-
-
-def _model(program: Program, name: str | None) -> CheckedModel:
-    """``program.model(name)``, with a UsageError where the spec has no such model."""
-    try:
-        return program.model(name)
-    except UnknownNameError as error:
-        raise UsageError(error.message) from None
-
-
-def _read(path: str, max_params: int, sets: Sequence[str] = ()) -> Analysis | None:
-    try:
-        return analyze_source(Path(path), max_params=max_params, overrides=sets)
-    except NetspecError as error:
-        print(f"netspec: error: {error}", file=sys.stderr)
-        return None
-
-
-def _use_color(choice: str) -> bool:
-    if choice == "always":
-        return True
-    if choice == "never":
-        return False
-    return sys.stderr.isatty()
+from netspec.commands._shared import (
+    choose_model,
+    concrete_analysis,
+    exit_code,
+    find_model,
+    read_analysis,
+    read_program,
+    use_color,
+    write_output,
+)
+from netspec.errors import NetspecError
+from netspec.ir import Program
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     reports = []
     for path in args.files:
-        analysis = _read(path, args.max_params, args.set)
+        analysis = read_analysis(path, args.max_params, args.set)
         if analysis is None:
             worst = max(worst, EXIT_USAGE)
             continue
@@ -70,7 +47,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
             continue
         if analysis.diagnostics:
-            print(analysis.render(color=_use_color(args.color)), file=sys.stderr)
+            print(analysis.render(color=use_color(args.color)), file=sys.stderr)
         if analysis.ok:
             print(f"{analysis.file}: ok ({analysis.counts()})")
     if args.format == "json":
@@ -81,11 +58,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from netspec.summary import spaces_table, summary_table
 
-    analysis = _read(args.file, args.max_params, args.set)
+    analysis = read_analysis(args.file, args.max_params, args.set)
     if analysis is None:
         return EXIT_USAGE
     if analysis.diagnostics:
-        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        print(analysis.render(color=use_color("auto")), file=sys.stderr)
     if analysis.program is None:
         return EXIT_SPEC
     models = analysis.program.models
@@ -115,46 +92,17 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _choose_model(program: Program, name: str | None) -> CheckedModel:
-    """The model ``--model`` names, or the only one; a UsageError saying how to choose."""
-    if name is None and len(program.models) != 1:
-        names = ", ".join(m.name for m in program.models)
-        if not names:
-            raise UsageError("the spec defines no model")
-        raise UsageError(
-            f"the spec has {len(program.models)} models ({names}); choose one with --model NAME"
-        )
-    return _model(program, name)
-
-
-def _write(command: str, output: str | None, text: str, what: str) -> int:
-    """``text`` to standard output, or atomically to ``output`` with a line saying so."""
-    from netspec.weights import atomic_write_bytes
-
-    if output is None:
-        sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        atomic_write_bytes(output, text.encode("utf-8"))
-    except OSError as error:
-        message = f"cannot write {output}: {error.strerror or error}"
-        print(f"netspec {command}: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"wrote {output} ({what})")
-    return EXIT_OK
-
-
 def cmd_ir(args: argparse.Namespace) -> int:
-    code, program = _program(args.file, args.set, "ir")
+    code, program = read_program(args.file, args.set, "ir")
     if program is None:
         return code
     what = "IR"
     if args.model is not None:
         try:
-            model = _model(program, args.model)
+            model = find_model(program, args.model)
         except NetspecError as error:
             print(f"netspec ir: error: {error}", file=sys.stderr)
-            return _exit_code(error)
+            return exit_code(error)
         prefix = f"{model.name}/"
         program = Program(
             version=program.version,
@@ -164,7 +112,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
             overrides=program.overrides,
         )
         what = f"IR of model {model.name}"
-    return _write("ir", args.output, program.model_dump_json(indent=args.indent) + "\n", what)
+    return write_output("ir", args.output, program.model_dump_json(indent=args.indent) + "\n", what)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -174,11 +122,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"netspec compile: error: {message}", file=sys.stderr)
         return code
 
-    code, analysis = _concrete(args.file, args.set, "compile")
+    code, analysis = concrete_analysis(args.file, args.set, "compile")
     if analysis is None or analysis.program is None:
         return code
     try:
-        model = _choose_model(analysis.program, args.model)
+        model = choose_model(analysis.program, args.model)
         text = generate(
             analysis.program,
             args.backend,
@@ -191,8 +139,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
             raise
         return fail(f"no {args.backend} code generator is installed here", EXIT_SPEC)
     except NetspecError as error:
-        return fail(str(error), _exit_code(error))
-    return _write("compile", args.output, text, f"{args.backend} module for model {model.name}")
+        return fail(str(error), exit_code(error))
+    return write_output(
+        "compile", args.output, text, f"{args.backend} module for model {model.name}"
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -208,12 +158,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         return fail("ONNX export needs the onnx package\n  help: pip install netspec[onnx]", 1)
     from netspec.export.onnx import export_onnx
 
-    code, analysis = _concrete(args.file, args.set, "export")
+    code, analysis = concrete_analysis(args.file, args.set, "export")
     if analysis is None or analysis.program is None:
         return code
     started = time.perf_counter()
     try:
-        model = _choose_model(analysis.program, args.model)
+        model = choose_model(analysis.program, args.model)
         output = args.output or f"{model.name}.onnx"
         result = export_onnx(
             analysis.program,
@@ -228,7 +178,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             spec_text=analysis.source,
         )
     except NetspecError as error:
-        return fail(str(error), _exit_code(error))
+        return fail(str(error), exit_code(error))
     except OSError as error:
         return fail(f"cannot write {error.filename or output}: {error.strerror}", EXIT_USAGE)
     batch = "dynamic" if args.dynamic_batch else str(args.batch)
@@ -242,34 +192,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _concrete(path: str, sets: Sequence[str], command: str) -> tuple[int, Analysis | None]:
-    """(exit code, analysis): code 0 with an analysis whose program has every value fixed,
-    or the code to exit with (a spec with errors, or with search spaces, is refused)."""
-    analysis = _read(path, DEFAULT_MAX_PARAMS, sets)
-    if analysis is None:
-        return EXIT_USAGE, None
-    if analysis.program is None:
-        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
-        return EXIT_SPEC, None
-    if analysis.spaces:
-        who = f"netspec {command}" if command else "netspec"
-        print(f"{who}: error: {spaces_message(analysis.spaces)}", file=sys.stderr)
-        return EXIT_SPEC, None
-    return EXIT_OK, analysis
-
-
-def _program(path: str, sets: Sequence[str] = (), command: str = "") -> tuple[int, Program | None]:
-    """(exit code, program): code 0 with the program (every value fixed), or the code to
-    exit with."""
-    code, analysis = _concrete(path, sets, command)
-    return code, analysis.program if analysis is not None else None
-
-
 def cmd_parity(args: argparse.Namespace) -> int:
     from netspec.backend import BACKENDS
     from netspec.parity import run_parity
 
-    code, program = _program(args.file, args.set, "parity")
+    code, program = read_program(args.file, args.set, "parity")
     if program is None:
         return code
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -281,7 +208,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     train = None if args.mode == "auto" else args.mode == "train"
     reports = []
     try:
-        models = program.models if args.model is None else (_model(program, args.model),)
+        models = program.models if args.model is None else (find_model(program, args.model),)
     except NetspecError as error:
         print(f"netspec parity: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -309,7 +236,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from netspec.training import TrainingInterrupted, fit
 
-    code, program = _program(args.file, args.set, "train")
+    code, program = read_program(args.file, args.set, "train")
     if program is None:
         return code
     if args.folds is not None:  # k-fold cross-validation: one run per fold
@@ -317,7 +244,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         return folds.run(args, program)
     try:
-        _choose_model(program, args.model)
+        choose_model(program, args.model)
         result = fit(
             program,
             model=args.model,
@@ -350,7 +277,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     except NetspecError as error:
         print(f"netspec train: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     except OSError as error:  # the run directory turns its own into NetspecErrors; any other
         # (a data cache that cannot be written, say) still gets one line, not a traceback
         print(f"netspec train: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
@@ -391,11 +318,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from netspec.training.options import parse_data_source
     from netspec.weights import load_weights, resolve_weights_path, validate_weights
 
-    code, program = _program(args.file, args.set, "eval")
+    code, program = read_program(args.file, args.set, "eval")
     if program is None:
         return code
     try:
-        model = _choose_model(program, args.model)
+        model = choose_model(program, args.model)
         spec = program.train(model.name)
         if spec is None:
             raise NetspecError(
@@ -432,7 +359,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             check_same_vocabulary(path.parent, data.vocabulary)
     except NetspecError as error:
         print(f"netspec eval: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     split, name = (data.test, "test") if data.test is not None else (data.validation, "validation")
     if split is None:
         print(
@@ -455,14 +382,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print(f"netspec graph: error: {message}", file=sys.stderr)
         return code
 
-    analysis = _read(args.file, DEFAULT_MAX_PARAMS, args.set)
+    analysis = read_analysis(args.file, DEFAULT_MAX_PARAMS, args.set)
     if analysis is None:
         return EXIT_USAGE
     if analysis.program is None:
-        print(analysis.render(color=_use_color("auto")), file=sys.stderr)
+        print(analysis.render(color=use_color("auto")), file=sys.stderr)
         return EXIT_SPEC
     try:
-        model = _choose_model(analysis.program, args.model)
+        model = choose_model(analysis.program, args.model)
         output = args.output if args.output is not None else f"{model.name}.svg"
         chosen = args.format
         if output != "-" and Path(output).suffix.lower() in SUFFIXES:
@@ -505,7 +432,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         )
     except NetspecError as error:
         print(f"netspec sample: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     print(text)
     return EXIT_OK
 

@@ -105,7 +105,7 @@ def make_batch(
         x, y = random_batch(model, loss, batch, seed, dtype)
         inputs = x if isinstance(x, dict) else {model.inputs[0].name: x}
         return Batch(inputs, np.asarray(y), loss, f"synthetic batch of {batch} (seed {seed})")
-    from netspec.cli import UsageError
+    from netspec.commands._shared import UsageError
     from netspec.data import load_dataset
     from netspec.training.options import parse_data_source
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def run(args: argparse.Namespace, program: object) -> int:
     """Train ``args.folds`` folds of the checked ``program`` and print each fold's final
     validation metrics and their mean ± std; the summary is in ``OUT/folds.json``."""
-    from netspec.cli import _choose_model, _exit_code
+    from netspec.commands._shared import choose_model, exit_code
     from netspec.training import TrainingInterrupted
     from netspec.training.folds import (
         SUMMARY_FILE,
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, program: object) -> int:
 
     try:
         check_folds(args.folds, "--folds")
-        _choose_model(program, args.model)  # type: ignore[arg-type]
+        choose_model(program, args.model)  # type: ignore[arg-type]
         outcome = cross_validate(
             program,  # type: ignore[arg-type]
             folds=args.folds,
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, program: object) -> int:
         return 130
     except NetspecError as error:
         print(f"netspec train: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     except OSError as error:
         print(f"netspec train: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return EXIT_SPEC

@@ -342,13 +342,13 @@ def run(args: argparse.Namespace) -> int:
     """`netspec gradcheck`: exit 0 when every tensor agrees, 1 when one does not, 2 for
     usage errors."""
     from netspec._cli_parser import EXIT_OK, EXIT_SPEC
-    from netspec.cli import _choose_model, _exit_code, _program
+    from netspec.commands._shared import choose_model, exit_code, read_program
 
-    code, program = _program(args.file, args.set, "gradcheck")
+    code, program = read_program(args.file, args.set, "gradcheck")
     if program is None:
         return code
     try:
-        model = _choose_model(program, args.model)
+        model = choose_model(program, args.model)
         batch = make_batch(
             program,
             model,
@@ -374,6 +374,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except NetspecError as error:
         print(f"netspec gradcheck: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     print(report.render())
     return EXIT_OK if report.ok else EXIT_SPEC

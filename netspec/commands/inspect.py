@@ -308,13 +308,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """`netspec inspect`: print the statistics (and write the files of -o)."""
     from netspec._cli_parser import EXIT_OK
-    from netspec.cli import _choose_model, _exit_code, _program
+    from netspec.commands._shared import choose_model, exit_code, read_program
 
-    code, program = _program(args.file, args.set, "inspect")
+    code, program = read_program(args.file, args.set, "inspect")
     if program is None:
         return code
     try:
-        model = _choose_model(program, args.model)
+        model = choose_model(program, args.model)
         batch = make_batch(
             program,
             model,
@@ -339,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
         written = _write_files(inspection, model, args.output) if args.output else []
     except NetspecError as error:
         print(f"netspec inspect: error: {error}", file=sys.stderr)
-        return _exit_code(error)
+        return exit_code(error)
     if args.format == "json":
         print(json.dumps(inspection.to_json(), indent=2))
     else:

@@ -12,7 +12,7 @@ from netspec.errors import NetspecError
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Run the model on the inputs and print (or write) its answers."""
-    from netspec.cli import UsageError, _choose_model, _exit_code, _program
+    from netspec.commands._shared import UsageError, choose_model, exit_code, read_program
     from netspec.predict.inputs import LiteralValues, Text
     from netspec.runs import build_run
     from netspec.weights import atomic_write_bytes, resolve_weights_path
@@ -21,13 +21,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"netspec predict: error: {message}", file=sys.stderr)
         return code
 
-    code, program = _program(args.file, args.set, "predict")
+    code, program = read_program(args.file, args.set, "predict")
     if program is None:
         return code
     if args.format == "npy" and args.output is None and sys.stdout.isatty():
         return fail("--format npy writes binary data: give -o FILE.npy", EXIT_USAGE)
     try:
-        model = _choose_model(program, args.model)
+        model = choose_model(program, args.model)
         weights = None if args.weights is None else resolve_weights_path(args.weights)
         run = build_run(
             program,
@@ -50,7 +50,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         prediction = run.predict(*inputs)
         data = prediction.render(args.format, args.top_k)
     except NetspecError as error:
-        return fail(str(error), _exit_code(error))
+        return fail(str(error), exit_code(error))
     if args.output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -3,10 +3,8 @@ checkpoints and resume, for any backend (each supplies only a fused step)."""
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,55 +28,12 @@ from netspec.training.hooks import RunHooks, check_settings
 from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import set_input_statistics, weights_metadata
 from netspec.training.progress import Progress
+from netspec.training.results import TrainingDiverged, TrainingInterrupted, TrainResult
 from netspec.weights import load_weights, save_weights
 
 # Statistics are read back from the device about this many times per epoch: enough for
 # a live progress bar, few enough that no step waits on the host.
 DRAINS_PER_EPOCH = 20
-
-
-class TrainingDiverged(NetspecError):
-    """The loss or the gradients stopped being finite; the last good checkpoint is kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run; ``epoch`` is that of its last complete checkpoint (None when
-    the run directory was not yet claimed, 0 when no epoch was committed)."""
-
-    def __init__(self, run_dir: Path | None, epoch: int | None) -> None:
-        super().__init__(run_dir, epoch)
-        self.run_dir = run_dir
-        self.epoch = epoch
-
-    def report(self, spec: str, options: dict[str, str | bool | None], quiet: bool) -> str:
-        """What was saved, and the command that continues: with ``options``, those with a
-        text value, and the switches among them that are True."""
-        if self.run_dir is None or self.epoch is None:
-            return "interrupted before the run directory was set up; nothing was saved"
-        command = ["netspec", "train", spec, "--resume", str(self.run_dir)]
-        for flag, value in options.items():
-            command += [flag] if value is True else [flag, value] if isinstance(value, str) else []
-        command += ["--quiet"] if quiet else []
-        saved = (
-            f"the checkpoint of epoch {self.epoch} in {self.run_dir} is complete"
-            if self.epoch
-            else f"no epoch's checkpoint is complete in {self.run_dir}; resuming starts it "
-            "from epoch 1"
-        )
-        return f"interrupted; {saved}. Continue with:\n  {shlex.join(command)}"
-
-
-@dataclass
-class TrainResult:
-    """What :func:`fit` returns: per-epoch metrics, the trained model, where it is saved."""
-
-    history: list[dict[str, Any]]
-    model: CompiledModel
-    run_dir: Path
-    final: dict[str, float | None] = field(default_factory=dict)
-    stopped_early: bool = False
-    # How the run directory was (re)used, and any run file that was skipped.
-    notes: list[str] = field(default_factory=list)
 
 
 def dropout_seed(seed: int, epoch: int) -> int:
@@ -214,7 +169,7 @@ def fit(
             input_dtypes={spec.name: spec.dtype for spec in checked.inputs},
             fold=fold,
         )
-        _check_monitor(spec, dataset)
+        start.check_monitor(spec, dataset)
         check_settings(spec, dataset)
         # Once per split and integer input, before any step, so that a bad index names
         # its input and sample there (each batch is checked again where it enters a backend).
@@ -309,28 +264,6 @@ def _checkpoint_bytes(compiled: CompiledModel, step: Any, ema: bool = False) -> 
     optimizer = sum(np.asarray(a).nbytes for a in step.optimizer_state().values())
     average = 3 * weights if ema else 0
     return 2 * (weights + optimizer) + 2 * weights + average + (1 << 20)
-
-
-def _check_monitor(spec: TrainSpec, dataset: Dataset) -> None:
-    """Early stopping must watch something the run measures: say so before training."""
-    rule = spec.early_stopping
-    if rule is None:
-        return
-    split = {"val": dataset.validation, "test": dataset.test}.get(rule.monitor.split("_")[0])
-    if rule.monitor.startswith(("val", "test")) and split is None:
-        fix = (
-            "add validation = 0.1 to the data source"
-            if rule.monitor.startswith("val")
-            else "the data source has no test split"
-        )
-        raise NetspecError(
-            f"early_stopping monitors {rule.monitor}, which this run cannot measure: {fix}"
-        )
-    if rule.monitor.endswith("accuracy") and spec.loss.kind not in CLASSIFICATION:
-        raise NetspecError(
-            f"early_stopping monitors {rule.monitor}, but {spec.loss.kind} is a regression loss: "
-            "monitor val_loss instead"
-        )
 
 
 class _Loop:

@@ -32,6 +32,7 @@ from netspec.training.checkpoint import (
     read_state,
     remove_unreferenced,
 )
+from netspec.training.evaluate import CLASSIFICATION
 from netspec.training.lock import LOCK_FILE, RunLock
 from netspec.training.options import apply_overrides, parse_data_source
 from netspec.training.preprocessing import run_record
@@ -395,3 +396,25 @@ def committed(opening: Opening) -> int | None:
     if opening.run_dir is None or opening.lock is None:
         return None
     return opening.state.epoch if opening.state is not None else 0
+
+
+def check_monitor(spec: TrainSpec, dataset: Dataset) -> None:
+    """Early stopping must watch something the run measures: say so before training."""
+    rule = spec.early_stopping
+    if rule is None:
+        return
+    split = {"val": dataset.validation, "test": dataset.test}.get(rule.monitor.split("_")[0])
+    if rule.monitor.startswith(("val", "test")) and split is None:
+        fix = (
+            "add validation = 0.1 to the data source"
+            if rule.monitor.startswith("val")
+            else "the data source has no test split"
+        )
+        raise NetspecError(
+            f"early_stopping monitors {rule.monitor}, which this run cannot measure: {fix}"
+        )
+    if rule.monitor.endswith("accuracy") and spec.loss.kind not in CLASSIFICATION:
+        raise NetspecError(
+            f"early_stopping monitors {rule.monitor}, but {spec.loss.kind} is a regression loss: "
+            "monitor val_loss instead"
+        )

@@ -212,6 +212,12 @@ def _short_names(keys: list[str]) -> dict[str, str]:
     return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last, strict=True)}
 
 
+def _under(key: str, set_keys: list[str]) -> bool:
+    """Whether an override of a whole setting (``optimizer``) sets ``key``
+    (``optimizer.momentum``), so that the override's value already tells it."""
+    return any(key.startswith(f"{set_key.rsplit('.', 1)[-1]}.") for set_key in set_keys)
+
+
 def _pattern(maps: list[dict[str, Any]], key: str) -> tuple[int, ...]:
     """How ``key`` splits the runs: each run's value as the index of its first run."""
     shown = [_show(m.get(key, _MISSING)) for m in maps]
@@ -235,7 +241,7 @@ def label_runs(runs: list[ComparedRun]) -> list[str]:
     short = _short_names(resolved)
     resolved = [
         k for k in resolved
-        if short[k] not in named_by_set and k != "model"
+        if short[k] not in named_by_set and k != "model" and not _under(k, set_keys)
         and _pattern([r.settings for r in runs], k) not in explained
     ]  # fmt: skip
     names = {str(run.record.get("model")) for run in runs}

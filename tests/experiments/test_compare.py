@@ -84,6 +84,21 @@ def test_recorded_overrides_name_the_difference(two_rates: tuple[Path, Path]) ->
     assert label_runs(runs) == ["optimizer.lr=0.1", "optimizer.lr=0.01"]
 
 
+def test_an_override_of_a_whole_setting_names_its_arguments(
+    two_rates: tuple[Path, Path],
+) -> None:
+    runs = [read_run(two_rates[0]), read_run(two_rates[1])]
+    runs[0].record["overrides"] = ["optimizer=adam(lr = 0.1)"]
+    runs[1].record["overrides"] = ["optimizer=sgd(lr = 0.01, momentum = 0.9)"]
+    runs[0].record["train"]["optimizer"].update(kind="adam", momentum=None)
+    runs[1].record["train"]["optimizer"].update(kind="sgd", momentum=0.9)
+    # The optimizer's kind, lr and momentum are what the override wrote: not repeated.
+    assert label_runs(runs) == [
+        "optimizer=adam(lr = 0.1)",
+        "optimizer=sgd(lr = 0.01, momentum = 0.9)",
+    ]
+
+
 def test_runs_that_differ_in_nothing_are_told_apart_by_directory(
     two_rates: tuple[Path, Path],
 ) -> None:

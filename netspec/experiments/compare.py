@@ -212,6 +212,12 @@ def _short_names(keys: list[str]) -> dict[str, str]:
     return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last, strict=True)}
 
 
+def _under(key: str, set_keys: list[str]) -> bool:
+    """Whether an override of a whole setting (``optimizer``) sets ``key``
+    (``optimizer.momentum``), so that the override's value already tells it."""
+    return any(key.startswith(f"{set_key.rsplit('.', 1)[-1]}.") for set_key in set_keys)
+
+
 def _pattern(maps: list[dict[str, Any]], key: str) -> tuple[int, ...]:
     """How ``key`` splits the runs: each run's value as the index of its first run."""
     shown = [_show(m.get(key, _MISSING)) for m in maps]
@@ -235,7 +241,7 @@ def label_runs(runs: list[ComparedRun]) -> list[str]:
     short = _short_names(resolved)
     resolved = [
         k for k in resolved
-        if short[k] not in named_by_set and k != "model"
+        if short[k] not in named_by_set and k != "model" and not _under(k, set_keys)
         and _pattern([r.settings for r in runs], k) not in explained
     ]  # fmt: skip
     names = {str(run.record.get("model")) for run in runs}
@@ -321,10 +327,23 @@ def as_json(runs: list[ComparedRun]) -> dict[str, Any]:
     }
 
 
+_SPLIT_NAMES = {"val": "validation", "test": "test"}
+
+
+def held_out_split(runs: list[ComparedRun]) -> str:
+    """The split drawn dashed beside training: ``val`` where any run has a validation
+    split, else ``test`` (a run without one is measured on the test split each epoch,
+    so that the gap between training and held-out data still shows)."""
+    rows = [row for run in runs for row in run.history]
+    has_val = any(row.get(f"val_{q}") is not None for row in rows for q in ("loss", "accuracy"))
+    return "val" if has_val else "test"
+
+
 def plot(runs: list[ComparedRun], path: str | os.PathLike[str]) -> None:
     """The curves of ``runs`` overlaid as a PNG, one panel per quantity (loss, and
-    accuracy where the runs measure it): a colour per run, train solid, validation dashed.
-    Written atomically; needs matplotlib (the ``train`` extra)."""
+    accuracy where the runs measure it): a colour per run, train solid, validation dashed
+    (or test, where no run has a validation split; see ``held_out_split``). Written
+    atomically; needs matplotlib (the ``train`` extra)."""
     try:
         import matplotlib
 
@@ -340,6 +359,7 @@ def plot(runs: list[ComparedRun], path: str | os.PathLike[str]) -> None:
     quantities = [
         q for q in ("loss", "accuracy") if any(row.get(f"train_{q}") is not None for row in rows)
     ]
+    held_out = held_out_split(runs)
     figure, axes = plt.subplots(1, len(quantities), figsize=(5.5 * len(quantities), 4.2))
     axes = [axes] if len(quantities) == 1 else list(axes)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -347,7 +367,7 @@ def plot(runs: list[ComparedRun], path: str | os.PathLike[str]) -> None:
         for index, run in enumerate(runs):
             colour = colours[index % len(colours)]
             epochs = [row["epoch"] for row in run.history]
-            for split, style in (("train", "-"), ("val", "--")):
+            for split, style in (("train", "-"), (held_out, "--")):
                 values = [row.get(f"{split}_{quantity}") for row in run.history]
                 if any(v is not None for v in values):
                     marker = "." if len(epochs) <= 12 else None  # dots only where few
@@ -357,7 +377,8 @@ def plot(runs: list[ComparedRun], path: str | os.PathLike[str]) -> None:
     handles = [Line2D([], [], color=colours[i % len(colours)], label=run.label)
                for i, run in enumerate(runs)]  # fmt: skip
     handles += [Line2D([], [], color="black", linestyle="-", label="train"),
-                Line2D([], [], color="black", linestyle="--", label="validation")]  # fmt: skip
+                Line2D([], [], color="black", linestyle="--",
+                       label=_SPLIT_NAMES[held_out])]  # fmt: skip
     axes[-1].legend(handles=handles, fontsize="small")
     figure.tight_layout()
     image = io.BytesIO()

@@ -11,7 +11,7 @@ import pytest
 import netspec
 from netspec.cli import main
 from netspec.errors import NetspecError
-from netspec.experiments.compare import compare, label_runs, read_run
+from netspec.experiments.compare import compare, held_out_split, label_runs, read_run
 from netspec.training import fit
 from tests.training.conftest import TINY
 
@@ -82,6 +82,34 @@ def test_recorded_overrides_name_the_difference(two_rates: tuple[Path, Path]) ->
     runs[1].record["overrides"] = {"optimizer.lr": 0.01}
     # The override names the setting; the resolved lr it set is not repeated.
     assert label_runs(runs) == ["optimizer.lr=0.1", "optimizer.lr=0.01"]
+
+
+def test_an_override_of_a_whole_setting_names_its_arguments(
+    two_rates: tuple[Path, Path],
+) -> None:
+    runs = [read_run(two_rates[0]), read_run(two_rates[1])]
+    runs[0].record["overrides"] = ["optimizer=adam(lr = 0.1)"]
+    runs[1].record["overrides"] = ["optimizer=sgd(lr = 0.01, momentum = 0.9)"]
+    runs[0].record["train"]["optimizer"].update(kind="adam", momentum=None)
+    runs[1].record["train"]["optimizer"].update(kind="sgd", momentum=0.9)
+    # The optimizer's kind, lr and momentum are what the override wrote: not repeated.
+    assert label_runs(runs) == [
+        "optimizer=adam(lr = 0.1)",
+        "optimizer=sgd(lr = 0.01, momentum = 0.9)",
+    ]
+
+
+def test_the_test_split_is_drawn_where_no_run_has_a_validation_split(
+    two_rates: tuple[Path, Path],
+) -> None:
+    runs = [read_run(two_rates[0]), read_run(two_rates[1])]
+    assert held_out_split(runs) == "val"
+    for run in runs:
+        run.history = [
+            {k: v for k, v in row.items() if not k.startswith("val_")} for row in run.history
+        ]
+    assert all("test_accuracy" in row for run in runs for row in run.history)
+    assert held_out_split(runs) == "test"
 
 
 def test_runs_that_differ_in_nothing_are_told_apart_by_directory(

@@ -11,7 +11,7 @@ from netspec import analyze
 from netspec.syntax.format import WIDTH, FormatError, format_source
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "specs").glob("*.net")) + sorted((ROOT / "netspec" / "std").glob("*.net"))
+SHIPPED = sorted((ROOT / "specs").rglob("*.net")) + sorted((ROOT / "netspec" / "std").glob("*.net"))
 SPAN_KEYS = {"file", "line", "column", "end_line", "end_column"}
 
 

@@ -15,6 +15,7 @@ batch norm to rounding.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-from netspec.backends.torch.nn import SYNC_GROUPS
+from netspec.backends.torch import nn
 from netspec.devices import parse_device
 from netspec.errors import NetspecError
 
@@ -137,15 +138,47 @@ class TorchWorld:
 
 
 @contextlib.contextmanager
-def synced_batchnorm(group: Any) -> Iterator[None]:
-    """Batch norms in training mode normalise with the statistics of every rank's batch
-    inside this block (every rank must run the same forward: the statistics are
-    collectives)."""
-    SYNC_GROUPS.append(group)
+def synced_batchnorm(module: Any, group: Any) -> Iterator[None]:
+    """Inside this block the batch norms of ``module`` (a NetspecModule) normalise in
+    training mode with the statistics of every rank's batch (every rank must run the
+    same forward: the statistics are collectives). As torch's
+    ``SyncBatchNorm.convert_sync_batchnorm`` swaps modules, this swaps the batch-norm
+    steps of the module's walk, so that ``nn.batchnorm`` itself, whose source generated
+    files carry, stays free of the process group."""
+    steps = module.steps
+    module.steps = tuple(
+        step._replace(fn=functools.partial(_batchnorm_of_group, group=group, **step.fn.keywords))
+        if isinstance(step.fn, functools.partial) and step.fn.func is nn.batchnorm
+        else step
+        for step in steps
+    )
     try:
         yield
     finally:
-        SYNC_GROUPS.pop()
+        module.steps = steps
+
+
+def _batchnorm_of_group(
+    x: torch.Tensor,
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    *,
+    training: bool,
+    momentum: float,
+    eps: float,
+    group: Any,
+) -> torch.Tensor:
+    # nn.batchnorm's signature, with the statistics of the group's batch in training.
+    if not training:
+        return nn.batchnorm(
+            x, running_mean, running_var, weight, bias,
+            training=False, momentum=momentum, eps=eps,
+        )  # fmt: skip
+    return synced_batch_norm(
+        x, running_mean, running_var, weight, bias, momentum=momentum, eps=eps, group=group
+    )
 
 
 def synced_batch_norm(

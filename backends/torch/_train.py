@@ -200,7 +200,7 @@ class TorchTrainStep:
     def _synced(self) -> contextlib.AbstractContextManager[None]:
         if not self._sync_batchnorm or self._world is None:
             return contextlib.nullcontext()
-        return synced_batchnorm(self._world.group)
+        return synced_batchnorm(self._model.module, self._world.group)
 
     def _share_weight(self, targets: np.ndarray, part: slice) -> float:
         """This share's part of the batch loss's denominator: its count of samples, or

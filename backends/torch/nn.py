@@ -186,11 +186,6 @@ def avgpool1d(
     return y.squeeze(2)
 
 
-# The process groups a batch norm in training mode takes its statistics over, innermost
-# last; empty outside a data-parallel step with synchronised batch norm.
-SYNC_GROUPS: list[Any] = []
-
-
 def batchnorm(
     x: torch.Tensor,
     running_mean: torch.Tensor,
@@ -204,16 +199,7 @@ def batchnorm(
 ) -> torch.Tensor:
     """Batch normalisation over axis 1, as torch.nn.BatchNorm with a fixed momentum but
     without the num_batches_tracked counter (unused with a fixed momentum). In training
-    mode the running statistics move in place, with the unbiased batch variance. Inside
-    a data-parallel step with synchronised batch norm the statistics are those of every
-    process's batch (netspec.backends.torch._distributed)."""
-    if training and SYNC_GROUPS:
-        from netspec.backends.torch._distributed import synced_batch_norm
-
-        return synced_batch_norm(
-            x, running_mean, running_var, weight, bias,
-            momentum=momentum, eps=eps, group=SYNC_GROUPS[-1],
-        )  # fmt: skip
+    mode the running statistics move in place, with the unbiased batch variance."""
     return torch.nn.functional.batch_norm(
         x, running_mean, running_var, weight, bias, training, momentum, eps
     )

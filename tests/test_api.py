@@ -245,4 +245,4 @@ def test_train_result_names_only_the_training_loops_result() -> None:
         for node in ast.walk(ast.parse(path.read_text("utf-8")))
         if isinstance(node, ast.ClassDef) and node.name == "TrainResult"
     ]
-    assert defined == ["training/loop.py"]
+    assert defined == ["training/results.py"]

@@ -90,24 +90,13 @@ def _torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-@contextlib.contextmanager
-def _environment(name: str, value: str) -> Iterator[None]:
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-
-
 def _one(nproc: int, device: str, threads: int, data: ArrayData) -> tuple[float, float]:
+    from netspec.backends.torch._launch import environment_variable
+
     program = netspec.load(SPEC)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        with _torch_threads(threads), _environment("OMP_NUM_THREADS", str(threads)):
+        with _torch_threads(threads), environment_variable("OMP_NUM_THREADS", str(threads)):
             result = fit(
                 program,
                 backend="torch",

@@ -72,8 +72,8 @@ def launch(
         threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // nproc))
         with (
             _quiet_agent(),
-            _environment(REPORTS_ENV, str(reports)),
-            _environment("OMP_NUM_THREADS", threads),
+            environment_variable(REPORTS_ENV, str(reports)),
+            environment_variable("OMP_NUM_THREADS", threads),
         ):
             results = elastic_launch(config, _worker)(program, options)
     except ChildFailedError as failed:
@@ -130,7 +130,8 @@ def _quiet_agent() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _environment(name: str, value: str) -> Iterator[None]:
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` inside the block, as it was after."""
     saved = os.environ.get(name)
     os.environ[name] = value
     try:

@@ -142,6 +142,22 @@ def make_batch(
     return Batch(inputs, np.ascontiguousarray(y), section.loss, described, dataset)
 
 
+def batch_from_args(
+    program: Program, model: CheckedModel, args: argparse.Namespace, dtype: str
+) -> Batch:
+    """:func:`make_batch` from the options :func:`add_batch_options` added to a command."""
+    return make_batch(
+        program,
+        model,
+        data=args.data,
+        batch=args.batch,
+        seed=args.seed,
+        dtype=dtype,
+        data_dir=args.data_dir,
+        spec_path=args.file,
+    )
+
+
 def load_params(model: CheckedModel, weights: str | None, dtype: str) -> dict[str, Any] | None:
     """The weights of ``--weights`` (a file or a run directory), checked; None without."""
     if weights is None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from netspec.commands._batch import Batch, add_batch_options, load_params, make_batch
+from netspec.commands._batch import Batch, add_batch_options, batch_from_args, load_params
 from netspec.commands._kinks import decisions, flipped, has_decisions
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
@@ -349,16 +349,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     try:
         model = choose_model(program, args.model)
-        batch = make_batch(
-            program,
-            model,
-            data=args.data,
-            batch=args.batch,
-            seed=args.seed,
-            dtype="float64",
-            data_dir=args.data_dir,
-            spec_path=args.file,
-        )
+        batch = batch_from_args(program, model, args, "float64")
         params = load_params(model, args.weights, "float64")
         report = run_gradcheck(
             model,

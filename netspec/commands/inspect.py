@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from netspec.commands._batch import Batch, add_batch_options, load_params, make_batch
+from netspec.commands._batch import Batch, add_batch_options, batch_from_args, load_params
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel
 
@@ -315,16 +315,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     try:
         model = choose_model(program, args.model)
-        batch = make_batch(
-            program,
-            model,
-            data=args.data,
-            batch=args.batch,
-            seed=args.seed,
-            dtype=args.dtype,
-            data_dir=args.data_dir,
-            spec_path=args.file,
-        )
+        batch = batch_from_args(program, model, args, args.dtype)
         inspection = run_inspect(
             model,
             args.backend,

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -67,10 +68,18 @@ def _study(directory: Path) -> optuna.Study:
     return optuna.load_study(study_name=STUDY_NAME, storage=storage)
 
 
-def _completed_so_far(directory: Path) -> list[optuna.trial.FrozenTrial]:
-    """The completed trials of a sweep another process is running: read only (the tables
-    are the sweep's to create), nothing while the study is being created."""
-    if not (directory / STUDY_FILE).exists():
+def _completed_so_far(directory: Path) -> list[int]:
+    """The numbers of the completed trials of a sweep another process is running, read
+    through SQLite in read-only mode: opening it through Optuna would write the schema
+    version while the sweep creates the database."""
+    path = directory / STUDY_FILE
+    if not path.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as connection:
+            rows = connection.execute("SELECT number FROM trials WHERE state = 'COMPLETE'")
+            return [number for (number,) in rows]
+    except sqlite3.Error:  # the tables are not there yet, or the database is busy
         return []
     try:
         storage = optuna.storages.RDBStorage(
@@ -97,7 +106,7 @@ def test_a_killed_sweep_resumes_to_n_trials_without_redoing_finished_ones(
                "--quiet"]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        finished: list[optuna.trial.FrozenTrial] = []
+        finished: list[int] = []
         while process.poll() is None and not finished:  # until the first trial completes
             finished = _completed_so_far(out)
             time.sleep(0.05)  # leave the cores to the sweep
@@ -281,3 +290,30 @@ def test_an_override_fixes_a_space_for_every_trial(tmp_path: Path) -> None:
         assert netspec.search_spaces(written) == ()  # checks alone
     with pytest.raises(NetspecError, match=r"overrides .* contradicts the sweep"):
         sweep(spec, trials=2, out=out, overrides=["let.width=24"], say=None)
+
+
+def test_a_study_opened_while_another_process_initialises_it_is_opened_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes opening a new study database race to stamp its schema version; the
+    loser's unique-constraint failure means the database is ready, so it opens again."""
+    from sqlalchemy.exc import IntegrityError
+
+    from netspec.experiments.sweep import study as study_module
+    from netspec.experiments.sweep.settings import SweepSettings
+
+    calls: list[str] = []
+    real = optuna.storages.RDBStorage
+
+    class Racing(real):  # type: ignore[misc]
+        def __init__(self, url: str, **kwargs: object) -> None:
+            calls.append(url)
+            if len(calls) == 1:
+                real(url)  # the other process wins the stamp
+                raise IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE"))
+            super().__init__(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", Racing)
+    settings = SweepSettings(spec=SPACES, spec_sha256="0" * 64, objective="val_accuracy")
+    study, _ = study_module.open_study(tmp_path, settings)
+    assert len(calls) == 2 and study.study_name == STUDY_NAME

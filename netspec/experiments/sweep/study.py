@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -40,10 +41,7 @@ def open_study(directory: Path, settings: SweepSettings, sampler: Any = None) ->
     settings' pruner, and its storage. Several processes share it: SQLite waits for a
     busy database."""
     optuna = import_optuna()
-    storage = optuna.storages.RDBStorage(
-        f"sqlite:///{directory.resolve() / STUDY_FILE}",
-        engine_kwargs={"connect_args": {"timeout": 300}},
-    )
+    storage = _open_storage(optuna, directory.resolve() / STUDY_FILE)
     study = optuna.create_study(
         study_name=STUDY_NAME,
         storage=storage,
@@ -53,6 +51,25 @@ def open_study(directory: Path, settings: SweepSettings, sampler: Any = None) ->
         load_if_exists=True,
     )
     return study, storage
+
+
+def _open_storage(optuna: Any, path: Path, attempts: int = 5) -> Any:
+    """The SQLite storage at ``path``. Optuna stamps a new database's schema version on
+    first open; when another process (a parallel job, a second sweep, a reader) opens the
+    same new file at that moment, one of the two stamps fails on the unique version row.
+    The database is then initialised, so opening it again succeeds."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(
+                f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 300}}
+            )
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def make_pruner(settings: SweepSettings) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 import netspec
-from benchmarks._timing import Pair, alternate, table
+from benchmarks._timing import Pair, alternate, calibrate, table
 from netspec.backend import get_backend
 from netspec.ir.train import Sgd, SoftmaxCrossEntropy
 
@@ -51,6 +52,19 @@ RATIO_GOALS = {"attention": 1.10}
 NUMPY_SPEEDUP_GOAL = 2.0
 
 
+# The variants' rows: several steps per call on JAX, torch.compile on PyTorch.
+VARIANTS = {"jax": "k=8", "torch": "compile"}
+# The variants' goal: at most 0.9 of the hand-written step.
+VARIANT_GOAL = 0.9
+
+
+def variant_label(variant: str) -> str:
+    """The row label of a variant ("" for the default step)."""
+    if variant.startswith("k="):
+        return f"{variant[2:]} steps per call"
+    return "--compile" if variant == "compile" else ""
+
+
 def ratio_goal(net: str) -> float:
     """The most netspec's step may take, as a multiple of the hand-written step's."""
     return RATIO_GOALS.get(net, RATIO_GOAL)
@@ -67,12 +81,15 @@ class CaseResult:
     infer: Pair | None  # a = netspec, b = reference; seconds per batch of INFER_BATCH
     infer_batch: int
     max_output_diff: float
+    compile_s: float | None = None  # first call of a variant's step (compile included)
 
     def goal(self) -> tuple[str, bool]:
         """The goal of this row and whether it is met (by the median ratio)."""
         ratio = self.step.ratio.median
         if self.framework == "numpy":
             return f"speed-up >= {NUMPY_SPEEDUP_GOAL:g}x", 1 / ratio >= NUMPY_SPEEDUP_GOAL
+        if self.label in (variant_label(v) for v in VARIANTS.values()):
+            return f"ratio <= {VARIANT_GOAL}", ratio <= VARIANT_GOAL
         return f"ratio <= {ratio_goal(self.net)}", ratio <= ratio_goal(self.net)
 
 
@@ -118,14 +135,18 @@ def _torch_tf32(allow: bool | None) -> Iterator[None]:
 
 
 def _netspec_side(
-    framework: str, net: str, device: str, allow_tf32: bool | None
+    framework: str, net: str, device: str, allow_tf32: bool | None, variant: str = ""
 ) -> tuple[Any, Any]:
     model = netspec.load(SPECS[net]).model()
     options: dict[str, Any] = {"seed": 0, "dtype": "float32", "device": device}
     if framework == "torch" and allow_tf32 is not None:
         options["allow_tf32"] = allow_tf32
+    if variant == "compile":
+        options["compile"] = True
     compiled = get_backend(framework).compile(model, **options)
     step = compiled.train_step(SoftmaxCrossEntropy(), Sgd(lr=LR), None)
+    if variant.startswith("k="):
+        step.steps_per_call(int(variant[2:]))
     return compiled, step
 
 
@@ -198,15 +219,19 @@ def run_case(
     allow_tf32: bool | None = None,
     calls: int | None = None,
     twin: bool = True,
+    variant: str = "",
 ) -> CaseResult:
     """One row: step and inference of ``net`` on ``framework``, netspec vs by hand.
 
     With ``twin`` a second copy of the hand-written step joins the rotation; its ratio
-    to the first is the noise floor of the row.
+    to the first is the noise floor of the row. ``variant`` "k=K" runs K steps per
+    compiled call (jax; blocks are then a multiple of K steps), "compile" compiles the
+    step with torch.compile (torch; its compile time is recorded in ``compile_s``).
     """
     batch = batch or BATCHES[net]
+    label = label or variant_label(variant)
     with _jax_precision(label), _torch_tf32(allow_tf32):
-        compiled, step = _netspec_side(framework, net, device, allow_tf32)
+        compiled, step = _netspec_side(framework, net, device, allow_tf32, variant)
         params = compiled.parameters()
         ref_step, ref_sync, ref_predict = _reference_side(framework, net, params, device)
         twin_step, twin_sync, _ = (
@@ -245,6 +270,15 @@ def run_case(
             for _ in range(n):
                 ref_predict(xi)
 
+        compile_s = None
+        if variant:
+            # The first call of a new path compiles (scan, torch.compile): outside timing.
+            k = int(variant[2:]) if variant.startswith("k=") else 1
+            begin = time.perf_counter()
+            ours(k)
+            compile_s = time.perf_counter() - begin
+            if calls is None:
+                calls = -(-calibrate(theirs, block_s) // k) * k
         step_pair = alternate(
             ours,
             theirs,
@@ -263,7 +297,7 @@ def run_case(
                 calls=calls,
             )
     return CaseResult(
-        framework, net, batch, device, label, step_pair, infer_pair, infer_batch, diff
+        framework, net, batch, device, label, step_pair, infer_pair, infer_batch, diff, compile_s
     )
 
 

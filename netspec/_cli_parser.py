@@ -275,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="data-parallel batch norms use the statistics of the whole global batch "
         "(default: each process its own share)",
     )
+    train.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the training step with torch.compile (torch backend; compiles for a "
+        "while first, docs/training.md)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 
     evaluate = _command(

@@ -51,7 +51,7 @@ def check_train_options(options: Mapping[str, object], accepted: Iterable[str]) 
     for name in ("data_dir", "out", "resume"):
         if name in options:
             checked[name] = check_path(options[name], name, optional=True)
-    for name in ("progress", "tensorboard", "sync_batchnorm"):
+    for name in ("progress", "tensorboard", "sync_batchnorm", "compile"):
         if name in options and not isinstance(options[name], bool):
             raise NetspecError(f"{name} must be True or False, found {found(options[name])}")
     for name in ("nproc", "master_port"):

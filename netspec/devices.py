@@ -83,3 +83,17 @@ def check_devices(backend: str, devices: object) -> int:
             help=NOT_DATA_PARALLEL_HELP.get(backend, "use --backend jax").format(devices=count),
         )
     return count
+
+
+def check_compile(backend: str, compile: object) -> None:
+    """``compile`` (torch.compile of the training step) is asked for on the torch backend
+    only: the jax backend's steps are XLA programs already, NumPy has no compiler."""
+    if not isinstance(compile, bool):
+        raise NetspecError(f"compile must be True or False, found {compile!r}")
+    if compile and backend != "torch":
+        why = "its steps are XLA programs already" if backend == "jax" else "it has no compiler"
+        raise NetspecError(
+            f"--compile compiles the training step with torch.compile, so it needs the torch "
+            f"backend; the {backend} backend was asked for, and {why}: use --backend torch, "
+            "or leave --compile out"
+        )

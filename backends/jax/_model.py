@@ -9,7 +9,7 @@ process-wide x64 flag.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import jax
@@ -63,6 +63,7 @@ class JaxModel(ModelBase):
         self._out = None if self._mesh is None else self._mesh.replicated
         self._programs = programs_for(model)
         self._shapes = {spec.name: spec.shape for spec in model.params}
+        self._flush: Callable[[], None] | None = None  # see _queue_reader
         self._params: dict[str, Array] = {}
         self._state: dict[str, Array] = {}
         self._reseed(check_seed(seed))
@@ -71,6 +72,7 @@ class JaxModel(ModelBase):
     # -- the primitives of ModelBase -----------------------------------------------
 
     def _outputs(self, batch: Inputs, train: bool, keep: bool) -> dict[str, np.ndarray]:
+        self._settle()
         fn = self._programs.forward(train, keep=keep, out=self._out)
         with precision_scope(self.dtype):
             placed = self._place_batch(batch)
@@ -85,6 +87,7 @@ class JaxModel(ModelBase):
         output_shape = (batch_size(batch), *self.ir.output_type.shape)
         targets = check_targets(loss, targets, output_shape, self.dtype)
         fn = self._programs.step(loss, train, input_grad, out=self._out)
+        self._settle()
         with precision_scope(self.dtype):
             placed, targets = self._place_batch(batch), self._place_targets(targets)
             value, grads, state = fn(self._params, self._state, placed, targets, *self._rng(train))
@@ -97,10 +100,12 @@ class JaxModel(ModelBase):
         return float(value), result
 
     def _copies(self, names: list[str]) -> dict[str, np.ndarray]:
+        self._settle()
         arrays = {**self._params, **self._state}
         return {name: np.array(arrays[name]) for name in names}
 
     def _write(self, arrays: dict[str, np.ndarray]) -> None:
+        self._settle()
         with precision_scope(self.dtype):
             placed = self._place_params(arrays)
         params, state = dict(self._params), dict(self._state)
@@ -109,6 +114,7 @@ class JaxModel(ModelBase):
         self._params, self._state = params, state
 
     def _reseed(self, seed: int) -> None:
+        self._settle()  # queued steps draw from the old key
         # Built with 64-bit ints on so that seeds past 2**32 keep all their bits; the key
         # itself is two uint32 words, the same in either precision.
         with jax.enable_x64(True):
@@ -122,10 +128,23 @@ class JaxModel(ModelBase):
         self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
     ) -> JaxTrainStep:
         # Steps for the same (loss, optimizer, clip) share one compiled program.
-        fused, rule = self._programs.fused(
+        programs = self._programs.fused(
             loss, optimizer, clip, donate=self._device.platform != "cpu", out=self._out
         )
-        return JaxTrainStep(self, loss, fused, rule)
+        return JaxTrainStep(self, loss, programs)
+
+    def _queue_reader(self, flush: Callable[[], None]) -> None:
+        """A train step holding queued steps (several steps per call) registers its
+        flush here; every read or write of the weights, state or dropout key runs it
+        first, so that nothing sees the weights of before the queued steps."""
+        if self._flush is not None and self._flush != flush:
+            self._flush()
+        self._flush = flush
+
+    def _settle(self) -> None:
+        flush, self._flush = self._flush, None
+        if flush is not None:
+            flush()
 
     def _place_batch(self, batch: Inputs) -> Inputs | dict[str, Array]:
         """A checked batch as a program takes it: as it is on one device (jit moves it),

@@ -19,8 +19,7 @@ from jax.sharding import Sharding
 from netspec._contract import gradient_inputs
 from netspec.backends.jax._graph import Lowered, lower_model
 from netspec.backends.jax._losses import loss_function, penalty_function
-from netspec.backends.jax._optim import Optimizer
-from netspec.backends.jax._train import make_fused_step
+from netspec.backends.jax._train import FusedPrograms, make_fused_step
 from netspec.ir import CheckedModel
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 
@@ -35,7 +34,7 @@ class Programs:
         self.lowered: Lowered = lower_model(model)
         self._forwards: dict[tuple[bool, bool, Sharding | None], Callable[..., Any]] = {}
         self._steps: dict[tuple[LossSpec, bool, bool, Sharding | None], Callable[..., Any]] = {}
-        self._fused: dict[tuple[Any, ...], tuple[Callable[..., Any], Optimizer]] = {}
+        self._fused: dict[tuple[Any, ...], FusedPrograms] = {}
 
     def forward(self, train: bool, keep: bool, out: Sharding | None = None) -> Callable[..., Any]:
         """``(params, state, x, key, call) -> (outputs, new_state)``, jitted; ``out`` is
@@ -72,9 +71,9 @@ class Programs:
         clip: ClipSpec | None,
         donate: bool,
         out: Sharding | None = None,
-    ) -> tuple[Callable[..., Any], Optimizer]:
-        """The fused train step of docs/training.md and its optimizer rule; ``out`` as
-        for :meth:`forward`."""
+    ) -> FusedPrograms:
+        """The fused train step of docs/training.md (one step and k steps per call) and
+        its optimizer rule; ``out`` as for :meth:`forward`."""
         key = (loss, optimizer, clip, donate, out)
         if key not in self._fused:
             self._fused[key] = make_fused_step(

@@ -37,7 +37,9 @@ class TorchModel(ModelBase):
     ``params=model.parameters()``) rather than moving ``.module``. ``params`` holds every
     parameter (state starts at its fill where left out). ``allow_tf32`` lets float32
     matmuls and convolutions on CUDA use TF32 (faster on Ampere and later, about 1e-3
-    relative error).
+    relative error). ``compile`` compiles the training step's forward, loss and backward
+    with ``torch.compile`` (:mod:`netspec.backends.torch._compile_step`); inference stays
+    eager.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class TorchModel(ModelBase):
         seed: int = 0,
         params: dict[str, np.ndarray] | None = None,
         allow_tf32: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__(ir, dtype)
         seed = check_seed(seed)
@@ -59,6 +62,7 @@ class TorchModel(ModelBase):
         self.device = device_name(target)
         self.module = module
         self._device = target
+        self._compile = compile
         self._precision: Callable[[], AbstractContextManager[None]] = (
             ieee_float32 if target.type == "cuda" and not allow_tf32 else contextlib.nullcontext
         )

@@ -21,9 +21,10 @@ import torch
 
 from netspec._contract import check_targets
 from netspec._model_base import Batch, batch_size
+from netspec.backends.torch._compile_step import forward_and_loss
 from netspec.backends.torch._device import DTYPES
 from netspec.backends.torch._distributed import synced_batchnorm
-from netspec.backends.torch._losses import data_loss, penalty
+from netspec.backends.torch._losses import penalty
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.optimizers import buffer_names, check_optimizer_state, pack_state
 from netspec.train_stats import Stats
@@ -100,6 +101,8 @@ class TorchTrainStep:
             if spec.regularize.max_norm is not None
         ]
         self._t = 0
+        # The forward and the data loss, compiled by torch.compile when the model asks.
+        self._forward = forward_and_loss(model.module, loss, compile=model._compile)
         self._world: TorchWorld | None = None
         self._sync_batchnorm = False
         self._reset_stats()
@@ -153,12 +156,15 @@ class TorchTrainStep:
             data = torch.zeros((), dtype=DTYPES[model.dtype], device=model._device)
             # An empty share runs the forward only when synchronised batch norms need
             # its (empty) part of their collectives.
-            if size or self._sync_batchnorm:
+            if size:
+                with self._synced():
+                    output, data = self._forward(model._tensors(batch), target)
+            elif self._sync_batchnorm:
                 with self._synced():
                     output = model.module(model._tensors(batch))
                 # An empty share's zero loss still runs the backward, whose batch-norm
                 # collectives the other ranks' backward waits for.
-                data = data_loss(output, target, self._loss) if size else output.sum() * 0
+                data = output.sum() * 0
             extra = penalty(model._penalties) if penalised else None
             total = data * weight if weight != 1.0 else data
             total = total if extra is None else total + extra

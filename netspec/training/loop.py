@@ -14,7 +14,7 @@ from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
 from netspec.data import Dataset, augment, batches, load_dataset, num_batches
 from netspec.data._arrays import ArrayData
-from netspec.devices import check_devices
+from netspec.devices import check_compile, check_devices
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
 from netspec.ir.graph import INDEX_DTYPES
@@ -75,6 +75,7 @@ def fit(
     nproc: int = 1,
     sync_batchnorm: bool = False,
     master_port: int | None = None,
+    compile: bool = False,
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
@@ -97,8 +98,11 @@ def fit(
     (``master_port``: their rendezvous port, a free one by default); a process started
     by torchrun joins its group instead. ``sync_batchnorm`` normalises with the
     statistics of the whole global batch (docs/distributed.md).
+
+    ``compile`` compiles the torch step with torch.compile (the torch backend only).
     """
     devices = check_devices(backend, devices)
+    check_compile(backend, compile)
     if distributed.check_nproc(nproc, backend) > 1:
         from netspec.backends.torch._launch import launch
 
@@ -106,7 +110,7 @@ def fit(
                        batch_size=batch_size, lr=lr, seed=seed, data=data, data_dir=data_dir,
                        out=out, resume=resume, progress=progress, spec_path=spec_path,
                        stop_after=stop_after, sync_batchnorm=sync_batchnorm, fold=fold,
-                       tensorboard=tensorboard)  # fmt: skip
+                       tensorboard=tensorboard, compile=compile)  # fmt: skip
         if on_epoch is not None:
             raise NetspecError("on_epoch runs in this process; it cannot follow nproc > 1 workers")
         return launch(program, options, nproc=nproc, master_port=master_port)
@@ -185,6 +189,7 @@ def fit(
             device=device,
             seed=spec.seed,
             **({"devices": devices} if devices > 1 else {}),
+            **({"compile": True} if compile else {}),
         )
         set_input_statistics(checked, compiled, dataset)
         step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
@@ -313,6 +318,11 @@ class _Loop:
         self.compiled.seed(distributed.rank_seed(dropout_seed(spec.seed, epoch), self.world))
         self.progress.start_epoch(epoch)
         drain_every = max(1, self.batches // DRAINS_PER_EPOCH)
+        # A step that runs k steps per compiled call (jax) drains on a multiple of k.
+        fuse = getattr(self.step, "steps_per_call", None)
+        if fuse is not None:
+            k = fuse(drain_every)
+            drain_every = -(-drain_every // k) * k
         loss_sum, samples, correct = 0.0, 0, 0
         start = time.perf_counter()
         pending = 0

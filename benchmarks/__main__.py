@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 frameworks=("torch", "jax"),
                 infer_batch=256,
                 progress=progress,
+                variants=False,
             )
             print(train_step.render(attention, title="attention"))
             goals.train_step(attention)

@@ -79,6 +79,15 @@ def test_train_step_case_gives_finite_timings(framework: str) -> None:
     assert "| " in train_step.render(train_step.GroupResult([case]))
 
 
+def test_the_several_steps_per_call_row_has_its_goal_and_first_call() -> None:
+    pytest.importorskip("jax", reason="jax is not installed (pip install netspec[jax])")
+    case = train_step.run_case("jax", "mlp", batch=8, infer_batch=0, variant="k=4", **TINY)
+    assert case.step.calls % 4 == 0 and case.compile_s is not None
+    text = train_step.render(train_step.GroupResult([case]))
+    assert "jax 4 step(s) per call" in text and "ratio <= 0.9" in text
+    assert "first call of each variant" in text
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS[1:])
 def test_attention_case_runs_the_same_network_by_hand(framework: str) -> None:
     """The hand-written nn.MultiheadAttention net (or JAX's) takes netspec's weights in

@@ -17,7 +17,9 @@ price of k times its compile time, paid once per run.
 How k is chosen (:func:`steps_per_call`): the largest power of two that is at most
 :data:`MAX_STEPS_PER_CALL` and at most the number of steps between two reads of the
 statistics (the loop then makes that interval a multiple of k), halved while k stacked
-batches would hold more than :data:`STACK_BYTES`. Fewer than k queued steps (the end of
+batches would hold more than :data:`STACK_BYTES`; 1 for a network with convolutions on
+the CPU, whose k-step program XLA ran about 15 % slower per step than the one-step
+program (LeNet-5, docs/benchmarks.md). Fewer than k queued steps (the end of
 an epoch, a read of the weights) run one by one through the one-step program, so no
 length other than k is ever compiled.
 """
@@ -37,9 +39,12 @@ MAX_STEPS_PER_CALL = 4
 STACK_BYTES = 64 << 20
 
 
-def steps_per_call(steps_between_drains: int) -> int:
+def steps_per_call(steps_between_drains: int, *, convolutions_on_cpu: bool = False) -> int:
     """k for a run whose statistics are read every ``steps_between_drains`` steps: the
-    largest power of two <= both that and :data:`MAX_STEPS_PER_CALL` (1 when < 2)."""
+    largest power of two <= both that and :data:`MAX_STEPS_PER_CALL` (1 when < 2, and
+    for a network with convolutions on the CPU)."""
+    if convolutions_on_cpu:
+        return 1
     k = 1
     while k * 2 <= min(steps_between_drains, MAX_STEPS_PER_CALL):
         k *= 2

@@ -89,10 +89,14 @@ class JaxTrainStep:
         """Run up to k steps per compiled call when :meth:`drain` comes every
         ``steps_between_drains`` steps; returns k (a power of two, so the caller can make
         its drain interval a multiple of it). The rule is :mod:`netspec.backends.jax._multistep`'s;
-        k is 1 where the batch is split over several devices."""
+        k is 1 where the batch is split over several devices, and for a network with
+        convolutions on the CPU."""
         self.flush()
+        model = self._model
+        convolutions = any("conv" in node.op.kind for node in model.ir.nodes)
+        on_cpu = convolutions and model._device.platform == "cpu"
         many = self._programs.many is not None
-        self._k = steps_per_call(steps_between_drains) if many else 1
+        self._k = steps_per_call(steps_between_drains, convolutions_on_cpu=on_cpu) if many else 1
         self._stack_checked = False
         return self._k
 

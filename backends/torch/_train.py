@@ -102,7 +102,9 @@ class TorchTrainStep:
         ]
         self._t = 0
         # The forward and the data loss, compiled by torch.compile when the model asks.
-        self._forward = forward_and_loss(model.module, loss, compile=model._compile)
+        self._forward = forward_and_loss(
+            model.module, loss, compile=model._compile, device=model._device
+        )
         self._world: TorchWorld | None = None
         self._sync_batchnorm = False
         self._reset_stats()

@@ -109,6 +109,7 @@ def test_a_non_finite_loss_inside_a_call_names_its_step() -> None:
 
 def test_steps_per_call_is_the_largest_power_of_two_that_fits() -> None:
     assert [_multistep.steps_per_call(n) for n in (1, 2, 3, 5, 20, 1000)] == [1, 2, 2, 4, 4, 4]
+    assert _multistep.steps_per_call(20, convolutions_on_cpu=True) == 1
     assert _multistep.fit_stack(4, _multistep.STACK_BYTES // 2) == 2
     assert _multistep.fit_stack(4, _multistep.STACK_BYTES * 2) == 1
 

@@ -49,3 +49,27 @@ def test_compile_is_refused_on_other_backends(tmp_path: Path, backend: str) -> N
 def test_the_compile_option_is_checked() -> None:
     with pytest.raises(NetspecError, match="compile must be True or False, found 'yes'"):
         netspec.train(TINY, compile="yes")
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="CUDA graphs of the compiled step need a CUDA device (torch.cuda.is_available() "
+    "is False)",
+)
+def test_a_compiled_step_on_cuda_trains_as_the_eager_step(tmp_path: Path) -> None:
+    # TorchInductor with CUDA graphs (mode "reduce-overhead"), the path --compile takes on CUDA.
+    runs = [
+        fit(
+            DROPOUT,
+            backend="torch",
+            device="cuda",
+            out=tmp_path / name,
+            progress=False,
+            epochs=2,
+            compile=name == "compiled",
+        )
+        for name in ("eager", "compiled")
+    ]
+    for a, b in zip(runs[0].history, runs[1].history, strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)

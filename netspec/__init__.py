@@ -120,6 +120,7 @@ TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
     "out", "resume", "progress", "model", "devices", "tensorboard", "nproc", "sync_batchnorm",
     "master_port",
+    "threads",
 )  # fmt: skip
 
 
@@ -141,7 +142,8 @@ def train(
     (for a path or text) as for :func:`load`. ``nproc`` (torch only) trains
     data-parallel in that many processes started by torch's elastic agent, ``batch_size``
     staying the global batch; ``sync_batchnorm`` and ``master_port`` go with it
-    (docs/distributed.md). Every option is checked before any data
+    (docs/distributed.md). ``threads`` sizes the CPU thread pools (0 or "auto": one per
+    physical core the load leaves free; docs/training.md). Every option is checked before any data
     is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options

@@ -266,6 +266,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             nproc=args.nproc,
             sync_batchnorm=args.sync_batchnorm,
             master_port=args.master_port,
+            threads=args.threads,
         )
     except TrainingInterrupted as stop:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}

@@ -1,0 +1,137 @@
+"""The CPU thread pools of a training run: how many threads, and setting them.
+
+PyTorch's intra-op pool (OpenMP) and the BLAS pool NumPy uses (OpenBLAS) busy-wait at
+their barriers: when a pool has more threads than the cores free for it, each step waits
+for the thread the OS preempted, and an epoch beside any other CPU-bound process becomes
+several times slower (8-40x measured for LeNet-5 on two cores with two threads, against
+1.5-2x with one; docs/benchmarks.md, group ``load``). A run therefore takes, unless told
+otherwise, one thread per physical core that the recent load leaves free, at least one
+(:func:`default_threads`).
+
+Only the pools of the libraries a run uses are touched: the BLAS pool for every backend
+(the loop's NumPy work, the numpy backend's matrix products), and PyTorch's intra-op
+pool for the torch backend. A numpy or jax run never imports torch. XLA's CPU pool
+cannot be sized from Python (jax 0.10: ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false``
+and ``intra_op_parallelism_threads=N`` leave its worker threads as they were); it does
+not busy-wait, so it degrades gracefully under load and keeps its default.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netspec.errors import NetspecError
+
+AUTO = 0  # ``threads=0`` (or "auto"): the default rule
+
+
+def check_threads(value: object, name: str = "threads") -> int:
+    """``value`` as a thread count: an int >= 0, or "auto" (0: the default rule)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return AUTO
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise NetspecError(
+            f"{name} must be an integer >= 1, or 0 or 'auto' for the default (one thread "
+            f"per free physical core), found {value!r}"
+        )
+    return int(value)
+
+
+def default_threads(cores: int, load: float | None) -> int:
+    """The default rule: the physical ``cores`` less those the recent ``load`` (runnable
+    processes, the 1-minute load average) keeps busy, rounded to the nearest, and at
+    least one. Without a load figure, every core."""
+    busy = int(load + 0.5) if load is not None and math.isfinite(load) and load > 0 else 0
+    return max(1, min(cores, cores - busy))
+
+
+def physical_cores() -> int:
+    """Distinct physical cores among the CPUs this process may run on (hyper-threads of
+    one core count once); the usable logical CPUs where /proc/cpuinfo says nothing."""
+    try:
+        usable = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: logical CPUs, the most torch would take
+        return max(1, os.cpu_count() or 1)
+    cores = _core_ids()
+    if not cores:
+        return max(1, len(usable))
+    return max(1, len({cores.get(cpu, ("cpu", cpu)) for cpu in usable}))
+
+
+def _core_ids() -> dict[int, tuple[str, str]]:
+    """CPU number -> (physical id, core id) from /proc/cpuinfo; empty when unreadable."""
+    found: dict[int, tuple[str, str]] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return found
+    for block in text.split("\n\n"):
+        fields = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (line.partition(":") for line in block.splitlines())
+        )
+        if "processor" in fields and "core id" in fields and fields["processor"].isdigit():
+            found[int(fields["processor"])] = (fields.get("physical id", "0"), fields["core id"])
+    return found
+
+
+def current_load() -> float | None:
+    """The 1-minute load average, or None where the system has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def resolve(threads: int) -> int:
+    """The thread count a run uses: ``threads`` itself, or the default rule for 0."""
+    if threads > 0:
+        return threads
+    return default_threads(physical_cores(), current_load())
+
+
+@dataclass
+class Pools:
+    """The pools set for a run, and how to put them back as they were."""
+
+    threads: int
+    _undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def restore(self) -> None:
+        """Put every pool back to its size before :func:`apply`."""
+        while self._undo:
+            self._undo.pop()()
+
+
+def apply(threads: int, backend: str) -> Pools:
+    """Size the pools ``backend`` uses to ``threads`` (0: :func:`resolve`'s rule)."""
+    count = resolve(threads)
+    pools = Pools(count)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a dependency; without it only torch's pool can be sized
+        pass
+    else:
+        # The BLAS libraries only: torch's OpenMP runtime is set through torch below,
+        # and only for a torch run.
+        limits = threadpool_limits(limits=count, user_api="blas")
+        pools._undo.append(limits.restore_original_limits)
+    if backend == "torch":
+        import torch
+
+        saved = torch.get_num_threads()
+        torch.set_num_threads(count)
+        pools._undo.append(lambda: torch.set_num_threads(saved))
+    return pools
+
+
+def worker_share(threads: int, nproc: int) -> int:
+    """Each of ``nproc`` worker processes' threads when the run as a whole takes
+    ``threads`` (0: the default rule): an equal share, at least one."""
+    return max(1, resolve(threads) // nproc)

@@ -22,6 +22,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from netspec.errors import NetspecError
 
@@ -43,50 +44,78 @@ def check_threads(value: object, name: str = "threads") -> int:
 
 
 def default_threads(cores: int, load: float | None) -> int:
-    """The default rule: the physical ``cores`` less those the recent ``load`` (runnable
-    processes, the 1-minute load average) keeps busy, rounded to the nearest, and at
-    least one. Without a load figure, every core."""
+    """The default rule: the physical ``cores`` less those the ``load`` (other runnable
+    processes: :func:`current_load`) keeps busy, rounded to the nearest, and at least
+    one. Without a load figure, every core."""
     busy = int(load + 0.5) if load is not None and math.isfinite(load) and load > 0 else 0
     return max(1, min(cores, cores - busy))
 
 
 def physical_cores() -> int:
     """Distinct physical cores among the CPUs this process may run on (hyper-threads of
-    one core count once); the usable logical CPUs where /proc/cpuinfo says nothing."""
+    one core count once), and no more than its cgroup's CPU quota (a container's
+    ``--cpus``)."""
     try:
-        usable = sorted(os.sched_getaffinity(0))
+        usable = set(os.sched_getaffinity(0))
     except AttributeError:  # not Linux: logical CPUs, the most torch would take
         return max(1, os.cpu_count() or 1)
-    cores = _core_ids()
-    if not cores:
-        return max(1, len(usable))
-    return max(1, len({cores.get(cpu, ("cpu", cpu)) for cpu in usable}))
-
-
-def _core_ids() -> dict[int, tuple[str, str]]:
-    """CPU number -> (physical id, core id) from /proc/cpuinfo; empty when unreadable."""
-    found: dict[int, tuple[str, str]] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            text = handle.read()
+            count = count_cores(handle.read(), usable)
     except OSError:
-        return found
-    for block in text.split("\n\n"):
-        fields = dict(
-            (key.strip(), value.strip())
-            for key, _, value in (line.partition(":") for line in block.splitlines())
-        )
-        if "processor" in fields and "core id" in fields and fields["processor"].isdigit():
-            found[int(fields["processor"])] = (fields.get("physical id", "0"), fields["core id"])
-    return found
+        count = len(usable)
+    quota = cpu_quota(Path("/sys/fs/cgroup"))
+    if quota is not None:
+        count = min(count, math.ceil(quota))
+    return max(1, count)
+
+
+def count_cores(cpuinfo: str, usable: set[int]) -> int:
+    """Distinct (physical id, core id) pairs among the ``usable`` CPUs of a
+    /proc/cpuinfo text; a CPU it gives no core id counts as a core of its own."""
+    cores: dict[int, tuple[str, str]] = {}
+    for block in cpuinfo.split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        if fields.get("processor", "").isdigit() and "core id" in fields:
+            cores[int(fields["processor"])] = (fields.get("physical id", "0"), fields["core id"])
+    return len({cores.get(cpu, ("cpu", str(cpu))) for cpu in usable})
+
+
+def cpu_quota(root: Path) -> float | None:
+    """CPUs' worth of time the cgroup at ``root`` may use: cgroup v2's cpu.max, else
+    v1's cpu/cpu.cfs_quota_us over cpu.cfs_period_us; None without a quota."""
+    try:
+        quota, period = (root / "cpu.max").read_text(encoding="utf-8").split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text(encoding="utf-8").strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    try:
+        value = float(quota) / float(period)
+    except (ValueError, ZeroDivisionError):  # "max": no quota
+        return None
+    return value if value > 0 else None  # v1 writes -1 for none
 
 
 def current_load() -> float | None:
-    """The 1-minute load average, or None where the system has none."""
+    """Other runnable processes: the 1-minute load average, or the tasks runnable at
+    this instant less this one where more (the average lags a process started seconds
+    ago by most of a minute); None where the system gives neither."""
     try:
-        return os.getloadavg()[0]
+        average: float | None = os.getloadavg()[0]
     except (AttributeError, OSError):
-        return None
+        average = None
+    try:
+        with open("/proc/loadavg", encoding="utf-8") as handle:
+            running = int(handle.read().split()[3].split("/")[0]) - 1
+    except (OSError, ValueError, IndexError):
+        return average
+    return max(average or 0.0, float(running))
 
 
 def resolve(threads: int) -> int:

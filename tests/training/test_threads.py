@@ -43,6 +43,47 @@ def test_the_default_rule_takes_the_cores_the_load_leaves(
     assert thread_pools.default_threads(cores, load) == expected
 
 
+def _cpuinfo(*cores: tuple[int, int]) -> str:
+    """A /proc/cpuinfo text: one block per CPU, given as (physical id, core id)."""
+    return "\n\n".join(
+        f"processor\t: {cpu}\nphysical id\t: {package}\ncore id\t\t: {core}"
+        for cpu, (package, core) in enumerate(cores)
+    )
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "usable", "expected"),
+    [
+        (_cpuinfo((0, 0), (0, 1)), {0, 1}, 2),  # two cores
+        (_cpuinfo((0, 0), (0, 0), (0, 1), (0, 1)), {0, 1, 2, 3}, 2),  # hyper-threads
+        (_cpuinfo((0, 0), (0, 0), (0, 1), (0, 1)), {0, 1}, 1),  # affinity: one core's two
+        (_cpuinfo((0, 0), (1, 0)), {0, 1}, 2),  # the same core id on two packages
+        ("", {0, 1, 2}, 3),  # no core ids: each CPU a core
+    ],
+)
+def test_physical_cores_are_counted_once(cpuinfo: str, usable: set[int], expected: int) -> None:
+    assert thread_pools.count_cores(cpuinfo, usable) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_a_cgroup_cpu_quota_is_read(
+    tmp_path: Path, files: dict[str, str], expected: float | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert thread_pools.cpu_quota(tmp_path) == expected
+
+
 @pytest.mark.parametrize(
     ("given", "expected"), [(0, 0), ("auto", 0), ("AUTO", 0), (3, 3), ("2", 2)]
 )

@@ -116,7 +116,9 @@ def fit(
                        out=out, resume=resume, progress=progress, spec_path=spec_path,
                        stop_after=stop_after, sync_batchnorm=sync_batchnorm, fold=fold,
                        tensorboard=tensorboard)  # fmt: skip
-        options["threads"] = thread_pools.worker_share(threads, nproc)
+        # Each worker's share; a resumed run's workers keep the count it recorded.
+        resumed = resume is not None and not threads
+        options["threads"] = 0 if resumed else thread_pools.worker_share(threads, nproc)
         if on_epoch is not None:
             raise NetspecError("on_epoch runs in this process; it cannot follow nproc > 1 workers")
         return launch(program, options, nproc=nproc, master_port=master_port)

@@ -193,3 +193,25 @@ def test_each_worker_takes_an_equal_share() -> None:
     assert thread_pools.worker_share(8, 2) == 4
     assert thread_pools.worker_share(3, 2) == 1
     assert thread_pools.worker_share(1, 4) == 1  # never none
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="--nproc needs torch")
+@pytest.mark.parametrize(
+    ("threads", "resume", "expected"),
+    [(4, None, 2), (0, None, 3 // 2), (1, None, 1), (0, "run", 0), (4, "run", 2)],
+)
+def test_nproc_workers_are_handed_their_share(
+    tiny: Program,
+    monkeypatch: pytest.MonkeyPatch,
+    threads: int,
+    resume: str | None,
+    expected: int,
+) -> None:
+    # 0 for a resumed run: each worker then reads the count its run recorded.
+    from netspec.backends.torch import _launch
+
+    monkeypatch.setattr(thread_pools, "default_threads", lambda cores, load: 3)
+    handed: list[dict[str, Any]] = []
+    monkeypatch.setattr(_launch, "launch", lambda program, options, **kw: handed.append(options))
+    fit(tiny, backend="torch", nproc=2, threads=threads, resume=resume, progress=False)
+    assert handed[0]["threads"] == expected

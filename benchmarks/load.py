@@ -193,7 +193,7 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> LoadResult:
     # Small enough that the collapsed rows (tens of times slower) still end in minutes.
-    samples = samples or {"mlp": 4096, "lenet5": 2048}
+    samples = samples or {"mlp": 2048, "lenet5": 1024}
     background = _background()
     cores = thread_pools.physical_cores()
     try:

@@ -3,8 +3,8 @@
 PyTorch's intra-op pool (OpenMP) and the BLAS pool NumPy uses (OpenBLAS) busy-wait at
 their barriers: when a pool has more threads than the cores free for it, each step waits
 for the thread the OS preempted, and an epoch beside any other CPU-bound process becomes
-several times slower (8-40x measured for LeNet-5 on two cores with two threads, against
-1.5-2x with one; docs/benchmarks.md, group ``load``). A run therefore takes, unless told
+many times slower (17-21x beside one busy process on two cores with two threads, against
+2.2-2.5x with one; docs/benchmarks.md, "Latest load run"). A run therefore takes, unless told
 otherwise, one thread per physical core that the recent load leaves free, at least one
 (:func:`default_threads`).
 

@@ -107,6 +107,17 @@ def test_a_bad_threads_flag_is_a_usage_error(
     assert "expected a number of threads >= 1, or 0 or auto, found '-2'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flag", "expected"), [("1", 1), ("auto", 2), ("0", 2)])
+def test_the_threads_flag_reaches_the_run(
+    tiny_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str, expected: int
+) -> None:
+    monkeypatch.setattr(thread_pools, "default_threads", lambda cores, load: 2)
+    out = tmp_path / "run"
+    assert main(["train", tiny_file, "--epochs", "1", "--out", str(out), "--quiet",
+                 "--threads", flag]) == 0  # fmt: skip
+    assert json.loads((out / "run.json").read_text())["threads"] == expected
+
+
 def _blas_threads() -> set[int]:
     return {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
 

@@ -2,7 +2,7 @@
 
 Prints the machine and versions, then one markdown table per group, then the goals
 (met or not, with figures). Groups: train-step, attention, recurrent, limit, frontend, loop,
-gpu, onnx, jax-devices, distributed.
+gpu, onnx, jax-devices, distributed, load.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -17,6 +17,7 @@ GROUPS = (
     "train-step", "attention", "recurrent", "limit", "frontend", "loop", "gpu", "onnx",
     "jax-devices",
     "distributed",
+    "load",
 )  # fmt: skip
 
 
@@ -201,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
                 rounds=1 if quick else 5, limit=20000 if quick else 0, progress=progress
             )
             print(jax_devices.render(devices))
+        elif group == "load":
+            from benchmarks import load
+
+            loaded = load.run(
+                rounds=3 if quick else 7,
+                samples={"mlp": 1024, "lenet5": 512} if quick else None,
+                progress=progress,
+            )
+            print(load.render(loaded))
+            goals.load(loaded)
         print(f"\n({group}: {time.perf_counter() - group_start:.0f} s)\n", flush=True)
     print(goals.render())
     print(

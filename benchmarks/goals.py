@@ -120,16 +120,31 @@ class Goals:
             )
 
     def gpu(self, result) -> None:  # type: ignore[no-untyped-def]
-        from benchmarks.train_step import RATIO_GOAL, TITLES
+        from benchmarks.train_step import TITLES
 
         for case in result.steps.cases:
+            goal, met = case.goal()
             self.add(
-                f"{case.framework} {TITLES[case.net]} step on {case.label}: ratio <= {RATIO_GOAL}",
-                f"{case.step.ratio.median:.3f}",
-                case.step.ratio.median <= RATIO_GOAL,
+                f"{case.framework} {TITLES[case.net]} step on {case.label}: {goal}",
+                f"{case.step.ratio.median:.3f} (IQR {case.step.ratio.q1:.3f}-"
+                f"{case.step.ratio.q3:.3f})",
+                met,
             )
         for line in result.skipped:
             self.add("GPU rows", line, None)
+
+    def load(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.load import SLOWDOWN_GOAL, TITLES
+
+        for row in result.rows:
+            if not row.is_goal:
+                continue
+            self.add(
+                f"{row.framework} {TITLES[row.net]} epoch beside a CPU-bound process, "
+                f"{row.setting}: slowdown <= {SLOWDOWN_GOAL:g}x",
+                f"{row.slowdown.median:.2f}x (IQR {row.slowdown.q1:.2f}-{row.slowdown.q3:.2f})",
+                row.slowdown.median <= SLOWDOWN_GOAL,
+            )
 
     def render(self) -> str:
         return "### goals\n\n" + table(["goal", "figure", "verdict"], self.rows)

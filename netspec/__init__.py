@@ -119,7 +119,7 @@ def substitute(
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
     "out", "resume", "progress", "model", "devices", "tensorboard", "nproc", "sync_batchnorm",
-    "master_port", "compile",
+    "master_port", "compile", "threads",
 )  # fmt: skip
 
 
@@ -142,7 +142,9 @@ def train(
     data-parallel in that many processes started by torch's elastic agent, ``batch_size``
     staying the global batch; ``sync_batchnorm`` and ``master_port`` go with it
     (docs/distributed.md). ``compile`` (torch only) compiles the training step with
-    torch.compile (docs/training.md). Every option is checked before any data
+    torch.compile (docs/training.md). ``threads`` sizes the CPU thread pools (0 or "auto": one
+    per physical core the load leaves free; docs/training.md). Every option is checked before
+    any data
     is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options

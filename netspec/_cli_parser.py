@@ -53,6 +53,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _threads(text: str) -> int:
+    """A thread count: N >= 1, or 0 / auto for the default rule (0 returned)."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        return _non_negative(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of threads >= 1, or 0 or auto, found {text!r}"
+        ) from None
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -280,6 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compile the training step with torch.compile (torch backend; compiles for a "
         "while first, docs/training.md)",
+    )
+    train.add_argument(
+        "--threads",
+        type=_threads,
+        default=0,
+        metavar="N",
+        help="CPU threads of the torch and BLAS pools, shared among --nproc workers "
+        "(default 0 or auto: one per physical core that the load leaves free)",
     )
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 

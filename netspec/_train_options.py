@@ -57,6 +57,10 @@ def check_train_options(options: Mapping[str, object], accepted: Iterable[str]) 
     for name in ("nproc", "master_port"):
         if options.get(name) is not None:
             checked[name] = check_int(options[name], name)
+    if "threads" in options:
+        from netspec.training.threads import check_threads
+
+        checked["threads"] = check_threads(options["threads"])
     if options.get("data") is not None:
         checked["data"] = _data(options["data"])
     return checked

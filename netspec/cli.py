@@ -267,6 +267,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             sync_batchnorm=args.sync_batchnorm,
             master_port=args.master_port,
             compile=args.compile,
+            threads=args.threads,
         )
     except TrainingInterrupted as stop:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}

@@ -20,8 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from benchmarks import (
     frontend,
     gpu,
+    gpu_precision,
     jax_devices,
     limit,
+    load,
     loop,
     lsp_edit,
     onnx_export,
@@ -184,30 +186,58 @@ def test_gpu_group_runs_or_says_why_not(capsys: pytest.CaptureFixture[str]) -> N
     assert all(f"skipped {line}" in out for line in result.skipped)
 
 
-def test_gpu_group_runs_each_setting_of_each_framework_with_a_device(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("options", ["present", "as installed"])
+def test_gpu_group_runs_each_row_of_each_framework_with_a_device(
+    monkeypatch: pytest.MonkeyPatch, options: str
 ) -> None:
     # Without a CUDA device here, the group's bookkeeping is checked with the device
-    # probes saying yes and a stand-in for the measured row.
+    # probes saying yes and a stand-in for the measured row; the mixed-precision and
+    # compile rows run where netspec has those options ("present" says it has), and are
+    # otherwise listed as skipped with the reason.
     monkeypatch.setattr(gpu, "torch_cuda", lambda: None)
     monkeypatch.setattr(gpu, "jax_gpu", lambda: None)
+    if options == "present":
+        monkeypatch.setattr(gpu_precision, "support", lambda: None)
+        monkeypatch.setattr(gpu, "compile_support", lambda: None)
+    missing = {"mixed precision": gpu_precision.support(), "compile": gpu.compile_support()}
     asked = []
     measured = train_step.run_case("numpy", "mlp", batch=8, infer_batch=16, **TINY)
 
     def fake_case(framework: str, net: str, **options: object) -> train_step.CaseResult:
-        asked.append((framework, net, options["device"], options["label"], options["allow_tf32"]))
-        return dataclasses.replace(measured, framework=framework, label=str(options["label"]))
+        row = options.get("variant") or (options["label"], options["allow_tf32"])
+        asked.append((framework, net, options["device"], row))
+        return dataclasses.replace(measured, framework=framework, label=str(row))
+
+    def fake_precision(net: str, precision: str, **options: object) -> train_step.CaseResult:
+        asked.append(("torch", net, "cuda", precision))
+        return dataclasses.replace(measured, framework="torch", label=precision)
 
     monkeypatch.setattr(train_step, "run_case", fake_case)
+    monkeypatch.setattr(gpu_precision, "run_case", fake_precision)
     result = gpu.run(nets=("mlp",), **TINY)
-    assert result.skipped == []
-    assert asked == [
-        (name, "mlp", "cuda", label, tf32 if name == "torch" else None)
-        for name in ("torch", "jax")
-        for label, tf32 in gpu.SETTINGS
+    assert result.skipped == [f"torch {row}: {why}" for row, why in missing.items() if why]
+    settings = [(label, tf32) for label, tf32 in gpu.SETTINGS]
+    expected = [("torch", "mlp", "cuda", row) for row in settings]
+    if missing["mixed precision"] is None:
+        expected += [("torch", "mlp", "cuda", p) for p in gpu_precision.PRECISIONS]
+    if missing["compile"] is None:
+        expected += [("torch", "mlp", "cuda", "compile")]
+    expected += [("jax", "mlp", "cuda", (label, None)) for label, _ in gpu.SETTINGS]
+    assert asked == expected
+    assert len(result.steps.cases) == len(expected) and gpu.finite(result)
+    assert ("skipped" in gpu.render(result)) == bool(result.skipped)
+
+
+def test_load_group_gives_finite_timings() -> None:
+    # No competing process here (the group's own subprocesses are not what is tested):
+    # every setting of a framework runs alone and "beside" nothing, with its threads.
+    result = load.run(rounds=1, samples={"mlp": 16}, cases=(("numpy", "mlp"),), competitors=0)
+    assert [(r.framework, r.setting) for r in result.rows] == [
+        ("numpy", "library default"),
+        ("numpy", "netspec default"),
     ]
-    assert len(result.steps.cases) == 4 and gpu.finite(result)
-    assert "skipped" not in gpu.render(result)
+    assert load.finite(result)
+    assert "| numpy | MLP 784-256-10 | netspec default |" in load.render(result)
 
 
 def test_two_gpu_row_runs_or_says_why_not() -> None:

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace, program: object) -> int:
             data_dir=args.data_dir,
             progress=not args.quiet,
             spec_path=args.file,
+            threads=args.threads,
         )
     except TrainingInterrupted as stop:
         where = f" in {stop.run_dir}" if stop.run_dir is not None else ""

@@ -21,6 +21,7 @@ from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
 from netspec.training import distributed, reconstructions, rundir, start, tensorboard_events
+from netspec.training import threads as thread_pools
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
@@ -76,6 +77,7 @@ def fit(
     sync_batchnorm: bool = False,
     master_port: int | None = None,
     compile: bool = False,
+    threads: int | str = 0,
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
@@ -100,7 +102,14 @@ def fit(
     statistics of the whole global batch (docs/distributed.md).
 
     ``compile`` compiles the torch step with torch.compile (the torch backend only).
+
+    ``threads`` sizes the CPU thread pools the run uses (the BLAS pool, and PyTorch's
+    intra-op pool on the torch backend) for its duration; 0 or "auto" takes one per
+    physical core that the load leaves free (netspec.training.threads). With ``nproc``
+    it counts the whole run's threads, each worker taking an equal share. A resumed run
+    keeps the count it recorded in run.json unless given one.
     """
+    threads = thread_pools.check_threads(threads)
     devices = check_devices(backend, devices)
     check_compile(backend, compile)
     if distributed.check_nproc(nproc, backend) > 1:
@@ -111,6 +120,9 @@ def fit(
                        out=out, resume=resume, progress=progress, spec_path=spec_path,
                        stop_after=stop_after, sync_batchnorm=sync_batchnorm, fold=fold,
                        tensorboard=tensorboard, compile=compile)  # fmt: skip
+        # Each worker's share; a resumed run's workers keep the count it recorded.
+        resumed = resume is not None and not threads
+        options["threads"] = 0 if resumed else thread_pools.worker_share(threads, nproc)
         if on_epoch is not None:
             raise NetspecError("on_epoch runs in this process; it cannot follow nproc > 1 workers")
         return launch(program, options, nproc=nproc, master_port=master_port)
@@ -148,7 +160,10 @@ def fit(
     if resume is not None and opening.run_dir is not None:  # a resumed run keeps it
         record = rundir.read_run_record(opening.run_dir) or {}
         sync_batchnorm = sync_batchnorm or bool(record.get("sync_batchnorm"))
+        # The recorded count, not the load's: torch's reductions may split by thread.
+        threads = threads or int(record.get("threads") or 0)
     loop: _Loop | None = None
+    pools: thread_pools.Pools | None = None
     try:
         if resume is not None:
             fold = start.recorded_fold(opening, fold)
@@ -183,6 +198,8 @@ def fit(
             for split_name, split in dataset.splits().items():
                 xs = split.x[input_spec.name] if isinstance(split.x, dict) else split.x
                 check_indices(checked, xs, split_name, name=input_spec.name)
+        # After loading, so that BLAS libraries the data source loaded are sized too.
+        pools = thread_pools.apply(threads, backend)
         compiled = get_backend(backend).compile(  # type: ignore[arg-type]
             checked,
             dtype=dtype,
@@ -215,6 +232,7 @@ def fit(
         else:
             run = {"backend": backend, "device": device, "dtype": dtype, "spec": spec_path,
                    "nproc": world.size, "sync_batchnorm": sync_batchnorm}  # fmt: skip
+            run["threads"] = pools.threads
             state = start.begin(program, checked, opening, dataset, run, write=world.is_writer)
             if fold is not None and world.is_writer:  # beside what begin wrote
                 record = rundir.read_run_record(run_dir) or {}
@@ -244,6 +262,8 @@ def fit(
     finally:
         opening.release()
         world.close()
+        if pools is not None:
+            pools.restore()
     result.notes = [*opening.notes, *result.notes]
     if processes.size > 1:
         result.run_dir = processes.broadcast(result.run_dir)

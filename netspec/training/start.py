@@ -351,7 +351,8 @@ def begin(
     write: bool,
 ) -> LoopState:
     """Record a new run (run.json first: it marks the directory as a run) and its state;
-    ``run`` holds backend, device, dtype, spec (its path), nproc and sync_batchnorm.
+    ``run`` holds backend, device, dtype, spec (its path), nproc, sync_batchnorm and
+    threads.
     Only the writer (``write``) of a data-parallel run writes the files."""
     assert opening.run_dir is not None, "claimed before it begins"
     spec = opening.spec
@@ -371,6 +372,7 @@ def begin(
                 "seed": spec.seed,
                 "nproc": run["nproc"],
                 "sync_batchnorm": run["sync_batchnorm"],
+                "threads": run.get("threads"),  # the CPU pools' size (per worker)
                 "train": spec.model_dump(mode="json"),
                 "data": dataset.describe(),
                 **run_record(dataset),

@@ -144,8 +144,7 @@ def train(
     (docs/distributed.md). ``compile`` (torch only) compiles the training step with
     torch.compile (docs/training.md). ``threads`` sizes the CPU thread pools (0 or "auto": one
     per physical core the load leaves free; docs/training.md). Every option is checked before
-    any data
-    is loaded; a bad one raises :class:`NetspecError`.
+    any data is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options
     from netspec.training import fit

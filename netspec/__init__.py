@@ -119,7 +119,7 @@ def substitute(
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
     "out", "resume", "progress", "model", "devices", "tensorboard", "nproc", "sync_batchnorm",
-    "master_port",
+    "master_port", "precision",
 )  # fmt: skip
 
 
@@ -141,7 +141,9 @@ def train(
     (for a path or text) as for :func:`load`. ``nproc`` (torch only) trains
     data-parallel in that many processes started by torch's elastic agent, ``batch_size``
     staying the global batch; ``sync_batchnorm`` and ``master_port`` go with it
-    (docs/distributed.md). Every option is checked before any data
+    (docs/distributed.md). ``precision`` ("fp32", "bf16", "fp16"; default the spec's)
+    computes each step in that format with float32 master weights (torch and jax;
+    docs/training.md). Every option is checked before any data
     is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options

@@ -40,6 +40,8 @@ class TorchModel(ModelBase):
     relative error).
     """
 
+    backend = "torch"
+
     def __init__(
         self,
         ir: CheckedModel,
@@ -115,9 +117,9 @@ class TorchModel(ModelBase):
         self.module.seed_dropout(seed)
 
     def _train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None, precision: str
     ) -> TorchTrainStep:
-        return TorchTrainStep(self, loss, optimizer, clip)
+        return TorchTrainStep(self, loss, optimizer, clip, precision=precision)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self._device)

@@ -24,6 +24,7 @@ from netspec._model_base import Batch, batch_size
 from netspec.backends.torch._device import DTYPES
 from netspec.backends.torch._distributed import synced_batchnorm
 from netspec.backends.torch._losses import data_loss, penalty
+from netspec.backends.torch._precision import Precision
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.optimizers import buffer_names, check_optimizer_state, pack_state
 from netspec.train_stats import Stats
@@ -86,6 +87,8 @@ class TorchTrainStep:
         loss: LossSpec,
         optimizer: OptimizerSpec,
         clip: ClipSpec | None = None,
+        *,
+        precision: str = "fp32",
     ) -> None:
         self._model = model
         self._loss = loss
@@ -94,6 +97,7 @@ class TorchTrainStep:
         self._names = [name for name, _ in model._params]
         self._tensors = [tensor for _, tensor in model._params]
         self._optimizer = make_optimizer(optimizer, self._tensors)
+        self._amp = Precision(precision, model._device)  # autocast and loss scaling
         self._max_norms = [
             (tensor, spec.regularize.max_norm)
             for spec, (_, tensor) in zip(model.ir.params, model._params, strict=True)
@@ -154,8 +158,9 @@ class TorchTrainStep:
             # An empty share runs the forward only when synchronised batch norms need
             # its (empty) part of their collectives.
             if size or self._sync_batchnorm:
-                with self._synced():
+                with self._synced(), self._amp.autocast():
                     output = model.module(model._tensors(batch))
+                output = self._amp.output(output, DTYPES[model.dtype])
                 # An empty share's zero loss still runs the backward, whose batch-norm
                 # collectives the other ranks' backward waits for.
                 data = data_loss(output, target, self._loss) if size else output.sum() * 0
@@ -165,7 +170,7 @@ class TorchTrainStep:
             for tensor in self._tensors:
                 tensor.grad = None
             if total.requires_grad:
-                total.backward()
+                self._amp.backward(total)
             grads = []
             for tensor in self._tensors:
                 # A parameter the loss does not reach still takes its (zero) update, as
@@ -175,7 +180,9 @@ class TorchTrainStep:
                 grads.append(tensor.grad)
             if world is not None:
                 world.all_reduce_(grads)
-            self._record(data.detach(), output, target, grads, size)
+            if self._tensors:
+                self._amp.unscale(self._optimizer)
+            self._record(data.detach(), output, target, self._amp.checked(grads), size)
             if self._clip is not None and grads:
                 if self._clip.by == "norm":
                     torch.nn.utils.clip_grad_norm_(self._tensors, self._clip.threshold)
@@ -185,7 +192,7 @@ class TorchTrainStep:
                 group["lr"] = lr
             self._t += 1
             if self._tensors:
-                self._optimizer.step()
+                self._amp.step(self._optimizer)
             with torch.no_grad():
                 for tensor, bound in self._max_norms:
                     tensor.copy_(torch.renorm(tensor, 2, 0, bound))
@@ -263,6 +270,7 @@ class TorchTrainStep:
     def optimizer_state(self) -> dict[str, np.ndarray]:
         """Every buffer as ``<param>.<buffer>``, plus ``step`` (netspec.optimizers)."""
         names = buffer_names(self._spec)
+        updates = self._t - self._amp.skipped()  # a step the loss scaler skipped made none
         buffers = (
             {
                 name: {
@@ -270,15 +278,16 @@ class TorchTrainStep:
                 }
                 for name, tensor in zip(self._names, self._tensors, strict=True)
             }
-            if self._t
+            if updates
             else {}
         )
-        return pack_state(self._t, buffers)
+        return {**pack_state(updates, buffers), **self._amp.state()}
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`optimizer_state` saved, checked by check_optimizer_state."""
         tensors = dict(zip(self._names, self._tensors, strict=True))
         shapes = {name: tuple(tensor.shape) for name, tensor in tensors.items()}
+        state = self._amp.load(dict(state))  # the loss scaler's entries, when it has one
         step, found = check_optimizer_state(state, self._spec, shapes, self._model.ir.name)
         # A fresh optimizer is the state of step 0 (Adagrad fills its sums when built).
         self._optimizer = make_optimizer(self._spec, self._tensors)

@@ -222,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16"),
-        help="the arithmetic of each step: fp32, or bf16 / fp16 with float32 master weights "
-        "(torch and jax; default: the spec's, else fp32)",
+        help="the arithmetic of each step: fp32, or bf16 / fp16 with float32 master weights, "
+        "torch and jax only (default: the spec's, else fp32)",
     )
     train.add_argument(
         "--seed",

@@ -119,7 +119,7 @@ def substitute(
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
     "out", "resume", "progress", "model", "devices", "tensorboard", "nproc", "sync_batchnorm",
-    "master_port", "compile", "threads",
+    "master_port", "compile", "threads", "precision",
 )  # fmt: skip
 
 
@@ -143,8 +143,10 @@ def train(
     staying the global batch; ``sync_batchnorm`` and ``master_port`` go with it
     (docs/distributed.md). ``compile`` (torch only) compiles the training step with
     torch.compile (docs/training.md). ``threads`` sizes the CPU thread pools (0 or "auto": one
-    per physical core the load leaves free; docs/training.md). Every option is checked before
-    any data is loaded; a bad one raises :class:`NetspecError`.
+    per physical core the load leaves free; docs/training.md). ``precision`` ("fp32",
+    "bf16", "fp16"; default the spec's) computes each step in that format with float32
+    master weights (torch and jax; docs/training.md). Every option is checked before any
+    data is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options
     from netspec.training import fit

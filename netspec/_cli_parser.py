@@ -232,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--lr", type=_positive_float, help="the learning rate (default: the spec's)")
     train.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        help="the arithmetic of each step: fp32, or bf16 / fp16 with float32 master weights, "
+        "torch and jax only (default: the spec's, else fp32)",
+    )
+    train.add_argument(
         "--seed",
         type=_non_negative,
         help="the seed of weights, shuffling and dropout (default: the spec's)",

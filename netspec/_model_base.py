@@ -28,6 +28,7 @@ from netspec.errors import NetspecError
 from netspec.initializers import initial_params
 from netspec.ir import CheckedModel
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
+from netspec.precision import check_precision
 from netspec.weights import validate_weights
 
 DTypeName = Literal["float32", "float64"]
@@ -71,6 +72,8 @@ class ModelBase:
     """The shared half of a compiled model; see :class:`netspec.backend.CompiledModel`."""
 
     device: str
+    # The backend's name, as errors shared by every backend name it.
+    backend: str
 
     def __init__(self, ir: CheckedModel, dtype: str) -> None:
         if not isinstance(ir, CheckedModel):
@@ -133,10 +136,18 @@ class ModelBase:
         self._reseed(check_seed(seed))
 
     def train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
+        self,
+        loss: LossSpec,
+        optimizer: OptimizerSpec,
+        clip: ClipSpec | None = None,
+        *,
+        precision: str = "fp32",
     ) -> Any:
-        """A fused training step on this model (docs/training.md gives the math)."""
-        return self._train_step(check_loss(loss), check_optimizer(optimizer), clip)
+        """A fused training step on this model (docs/training.md gives the math);
+        ``precision`` bf16 or fp16 computes its forward and backward in that format with
+        float32 master weights (docs/training.md, "Precision")."""
+        precision = check_precision(precision, self.backend, self.dtype)
+        return self._train_step(check_loss(loss), check_optimizer(optimizer), clip, precision)
 
     def _given(self, x: Batch | None, inputs: Mapping[str, np.ndarray]) -> Batch:
         """A call's batch: ``x`` as given, or the inputs given by keyword."""
@@ -171,7 +182,9 @@ class ModelBase:
     def _reseed(self, seed: int) -> None:
         raise NotImplementedError
 
-    def _train_step(self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None) -> Any:
+    def _train_step(
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None, precision: str
+    ) -> Any:
         raise NotImplementedError
 
 

@@ -18,6 +18,7 @@ from netspec._validate import (
     unknown_keywords,
 )
 from netspec.errors import NetspecError
+from netspec.precision import PRECISIONS
 
 
 def check_train_options(options: Mapping[str, object], accepted: Iterable[str]) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def check_train_options(options: Mapping[str, object], accepted: Iterable[str]) 
         checked["backend"] = check_choice(options["backend"], "backend", ("numpy", "torch", "jax"))
     if "dtype" in options:
         checked["dtype"] = check_choice(options["dtype"], "dtype", ("float32", "float64"))
+    if options.get("precision") is not None:
+        checked["precision"] = check_choice(options["precision"], "precision", PRECISIONS)
     if "device" in options:
         checked["device"] = check_str(options["device"], "device")
     if "model" in options:

@@ -97,9 +97,15 @@ class CompiledModel(Protocol):
         ...
 
     def train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None = None
+        self,
+        loss: LossSpec,
+        optimizer: OptimizerSpec,
+        clip: ClipSpec | None = None,
+        *,
+        precision: str = "fp32",
     ) -> TrainStep:
-        """A fused training step for this model (docs/training.md gives the exact math)."""
+        """A fused training step for this model (docs/training.md gives the exact math),
+        computing in ``precision`` (fp32, bf16 or fp16; docs/training.md, "Precision")."""
         ...
 
 

@@ -255,6 +255,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
+            precision=args.precision,
             seed=args.seed,
             data=args.data,
             data_dir=args.data_dir,

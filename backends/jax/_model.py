@@ -44,6 +44,8 @@ class JaxModel(ModelBase):
     device up to the order of floating-point sums.
     """
 
+    backend = "jax"
+
     def __init__(
         self,
         model: CheckedModel,
@@ -125,11 +127,16 @@ class JaxModel(ModelBase):
         self._calls = 0
 
     def _train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None, precision: str
     ) -> JaxTrainStep:
-        # Steps for the same (loss, optimizer, clip) share one compiled program.
+        # Steps for the same (loss, optimizer, clip, precision) share one compiled program.
         programs = self._programs.fused(
-            loss, optimizer, clip, donate=self._device.platform != "cpu", out=self._out
+            loss,
+            optimizer,
+            clip,
+            donate=self._device.platform != "cpu",
+            out=self._out,
+            precision=precision,
         )
         return JaxTrainStep(self, loss, programs)
 

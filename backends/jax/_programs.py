@@ -71,13 +71,22 @@ class Programs:
         clip: ClipSpec | None,
         donate: bool,
         out: Sharding | None = None,
+        precision: str = "fp32",
     ) -> FusedPrograms:
         """The fused train step of docs/training.md (one step and k steps per call) and
-        its optimizer rule; ``out`` as for :meth:`forward`."""
-        key = (loss, optimizer, clip, donate, out)
+        its optimizer rule; ``out`` as for :meth:`forward`; ``precision`` as for
+        ``train_step``."""
+        key = (loss, optimizer, clip, donate, out, precision)
         if key not in self._fused:
             self._fused[key] = make_fused_step(
-                self.model, self.lowered, loss, optimizer, clip, donate=donate, out=out
+                self.model,
+                self.lowered,
+                loss,
+                optimizer,
+                clip,
+                donate=donate,
+                out=out,
+                precision=precision,
             )
         return self._fused[key]
 

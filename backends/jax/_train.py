@@ -25,6 +25,7 @@ from netspec.backends.jax._graph import Lowered
 from netspec.backends.jax._losses import check_targets, loss_function, penalty_function
 from netspec.backends.jax._multistep import fit_stack, make_multistep, steps_per_call
 from netspec.backends.jax._optim import Optimizer, optimizer
+from netspec.backends.jax._precision import Casts
 from netspec.backends.jax._runtime import precision_scope
 from netspec.ir import CheckedModel
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
@@ -249,10 +250,12 @@ def make_fused_step(
     *,
     donate: bool,
     out: Sharding | None = None,
+    precision: str = "fp32",
 ) -> FusedPrograms:
     """The jitted fused step, its k-step program and its optimizer rule (see
     docs/training.md, "One step"); ``out``, when given, is the sharding of every result
-    (replicated, on a data mesh, where there is no k-step program)."""
+    (replicated, on a data mesh, where there is no k-step program); ``precision`` bf16 /
+    fp16 computes forward and backward in it (_precision.py)."""
     data_loss = loss_function(loss)
     penalty = penalty_function(model)
     rule = optimizer(optimizer_spec)
@@ -260,10 +263,12 @@ def make_fused_step(
         s.name: s.regularize.max_norm for s in model.params if s.regularize.max_norm is not None
     }
     hits_of = HITS[loss.kind]
+    casts = Casts(precision)
 
     def total(params: Tree, state: Tree, x: Array, y: Array, rng: Array | None) -> Any:
-        outputs, new_state = lowered.run(params, state, x, train=True, rng=rng)
-        z = outputs[lowered.output]
+        run = lowered.run(casts.inputs(params), state, casts.inputs(x), train=True, rng=rng)
+        outputs, new_state = run[0], casts.state(run[1], state)
+        z = casts.output(outputs[lowered.output])
         data = data_loss(z, y)
         value = data + penalty(params) if penalty is not None else data
         return value, (data, z, new_state)

@@ -92,6 +92,8 @@ class NumpyModel(ModelBase):
     padding buffers between calls.
     """
 
+    backend = "numpy"
+
     def __init__(
         self,
         ir: CheckedModel,
@@ -271,8 +273,9 @@ class NumpyModel(ModelBase):
         return self._param_specs[name]
 
     def _train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None, precision: str
     ) -> NumpyTrainStep:
+        # Only fp32 gets here: ModelBase.train_step refuses the others for NumPy.
         return NumpyTrainStep(self, loss, optimizer, clip)
 
     def _reseed(self, seed: int) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 
 from netspec.backends.torch._losses import data_loss
+from netspec.backends.torch._precision import Precision
 from netspec.ir.train import LossSpec
 
 # The torch.compile backend of --compile (tests swap in "aot_eager", which generates no C++).
@@ -32,13 +33,25 @@ Forward = Callable[[dict[str, torch.Tensor], torch.Tensor], tuple[torch.Tensor, 
 
 
 def forward_and_loss(
-    module: torch.nn.Module, loss: LossSpec, *, compile: bool, device: torch.device
+    module: torch.nn.Module,
+    loss: LossSpec,
+    *,
+    compile: bool,
+    device: torch.device,
+    precision: Precision | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> Forward:
     """``(inputs, target) -> (output, data loss)`` of ``module``, compiled when asked
-    (with CUDA graphs on a CUDA ``device``)."""
+    (with CUDA graphs on a CUDA ``device``). Under a mixed ``precision`` the forward runs
+    in its autocast and its output comes back in ``dtype``, in which the loss is taken."""
 
     def run(inputs: dict[str, torch.Tensor], target: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        output = module(inputs)
+        if precision is None:
+            output = module(inputs)
+        else:
+            with precision.autocast():
+                output = module(inputs)
+            output = precision.output(output, dtype)
         return output, data_loss(output, target, loss)
 
     if not compile:

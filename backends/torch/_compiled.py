@@ -42,6 +42,8 @@ class TorchModel(ModelBase):
     eager.
     """
 
+    backend = "torch"
+
     def __init__(
         self,
         ir: CheckedModel,
@@ -119,9 +121,9 @@ class TorchModel(ModelBase):
         self.module.seed_dropout(seed)
 
     def _train_step(
-        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None
+        self, loss: LossSpec, optimizer: OptimizerSpec, clip: ClipSpec | None, precision: str
     ) -> TorchTrainStep:
-        return TorchTrainStep(self, loss, optimizer, clip)
+        return TorchTrainStep(self, loss, optimizer, clip, precision=precision)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self._device)

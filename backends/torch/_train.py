@@ -25,6 +25,7 @@ from netspec.backends.torch._compile_step import forward_and_loss
 from netspec.backends.torch._device import DTYPES
 from netspec.backends.torch._distributed import synced_batchnorm
 from netspec.backends.torch._losses import penalty
+from netspec.backends.torch._precision import Precision
 from netspec.ir.train import ClipSpec, LossSpec, OptimizerSpec
 from netspec.optimizers import buffer_names, check_optimizer_state, pack_state
 from netspec.train_stats import Stats
@@ -87,6 +88,8 @@ class TorchTrainStep:
         loss: LossSpec,
         optimizer: OptimizerSpec,
         clip: ClipSpec | None = None,
+        *,
+        precision: str = "fp32",
     ) -> None:
         self._model = model
         self._loss = loss
@@ -95,6 +98,7 @@ class TorchTrainStep:
         self._names = [name for name, _ in model._params]
         self._tensors = [tensor for _, tensor in model._params]
         self._optimizer = make_optimizer(optimizer, self._tensors)
+        self._amp = Precision(precision, model._device)  # autocast and loss scaling
         self._max_norms = [
             (tensor, spec.regularize.max_norm)
             for spec, (_, tensor) in zip(model.ir.params, model._params, strict=True)
@@ -103,7 +107,12 @@ class TorchTrainStep:
         self._t = 0
         # The forward and the data loss, compiled by torch.compile when the model asks.
         self._forward = forward_and_loss(
-            model.module, loss, compile=model._compile, device=model._device
+            model.module,
+            loss,
+            compile=model._compile,
+            device=model._device,
+            precision=self._amp if self._amp.dtype is not None else None,
+            dtype=DTYPES[model.dtype],
         )
         self._world: TorchWorld | None = None
         self._sync_batchnorm = False
@@ -162,8 +171,9 @@ class TorchTrainStep:
                 with self._synced():
                     output, data = self._forward(model._tensors(batch), target)
             elif self._sync_batchnorm:
-                with self._synced():
+                with self._synced(), self._amp.autocast():
                     output = model.module(model._tensors(batch))
+                output = self._amp.output(output, DTYPES[model.dtype])
                 # An empty share's zero loss still runs the backward, whose batch-norm
                 # collectives the other ranks' backward waits for.
                 data = output.sum() * 0
@@ -173,7 +183,7 @@ class TorchTrainStep:
             for tensor in self._tensors:
                 tensor.grad = None
             if total.requires_grad:
-                total.backward()
+                self._amp.backward(total)
             grads = []
             for tensor in self._tensors:
                 # A parameter the loss does not reach still takes its (zero) update, as
@@ -183,7 +193,9 @@ class TorchTrainStep:
                 grads.append(tensor.grad)
             if world is not None:
                 world.all_reduce_(grads)
-            self._record(data.detach(), output, target, grads, size)
+            if self._tensors:
+                self._amp.unscale(self._optimizer)
+            self._record(data.detach(), output, target, self._amp.checked(grads), size)
             if self._clip is not None and grads:
                 if self._clip.by == "norm":
                     torch.nn.utils.clip_grad_norm_(self._tensors, self._clip.threshold)
@@ -193,7 +205,7 @@ class TorchTrainStep:
                 group["lr"] = lr
             self._t += 1
             if self._tensors:
-                self._optimizer.step()
+                self._amp.step(self._optimizer)
             with torch.no_grad():
                 for tensor, bound in self._max_norms:
                     tensor.copy_(torch.renorm(tensor, 2, 0, bound))
@@ -271,6 +283,7 @@ class TorchTrainStep:
     def optimizer_state(self) -> dict[str, np.ndarray]:
         """Every buffer as ``<param>.<buffer>``, plus ``step`` (netspec.optimizers)."""
         names = buffer_names(self._spec)
+        updates = self._t - self._amp.skipped()  # a step the loss scaler skipped made none
         buffers = (
             {
                 name: {
@@ -278,15 +291,16 @@ class TorchTrainStep:
                 }
                 for name, tensor in zip(self._names, self._tensors, strict=True)
             }
-            if self._t
+            if updates
             else {}
         )
-        return pack_state(self._t, buffers)
+        return {**pack_state(updates, buffers), **self._amp.state()}
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`optimizer_state` saved, checked by check_optimizer_state."""
         tensors = dict(zip(self._names, self._tensors, strict=True))
         shapes = {name: tuple(tensor.shape) for name, tensor in tensors.items()}
+        state = self._amp.load(dict(state))  # the loss scaler's entries, when it has one
         step, found = check_optimizer_state(state, self._spec, shapes, self._model.ir.name)
         # A fresh optimizer is the state of step 0 (Adagrad fills its sums when built).
         self._optimizer = make_optimizer(self._spec, self._tensors)

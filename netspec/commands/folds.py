@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, program: object) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
+            precision=args.precision,
             seed=args.seed,
             data=args.data,
             data_dir=args.data_dir,

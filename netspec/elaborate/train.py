@@ -80,6 +80,8 @@ _POSITIONAL: dict[type, tuple[str, ...]] = {
     t.EmaSpec: ("decay",),
     **AUGMENT_POSITIONAL,
 }
+# The compute precisions of a train section's `precision`.
+PRECISIONS: tuple[str, ...] = get_args(t.Precision)
 KEYS = (
     "data",
     "loss",
@@ -94,6 +96,7 @@ KEYS = (
     "early_stopping",
     "target",
     "ema",
+    "precision",
 )
 
 
@@ -430,4 +433,6 @@ def convert_setting(key: str, value: Value) -> Any:
         return c.non_negative_int(value)
     if key == "target":
         return c.word("data", "input")(value)
+    if key == "precision":
+        return c.word(*PRECISIONS)(value)
     raise AssertionError(key)

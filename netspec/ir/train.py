@@ -396,6 +396,10 @@ class TopKAccuracy(IRModel):
 # are computed from the model's outputs on the evaluated splits (netspec.training.metrics).
 Metric = Literal["loss", "accuracy", "mae", "perplexity"] | TopKAccuracy
 
+# The arithmetic of each step's forward and backward: float32, or bfloat16 / float16
+# with the weights, optimizer and update kept in float32 (docs/training.md, "Precision").
+Precision = Literal["fp32", "bf16", "fp16"]
+
 
 class TrainSpec(IRModel):
     """How to train one model. Regularisation lives on each parameter, not here."""
@@ -415,3 +419,4 @@ class TrainSpec(IRModel):
     # the sample itself, for autoencoders.
     target: Literal["data", "input"] = "data"
     ema: EmaSpec | None = None
+    precision: Precision = "fp32"

@@ -11,7 +11,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from netspec.elaborate.train import DATA_SOURCES, KEYS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES
+from netspec.elaborate.train import (
+    DATA_SOURCES,
+    KEYS,
+    LOSSES,
+    METRICS,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+)
 from netspec.frontend import Analysis
 from netspec.ir.graph import CheckedModel, Span
 from netspec.ir.init import INIT_SCHEMES
@@ -29,6 +37,7 @@ SETTING_VALUES: dict[str, tuple[str, ...]] = {
     "optimizer": tuple(OPTIMIZERS),
     "schedule": tuple(SCHEDULES),
     "metrics": METRICS,
+    "precision": PRECISIONS,
 }
 TRAIN_KEYS: tuple[str, ...] = KEYS
 INITIALIZERS: tuple[str, ...] = tuple(INIT_SCHEMES)

@@ -58,8 +58,8 @@ def train_keys() -> tuple[str, ...]:
 
 def train_values() -> tuple[str, ...]:
     """The named things a train section or a layer argument chooses from: data sources,
-    losses, optimizers, schedules, metrics, initializers and search spaces (ops
-    excluded)."""
+    losses, optimizers, schedules, metrics, precisions, initializers and search spaces
+    (ops excluded)."""
     from netspec.elaborate import convert, train, values
 
     names = {
@@ -68,6 +68,7 @@ def train_values() -> tuple[str, ...]:
         *train.OPTIMIZERS,
         *train.SCHEDULES,
         *train.METRICS,
+        *train.PRECISIONS,
         *convert._INIT_CLASSES,  # the initializers a layer's init = ... names
         *values.SPACE_KINDS,
     }

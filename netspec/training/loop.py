@@ -20,6 +20,7 @@ from netspec.ir import CheckedModel, Program
 from netspec.ir.graph import INDEX_DTYPES
 from netspec.ir.train import TrainSpec
 from netspec.memory import check_training_memory
+from netspec.precision import check_precision
 from netspec.training import distributed, reconstructions, rundir, start, tensorboard_events
 from netspec.training import threads as thread_pools
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
@@ -62,6 +63,7 @@ def fit(
     epochs: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
+    precision: str | None = None,
     seed: int | None = None,
     data: Any = None,
     data_dir: str | None = None,
@@ -86,7 +88,9 @@ def fit(
     run after that many epochs of this call (as an interrupted run would end), leaving a
     checkpoint to ``resume`` from. Ctrl-C raises :class:`TrainingInterrupted`, which says
     which epoch's checkpoint is complete. ``devices`` > 1 trains data-parallel over that
-    many devices (the jax backend only; docs/distributed.md).
+    many devices (the jax backend only; docs/distributed.md). ``precision`` (fp32, bf16,
+    fp16; None: the train section's) is the arithmetic of each step, with float32 master
+    weights (torch and jax; docs/training.md, "Precision"); evaluation stays in ``dtype``.
 
     ``fold=(k, K)`` trains on fold k of K of k-fold cross-validation (fold k of the
     training split is the validation split; see ``netspec.data.load_dataset``), recorded
@@ -119,7 +123,8 @@ def fit(
                        batch_size=batch_size, lr=lr, seed=seed, data=data, data_dir=data_dir,
                        out=out, resume=resume, progress=progress, spec_path=spec_path,
                        stop_after=stop_after, sync_batchnorm=sync_batchnorm, fold=fold,
-                       tensorboard=tensorboard, compile=compile)  # fmt: skip
+                       tensorboard=tensorboard, compile=compile,
+                       precision=precision)  # fmt: skip
         # Each worker's share; a resumed run's workers keep the count it recorded.
         resumed = resume is not None and not threads
         options["threads"] = 0 if resumed else thread_pools.worker_share(threads, nproc)
@@ -150,7 +155,7 @@ def fit(
     # NumPy arrays replace the spec's source; its data options still apply.
     arrays = data if isinstance(data, ArrayData) else None
     flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-             "data": None if arrays is not None else data}  # fmt: skip
+             "data": None if arrays is not None else data, "precision": precision}  # fmt: skip
     if resume is not None:
         opening = start.open_resume(
             checked, section, flags, resume, backend=backend, dtype=dtype, lock=world.is_writer
@@ -169,6 +174,7 @@ def fit(
             fold = start.recorded_fold(opening, fold)
         spec = opening.spec
         check_metrics(spec.metrics, spec.loss.kind, checked.output_type.shape)
+        check_precision(spec.precision, backend, dtype)  # before any data is loaded
         check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
         dataset = load_dataset(
             spec.data,
@@ -209,7 +215,7 @@ def fit(
             **({"compile": True} if compile else {}),
         )
         set_input_statistics(checked, compiled, dataset)
-        step = compiled.train_step(spec.loss, spec.optimizer, spec.clip)
+        step = compiled.train_step(spec.loss, spec.optimizer, spec.clip, precision=spec.precision)
         if world.size > 1:
             step.distribute(world, sync_batchnorm=sync_batchnorm)
         # Rank 0 claims the directory; the others learn where it is.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netspec._validate import check_int, check_seed
+from netspec._validate import check_choice, check_int, check_seed
 from netspec.diagnostics import Diagnostic, Diagnostics, render_all
 from netspec.elaborate import convert as c
 from netspec.elaborate.train import _data
@@ -12,6 +12,7 @@ from netspec.elaborate.values import Evaluator
 from netspec.errors import NetspecError
 from netspec.ir import Span
 from netspec.ir.train import TrainSpec
+from netspec.precision import PRECISIONS
 from netspec.syntax.parser import parse
 
 
@@ -63,6 +64,7 @@ def apply_overrides(
     lr: float | None = None,
     seed: int | None = None,
     data: Any = None,
+    precision: str | None = None,
 ) -> TrainSpec:
     """The train section with command-line values in place of the spec's."""
     update: dict[str, Any] = {}
@@ -75,6 +77,8 @@ def apply_overrides(
         if not lr > 0:
             raise NetspecError(f"--lr must be > 0, found {lr}")
         update["optimizer"] = spec.optimizer.model_copy(update={"lr": lr})
+    if precision is not None:
+        update["precision"] = check_choice(precision, "--precision", PRECISIONS)
     if data is not None:
         update["data"] = parse_data_source(data) if isinstance(data, str) else data
     return spec.model_copy(update=update)

@@ -38,11 +38,17 @@ from netspec.training.options import apply_overrides, parse_data_source
 from netspec.training.preprocessing import run_record
 
 # The flags a resumed run must agree with, and the train section field each sets.
-_FIXED = (("batch_size", "--batch-size"), ("lr", "--lr"), ("seed", "--seed"), ("data", "--data"))
+_FIXED = (
+    ("batch_size", "--batch-size"),
+    ("lr", "--lr"),
+    ("seed", "--seed"),
+    ("data", "--data"),
+    ("precision", "--precision"),
+)
 
 
 # Train settings newer than the fingerprint, with the value that leaves them out of it.
-_ADDED_SETTINGS: dict[str, Any] = {"target": "data", "ema": None}
+_ADDED_SETTINGS: dict[str, Any] = {"target": "data", "ema": None, "precision": "fp32"}
 # Data source options newer than the fingerprint, likewise (csv column groups).
 _ADDED_DATA_OPTIONS: dict[str, Any] = {"inputs": [], "augment": []}
 

@@ -65,6 +65,10 @@ CASES = {
         "train m {\n    data           mnist\n"
         "    early_stopping monitor = val_loss, patience = 2\n    epochs         3\n}\n",
     ),
+    "the precision key in the column": (
+        "train m {\ndata mnist\n  precision   bf16\nepochs 3 }\n",
+        "train m {\n    data      mnist\n    precision bf16\n    epochs    3\n}\n",
+    ),
     "blank lines: one between items, consecutive lets kept together": (
         "import std.vgg\nimport std.resnet\n\n\n\nlet a = 1\n\n\nlet b = 2\nlet c = 3\n"
         "defaults { init = he_normal }\nblock b() {\n\n  input x\n\n\n\n  x\n\n}\n",

@@ -89,6 +89,7 @@ def test_an_activation_argument_and_a_layer_argument_not_written() -> None:
         (("data.limit=100",), "data.limit", 100),
         (("schedule=cosine(t_max = 2)",), "schedule.kind", "cosine"),
         (("early_stopping=patience = 1, monitor = train_loss",), "early_stopping.patience", 1),
+        (("precision=bf16",), "precision", "bf16"),
     ],
 )
 def test_train_settings(sets: tuple[str, ...], field: str, expected: object) -> None:

@@ -240,3 +240,25 @@ def test_every_problem_is_reported_in_one_pass() -> None:
         extra=("early_stopping monitor = val_loss",),
     )
     assert [at(d)[0] for d in found(text, "E031")] == [DATA, LOSS, EXTRA]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_precision_is_a_typed_train_setting(precision: str) -> None:
+    analysis = analyze(spec(extra=(f"precision {precision}",)), FILE)
+    assert analysis.program is not None
+    assert analysis.program.trains[0].precision == precision
+
+
+def test_precision_defaults_to_fp32() -> None:
+    analysis = analyze(spec(), FILE)
+    assert analysis.program is not None
+    assert analysis.program.trains[0].precision == "fp32"
+
+
+def test_an_unknown_precision_names_the_choices_at_its_value() -> None:
+    diagnostics = analyze(spec(extra=("precision bf61",)), FILE).diagnostics
+    assert len(diagnostics) == 1, [(d.code, d.message) for d in diagnostics]
+    problem = diagnostics[0]
+    assert problem.message == "expected fp32 or bf16 or fp16, found the name 'bf61'"
+    assert at(problem) == (EXTRA, len("    precision ") + 1)
+    assert "did you mean 'bf16'?" in " ".join(problem.help)

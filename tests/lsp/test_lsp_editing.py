@@ -92,6 +92,9 @@ def test_completion_in_a_train_section(client: Client, document: str) -> None:
     items = _labels(client, document, 12, len("    optimizer "))
     assert set(items) == set(OPTIMIZERS)
     assert "lr = 0.001" in items["adam"]["detail"]
+    choosing = GOOD.replace("optimizer adam }", "optimizer adam\n    precision \n}")
+    _edited(client, document, choosing, 4)
+    assert set(_labels(client, document, 11, len("    precision "))) == {"fp32", "bf16", "fp16"}
 
 
 def _apply(text: str, edit: dict[str, Any]) -> str:

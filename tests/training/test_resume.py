@@ -36,6 +36,11 @@ from tests.training.conftest import TINY, assert_same_weights
             '--data "digits(flatten = true, limit = 100, validation = 0.25)" contradicts the run, '
             'which was started with data "digits(flatten = true, validation = 0.25, limit = 160)"',
         ),
+        (
+            "precision",
+            "bf16",
+            "--precision bf16 contradicts the run, which was started with precision fp32",
+        ),
     ],
 )
 def test_a_flag_contradicting_the_run_is_refused(
@@ -47,7 +52,8 @@ def test_a_flag_contradicting_the_run_is_refused(
         fit(tiny, resume=run, progress=False, **{flag: value})
     assert str(raised.value).startswith(expected)
     # The same value as the run's is no contradiction.
-    agreeing = {"seed": 1, "lr": 0.01, "batch_size": 40, "data": tiny.trains[0].data}[flag]
+    agreeing = {"seed": 1, "lr": 0.01, "batch_size": 40, "data": tiny.trains[0].data,
+                "precision": "fp32"}[flag]  # fmt: skip
     fit(tiny, resume=run, progress=False, **{flag: agreeing})
 
 

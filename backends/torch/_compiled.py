@@ -126,7 +126,13 @@ class TorchModel(ModelBase):
         return TorchTrainStep(self, loss, optimizer, clip, precision=precision)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(array).to(self._device)
+        tensor = torch.from_numpy(array)
+        if self._device.type == "cuda":
+            # Through page-locked memory the copy to the GPU is asynchronous: the host goes
+            # on to the next batch while it runs (the staging copy is made here, so the
+            # array may change once this returns; torch frees it after the copy is done).
+            return tensor.pin_memory().to(self._device, non_blocking=True)
+        return tensor.to(self._device)  # the CPU: the array's own memory, no copy
 
     def _tensors(self, batch: Inputs) -> dict[str, torch.Tensor]:
         return {name: self._tensor(array) for name, array in batch.items()}

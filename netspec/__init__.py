@@ -119,7 +119,7 @@ def substitute(
 TRAIN_OPTIONS = (
     "backend", "device", "dtype", "epochs", "batch_size", "lr", "seed", "data", "data_dir",
     "out", "resume", "progress", "model", "devices", "tensorboard", "nproc", "sync_batchnorm",
-    "master_port", "compile", "threads", "precision",
+    "master_port", "compile", "threads", "precision", "eval_every", "test_at_end",
 )  # fmt: skip
 
 
@@ -145,7 +145,9 @@ def train(
     torch.compile (docs/training.md). ``threads`` sizes the CPU thread pools (0 or "auto": one
     per physical core the load leaves free; docs/training.md). ``precision`` ("fp32",
     "bf16", "fp16"; default the spec's) computes each step in that format with float32
-    master weights (torch and jax; docs/training.md). Every option is checked before any
+    master weights (torch and jax; docs/training.md). ``eval_every`` (evaluate every N
+    epochs and the last) and ``test_at_end`` (the test split only after the last epoch)
+    set which epochs evaluate (docs/training.md). Every option is checked before any
     data is loaded; a bad one raises :class:`NetspecError`.
     """
     from netspec._train_options import check_train_options

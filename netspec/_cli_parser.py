@@ -307,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads of the torch and BLAS pools, shared among --nproc workers "
         "(default 0 or auto: one per physical core that the load leaves free)",
     )
+    train.add_argument(
+        "--eval-every",
+        type=_positive,
+        metavar="N",
+        help="evaluate the validation (and test) split every N epochs and at the last "
+        "(default: every epoch; a resumed run keeps its schedule)",
+    )
+    train.add_argument(
+        "--test-at-end",
+        action="store_true",
+        default=None,
+        help="evaluate the test split only after the last epoch (default: every evaluation)",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 
     evaluate = _command(

@@ -54,10 +54,10 @@ def check_train_options(options: Mapping[str, object], accepted: Iterable[str]) 
     for name in ("data_dir", "out", "resume"):
         if name in options:
             checked[name] = check_path(options[name], name, optional=True)
-    for name in ("progress", "tensorboard", "sync_batchnorm", "compile"):
+    for name in ("progress", "tensorboard", "sync_batchnorm", "compile", "test_at_end"):
         if name in options and not isinstance(options[name], bool):
             raise NetspecError(f"{name} must be True or False, found {found(options[name])}")
-    for name in ("nproc", "master_port"):
+    for name in ("nproc", "master_port", "eval_every"):
         if options.get(name) is not None:
             checked[name] = check_int(options[name], name)
     if "threads" in options:

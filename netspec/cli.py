@@ -269,6 +269,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             master_port=args.master_port,
             compile=args.compile,
             threads=args.threads,
+            eval_every=args.eval_every,
+            test_at_end=args.test_at_end,
         )
     except TrainingInterrupted as stop:
         options = {"--model": args.model, "--backend": args.backend, "--device": args.device}

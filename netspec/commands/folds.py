@@ -61,6 +61,8 @@ def run(args: argparse.Namespace, program: object) -> int:
             progress=not args.quiet,
             spec_path=args.file,
             threads=args.threads,
+            eval_every=args.eval_every,
+            test_at_end=args.test_at_end,
         )
     except TrainingInterrupted as stop:
         where = f" in {stop.run_dir}" if stop.run_dir is not None else ""

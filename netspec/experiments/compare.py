@@ -368,10 +368,15 @@ def plot(runs: list[ComparedRun], path: str | os.PathLike[str]) -> None:
             colour = colours[index % len(colours)]
             epochs = [row["epoch"] for row in run.history]
             for split, style in (("train", "-"), (held_out, "--")):
-                values = [row.get(f"{split}_{quantity}") for row in run.history]
-                if any(v is not None for v in values):
-                    marker = "." if len(epochs) <= 12 else None  # dots only where few
-                    axis.plot(epochs, values, style, color=colour, marker=marker)
+                # Only the epochs that measured it (eval_every skips some): one line.
+                points = [
+                    (e, row.get(f"{split}_{quantity}"))
+                    for e, row in zip(epochs, run.history, strict=True)
+                ]
+                points = [(e, v) for e, v in points if v is not None]
+                if points:
+                    marker = "." if len(points) <= 12 else None  # dots only where few
+                    axis.plot(*zip(*points, strict=True), style, color=colour, marker=marker)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.set(xlabel="epoch", ylabel=quantity, title=quantity)
     handles = [Line2D([], [], color=colours[i % len(colours)], label=run.label)

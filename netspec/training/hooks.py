@@ -103,18 +103,20 @@ class RunHooks:
         if self.ema is not None:
             self.ema.update(self.compiled.parameters())
 
-    def evaluate(self, row: dict[str, Any]) -> None:
-        """Add the averaged weights' validation and test figures (``val_ema_loss``...)."""
-        if self.ema is None or self.ema.arrays is None:
+    def evaluate(self, row: dict[str, Any], splits: tuple[str, ...] = ("val", "test")) -> None:
+        """Add the averaged weights' figures on ``splits`` (``val_ema_loss``...)."""
+        if self.ema is None or self.ema.arrays is None or not splits:
             return
-        row.update(self._ema_metrics())
+        row.update(self._ema_metrics(splits))
 
     def end_epoch(self, row: dict[str, Any]) -> None:
         """Let reduce_on_plateau see the epoch's figure (before the state is committed)."""
         schedule = self.spec.schedule
         if isinstance(schedule, ReduceOnPlateauSchedule):
             value = row.get(schedule.monitor)
-            assert value is not None and self.state.plateau is not None, "checked before"
+            if value is None:  # not evaluated this epoch (eval_every): patience counts evaluations
+                return
+            assert self.state.plateau is not None, "made in __init__"
             self.state.plateau.update(schedule, float(value))
 
     def ema_arrays(self) -> dict[str, np.ndarray] | None:
@@ -146,14 +148,14 @@ class RunHooks:
             self.events.close()
             self.events = None
 
-    def _ema_metrics(self) -> dict[str, float | None]:
+    def _ema_metrics(self, splits: tuple[str, ...] = ("val", "test")) -> dict[str, float | None]:
         assert self.ema is not None and self.ema.arrays is not None
         raw = self.compiled.parameters()
         self.compiled.set_parameters(self.ema.arrays)
         try:
             found: dict[str, float | None] = {}
             for name, split in (("val", self.data.validation), ("test", self.data.test)):
-                if split is not None and len(split):
+                if name in splits and split is not None and len(split):
                     metrics = evaluate(
                         self.compiled, split, self.spec.loss, metrics=self.spec.metrics
                     )

@@ -12,8 +12,9 @@ import numpy as np
 
 from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
-from netspec.data import Dataset, augment, batches, load_dataset, num_batches
+from netspec.data import Dataset, load_dataset, num_batches
 from netspec.data._arrays import ArrayData
+from netspec.data.prefetch import epoch_batches, prefetch_pays, train_batches
 from netspec.devices import check_compile, check_devices
 from netspec.errors import NetspecError
 from netspec.ir import CheckedModel, Program
@@ -26,6 +27,7 @@ from netspec.training import threads as thread_pools
 from netspec.training.checkpoint import LoopState, load_checkpoint, save_checkpoint, verify_file
 from netspec.training.distributed import SINGLE, World
 from netspec.training.evaluate import CLASSIFICATION, evaluate
+from netspec.training.evaluation_plan import EvalPlan, check_plan, resolve_plan
 from netspec.training.hooks import RunHooks, check_settings
 from netspec.training.metrics import check_metrics, label_positions
 from netspec.training.preprocessing import set_input_statistics, weights_metadata
@@ -80,6 +82,9 @@ def fit(
     master_port: int | None = None,
     compile: bool = False,
     threads: int | str = 0,
+    prefetch: bool | None = None,
+    eval_every: int | None = None,
+    test_at_end: bool | None = None,
 ) -> TrainResult:
     """Train a model of ``program`` as its train section says, with overrides.
 
@@ -124,7 +129,8 @@ def fit(
                        out=out, resume=resume, progress=progress, spec_path=spec_path,
                        stop_after=stop_after, sync_batchnorm=sync_batchnorm, fold=fold,
                        tensorboard=tensorboard, compile=compile,
-                       precision=precision)  # fmt: skip
+                       precision=precision, prefetch=prefetch,
+                       eval_every=eval_every, test_at_end=test_at_end)  # fmt: skip
         # Each worker's share; a resumed run's workers keep the count it recorded.
         resumed = resume is not None and not threads
         options["threads"] = 0 if resumed else thread_pools.worker_share(threads, nproc)
@@ -162,8 +168,9 @@ def fit(
         )
     else:
         opening = start.open_new(checked, section, flags, out if world.is_writer else None)
+    recorded: dict[str, Any] | None = None
     if resume is not None and opening.run_dir is not None:  # a resumed run keeps it
-        record = rundir.read_run_record(opening.run_dir) or {}
+        record = recorded = rundir.read_run_record(opening.run_dir) or {}
         sync_batchnorm = sync_batchnorm or bool(record.get("sync_batchnorm"))
         # The recorded count, not the load's: torch's reductions may split by thread.
         threads = threads or int(record.get("threads") or 0)
@@ -196,6 +203,8 @@ def fit(
         )
         start.check_monitor(spec, dataset)
         check_settings(spec, dataset)
+        plan = resolve_plan(eval_every, test_at_end, recorded if resume is not None else None)
+        check_plan(plan, spec)
         # Once per split and integer input, before any step, so that a bad index names
         # its input and sample there (each batch is checked again where it enters a backend).
         for input_spec in checked.inputs:
@@ -240,9 +249,10 @@ def fit(
                    "nproc": world.size, "sync_batchnorm": sync_batchnorm}  # fmt: skip
             run["threads"] = pools.threads
             state = start.begin(program, checked, opening, dataset, run, write=world.is_writer)
-            if fold is not None and world.is_writer:  # beside what begin wrote
+            extra = {**(start.fold_record(fold) if fold else {}), **plan.record()}
+            if extra and world.is_writer:  # beside what begin wrote
                 record = rundir.read_run_record(run_dir) or {}
-                rundir.write_json(run_dir / "run.json", {**record, **start.fold_record(fold)})
+                rundir.write_json(run_dir / "run.json", {**record, **extra})
         if world.is_writer:
             # From the committed state, so a line lost to a kill after a commit comes back.
             rundir.write_metrics(run_dir / "metrics.jsonl", state.history)
@@ -250,6 +260,8 @@ def fit(
         loop = _Loop(program, checked, spec, dataset, compiled, step, state, run_dir, progress)
         loop.world = world
         loop.on_epoch = on_epoch
+        loop.plan = plan
+        loop.prefetch = prefetch_pays(bool(spec.data.augment)) if prefetch is None else prefetch
         loop.hooks = RunHooks(
             spec, state, compiled, dataset, run_dir,
             steps_per_epoch=loop.batches, tensorboard=tensorboard and world.is_writer,
@@ -259,6 +271,7 @@ def fit(
         try:
             loop.run(stop_after)
         finally:
+            loop.items.close()  # the prefetch thread of an epoch that ended early
             loop.progress.close()
             loop.hooks.close()
         result = loop.finish()
@@ -329,6 +342,10 @@ class _Loop:
         self.on_epoch: Callable[[dict[str, Any]], None] | None = None
         self.hooks: RunHooks  # set by fit once the run directory is claimed
         self.world: distributed.World = distributed.SINGLE  # the processes training together
+        self.prefetch = False  # make batches in a thread (set by fit)
+        self.plan = EvalPlan()  # the epochs that evaluate (set by fit)
+        # The current epoch's batches (closed by fit if the epoch ends early).
+        self.items: Any = epoch_batches(lambda: iter(()), prefetch=False)
 
     def run(self, stop_after: int | None) -> None:
         done = 0
@@ -354,10 +371,15 @@ class _Loop:
         pending = 0
         # Overflow on the way to a non-finite loss is reported by _diverged, with its place;
         # NumPy's own warnings would only repeat it less clearly.
-        for index, (x, y) in enumerate(
-            batches(self.data.train, spec.batch_size, shuffle=True, seed=spec.seed, epoch=epoch)
-        ):
-            x = augment(x, spec.data.augment, seed=spec.seed, epoch=epoch, batch=index)
+        # Made ahead in a thread when that pays (netspec/data/prefetch.py), the same batches
+        # either way; fit closes the thread however the epoch ends.
+        self.items = epoch_batches(
+            lambda: train_batches(
+                self.data.train, spec.batch_size, spec.data.augment, seed=spec.seed, epoch=epoch
+            ),
+            prefetch=self.prefetch,
+        )
+        for index, (x, y) in enumerate(self.items):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 self.step.step(x, y, self.hooks.rate(epoch, index) if self.hooks.per_step else rate)
                 self.hooks.after_step()
@@ -382,8 +404,9 @@ class _Loop:
             if self.classify and samples
             else None,
         }
-        row.update(self._evaluate())
-        self.hooks.evaluate(row)
+        evaluated = self.plan.splits(epoch, spec.epochs)
+        row.update(self._evaluate(evaluated))
+        self.hooks.evaluate(row, evaluated)
         row["epoch_time"] = elapsed
         row["samples_per_second"] = samples / elapsed if elapsed > 0 else 0.0
         row = self.world.broadcast(row)  # rank 0's timings; the same decisions everywhere
@@ -410,13 +433,16 @@ class _Loop:
         if self.on_epoch is not None:
             self.on_epoch(dict(row))
 
-    def _evaluate(self) -> dict[str, float | None]:
-        """Validation and test metrics, sharded over the ranks of a data-parallel run."""
+    def _evaluate(self, splits: tuple[str, ...] = ("val", "test")) -> dict[str, float | None]:
+        """Validation and test metrics (those of ``splits``), sharded over the ranks of a
+        data-parallel run."""
+        if not splits:
+            return {}
         if self.world.size > 1:
             self.step.share_state()  # rank 0's batch-norm statistics on every rank
         found: dict[str, float | None] = {}
         for name, split in (("val", self.data.validation), ("test", self.data.test)):
-            if split is not None and len(split):
+            if name in splits and split is not None and len(split):
                 metrics = evaluate(
                     self.compiled, split, self.spec.loss, metrics=self.spec.metrics,
                     world=self.world,
@@ -432,7 +458,8 @@ class _Loop:
         if rule is None:
             return
         value = row.get(rule.monitor)
-        assert value is not None, "checked by _check_monitor before training"
+        if value is None:  # not evaluated this epoch (eval_every): patience counts evaluations
+            return
         if _improved(value, self.state.best_value, rule.monitor, rule.min_delta):
             self.state.best_value, self.state.best_epoch, self.state.waited = value, row["epoch"], 0
             if rule.restore_best:
@@ -443,8 +470,8 @@ class _Loop:
                 self.state.stopped_early = True
                 self.progress.message(
                     f"early stopping after epoch {row['epoch']}: {rule.monitor} has not improved "
-                    f"for {rule.patience} epochs (best {self.state.best_value:.4f} at epoch "
-                    f"{self.state.best_epoch})"
+                    f"for {rule.patience} {self.plan.unit(rule.monitor)} "
+                    f"(best {self.state.best_value:.4f} at epoch {self.state.best_epoch})"
                 )
 
     def _diverged(self, epoch: int, step_in_epoch: int) -> None:

@@ -250,9 +250,13 @@ def curves_figure(
     best = next((row for row in history if row["epoch"] == best_epoch), None)
     for axis, metric in zip(axes, metrics, strict=True):
         for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
-            values = [row.get(f"{split}_{metric}") for row in history]
-            if any(v is not None for v in values):
-                axis.plot(epochs, values, style, label=split)
+            # Only the epochs that measured it (eval_every skips some): one line.
+            points = [
+                (e, row.get(f"{split}_{metric}")) for e, row in zip(epochs, history, strict=True)
+            ]
+            points = [(e, v) for e, v in points if v is not None]
+            if points:
+                axis.plot(*zip(*points, strict=True), style, label=split)
         if best is not None:
             axis.axvline(best_epoch, color="grey", linewidth=0.8, linestyle="-.")
             # The marker sits on the validation curve, which chose the epoch when present.

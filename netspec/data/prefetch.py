@@ -32,8 +32,6 @@ DEPTH = 2
 
 _DONE = object()  # the producer's iterator is exhausted
 
-Batch = tuple[object, object]
-
 
 def train_batches(
     split: Split,
@@ -175,16 +173,19 @@ class Serial(Generic[T]):
         self.close()
 
 
-def prefetch_pays(augments: bool, cores: int | None = None) -> bool:
+def prefetch_pays(augments: bool, backend: str, cores: int | None = None) -> bool:
     """Whether to make a run's batches in a thread: when the train section augments its
-    images and the process may use at least two cores.
+    images, the backend's step runs outside the GIL (torch, jax) and the process may
+    use at least two cores.
 
-    The rule follows what each part costs (benchmarks/loop.py, docs/benchmarks.md):
-    without augmentation a batch is one fancy-index gather, tens of microseconds, no
-    more than handing it over through the queue and the thread switches cost, so there
-    is nothing to win; augmentation takes milliseconds per batch, as long as a step or
-    longer, and overlaps the step on a second core. With one core there is nothing to
-    overlap with.
+    The rule follows what each part costs (benchmarks/loop_pipeline.py,
+    docs/benchmarks.md): without augmentation a batch is one fancy-index gather, tens of
+    microseconds, no more than handing it over through the queue costs, so there is
+    nothing to win; augmentation takes milliseconds per batch and can overlap a step
+    that is one call into compiled code (PyTorch, XLA) and so leaves the GIL to the
+    thread. The NumPy backend's step is a sequence of short NumPy calls that take the
+    GIL between them, so the thread competes with the step instead of overlapping it
+    (measured slower). With one core there is nothing to overlap with.
     """
     if cores is None:
         cores = (
@@ -192,4 +193,4 @@ def prefetch_pays(augments: bool, cores: int | None = None) -> bool:
             if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1
         )
-    return augments and cores >= 2
+    return augments and backend != "numpy" and cores >= 2

@@ -261,7 +261,9 @@ def fit(
         loop.world = world
         loop.on_epoch = on_epoch
         loop.plan = plan
-        loop.prefetch = prefetch_pays(bool(spec.data.augment)) if prefetch is None else prefetch
+        loop.prefetch = (
+            prefetch_pays(bool(spec.data.augment), backend) if prefetch is None else prefetch
+        )
         loop.hooks = RunHooks(
             spec, state, compiled, dataset, run_dir,
             steps_per_epoch=loop.batches, tensorboard=tensorboard and world.is_writer,

@@ -101,10 +101,17 @@ def test_a_depth_below_one_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("augments", "cores", "expected"),
-    [(True, 2, True), (True, 16, True), (True, 1, False), (False, 2, False), (False, 16, False)],
+    ("augments", "backend", "cores", "expected"),
+    [
+        (True, "torch", 2, True),
+        (True, "jax", 16, True),
+        (True, "torch", 1, False),
+        (True, "numpy", 16, False),
+        (False, "torch", 16, False),
+        (False, "jax", 2, False),
+    ],
 )
-def test_the_thread_is_used_for_augmented_batches_with_a_second_core(
-    augments: bool, cores: int, expected: bool
+def test_the_thread_is_used_for_augmented_batches_of_a_compiled_step_with_a_second_core(
+    augments: bool, backend: str, cores: int, expected: bool
 ) -> None:
-    assert prefetch_pays(augments, cores) is expected
+    assert prefetch_pays(augments, backend, cores) is expected

@@ -164,6 +164,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(loop.render(looped))
             goals.loop(looped)
+            if looped.data_dir:
+                from benchmarks import loop_pipeline
+
+                piped = loop_pipeline.run(
+                    rounds=3 if quick else 7,
+                    data_dir=looped.data_dir,
+                    scale=0.25 if quick else 1.0,
+                    progress=progress,
+                )
+                print(loop_pipeline.render(piped))
+                goals.loop_pipeline(piped)
         elif group == "gpu":
             from benchmarks import gpu
 

@@ -119,6 +119,23 @@ class Goals:
                 row.overhead < OVERHEAD_GOAL,
             )
 
+    def loop_pipeline(self, result) -> None:  # type: ignore[no-untyped-def]
+        for row in result.prefetch:
+            # fit's own choice should be the faster of the two.
+            chosen = "thread" if row.auto else "main thread"
+            ratio = row.ratio.median
+            self.add(
+                f"prefetch: fit's choice ({chosen}) is the faster ({row.case}, {row.backend})",
+                f"thread / main thread {ratio:.3f} [{row.ratio.q1:.3f}, {row.ratio.q3:.3f}]",
+                ratio <= 1.0 if row.auto else ratio >= 1.0,
+            )
+        for evaluation in result.evaluation:
+            self.add(
+                f"--eval-every 3 --test-at-end faster than every epoch ({evaluation.backend})",
+                f"{evaluation.ratio.median:.3f}",
+                evaluation.ratio.median < 1.0,
+            )
+
     def gpu(self, result) -> None:  # type: ignore[no-untyped-def]
         from benchmarks.train_step import TITLES
 

@@ -150,6 +150,17 @@ def test_loop_gives_finite_timings(tmp_path: Path) -> None:
     assert "loop overhead" in loop.render(result)
 
 
+def test_loop_pipeline_gives_finite_timings(tmp_path: Path) -> None:
+    from benchmarks import loop_pipeline
+
+    _fake_mnist(tmp_path)
+    result = loop_pipeline.run(rounds=1, backends=("numpy",), data_dir=str(tmp_path), scale=0.02)
+    assert loop_pipeline.finite(result)
+    assert [r.case for r in result.prefetch] == ["MLP", "LeNet-5 + augment"]
+    assert not any(r.auto for r in result.prefetch)  # the numpy backend: the main thread
+    assert "| MLP | numpy |" in loop_pipeline.render(result)
+
+
 def test_loop_without_data_says_it_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NETSPEC_DATA_DIR", raising=False)
     assert "NETSPEC_DATA_DIR" in (loop.run(rounds=1).skipped or "")

@@ -120,3 +120,14 @@ def test_watching_the_test_split_with_test_at_end_is_refused(
 def test_bad_options_are_refused_before_loading(options: dict[str, object], message: str) -> None:
     with pytest.raises(NetspecError, match=message):
         netspec.train(TINY, **options)
+
+
+def test_the_command_line_flags(tiny_file: str, tmp_path: Path) -> None:
+    from netspec.cli import main
+
+    run = tmp_path / "run"
+    argv = ["train", tiny_file, "--out", str(run), "--quiet", "--eval-every", "2", "--test-at-end"]
+    assert main(argv) == 0
+    rows = _rows(run)
+    assert _evaluated(rows, "val") == [2, 3]
+    assert _evaluated(rows, "test") == [3]

@@ -4,11 +4,13 @@
 :mod:`benchmarks.references` doing the same epoch (the same MNIST files, batch 128,
 SGD with momentum, the test set evaluated at the end, the weights saved) run as
 subprocesses, one after the other, alternating which goes first, ``rounds`` times after
-one untimed warm-up run of each (the file cache, Python's bytecode cache). Each is timed
-by wall clock from before the process is started to after it has exited; the ratio is
-taken per round. netspec does more in that time than the script: it also evaluates the
-validation split, and writes a checkpoint, metrics.jsonl, run.json, ir.json, final.json
-and curves.png.
+one untimed warm-up run of each (the file cache, Python's bytecode cache). Both get the
+same thread count: ``python -m benchmarks --threads N`` sets OMP_NUM_THREADS, which the
+script's library reads and which netspec is given as ``--threads N`` (with
+``--threads 0`` each keeps its own default). Each is timed by wall clock from before
+the process is started to after it has exited; the ratio is taken per round. netspec
+does more in that time than the script: it also evaluates the validation split, and
+writes a checkpoint, metrics.jsonl, run.json, ir.json, final.json and curves.png.
 
 Then ``traces`` more runs of netspec go through :mod:`benchmarks._startup_trace`, which
 stamps the stages of a run, to itemise the time to the first step and what follows it.
@@ -83,8 +85,12 @@ class ProcessResult:
 
 
 def _netspec(backend: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "netspec", "train", str(SPEC), "--backend", backend,
-            "--epochs", "1", "--out", str(out)]  # fmt: skip
+    command = [sys.executable, "-m", "netspec", "train", str(SPEC), "--backend", backend,
+               "--epochs", "1", "--out", str(out)]  # fmt: skip
+    # The script's libraries size their pools from OMP_NUM_THREADS (python -m benchmarks
+    # --threads N sets it); netspec train sizes its own unless told, so tell it the same.
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    return command + (["--threads", threads] if threads.isdigit() else [])
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:

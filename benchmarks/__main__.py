@@ -2,7 +2,7 @@
 
 Prints the machine and versions, then one markdown table per group, then the goals
 (met or not, with figures). Groups: train-step, attention, recurrent, limit, frontend, loop,
-gpu, onnx, jax-devices, distributed, load.
+gpu, onnx, jax-devices, distributed, load, process.
 See docs/benchmarks.md for what each measures and the latest full run.
 """
 
@@ -18,6 +18,7 @@ GROUPS = (
     "jax-devices",
     "distributed",
     "load",
+    "process",
 )  # fmt: skip
 
 
@@ -223,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(load.render(loaded))
             goals.load(loaded)
+        elif group == "process":
+            from benchmarks import process
+
+            whole = process.run(
+                rounds=3 if quick else 11, traces=2 if quick else 5, progress=progress
+            )
+            print(process.render(whole))
+            goals.process(whole)
         print(f"\n({group}: {time.perf_counter() - group_start:.0f} s)\n", flush=True)
     print(goals.render())
     print(

@@ -163,5 +163,22 @@ class Goals:
                 row.slowdown.median <= SLOWDOWN_GOAL,
             )
 
+    def process(self, result) -> None:  # type: ignore[no-untyped-def]
+        from benchmarks.process import RATIO_GOALS
+
+        done = {row.backend: row for row in result.rows}
+        for backend, goal in RATIO_GOALS.items():
+            name = f"netspec train ({backend}) / hand-written script, whole process <= {goal:.2f}"
+            row = done.get(backend)
+            if row is None:
+                self.add(name, "; ".join(result.skipped) or "-", None)
+                continue
+            ratio = row.ratio
+            self.add(
+                name,
+                f"{ratio.median:.3f} (IQR {ratio.q1:.3f}-{ratio.q3:.3f})",
+                ratio.median <= goal,
+            )
+
     def render(self) -> str:
         return "### goals\n\n" + table(["goal", "figure", "verdict"], self.rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from benchmarks import (
     loop,
     lsp_edit,
     onnx_export,
+    process,
     recurrent,
     train_step,
 )
@@ -164,6 +166,28 @@ def test_loop_pipeline_gives_finite_timings(tmp_path: Path) -> None:
 def test_loop_without_data_says_it_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NETSPEC_DATA_DIR", raising=False)
     assert "NETSPEC_DATA_DIR" in (loop.run(rounds=1).skipped or "")
+
+
+def test_process_without_data_says_it_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NETSPEC_DATA_DIR", raising=False)
+    result = process.run(rounds=1)
+    assert not result.rows and "NETSPEC_DATA_DIR" in result.skipped[0]
+    assert "skipped: NETSPEC_DATA_DIR" in process.render(result)
+
+
+def test_process_itemises_every_stage_of_a_traced_run(tmp_path: Path) -> None:
+    # One traced process (the numpy backend: the quickest to start); the timed pairs of
+    # processes are the same subprocess call without the trace.
+    _fake_mnist(tmp_path)
+    env = {**os.environ, "NETSPEC_DATA_DIR": str(tmp_path)}
+    stages, whole = process._itemise("numpy", tmp_path, env, 1, None)
+    labels = [label for label, _, _ in (*process.STAGES, process.FIRST_STEP, *process.AFTER)]
+    assert list(stages) == labels
+    assert all(s.n == 1 and s.finite() and s.median >= 0 for s in stages.values())
+    assert whole is not None and whole.median >= stages["time to first step"].median
+    row = process.ProcessRow("torch", whole, whole, process.Spread.of([1.05, 1.2]), stages, whole)
+    text = process.render(process.ProcessResult(rows=[row]))
+    assert "<= 1.10 (NOT met)" in text and "| time to first step |" in text
 
 
 def test_jax_devices_gives_finite_timings(tmp_path: Path) -> None:

@@ -65,23 +65,15 @@ def _labels(path: Path, source: str, count: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _to_float(images: np.ndarray, scale: float | None, dtype: np.dtype) -> np.ndarray:
-    """[N, H, W] -> [N, 1, H, W] in ``dtype``, divided by ``scale`` when given."""
-    x = images.astype(dtype)
-    if scale is not None:
-        x /= scale
-    return x[:, None]
-
-
 def load_idx_source(
     spec: MnistData | FashionMnistData,
     *,
     data_dir: str | os.PathLike[str] | None,
-    dtype: np.dtype,
 ) -> Raw:
     """MNIST or Fashion-MNIST: 60000 training and 10000 test images, [N, 1, 28, 28].
 
-    ``normalize`` divides the pixels by 255 (values in [0, 1]; no mean/std scaling).
+    ``normalize`` divides the pixels by 255 (values in [0, 1]; no mean/std scaling). The
+    pixels stay bytes here: each split becomes ``dtype`` once it is taken (Raw.pixels).
     The files are looked for as :func:`netspec.data._locate.locate` describes and
     downloaded into the cache when absent everywhere.
     """
@@ -90,16 +82,16 @@ def load_idx_source(
     files = located.files
     train = _images(files["train_images"], source)
     test = _images(files["test_images"], source)
-    scale = 255.0 if spec.normalize else None
     return Raw(
-        x=_to_float(train, scale, dtype),
+        x=train[:, None],
         y=_labels(files["train_labels"], source, train.shape[0]),
-        x_test=_to_float(test, scale, dtype),
+        x_test=test[:, None],
         y_test=_labels(files["test_labels"], source, test.shape[0]),
         kind="labels",
         num_classes=CLASSES,
         feature_hint=f"{source} images are (1, {SIDE}, {SIDE}), or ({SIDE * SIDE},) "
         "with flatten = true",
+        pixels=255.0 if spec.normalize else 1.0,
     )
 
 

@@ -122,7 +122,9 @@ def check_indices_input(
     if indices and not raw.indices:
         raise NetspecError(
             INTEGER_INPUT_NEEDS_INDICES.format(
-                source=source, found=f"{raw.x.dtype}", dtype=dtype,
+                source=source, dtype=dtype,
+                # Pixels become floating point once split (Raw.pixels).
+                found="floating-point" if raw.pixels is not None else f"{raw.x.dtype}",
                 shape=checks.spec_shape(shape), name=name,
             )
         )  # fmt: skip

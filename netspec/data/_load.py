@@ -14,7 +14,7 @@ from netspec.data._encoding import CsvEncoding
 from netspec.data._images import load_digits_source, load_idx_source
 from netspec.data._indices import check_indices_input, step_targets
 from netspec.data._npz import load_npz
-from netspec.data._raw import Raw
+from netspec.data._raw import Raw, final_inputs
 from netspec.data._sequences import adding, copy_memory, sine
 from netspec.data._several import load_several, shape_inputs
 from netspec.data._split import (
@@ -117,7 +117,7 @@ def _source(
     indices: bool,
 ) -> Raw:
     if isinstance(spec, MnistData | FashionMnistData):
-        return load_idx_source(spec, data_dir=data_dir, dtype=dtype)
+        return load_idx_source(spec, data_dir=data_dir)
     if isinstance(spec, DigitsData):
         return load_digits_source(spec, dtype=dtype)
     if isinstance(spec, LinearData):
@@ -480,10 +480,11 @@ def load_dataset(
 
     splits: dict[str, Split] = {}
     for name, (xs, ys) in named.items():
-        xs = np.ascontiguousarray(xs, dtype=np.int64 if indices else dt)
+        xs = final_inputs(raw, xs, np.dtype(np.int64) if indices else dt)
         if flatten:
             xs = xs.reshape(len(xs), -1)
-        checks.check_finite(source, name, "inputs", "x", xs)
+        if raw.pixels is None:  # pixels (bytes) make finite values
+            checks.check_finite(source, name, "inputs", "x", xs)
         if target == "input":
             ys = _input_targets(
                 xs, source=source, output_shape=output_shape, input_shape=input_shape

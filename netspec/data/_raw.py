@@ -51,6 +51,19 @@ class Raw:
     vocabulary: tuple[str, ...] | None = None
     # ``x`` holds integer indices, for a model whose input is declared integer.
     indices: bool = False
+    # ``x`` and ``x_test`` hold integer pixels, which become the run's dtype divided by
+    # this (1.0: not scaled) only once the splits are taken (final_inputs): one pass over
+    # each split's floats, where converting the whole source first and splitting it
+    # after would be a conversion, a division and a copy.
+    pixels: float | None = None
+
+
+def final_inputs(raw: Raw, xs: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A split's samples, contiguous and in ``dtype``: integer pixels divided by
+    ``raw.pixels`` in ``dtype``, the same values as ``astype(dtype)`` then ``/=``."""
+    if raw.pixels is None or raw.pixels == 1.0:
+        return np.ascontiguousarray(xs, dtype=dtype)
+    return np.ascontiguousarray(np.divide(xs, dtype.type(raw.pixels), dtype=dtype))
 
 
 def regression_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:

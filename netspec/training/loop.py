@@ -348,6 +348,8 @@ class _Loop:
         self.plan = EvalPlan()  # the epochs that evaluate (set by fit)
         # The current epoch's batches (closed by fit if the epoch ends early).
         self.items: Any = epoch_batches(lambda: iter(()), prefetch=False)
+        # The last evaluation and the step whose weights it measured (see _final_metrics).
+        self._evaluated: tuple[int, dict[str, float | None]] | None = None
 
     def run(self, stop_after: int | None) -> None:
         done = 0
@@ -450,6 +452,7 @@ class _Loop:
                     world=self.world,
                 )  # fmt: skip
                 found.update(metrics.as_dict(name))
+        self._evaluated = (self.state.step, dict(found))
         return found
 
     def compiled_arrays(self) -> dict[str, np.ndarray]:
@@ -510,7 +513,8 @@ class _Loop:
             best = verify_file(self.checkpoints, name, self.state.sha256[name])
             self.compiled.set_parameters(load_weights(best))
             self.progress.message(f"restored the weights of epoch {self.state.best_epoch}")
-        final = self._evaluate()
+            self._evaluated = None  # other weights than the last epoch measured
+        final = self._final_metrics()
         notes: list[str] = []
         if self.world.is_writer:
             notes = self._write_results(rule is not None and rule.restore_best, final)
@@ -525,6 +529,23 @@ class _Loop:
             stopped_early=self.state.stopped_early,
             notes=notes,
         )
+
+    def _final_metrics(self) -> dict[str, float | None]:
+        """The validation and test figures of the final weights: the last epoch's when it
+        measured these very weights (no step since, none restored) and every split,
+        rather than evaluating them a second time."""
+        expected = [
+            name
+            for name, split in (("val", self.data.validation), ("test", self.data.test))
+            if split is not None and len(split)
+        ]
+        if self._evaluated is not None:
+            step, found = self._evaluated
+            if step == self.state.step and all(
+                any(key.startswith(f"{name}_") for key in found) for name in expected
+            ):
+                return dict(found)
+        return self._evaluate()
 
     def _write_results(self, restored: bool, final: dict[str, float | None]) -> list[str]:
         """The final weights, the curves, (an autoencoder's) reconstructions and the

@@ -215,10 +215,7 @@ def plot_curves(
     epoch whose weights early stopping restored, is marked on every panel.
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401  (only whether it is installed)
     except ImportError:
         return False
     figure = curves_figure(history, model=model, run=path.parent.name, best_epoch=best_epoch)
@@ -226,7 +223,6 @@ def plot_curves(
     # mode an ordinary write would give).
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=100)
-    plt.close(figure)
     atomic_write_bytes(path, image.getvalue())
     return True
 
@@ -238,14 +234,20 @@ def curves_figure(
     run: str | None = None,
     best_epoch: int | None = None,
 ) -> Any:
-    """The matplotlib figure of plot_curves (needs matplotlib; the caller closes it)."""
-    import matplotlib.pyplot as plt
+    """The matplotlib figure of plot_curves (needs matplotlib).
+
+    A bare Figure on an Agg canvas, not pyplot's: pyplot would load its GUI machinery
+    (about half a second at the end of every run) and keep the figure until closed.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     has_accuracy = any(row.get("train_accuracy") is not None for row in history)
-    figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6, 4))
-    axes = list(np.atleast_1d(axes))
+    figure = Figure(figsize=(11 if has_accuracy else 6, 4))
+    FigureCanvasAgg(figure)  # attaches itself: tight_layout and savefig render with Agg
+    axes = list(np.atleast_1d(figure.subplots(1, 2 if has_accuracy else 1)))
     metrics = ["loss", "accuracy"] if has_accuracy else ["loss"]
     best = next((row for row in history if row["epoch"] == best_epoch), None)
     for axis, metric in zip(axes, metrics, strict=True):

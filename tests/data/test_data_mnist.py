@@ -58,6 +58,27 @@ def test_normalize_false_keeps_pixel_values(tmp_path: Path, make_idx_dir: MakeId
     np.testing.assert_array_equal(data.test.x[:, 0], arrays["t10k-images-idx3-ubyte"])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_pixels_become_the_runs_dtype(
+    tmp_path: Path, make_idx_dir: MakeIdxDir, dtype: str
+) -> None:
+    # The pixels are split as bytes and converted per split: every split is contiguous,
+    # in the run's dtype, and holds the values astype(dtype) / 255 gives.
+    arrays = make_idx_dir(tmp_path)
+    data = _load(
+        MnistData(validation=0.25, flatten=True), tmp_path, dtype=dtype, input_shape=(784,)
+    )
+    kind = np.dtype(dtype).type
+    pool = arrays["train-images-idx3-ubyte"].astype(dtype).reshape(60, -1) / kind(255)
+    for split in (data.train, data.validation, data.test):
+        assert split is not None and split.x.dtype == np.dtype(dtype)
+        assert split.x.flags.c_contiguous and split.x.shape[1:] == (784,)
+    together = np.concatenate([data.train.x, data.validation.x])
+    assert sorted(map(bytes, together)) == sorted(map(bytes, pool))
+    test = arrays["t10k-images-idx3-ubyte"].astype(dtype).reshape(20, -1) / kind(255)
+    np.testing.assert_array_equal(data.test.x, test)
+
+
 def test_flatten_and_automatic_flatten(tmp_path: Path, make_idx_dir: MakeIdxDir) -> None:
     make_idx_dir(tmp_path)
     explicit = _load(MnistData(flatten=True), tmp_path, input_shape=(784,))

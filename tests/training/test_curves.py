@@ -11,9 +11,7 @@ import pytest
 import netspec
 from netspec.training import fit, rundir
 
-plt = pytest.importorskip(
-    "matplotlib.pyplot", reason="the curves plot needs matplotlib (the train extra)"
-)
+pytest.importorskip("matplotlib", reason="the curves plot needs matplotlib (the train extra)")
 
 BEST = "best: epoch 2 (restored)"
 
@@ -32,13 +30,6 @@ def _history(epochs: int, *, accuracy: bool = True) -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.fixture
-def close_figures() -> Any:
-    yield
-    plt.close("all")
-
-
-@pytest.mark.usefixtures("close_figures")
 @pytest.mark.parametrize("accuracy", [True, False])
 def test_the_figure_names_the_run_and_marks_the_restored_epoch(accuracy: bool) -> None:
     history = _history(3, accuracy=accuracy)
@@ -56,7 +47,6 @@ def test_the_figure_names_the_run_and_marks_the_restored_epoch(accuracy: bool) -
         assert any(list(line.get_xdata()) == [2, 2] for line in axis.get_lines())
 
 
-@pytest.mark.usefixtures("close_figures")
 @pytest.mark.parametrize("epochs", [1, 2, 3])
 def test_short_runs_get_whole_epoch_ticks(epochs: int) -> None:
     figure = rundir.curves_figure(_history(epochs))
@@ -67,7 +57,6 @@ def test_short_runs_get_whole_epoch_ticks(epochs: int) -> None:
         assert all(float(tick).is_integer() for tick in ticks), ticks
 
 
-@pytest.mark.usefixtures("close_figures")
 def test_without_a_restored_epoch_nothing_is_marked() -> None:
     figure = rundir.curves_figure(_history(3), run="r")
     assert figure.get_suptitle() == "r"

@@ -12,6 +12,7 @@ import pytest
 import netspec
 from netspec.ir import Program
 from netspec.training import TrainingDiverged, fit
+from netspec.training import loop as loop_module
 from netspec.weights import load_weights
 from tests.backends.conftest import backend_params
 
@@ -89,6 +90,27 @@ def test_run_directory_contents(tmp_path: Path) -> None:
     assert state["epoch"] == 2 and (run / "checkpoints" / state["weights"]).exists()
     # Only the latest epoch's checkpoint files are kept.
     assert len(list((run / "checkpoints").glob("epoch-*.weights.safetensors"))) == 1
+
+
+def test_the_final_figures_are_the_last_epochs_without_evaluating_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The final weights are the ones the last epoch measured: finish() reuses its figures.
+    evaluated: list[int] = []
+    evaluate = loop_module.evaluate
+
+    def counting(compiled: object, split: object, *args: object, **kwargs: object) -> object:
+        evaluated.append(len(split))  # type: ignore[arg-type]
+        return evaluate(compiled, split, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop_module, "evaluate", counting)
+    result = fit(_program(), out=tmp_path / "run", progress=False, epochs=2)
+    assert len(evaluated) == 2 * 2  # validation and test, once per epoch, none after
+    last = result.history[-1]
+    assert result.final and result.final == {key: last[key] for key in result.final}
+    assert set(result.final) == {k for k in last if k.startswith(("val_", "test_"))}
+    assert json.loads((result.run_dir / "final.json").read_text()) == result.final
+    assert (result.run_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_new_run_refuses_a_directory_holding_a_run(tmp_path: Path) -> None:

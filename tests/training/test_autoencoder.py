@@ -59,8 +59,8 @@ def test_netspec_eval_reconstructs_the_test_split(
 
 
 def test_fingerprints_of_runs_without_target_input_are_unchanged() -> None:
-    """A run started before `target` (and `ema`, and a source's `augment`) existed
-    resumes: their defaults are not hashed."""
+    """A run started before `target` (and `ema`, `precision`, and a source's `augment`)
+    existed resumes: their defaults are not hashed."""
     plain = netspec.load(TINY)
     model = plain.model()
     section = plain.train(model.name)
@@ -69,7 +69,13 @@ def test_fingerprints_of_runs_without_target_input_are_unchanged() -> None:
         "model": _as_written(model),
         "train": section.model_dump(
             mode="json",
-            exclude={"epochs": True, "target": True, "ema": True, "data": {"augment"}},
+            exclude={
+                "epochs": True,
+                "target": True,
+                "ema": True,
+                "precision": True,
+                "data": {"augment"},
+            },
         ),
     }
     text = json.dumps(before, sort_keys=True, separators=(",", ":"))

@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
     from netspec import _model_base, cli
 
     marks["imported"] = time.time()
-    from netspec.training import loop
+    from netspec.training import epochs, loop
 
     cli.read_program = _marking(marks, cli.read_program, "checked")
     loop.load_dataset = _marking(marks, loop.load_dataset, "data_end", "data_start")
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         return step
 
     _model_base.ModelBase.train_step = train_step  # type: ignore[method-assign]
-    finish = loop._Loop.finish
+    finish = epochs.EpochLoop.finish
 
     def timed_finish(self: Any) -> Any:
         marks.setdefault("epochs_end", time.time())
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
         finally:
             marks.setdefault("finish_end", time.time())
 
-    loop._Loop.finish = timed_finish  # type: ignore[method-assign]
+    epochs.EpochLoop.finish = timed_finish  # type: ignore[method-assign]
     sys.argv = ["netspec", *args]
     try:
         return cli.main()  # as the netspec script calls it: the process's own command line

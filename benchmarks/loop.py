@@ -32,6 +32,7 @@ import netspec
 from benchmarks._timing import Spread, table
 from netspec.backend import get_backend
 from netspec.data import batches, load_dataset
+from netspec.training import epochs
 from netspec.training import loop as loop_module
 from netspec.training.options import apply_overrides
 from netspec.training.schedule import learning_rate
@@ -78,8 +79,8 @@ _DATASETS: dict[tuple[str, str | None, str], Any] = {}
 def _instrumented(sink: list[dict[str, float]]) -> Iterator[None]:
     """For every epoch fit() runs, record its whole time, the loop's own epoch_time,
     and the time spent in evaluate() and save_checkpoint() during it."""
-    original = loop_module._Loop._epoch
-    evaluate, checkpoint = loop_module.evaluate, loop_module.save_checkpoint
+    original = epochs.EpochLoop._epoch
+    evaluate, checkpoint = epochs.evaluate, epochs.save_checkpoint
     load, plot = loop_module.load_dataset, loop_module.rundir.plot_curves
     parts = {"evaluation": 0.0, "checkpoint": 0.0}
 
@@ -106,16 +107,16 @@ def _instrumented(sink: list[dict[str, float]]) -> Iterator[None]:
             _DATASETS[key] = load(spec, **kwargs)
         return _DATASETS[key]
 
-    loop_module._Loop._epoch = timed_epoch  # type: ignore[method-assign]
-    loop_module.evaluate = timed("evaluation", evaluate)
-    loop_module.save_checkpoint = timed("checkpoint", checkpoint)
+    epochs.EpochLoop._epoch = timed_epoch  # type: ignore[method-assign]
+    epochs.evaluate = timed("evaluation", evaluate)
+    epochs.save_checkpoint = timed("checkpoint", checkpoint)
     loop_module.load_dataset = cached_load
     loop_module.rundir.plot_curves = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        loop_module._Loop._epoch = original  # type: ignore[method-assign]
-        loop_module.evaluate, loop_module.save_checkpoint = evaluate, checkpoint
+        epochs.EpochLoop._epoch = original  # type: ignore[method-assign]
+        epochs.evaluate, epochs.save_checkpoint = evaluate, checkpoint
         loop_module.load_dataset, loop_module.rundir.plot_curves = load, plot
 
 

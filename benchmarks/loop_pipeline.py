@@ -29,6 +29,7 @@ from typing import Any
 import netspec
 from benchmarks._timing import Spread, table
 from netspec.data.prefetch import prefetch_pays
+from netspec.training import epochs
 from netspec.training import loop as loop_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +72,7 @@ class PipelineResult:
 def _quiet_fit(sink: list[float]) -> Iterator[None]:
     """Each epoch's wall time into ``sink``; the dataset loaded once per source and no
     learning-curve plot, to keep the group short (both outside the timed epochs)."""
-    original, load = loop_module._Loop._epoch, loop_module.load_dataset
+    original, load = epochs.EpochLoop._epoch, loop_module.load_dataset
     plot = loop_module.rundir.plot_curves
     cache: dict[str, Any] = {}
 
@@ -86,13 +87,13 @@ def _quiet_fit(sink: list[float]) -> Iterator[None]:
             cache[key] = load(spec, **kwargs)
         return cache[key]
 
-    loop_module._Loop._epoch = timed  # type: ignore[method-assign]
+    epochs.EpochLoop._epoch = timed  # type: ignore[method-assign]
     loop_module.load_dataset = cached
     loop_module.rundir.plot_curves = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        loop_module._Loop._epoch = original  # type: ignore[method-assign]
+        epochs.EpochLoop._epoch = original  # type: ignore[method-assign]
         loop_module.load_dataset, loop_module.rundir.plot_curves = load, plot
 
 

@@ -1,7 +1,8 @@
 """The shared training loop: schedules, evaluation, checkpoints, the run directory."""
 
 from netspec.training.evaluate import Metrics, evaluate
-from netspec.training.loop import TrainingDiverged, TrainingInterrupted, TrainResult, fit
+from netspec.training.loop import fit
+from netspec.training.results import TrainingDiverged, TrainingInterrupted, TrainResult
 from netspec.training.schedule import learning_rate
 
 __all__ = [

@@ -15,7 +15,7 @@ import pytest
 from netspec.cli import main
 from netspec.errors import NetspecError
 from netspec.ir import Program
-from netspec.training import fit, loop
+from netspec.training import epochs, fit, loop
 from tests.training.conftest import Killed, assert_same_weights
 
 
@@ -174,18 +174,18 @@ def test_the_best_weights_are_committed_with_their_epoch(
     best = json.loads((whole.run_dir / "checkpoints" / "state.json").read_text())["best_epoch"]
     assert best is not None and best < 5  # the final weights are a restored best
     run = tmp_path / "run"
-    real = loop.save_checkpoint
+    real = epochs.save_checkpoint
 
     def die_saving_the_best(directory: Path, state: Any, *args: Any, **kwargs: Any) -> None:
         if state.epoch != best:
             real(directory, state, *args, **kwargs)
             return
         # Written as the epoch's files would be, then killed before state.json.
-        loop.save_weights(directory / f"best-{best:04d}.weights.safetensors", kwargs["best"])
+        epochs.save_weights(directory / f"best-{best:04d}.weights.safetensors", kwargs["best"])
         raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "save_checkpoint", die_saving_the_best)
+        patch.setattr(epochs, "save_checkpoint", die_saving_the_best)
         with pytest.raises(Killed):
             fit(tiny, out=run, **settings)
     result = fit(tiny, resume=run, progress=False)

@@ -11,8 +11,7 @@ import pytest
 
 import netspec
 from netspec.ir import Program
-from netspec.training import TrainingDiverged, fit
-from netspec.training import loop as loop_module
+from netspec.training import TrainingDiverged, epochs, fit
 from netspec.weights import load_weights
 from tests.backends.conftest import backend_params
 
@@ -97,13 +96,13 @@ def test_the_final_figures_are_the_last_epochs_without_evaluating_again(
 ) -> None:
     # The final weights are the ones the last epoch measured: finish() reuses its figures.
     evaluated: list[int] = []
-    evaluate = loop_module.evaluate
+    evaluate = epochs.evaluate
 
     def counting(compiled: object, split: object, *args: object, **kwargs: object) -> object:
         evaluated.append(len(split))  # type: ignore[arg-type]
         return evaluate(compiled, split, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(loop_module, "evaluate", counting)
+    monkeypatch.setattr(epochs, "evaluate", counting)
     result = fit(_program(), out=tmp_path / "run", progress=False, epochs=2)
     assert len(evaluated) == 2 * 2  # validation and test, once per epoch, none after
     last = result.history[-1]

@@ -16,7 +16,7 @@ import pytest
 from netspec.cli import main
 from netspec.errors import NetspecError
 from netspec.ir import Program
-from netspec.training import fit, hooks, loop, rundir
+from netspec.training import epochs, fit, hooks, rundir
 from tests.training.conftest import LOCK_FILE, Killed, assert_same_weights
 
 
@@ -27,7 +27,7 @@ def _killed_in_first_epoch(program: Program, run: Path, monkeypatch: pytest.Monk
         def die(*args: object, **kwargs: object) -> None:
             raise Killed
 
-        patch.setattr(loop, "save_checkpoint", die)
+        patch.setattr(epochs, "save_checkpoint", die)
         with pytest.raises(Killed):
             fit(program, out=run, progress=False)
     assert (run / "checkpoints").is_dir() and not (run / "checkpoints" / "state.json").exists()
@@ -183,7 +183,9 @@ def test_resume_into_an_unwritable_directory_fails_before_an_epoch(
     run = tmp_path / "run"
     fit(tiny, out=run, progress=False, stop_after=1)
     _read_only(monkeypatch, run, code)
-    monkeypatch.setattr(loop._Loop, "_epoch", lambda self, epoch: pytest.fail("trained an epoch"))
+    monkeypatch.setattr(
+        epochs.EpochLoop, "_epoch", lambda self, epoch: pytest.fail("trained an epoch")
+    )
     assert main(["train", tiny_file, "--quiet", "--resume", str(run)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -213,7 +215,9 @@ def test_a_full_disk_is_found_before_an_epoch(
 ) -> None:
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(rundir.shutil, "disk_usage", lambda path: usage._replace(free=1000))
-    monkeypatch.setattr(loop._Loop, "_epoch", lambda self, epoch: pytest.fail("trained an epoch"))
+    monkeypatch.setattr(
+        epochs.EpochLoop, "_epoch", lambda self, epoch: pytest.fail("trained an epoch")
+    )
     assert main(["train", tiny_file, "--quiet", "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"netspec train: error: not enough free space in {tmp_path / 'run'}")

@@ -44,6 +44,10 @@ from netspec.parity import random_inputs
 from netspec.weights import load_weights, save_weights
 from tests.conftest import MIXED_INPUTS, TWO_INPUTS
 
+# Its tests share expensive module fixtures: one test worker runs them all, so that
+# `pytest -n 2 --dist loadgroup` builds each fixture once.
+pytestmark = pytest.mark.xdist_group("generated")
+
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-10
 SKIPPED_SPECS = {

@@ -53,6 +53,10 @@ jax = pytest.importorskip("jax", reason="jax is not installed (pip install netsp
 from netspec.backends.jax import BACKEND, build_apply, precision_scope  # noqa: E402
 from netspec.backends.jax.nn import LOWERINGS  # noqa: E402
 
+# Its tests share expensive module fixtures: one test worker runs them all, so that
+# `pytest -n 2 --dist loadgroup` builds each fixture once.
+pytestmark = pytest.mark.xdist_group("jax_codegen")
+
 # Models whose gradients are compared too (see the module docstring).
 GRADIENTS = {"all_ops", "index_ops"}
 

@@ -42,6 +42,10 @@ from netspec.ir.train import MeanSquaredError
 from netspec.parity import random_inputs
 from netspec.weights import save_weights
 
+# Its tests share expensive module fixtures: one test worker runs them all, so that
+# `pytest -n 2 --dist loadgroup` builds each fixture once.
+pytestmark = pytest.mark.xdist_group("numpy_codegen")
+
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-10
 SEED = 11

@@ -29,6 +29,10 @@ from netspec.train_stats import Stats
 from netspec.training import distributed, fit
 from netspec.weights import load_weights
 
+# Its tests share expensive module fixtures: one test worker runs them all, so that
+# `pytest -n 2 --dist loadgroup` builds each fixture once.
+pytestmark = pytest.mark.xdist_group("distributed")
+
 pytest.importorskip("torch", reason="data-parallel training needs the torch extra")
 
 # 101 training samples in batches of 25: shares of 13 and 12, and a last batch of one

@@ -28,6 +28,10 @@ from netspec.cli import main  # noqa: E402
 from netspec.errors import NetspecError  # noqa: E402
 from netspec.weights import load_weights  # noqa: E402
 
+# Its tests share expensive module fixtures: one test worker runs them all, so that
+# `pytest -n 2 --dist loadgroup` builds each fixture once.
+pytestmark = pytest.mark.xdist_group("jax_devices")
+
 # Dropout (masks drawn for the global batch) is where splitting a batch could change
 # the result. 171 digits leave 137 to train on: batches of 16, the last of 9, which does
 # not split over 2 devices.

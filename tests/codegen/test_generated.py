@@ -44,8 +44,8 @@ from netspec.parity import random_inputs
 from netspec.weights import load_weights, save_weights
 from tests.conftest import MIXED_INPUTS, TWO_INPUTS
 
-# Its tests share expensive module fixtures: one test worker runs them all, so that
-# `pytest -n 2 --dist loadgroup` builds each fixture once.
+# Its tests share an expensive fixture, built once per session: one test worker runs them
+# all (`pytest -n 2 --dist loadgroup`), so that it is built once.
 pytestmark = pytest.mark.xdist_group("generated")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -371,7 +371,7 @@ class BackendRun:
     expected: dict[str, np.ndarray]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The weight file of a one-epoch float64 run of the digits demo on 300 samples."""
     out = tmp_path_factory.mktemp("run") / "digits"
@@ -387,7 +387,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "weights.safetensors"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def backend_run(tmp_path_factory: pytest.TempPathFactory, trained: Path):  # type: ignore[no-untyped-def]
     """``backend_run(name)``: generate, run and compare every case of a backend, once."""
     runs: dict[str, BackendRun] = {}

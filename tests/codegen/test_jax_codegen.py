@@ -53,8 +53,8 @@ jax = pytest.importorskip("jax", reason="jax is not installed (pip install netsp
 from netspec.backends.jax import BACKEND, build_apply, precision_scope  # noqa: E402
 from netspec.backends.jax.nn import LOWERINGS  # noqa: E402
 
-# Its tests share expensive module fixtures: one test worker runs them all, so that
-# `pytest -n 2 --dist loadgroup` builds each fixture once.
+# Its tests share an expensive fixture, built once per session: one test worker runs them
+# all (`pytest -n 2 --dist loadgroup`), so that it is built once.
 pytestmark = pytest.mark.xdist_group("jax_codegen")
 
 # Models whose gradients are compared too (see the module docstring).
@@ -155,7 +155,7 @@ def _expected(
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("jax_codegen")
     prepared = prepare("jax", folder)

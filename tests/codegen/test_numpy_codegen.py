@@ -42,8 +42,8 @@ from netspec.ir.train import MeanSquaredError
 from netspec.parity import random_inputs
 from netspec.weights import save_weights
 
-# Its tests share expensive module fixtures: one test worker runs them all, so that
-# `pytest -n 2 --dist loadgroup` builds each fixture once.
+# Its tests share an expensive fixture, built once per session: one test worker runs them
+# all (`pytest -n 2 --dist loadgroup`), so that it is built once.
 pytestmark = pytest.mark.xdist_group("numpy_codegen")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -350,7 +350,7 @@ def _expected(
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("numpy_codegen")
     prepared = prepare("numpy", folder)

@@ -29,8 +29,8 @@ from netspec.train_stats import Stats
 from netspec.training import distributed, fit
 from netspec.weights import load_weights
 
-# Its tests share expensive module fixtures: one test worker runs them all, so that
-# `pytest -n 2 --dist loadgroup` builds each fixture once.
+# Its tests share an expensive fixture, built once per session: one test worker runs them
+# all (`pytest -n 2 --dist loadgroup`), so that it is built once.
 pytestmark = pytest.mark.xdist_group("distributed")
 
 pytest.importorskip("torch", reason="data-parallel training needs the torch extra")
@@ -106,7 +106,7 @@ def _assert_same_metrics(a: list[dict[str, Any]], b: list[dict[str, Any]], tol: 
             assert right[key] == pytest.approx(left[key], rel=tol, abs=tol), key
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def one_process_float32(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two epochs of the MLP in one process, float32: what every other run must equal."""
     out = tmp_path_factory.mktemp("reference") / "run"

@@ -28,8 +28,8 @@ from netspec.cli import main  # noqa: E402
 from netspec.errors import NetspecError  # noqa: E402
 from netspec.weights import load_weights  # noqa: E402
 
-# Its tests share expensive module fixtures: one test worker runs them all, so that
-# `pytest -n 2 --dist loadgroup` builds each fixture once.
+# Its tests share an expensive fixture, built once per session: one test worker runs them
+# all (`pytest -n 2 --dist loadgroup`), so that it is built once.
 pytestmark = pytest.mark.xdist_group("jax_devices")
 
 # Dropout (masks drawn for the global batch) is where splitting a batch could change
@@ -126,7 +126,7 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def two_devices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the subprocess with two host CPU devices reports (see SCRIPT)."""
     tmp = tmp_path_factory.mktemp("devices")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,6 +106,7 @@ def make_batch(
         return Batch(inputs, np.asarray(y), loss, f"synthetic batch of {batch} (seed {seed})")
     from netspec.commands._shared import UsageError
     from netspec.data import load_dataset
+    from netspec.data.for_model import model_data_options
     from netspec.training.options import parse_data_source
 
     section = program.train(model.name)
@@ -118,19 +118,7 @@ def make_batch(
     source = section.data if data == "spec" else parse_data_source(data)
     dataset = load_dataset(
         source,
-        input_shape=tuple(model.inputs[0].shape),
-        inputs={spec.name: tuple(spec.shape) for spec in model.inputs},
-        model=model.name,
-        output_shape=model.output_type.shape,
-        loss_kind=section.loss.kind,
-        seed=section.seed,
-        data_dir=data_dir,
-        dtype=dtype,
-        base_dir=str(Path(spec_path).parent) if spec_path else None,
-        target=section.target,
-        input_dtype=model.inputs[0].dtype if len(model.inputs) == 1 else "float32",
-        input_name=model.inputs[0].name,
-        input_dtypes={spec.name: spec.dtype for spec in model.inputs},
+        **model_data_options(model, section, data_dir=data_dir, dtype=dtype, spec_path=spec_path),
     )
     split = dataset.train
     rng = np.random.default_rng(seed)

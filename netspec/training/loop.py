@@ -13,6 +13,7 @@ from netspec._contract import check_indices
 from netspec.backend import CompiledModel, get_backend
 from netspec.data import load_dataset
 from netspec.data._arrays import ArrayData
+from netspec.data.for_model import model_data_options
 from netspec.data.prefetch import prefetch_pays
 from netspec.devices import check_compile, check_devices
 from netspec.errors import NetspecError
@@ -163,20 +164,10 @@ def fit(
         check_training_memory(program, checked, spec, backend=backend, device=device, dtype=dtype)
         dataset = load_dataset(
             spec.data,
-            input_shape=tuple(checked.inputs[0].shape),
-            inputs={spec.name: tuple(spec.shape) for spec in checked.inputs},
-            model=checked.name,
-            output_shape=checked.output_type.shape,
-            loss_kind=spec.loss.kind,
-            seed=spec.seed,
-            data_dir=data_dir,
-            dtype=dtype,
-            base_dir=str(Path(spec_path).parent) if spec_path else None,
+            **model_data_options(
+                checked, spec, data_dir=data_dir, dtype=dtype, spec_path=spec_path
+            ),
             arrays=arrays,
-            target=spec.target,
-            input_dtype=checked.inputs[0].dtype if len(checked.inputs) == 1 else "float32",
-            input_name=checked.inputs[0].name,
-            input_dtypes={spec.name: spec.dtype for spec in checked.inputs},
             fold=fold,
         )
         start.check_monitor(spec, dataset)
